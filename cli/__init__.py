@@ -1,0 +1,1 @@
+"""The infra command-line interface over the Pulumi Automation API."""

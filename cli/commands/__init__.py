@@ -1,0 +1,1 @@
+"""Thin Typer commands: parse options, call a library function, render the result."""

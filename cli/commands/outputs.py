@@ -1,0 +1,33 @@
+"""`infra outputs`: the stack's outputs, secrets hidden unless asked for."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption, StackOption
+
+
+def outputs(
+    stack: StackOption = "local",
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="Print secret outputs in clear.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the stack's outputs."""
+    from cli.commands.context import open_target
+    from cli.render import emit_json, render_outputs
+    from cli.stack_info import masked_outputs
+
+    session, target = open_target(stack, as_json=as_json)
+    values, hidden = masked_outputs(session.engine().outputs(target.stack), show_secrets)
+    if as_json:
+        emit_json({"ok": True, "stack": target.stack, "outputs": values, "secrets_hidden": hidden})
+        return
+    render_outputs(session.console, values)
+    if hidden:
+        session.console.print(
+            f"[dim]{len(hidden)} secret output(s) hidden; add --show-secrets to see them[/]"
+        )

@@ -1,0 +1,36 @@
+"""`infra preview`: what would change, by operation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption, StackOption
+
+
+def preview(
+    stack: StackOption = "local",
+    diff: Annotated[
+        bool, typer.Option("--diff", help="List the changed properties of each resource.")
+    ] = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 3 when there are changes, 0 when there are none."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what `up` would create, update, replace and delete."""
+    from cli import operations
+    from cli.commands.context import open_target
+    from cli.errors import ExitCode
+    from cli.render import emit_json, render_changes, render_diagnostics
+
+    session, target = open_target(stack, as_json=as_json)
+    report = operations.preview(session.engine(), target, session.console, diff=diff, spinner=session.spinner)
+    render_changes(session.console, report, title=f"Preview of {target.stack}", show_diff=diff)
+    render_diagnostics(session.console, report)
+    if as_json:
+        emit_json({"ok": True, "changes_present": report.has_changes, **report.to_json()})
+    if detailed_exitcode and report.has_changes:
+        raise typer.Exit(int(ExitCode.CHANGES))

@@ -1,0 +1,49 @@
+"""`infra up`: preview, confirm, apply with live progress, then show the outputs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption, StackOption
+
+
+def up(
+    stack: StackOption = "local",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking after the preview.")] = False,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Run the connectivity check after applying (not available yet).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or update the stack's resources."""
+    from cli import operations
+    from cli.commands.context import open_target
+    from cli.render import emit_json, render_changes, render_diagnostics, render_outputs
+    from cli.stack_info import masked_outputs
+
+    session, target = open_target(stack, as_json=as_json)
+    console = session.console
+    outcome = operations.up(
+        session.engine(),
+        target,
+        console,
+        yes=yes,
+        smoke=smoke,
+        interactive=session.interactive,
+        spinner=session.spinner,
+        ask=lambda text: typer.confirm(text, default=False, err=True),
+        show_plan=lambda plan: render_changes(console, plan, title=f"Changes to {target.stack}"),
+    )
+    if outcome.applied is None:
+        console.print("no changes to apply")
+    else:
+        render_diagnostics(console, outcome.applied)
+        console.print(f"[bold green]applied[/] {target.stack}")
+    values, hidden = masked_outputs(outcome.outputs, show_secrets=False)
+    render_outputs(console, values)
+    if hidden:
+        console.print(f"[dim]{len(hidden)} secret output(s) hidden; see `infra outputs --show-secrets`[/]")
+    if as_json:
+        emit_json(outcome.to_json())

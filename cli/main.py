@@ -1,0 +1,81 @@
+"""The root `infra` command: registers the verbs and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli.commands.destroy import destroy
+from cli.commands.doctor import doctor
+from cli.commands.outputs import outputs
+from cli.commands.preview import preview
+from cli.commands.refresh import refresh
+from cli.commands.stacks import stacks
+from cli.commands.up import up
+from cli.errors import ExitCode, InfraError
+from cli.options import JSON_META_KEY
+
+DEBUG_ENV = "INFRA_DEBUG"
+
+HELP = """Deploy and check groundwork's AWS foundation through the Pulumi Automation API.
+
+State lives in .infra/state/ inside the project unless PULUMI_BACKEND_URL says otherwise.
+Every command takes --json: one JSON document on stdout, progress on stderr.
+"""
+
+EPILOG = (
+    "Exit codes: 0 ok · 1 operation failed · 2 usage or configuration error · "
+    "3 changes present (preview --detailed-exitcode) · 4 stack busy (another update holds the lock)."
+)
+
+
+class InfraGroup(TyperGroup):
+    """The root group: the one place where CLI errors become messages and exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from cli.render import render_error
+
+        try:
+            return super().invoke(ctx)
+        except InfraError as error:
+            render_error(error, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            render_error(
+                InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False
+            )
+            raise typer.Exit(int(ExitCode.FAILED)) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            internal = InfraError(
+                f"unexpected internal error: {type(exc).__name__}: {exc}",
+                hint=f"re-run with {DEBUG_ENV}=1 for the traceback and report it",
+            )
+            render_error(internal, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+            raise typer.Exit(int(ExitCode.FAILED)) from None
+
+
+app = typer.Typer(
+    cls=InfraGroup,
+    name="infra",
+    help=HELP,
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+app.command(epilog=EPILOG)(preview)
+app.command(epilog=EPILOG)(up)
+app.command(epilog=EPILOG)(destroy)
+app.command(epilog=EPILOG)(refresh)
+app.command(epilog=EPILOG)(outputs)
+app.command(epilog=EPILOG)(stacks)
+app.command(epilog=EPILOG)(doctor)

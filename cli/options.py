@@ -1,0 +1,34 @@
+"""Options shared by the commands: --stack and --json."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+JSON_META_KEY = "infra.json"
+
+
+def _remember_json(ctx: typer.Context, value: bool) -> bool:
+    ctx.meta[JSON_META_KEY] = value
+    return value
+
+
+StackOption = Annotated[
+    str,
+    typer.Option(
+        "--stack",
+        "-s",
+        help="Stack to work on. Default `local` is the embedded target (not available yet); use dev or prod.",
+        show_default=True,
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print exactly one JSON document on stdout; progress goes to stderr.",
+        callback=_remember_json,
+        is_eager=True,
+    ),
+]

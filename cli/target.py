@@ -1,0 +1,92 @@
+"""Resolve `--stack` into a deployable target: its name, its settings and whether it is protected."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cli.errors import NotAvailable, StackNotFound, StackSettingsInvalid
+from cli.project import configured_stacks, stack_config_path
+
+LOCAL_STACK = "local"
+STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cloud stack the CLI can drive."""
+
+    stack: str
+    project_dir: Path
+    protect: bool
+    region: str | None
+    settings: Any
+
+
+def _stack_hint(project_dir: Path) -> str:
+    names = [n for n in configured_stacks(project_dir) if n != LOCAL_STACK]
+    return "use " + " or ".join(f"--stack {n}" for n in names) if names else "add a Pulumi.<stack>.yaml"
+
+
+def ensure_not_local(stack: str, project_dir: Path) -> None:
+    """Refuse the embedded `local` target, which does not exist yet."""
+    if stack == LOCAL_STACK:
+        raise NotAvailable(
+            "the local target (an embedded stack on this machine) is not available yet",
+            hint=_stack_hint(project_dir) + " to work with a cloud stack",
+        )
+
+
+def load_settings(stack: str, project_dir: Path) -> Any:
+    """Load and validate a stack's settings, turning a bad value into a configuration error."""
+    from stacks.settings import SettingsError, load_stack_settings
+
+    try:
+        return load_stack_settings(stack, project_dir)
+    except SettingsError as exc:
+        key = getattr(exc, "key", None)
+        value = getattr(exc, "value", None)
+        allowed = getattr(exc, "allowed", None)
+        where = stack_config_path(project_dir, stack).name
+        hint = f"fix {key} in {where}" if key else f"fix {where}"
+        if allowed:
+            hint += f"; allowed: {allowed}"
+        raise StackSettingsInvalid(
+            f"stack {stack!r} settings are invalid: {exc}",
+            hint=hint,
+            details={"setting": {"key": key, "value": _printable(value), "allowed": _printable(allowed)}},
+        ) from exc
+
+
+def _printable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_printable(v) for v in value]
+    return str(value)
+
+
+def resolve_target(stack: str, project_dir: Path) -> Target:
+    """Check the stack name, refuse `local`, require a config file, and load its settings."""
+    ensure_not_local(stack, project_dir)
+    if not STACK_NAME.match(stack):
+        raise StackNotFound(
+            f"{stack!r} is not a valid stack name",
+            hint="stack names use letters, digits, '-', '_' and '.'",
+        )
+    config = stack_config_path(project_dir, stack)
+    if not config.is_file():
+        raise StackNotFound(
+            f"stack {stack!r} has no configuration file ({config.name})",
+            hint=_stack_hint(project_dir) + f", or create {config.name}",
+        )
+    settings = load_settings(stack, project_dir)
+    return Target(
+        stack=stack,
+        project_dir=project_dir,
+        protect=bool(getattr(settings, "protect", False)),
+        region=getattr(settings, "region", None),
+        settings=settings,
+    )
