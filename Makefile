@@ -1,0 +1,12 @@
+# Entry points for a new user; each installs what it needs first.
+.PHONY: setup test bench
+
+setup:
+	scripts/setup.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	GROUNDWORK_BENCH_TOOLS=1 scripts/setup.sh
+	.venv/bin/python -m bench

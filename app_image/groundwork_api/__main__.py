@@ -1,0 +1,43 @@
+"""The image's entry point: validate settings, then serve with uvicorn (the Dockerfile's CMD runs this)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from . import logs
+from .settings import SettingsError, load
+
+
+def main() -> int:
+    try:
+        settings = load()
+    except SettingsError as exc:
+        logs.emit("error", "invalid settings", problems=exc.problems)
+        return 2
+    # Workers share one metrics directory so /metrics sums every process; a fresh one per start.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="groundwork-metrics-")
+
+    import uvicorn
+
+    uvicorn.run(
+        "groundwork_api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=logs.uvicorn_log_config(settings.log_level),
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

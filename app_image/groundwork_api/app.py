@@ -1,0 +1,187 @@
+"""The ASGI application: routes, error handling and the lifespan that owns the database pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from . import logs, metrics, openapi
+from .auth import TokenVerifier
+from .db import Database, DatabaseUnavailable, ValueRefused
+from .errors import ApiError, JSONResponse, from_status
+from .observe import ObserveMiddleware
+from .settings import Settings, load
+from .validation import parse_map_request
+
+_JSON_TYPES = ("application/json",)
+_LIVEZ = b'{"status":"ok"}'
+
+
+class Service:
+    """The endpoints, bound to one process's settings, database pool and token verifier."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.database = Database(settings)
+        self.tokens = TokenVerifier(
+            settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience, settings.jwt_leeway
+        )
+        self.started = time.monotonic()
+        self._tasks: list[asyncio.Task] = []
+
+    async def livez(self, request: Request) -> Response:
+        return Response(_LIVEZ, media_type="application/json")
+
+    async def heartbeat(self, request: Request) -> Response:
+        body = {
+            "service": self.settings.service_name,
+            "version": self.settings.version,
+            "uptime_s": round(time.monotonic() - self.started, 3),
+        }
+        try:
+            trip = await self.database.round_trip()
+        except DatabaseUnavailable as exc:
+            metrics.set_database_up(False)
+            body["status"] = "unavailable"
+            body["reason"] = str(exc)
+            body["database"] = {"ok": False, "latency_ms": None, "server_version": None}
+            body["pool"] = self.database.stats()
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        body["status"] = "ok"
+        body["database"] = {
+            "ok": True,
+            "latency_ms": round(trip.latency_ms, 3),
+            "server_version": trip.server_version,
+        }
+        body["pool"] = self.database.stats()
+        return JSONResponse(body)
+
+    async def map_practice(self, request: Request) -> Response:
+        self.tokens.verify(request.headers.get("authorization"))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _JSON_TYPES:
+            raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
+        body = await self._read_body(request)
+        payload = parse_map_request(body)
+        try:
+            record = await self.database.upsert_practice(payload.user_id, payload.practice)
+        except DatabaseUnavailable as exc:
+            raise ApiError(503, "database_unavailable", str(exc), headers={"Retry-After": "1"}) from None
+        except ValueRefused as exc:
+            raise ApiError(422, "validation_error", str(exc), "practice") from None
+        created = record.pop("created")
+        return JSONResponse(record, status_code=201 if created else 200)
+
+    async def _read_body(self, request: Request) -> bytes:
+        """Read at most the body limit, refusing early on a declared or streamed size above it."""
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise ApiError(400, "bad_request", "Content-Length is not a number")
+            if int(declared) > limit:
+                raise ApiError(413, "payload_too_large", f"body larger than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "payload_too_large", f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        if size == 0:
+            raise ApiError(400, "bad_request", "body is empty; send a JSON object")
+        return b"".join(chunks)
+
+    async def metrics_text(self, request: Request) -> Response:
+        metrics.set_pool(self.database.stats())
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    async def openapi_json(self, request: Request) -> Response:
+        return JSONResponse(openapi.document(self.settings))
+
+    async def docs(self, request: Request) -> Response:
+        return HTMLResponse(openapi.docs_page(self.settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app):
+        logs.emit("info", "starting", service=self.settings.service_name, version=self.settings.version)
+        await self.database.open()
+        self._tasks = [
+            asyncio.create_task(self.database.migrate_in_background()),
+            asyncio.create_task(self._publish_pool_gauges()),
+        ]
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.database.close(grace=min(5.0, self.settings.shutdown_timeout))
+            metrics.worker_exited()
+            logs.emit("info", "stopped")
+
+    async def _publish_pool_gauges(self) -> None:
+        while True:
+            metrics.set_pool(self.database.stats())
+            await asyncio.sleep(1.0)
+
+
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    return from_status(exc.status_code, exc.detail, exc.headers).response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Logged by type and request id only: messages can carry request data; the client never sees a traceback.
+    logs.emit(
+        "error",
+        "unhandled error",
+        error=type(exc).__name__,
+        request_id=request.scope.get("state", {}).get("request_id"),
+    )
+    return ApiError(500, "internal_error", "the server could not complete the request").response()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the application; with no settings given, read them from the environment."""
+    settings = settings or load()
+    logs.set_level(settings.log_level)
+    service = Service(settings)
+    routes = [
+        Route("/livez", service.livez, methods=["GET"]),
+        Route("/heartbeat", service.heartbeat, methods=["GET"]),
+        Route("/map", service.map_practice, methods=["POST"]),
+        Route("/metrics", service.metrics_text, methods=["GET"]),
+        Route("/openapi.json", service.openapi_json, methods=["GET"]),
+        Route("/docs", service.docs, methods=["GET"]),
+    ]
+    middleware = [Middleware(ObserveMiddleware, access_log=settings.access_log)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            )
+        )
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
+        lifespan=service.lifespan,
+    )

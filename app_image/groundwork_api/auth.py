@@ -1,0 +1,52 @@
+"""Bearer-token authentication: HS256 JWTs with expiry, issuer and audience checked."""
+
+from __future__ import annotations
+
+import jwt
+
+from .errors import ApiError
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="groundwork"'}
+
+
+class TokenVerifier:
+    """Verifies the Authorization header of a request against the service's signing secret."""
+
+    def __init__(self, secret: str, issuer: str, audience: str, leeway: float):
+        self._secret = secret
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    def verify(self, authorization: str | None) -> dict:
+        """Return the token's claims or raise a 401 ApiError that says why, never echoing the token."""
+        if not authorization:
+            raise ApiError(401, "unauthorized", "missing Authorization: Bearer token", headers=_CHALLENGE)
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <token>'", headers=_CHALLENGE)
+        try:
+            return jwt.decode(
+                token.strip(),
+                self._secret,
+                algorithms=["HS256"],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            reason = "token has expired"
+        except jwt.InvalidAudienceError:
+            reason = "token audience is not accepted"
+        except jwt.InvalidIssuerError:
+            reason = "token issuer is not accepted"
+        except jwt.MissingRequiredClaimError as exc:
+            reason = f"token lacks the {exc.claim!r} claim"
+        except jwt.InvalidAlgorithmError:
+            reason = "token algorithm is not accepted; allowed: HS256"
+        except jwt.InvalidSignatureError:
+            reason = "token signature is invalid"
+        except jwt.InvalidTokenError:
+            reason = "token is malformed"
+        raise ApiError(401, "unauthorized", reason, headers=_CHALLENGE)

@@ -1,0 +1,184 @@
+"""The database: a pooled connection that works behind transaction-mode poolers, the schema, and the queries."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from . import logs
+from .settings import Settings
+
+set_json_dumps(orjson.dumps)
+set_json_loads(orjson.loads)
+
+# Any constant works; it only has to be the same in every replica so concurrent migrations queue up.
+MIGRATION_LOCK_ID = 0x67726F756E64
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE IF NOT EXISTS user_practice (
+            user_id    text PRIMARY KEY CHECK (char_length(user_id) BETWEEN 1 AND 128),
+            practice   jsonb NOT NULL,
+            version    bigint NOT NULL DEFAULT 1,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        )
+        """,
+    ),
+)
+
+UPSERT = """
+INSERT INTO user_practice AS t (user_id, practice) VALUES (%s, %s)
+ON CONFLICT (user_id) DO UPDATE
+    SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
+RETURNING user_id, practice, version, created_at, updated_at, (xmax = 0) AS inserted
+"""
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not answer within the deadline; the message says why, without secrets."""
+
+
+class ValueRefused(Exception):
+    """The database refused a value that passed validation; the request is at fault, nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """One timed query: how long it took and which server answered."""
+
+    latency_ms: float
+    server_version: str
+
+
+def _describe(exc: BaseException, deadline: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"database did not answer within the {deadline:g} s deadline"
+    if isinstance(exc, PoolTimeout):
+        return f"no database connection became available within the {deadline:g} s deadline"
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"database error: {first_line[:200]}"
+
+
+def _version_text(number: int) -> str:
+    major, minor = divmod(number, 10000)
+    return f"{major}.{minor}" if major >= 10 else f"{major}.{minor // 100}.{minor % 100}"
+
+
+class Database:
+    """Owns the connection pool; every call is bounded by the deadline so nothing waits on pooler timeouts."""
+
+    def __init__(self, settings: Settings):
+        self.deadline = settings.database_timeout
+        connect_options = {
+            # Transaction-mode poolers (PgBouncer, RDS Proxy) break server-side prepared statements.
+            "prepare_threshold": None,
+            "autocommit": True,
+            "connect_timeout": max(2, math.ceil(settings.database_timeout)),
+            "application_name": settings.service_name,
+        }
+        if settings.database_sslmode:
+            connect_options["sslmode"] = settings.database_sslmode
+        self.pool = AsyncConnectionPool(
+            settings.database_url,
+            kwargs=connect_options,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.database_timeout,
+            open=False,
+            name="api",
+        )
+        self._schema_ready = False
+        self._schema_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Start connecting in the background; the service answers even while the database is unreachable."""
+        await self.pool.open(wait=False)
+
+    async def close(self, grace: float) -> None:
+        await self.pool.close(timeout=grace)
+
+    def stats(self) -> dict[str, int]:
+        """The pool's size, idle connections and waiting requests."""
+        raw = self.pool.get_stats()
+        return {
+            "size": raw.get("pool_size", 0),
+            "idle": raw.get("pool_available", 0),
+            "waiting": raw.get("requests_waiting", 0),
+            "max": raw.get("pool_max", 0),
+        }
+
+    async def round_trip(self) -> RoundTrip:
+        """Time a trivial query through the pool, within the deadline."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.deadline), self.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+                version = conn.info.server_version
+        except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
+            raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
+        return RoundTrip((time.perf_counter() - started) * 1000, _version_text(version))
+
+    async def upsert_practice(self, user_id: str, practice: dict) -> dict:
+        """Insert or replace a user's practice; return the stored row with its version and timestamps."""
+        try:
+            async with asyncio.timeout(self.deadline):
+                await self._ensure_schema()
+                async with self.pool.connection() as conn:
+                    cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice)))
+                    row = await cursor.fetchone()
+        except (TimeoutError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise ValueRefused(_describe(exc, self.deadline).removeprefix("database error: ")) from None
+        user_id, stored, version, created_at, updated_at, inserted = row
+        return {
+            "user_id": user_id,
+            "practice": stored,
+            "version": version,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "created": inserted,
+        }
+
+    async def migrate_in_background(self) -> None:
+        """Apply the schema as soon as the database answers, retrying with a capped backoff."""
+        delay = 0.25
+        while not self._schema_ready:
+            try:
+                async with asyncio.timeout(max(self.deadline, 5.0)):
+                    await self._ensure_schema()
+            except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
+                logs.emit("warning", "schema migration deferred", reason=_describe(exc, self.deadline))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        async with self._schema_lock:
+            if self._schema_ready:
+                return
+            async with self.pool.connection() as conn, conn.transaction():
+                # Replicas starting together serialise here; the loser finds the work done.
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                cursor = await conn.execute("SELECT version FROM schema_migrations")
+                applied = {version for (version,) in await cursor.fetchall()}
+                for version, statement in MIGRATIONS:
+                    if version not in applied:
+                        await conn.execute(statement)
+                        await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                        logs.emit("info", "schema migration applied", version=version)
+            self._schema_ready = True

@@ -1,0 +1,38 @@
+"""Pulumi ComponentResources, one per concern, that declare a backend's foundation on AWS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+PROJECT = "groundwork"
+"""Prefix of every component's type token: `groundwork:<module>:<Type>`."""
+
+
+def type_token(module: str, name: str) -> str:
+    """The type token of the component `name` declared in `infra/<module>.py`."""
+    return f"{PROJECT}:{module}:{name}"
+
+
+def invalid(field: str, value: Any, allowed: str) -> ValueError:
+    """A ValueError naming the argument field, its bad value and what is allowed."""
+    return ValueError(f"{field}={value!r} is not allowed; allowed: {allowed}")
+
+
+def require(condition: bool, field: str, value: Any, allowed: str) -> None:
+    """Raises `invalid(...)` unless the condition holds."""
+    if not condition:
+        raise invalid(field, value, allowed)
+
+
+def policy_document(statements: Iterable[dict[str, Any]]) -> str:
+    """An IAM policy document as JSON text."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+def assume_role_policy(service: str) -> str:
+    """A trust policy that lets only the given AWS service principal assume the role."""
+    return policy_document(
+        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    )
