@@ -66,16 +66,12 @@ def check_pulumi() -> Check:
         return Check(name, False, f"{path} could not be run: {exc}", INSTALL_HINT)
     found = _VERSION.search(proc.stdout)
     if proc.returncode != 0 or not found:
-        return Check(
-            name, False, f"`pulumi version` failed: {_first_line(proc.stderr or proc.stdout)}", INSTALL_HINT
-        )
+        return Check(name, False, f"`pulumi version` failed: {_first_line(proc.stderr or proc.stdout)}", INSTALL_HINT)
     version = tuple(int(p) for p in found.groups())
     text = ".".join(str(p) for p in version)
     if version < MIN_PULUMI_VERSION or version[0] != MIN_PULUMI_VERSION[0]:
         wanted = ".".join(str(p) for p in MIN_PULUMI_VERSION)
-        return Check(
-            name, False, f"version {text} at {path}", f"install Pulumi {MIN_PULUMI_VERSION[0]}.x >= {wanted}"
-        )
+        return Check(name, False, f"version {text} at {path}", f"install Pulumi {MIN_PULUMI_VERSION[0]}.x >= {wanted}")
     return Check(name, True, f"version {text} at {path}")
 
 
@@ -101,9 +97,7 @@ def _check_s3(url: str) -> tuple[bool, str, str]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket = url[len("s3://") :].split("/", 1)[0].split("?", 1)[0]
-    client = boto3.client(
-        "s3", config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2})
-    )
+    client = boto3.client("s3", config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}))
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:
@@ -141,9 +135,7 @@ def check_backend(project_dir: Path, env: dict[str, str]) -> Check:
         token = env.get("PULUMI_ACCESS_TOKEN") or (Path.home() / ".pulumi" / "credentials.json").is_file()
         if token:
             return Check(name, True, f"{backend.url} (logged in), {where}")
-        return Check(
-            name, False, f"{backend.url}: not logged in", "run `pulumi login` or set PULUMI_ACCESS_TOKEN"
-        )
+        return Check(name, False, f"{backend.url}: not logged in", "run `pulumi login` or set PULUMI_ACCESS_TOKEN")
     return Check(name, True, f"{backend.url} ({where}; reachability is checked by Pulumi on first use)")
 
 
@@ -212,9 +204,7 @@ def check_docker() -> Check:
     hint = "start the Docker daemon (or Docker Desktop) so `docker info` succeeds; image builds need it"
     path = shutil.which("docker")
     if path is None:
-        return Check(
-            name, False, "`docker` is not on PATH", "install Docker: https://docs.docker.com/get-docker/"
-        )
+        return Check(name, False, "`docker` is not on PATH", "install Docker: https://docs.docker.com/get-docker/")
     try:
         proc = _run([path, "info", "--format", "{{.ServerVersion}}"])
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -230,9 +220,7 @@ def check_stack_settings(project_dir: Path) -> tuple[list[Check], str | None]:
 
     stacks = configured_stacks(project_dir)
     if not stacks:
-        return [
-            Check("Stack settings", False, "no Pulumi.<stack>.yaml in the project", "add Pulumi.dev.yaml")
-        ], None
+        return [Check("Stack settings", False, "no Pulumi.<stack>.yaml in the project", "add Pulumi.dev.yaml")], None
     checks: list[Check] = []
     region = None
     for stack in stacks:
@@ -243,9 +231,7 @@ def check_stack_settings(project_dir: Path) -> tuple[list[Check], str | None]:
             checks.append(Check(name, False, exc.message, exc.hint))
             continue
         except Exception as exc:
-            checks.append(
-                Check(name, False, f"cannot be loaded: {exc}", "fix stacks/settings.py or the file")
-            )
+            checks.append(Check(name, False, f"cannot be loaded: {exc}", "fix stacks/settings.py or the file"))
             continue
         region = region or getattr(settings, "region", None)
         protect = "protected" if getattr(settings, "protect", False) else "not protected"

@@ -44,9 +44,7 @@ class InfraGroup(TyperGroup):
             render_error(error, as_json=bool(ctx.meta.get(JSON_META_KEY)))
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
-            render_error(
-                InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False
-            )
+            render_error(InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False)
             raise typer.Exit(int(ExitCode.FAILED)) from None
         except (typer.Exit, typer.Abort):
             raise

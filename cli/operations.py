@@ -98,9 +98,7 @@ def up(
             raise ConfirmationRefused(
                 "cancelled; nothing was changed", hint="run the command again when ready", details={}
             )
-    applied, outputs = drive(
-        "up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event)
-    )
+    applied, outputs = drive("up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event))
     return UpOutcome(plan=plan, applied=applied, outputs=outputs)
 
 

@@ -18,9 +18,7 @@ _STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete":
 class LiveProgress:
     """An `on_event` callback that folds events into a ChangeReport and reports as it goes."""
 
-    def __init__(
-        self, report: ChangeReport, console: Console, *, spinner: bool, planning: bool = False
-    ) -> None:
+    def __init__(self, report: ChangeReport, console: Console, *, spinner: bool, planning: bool = False) -> None:
         self.report = report
         self.console = console
         self.spinner = spinner

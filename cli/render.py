@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from cli.changes import ChangeReport
     from cli.errors import InfraError
 
+LOG_WIDTH = 140
+"""Width of rendered tables when stderr is a log or a pipe rather than a terminal."""
 _OP_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red", "same": "dim"}
 _OP_MARK = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "same": " "}
 
@@ -28,9 +30,14 @@ def stdin_is_terminal() -> bool:
 
 def err_console() -> Console:
     """The console for progress, tables and messages: always stderr."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = LOG_WIDTH
+    return console
 
 
 def _default(value: Any) -> Any:
@@ -84,8 +91,8 @@ def render_changes(console: Console, report: ChangeReport, *, title: str, show_d
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
         table.add_column("op")
         table.add_column("resource")
-        table.add_column("type", style="dim")
-        table.add_column("note")
+        table.add_column("type", style="dim", overflow="fold")
+        table.add_column("note", overflow="fold")
         for item in changed:
             notes = []
             if item.data_kind:

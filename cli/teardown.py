@@ -92,9 +92,7 @@ def _final_snapshot(resource: StateResource, outputs: dict[str, Any]) -> FinalSn
         return FinalSnapshot(resource.name, None, "skip_final_snapshot is set: the data is NOT kept")
     name = outputs.get("finalSnapshotIdentifier")
     if not name:
-        return FinalSnapshot(
-            resource.name, None, "no final snapshot identifier is set; AWS will refuse the delete"
-        )
+        return FinalSnapshot(resource.name, None, "no final snapshot identifier is set; AWS will refuse the delete")
     return FinalSnapshot(resource.name, str(name), "taken by RDS when the database is deleted")
 
 

@@ -21,9 +21,7 @@ def show_plan(console: Console, plan: DestroyPlan, protected_stack: bool) -> Non
     if not plan.resources:
         console.print(f"{plan.stack}: the state holds no resources; nothing to destroy")
         return
-    table = Table(
-        title=f"Destroying {plan.stack} deletes", title_justify="left", show_edge=False, pad_edge=False
-    )
+    table = Table(title=f"Destroying {plan.stack} deletes", title_justify="left", show_edge=False, pad_edge=False)
     for column in ("resource", "type", "note"):
         table.add_column(column)
     for item in plan.resources:
@@ -37,23 +35,17 @@ def show_plan(console: Console, plan: DestroyPlan, protected_stack: bool) -> Non
     console.print(f"[bold]{len(plan.deleted)}[/] to delete, [bold]{len(plan.kept)}[/] protected and kept")
     for snap in plan.snapshots:
         name = snap.snapshot or "none"
-        console.print(
-            f"final snapshot of {escape(snap.database)}: [bold]{escape(name)}[/] ({escape(snap.note)})"
-        )
+        console.print(f"final snapshot of {escape(snap.database)}: [bold]{escape(name)}[/] ({escape(snap.note)})")
     if protected_stack:
         console.print(f"[bold red]{plan.stack} is a protected stack.[/]")
 
 
 def destroy(
     stack: StackOption = "local",
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Skip the prompt (refused on protected stacks).")
-    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Skip the prompt (refused on protected stacks).")] = False,
     confirm_stack: Annotated[
         str | None,
-        typer.Option(
-            "--confirm-stack", help="Confirm by naming the stack; the only non-interactive way for prod."
-        ),
+        typer.Option("--confirm-stack", help="Confirm by naming the stack; the only non-interactive way for prod."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

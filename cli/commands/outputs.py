@@ -11,9 +11,7 @@ from cli.options import JsonOption, StackOption
 
 def outputs(
     stack: StackOption = "local",
-    show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="Print secret outputs in clear.")
-    ] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print secret outputs in clear.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Print the stack's outputs."""
@@ -28,6 +26,4 @@ def outputs(
         return
     render_outputs(session.console, values)
     if hidden:
-        session.console.print(
-            f"[dim]{len(hidden)} secret output(s) hidden; add --show-secrets to see them[/]"
-        )
+        session.console.print(f"[dim]{len(hidden)} secret output(s) hidden; add --show-secrets to see them[/]")

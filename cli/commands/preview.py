@@ -11,9 +11,7 @@ from cli.options import JsonOption, StackOption
 
 def preview(
     stack: StackOption = "local",
-    diff: Annotated[
-        bool, typer.Option("--diff", help="List the changed properties of each resource.")
-    ] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="List the changed properties of each resource.")] = False,
     detailed_exitcode: Annotated[
         bool,
         typer.Option("--detailed-exitcode", help="Exit 3 when there are changes, 0 when there are none."),

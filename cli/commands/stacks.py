@@ -19,9 +19,7 @@ def stacks(as_json: JsonOption = False) -> None:
     if as_json:
         emit_json({"ok": True, "backend": engine.backend.url, "stacks": [r.to_json() for r in rows]})
         return
-    table = Table(
-        title=f"Stacks in {engine.backend.url}", title_justify="left", show_edge=False, pad_edge=False
-    )
+    table = Table(title=f"Stacks in {engine.backend.url}", title_justify="left", show_edge=False, pad_edge=False)
     for column in ("stack", "configured", "deployed", "last update", "resources"):
         table.add_column(column)
     for row in rows:
