@@ -1,0 +1,328 @@
+"""Monitoring: a CloudWatch dashboard of the stack and alarms that notify an SNS topic."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import require, type_token
+
+TYPE = type_token("dashboards", "Monitoring")
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """Inputs of Monitoring."""
+
+    region: str
+    """Region of the metrics and of the console link."""
+    load_balancer: pulumi.Input[str]
+    """Load balancer ARN suffix (`app/<name>/<id>`)."""
+    target_group: pulumi.Input[str]
+    """Target group ARN suffix (`targetgroup/<name>/<id>`)."""
+    cluster_name: pulumi.Input[str]
+    """ECS cluster name."""
+    service_name: pulumi.Input[str]
+    """ECS service name."""
+    db_instance: pulumi.Input[str]
+    """RDS instance identifier."""
+    proxy_name: pulumi.Input[str]
+    """RDS Proxy name."""
+    db_storage_gb: int
+    """Allocated database storage, for the free-storage alarm."""
+    error_5xx_percent: int = 5
+    """5xx responses as a percentage of all requests that raise the alarm."""
+    latency_p95_ms: int = 200
+    """p95 target response time that raises the alarm."""
+    db_cpu_percent: int = 80
+    """Database CPU that raises the alarm."""
+    db_free_storage_percent: int = 10
+    """Free database storage, as a percentage of the allocation, below which the alarm rises."""
+    proxy_borrow_latency_ms: int = 50
+    """Average wait for a pooled connection that signals a saturated proxy."""
+    alarm_email: pulumi.Input[str] | None = None
+    """E-mail address subscribed to the alarm topic."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Dashboard covering load balancer, service, database and proxy; alarms on the signals that matter."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require(1 <= args.error_5xx_percent <= 100, "error_5xx_percent", args.error_5xx_percent, "1 to 100")
+        require(args.latency_p95_ms >= 10, "latency_p95_ms", args.latency_p95_ms, "10 or more")
+        require(1 <= args.db_cpu_percent <= 100, "db_cpu_percent", args.db_cpu_percent, "1 to 100")
+        require(args.db_storage_gb >= 20, "db_storage_gb", args.db_storage_gb, "20 or more")
+        if isinstance(args.alarm_email, str):
+            require(_EMAIL.fullmatch(args.alarm_email) is not None, "alarm_email", args.alarm_email, "an address")
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Where alarms are sent; encrypted with the AWS-managed SNS key.
+        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", opts=child)
+        if args.alarm_email is not None:
+            # The on-call address; AWS sends a confirmation mail before delivering.
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=pulumi.Output.secret(args.alarm_email),
+                opts=child,
+            )
+
+        ids = pulumi.Output.all(
+            args.load_balancer,
+            args.target_group,
+            args.cluster_name,
+            args.service_name,
+            args.db_instance,
+            args.proxy_name,
+        )
+        # One page for the whole stack.
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=f"{name}-dashboard",
+            dashboard_body=ids.apply(lambda v: json.dumps(dashboard_body(args.region, *v), sort_keys=True)),
+            opts=child,
+        )
+
+        alb = {"LoadBalancer": args.load_balancer}
+        alb_tg = {"LoadBalancer": args.load_balancer, "TargetGroup": args.target_group}
+        db = {"DBInstanceIdentifier": args.db_instance}
+        proxy = {"ProxyName": args.proxy_name}
+        # 5xx responses (load balancer and targets) as a share of requests.
+        self._alarm(
+            name,
+            "5xx-rate",
+            f"5xx responses above {args.error_5xx_percent}% of requests",
+            threshold=args.error_5xx_percent,
+            metric_queries=[
+                _query("requests", "AWS/ApplicationELB", "RequestCount", alb, "Sum"),
+                _query("target5xx", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Sum"),
+                _query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum"),
+                {
+                    "id": "rate",
+                    "expression": "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
+                    "label": "5xx percent",
+                    "return_data": True,
+                },
+            ],
+        )
+        # p95 latency of the targets above the budget.
+        self._alarm(
+            name,
+            "latency-p95",
+            f"p95 target response time above {args.latency_p95_ms} ms",
+            namespace="AWS/ApplicationELB",
+            metric_name="TargetResponseTime",
+            dimensions=alb,
+            extended_statistic="p95",
+            threshold=args.latency_p95_ms / 1000,
+        )
+        # Any target failing its health check.
+        self._alarm(
+            name,
+            "unhealthy-targets",
+            "A target is failing the load balancer's health check",
+            namespace="AWS/ApplicationELB",
+            metric_name="UnHealthyHostCount",
+            dimensions=alb_tg,
+            statistic="Maximum",
+            threshold=0,
+            periods=3,
+        )
+        # Sustained database CPU.
+        self._alarm(
+            name,
+            "db-cpu",
+            f"Database CPU above {args.db_cpu_percent}%",
+            namespace="AWS/RDS",
+            metric_name="CPUUtilization",
+            dimensions=db,
+            statistic="Average",
+            threshold=args.db_cpu_percent,
+            periods=3,
+        )
+        # Database storage running out (before autoscaling or a resize catches up).
+        free_bytes = args.db_storage_gb * 1024**3 * args.db_free_storage_percent / 100
+        self._alarm(
+            name,
+            "db-storage",
+            f"Database free storage below {args.db_free_storage_percent}% of {args.db_storage_gb} GiB",
+            namespace="AWS/RDS",
+            metric_name="FreeStorageSpace",
+            dimensions=db,
+            statistic="Minimum",
+            threshold=free_bytes,
+            comparison="LessThanThreshold",
+        )
+        # Clients waiting for a pooled connection: the proxy is saturated.
+        self._alarm(
+            name,
+            "proxy-saturation",
+            f"Clients wait more than {args.proxy_borrow_latency_ms} ms for a pooled connection",
+            namespace="AWS/RDS",
+            metric_name="DatabaseConnectionsBorrowLatency",
+            dimensions=proxy,
+            statistic="Average",
+            threshold=args.proxy_borrow_latency_ms * 1000,
+            periods=3,
+        )
+
+        self.dashboard_url = pulumi.Output.concat(
+            f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}#dashboards/dashboard/",
+            self.dashboard.dashboard_name,
+        )
+        self.topic_arn = self.topic.arn
+        self.register_outputs({"dashboard_url": self.dashboard_url, "topic_arn": self.topic_arn})
+
+    def _alarm(
+        self,
+        name: str,
+        suffix: str,
+        description: str,
+        *,
+        threshold: float,
+        namespace: str | None = None,
+        metric_name: str | None = None,
+        dimensions: dict[str, pulumi.Input[str]] | None = None,
+        statistic: str | None = None,
+        extended_statistic: str | None = None,
+        metric_queries: list[dict[str, Any]] | None = None,
+        periods: int = 2,
+        comparison: str = "GreaterThanThreshold",
+    ) -> aws.cloudwatch.MetricAlarm:
+        """An alarm that notifies the topic when it fires and when it recovers."""
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{suffix}",
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions=dimensions,
+            statistic=statistic,
+            extended_statistic=extended_statistic,
+            metric_queries=metric_queries,
+            period=60 if metric_queries is None else None,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            actions_enabled=True,
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _query(query_id: str, namespace: str, metric: str, dimensions: dict, stat: str) -> dict[str, Any]:
+    """A metric query of a metric-math alarm."""
+    return {
+        "id": query_id,
+        "return_data": False,
+        "metric": {
+            "namespace": namespace,
+            "metric_name": metric,
+            "dimensions": dimensions,
+            "period": 60,
+            "stat": stat,
+        },
+    }
+
+
+def dashboard_body(
+    region: str,
+    load_balancer: str,
+    target_group: str,
+    cluster: str,
+    service: str,
+    db_instance: str,
+    proxy: str,
+) -> dict[str, Any]:
+    """The dashboard document: one row each for load balancer, service, database and proxy."""
+    lb = ["LoadBalancer", load_balancer]
+    lb_tg = ["TargetGroup", target_group, "LoadBalancer", load_balancer]
+    svc = ["ClusterName", cluster, "ServiceName", service]
+    db = ["DBInstanceIdentifier", db_instance]
+    px = ["ProxyName", proxy]
+    alb_ns, rds_ns = "AWS/ApplicationELB", "AWS/RDS"
+    widgets = [
+        ("Requests", [[alb_ns, "RequestCount", *lb, {"stat": "Sum"}]]),
+        (
+            "4xx and 5xx responses",
+            [
+                [alb_ns, "HTTPCode_Target_4XX_Count", *lb, {"stat": "Sum"}],
+                [alb_ns, "HTTPCode_Target_5XX_Count", *lb, {"stat": "Sum"}],
+                [alb_ns, "HTTPCode_ELB_4XX_Count", *lb, {"stat": "Sum"}],
+                [alb_ns, "HTTPCode_ELB_5XX_Count", *lb, {"stat": "Sum"}],
+            ],
+        ),
+        (
+            "Target response time",
+            [[alb_ns, "TargetResponseTime", *lb, {"stat": p, "label": p}] for p in ("p50", "p95", "p99")],
+        ),
+        (
+            "Targets",
+            [
+                [alb_ns, "HealthyHostCount", *lb_tg, {"stat": "Minimum"}],
+                [alb_ns, "UnHealthyHostCount", *lb_tg, {"stat": "Maximum"}],
+            ],
+        ),
+        (
+            "Service CPU and memory",
+            [
+                ["AWS/ECS", "CPUUtilization", *svc, {"stat": "Average"}],
+                ["AWS/ECS", "MemoryUtilization", *svc, {"stat": "Average"}],
+            ],
+        ),
+        ("Running tasks", [["ECS/ContainerInsights", "RunningTaskCount", *svc, {"stat": "Average"}]]),
+        (
+            "Database CPU and connections",
+            [
+                [rds_ns, "CPUUtilization", *db, {"stat": "Average"}],
+                [rds_ns, "DatabaseConnections", *db, {"stat": "Average", "yAxis": "right"}],
+            ],
+        ),
+        ("Database free storage", [[rds_ns, "FreeStorageSpace", *db, {"stat": "Minimum"}]]),
+        (
+            "Database read and write latency",
+            [
+                [rds_ns, "ReadLatency", *db, {"stat": "Average"}],
+                [rds_ns, "WriteLatency", *db, {"stat": "Average"}],
+            ],
+        ),
+        (
+            "Proxy connections",
+            [
+                [rds_ns, "ClientConnections", *px, {"stat": "Average"}],
+                [rds_ns, "DatabaseConnections", *px, {"stat": "Average"}],
+                [rds_ns, "DatabaseConnectionsBorrowLatency", *px, {"stat": "Average", "yAxis": "right"}],
+            ],
+        ),
+    ]
+    return {
+        "widgets": [
+            {
+                "type": "metric",
+                "x": (index % 2) * 12,
+                "y": (index // 2) * 6,
+                "width": 12,
+                "height": 6,
+                "properties": {
+                    "title": title,
+                    "region": region,
+                    "metrics": metrics,
+                    "view": "timeSeries",
+                    "stacked": False,
+                    "period": 60,
+                },
+            }
+            for index, (title, metrics) in enumerate(widgets)
+        ]
+    }

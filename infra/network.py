@@ -1,0 +1,317 @@
+"""Network: a VPC across availability zones with public, private and database subnets and security groups."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import itertools
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import require, type_token
+
+TYPE = type_token("network", "Network")
+
+_ANY_IPV4 = "0.0.0.0/0"
+_ANY_IPV6 = "::/0"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    """Inputs of a Network."""
+
+    cidr: str = "10.0.0.0/16"
+    """Private IPv4 range of the VPC, /16 to /20."""
+    zone_count: int = 3
+    """Availability zones the subnets span (2 or 3)."""
+    nat_per_zone: bool = True
+    """One NAT gateway per zone; False shares one for the whole VPC."""
+    app_port: int = 8000
+    """Port the service's containers listen on."""
+    database_port: int = 5432
+    """Port of the database and of the connection proxy."""
+    bastion: bool = False
+    """Add a security group for an SSM bastion that may reach the database."""
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC whose only internet-facing security group is the load balancer's, on 80 and 443."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        require(args.zone_count in (2, 3), "zone_count", args.zone_count, "2 or 3")
+        try:
+            network = ipaddress.ip_network(args.cidr)
+        except ValueError:
+            network = None
+        require(
+            network is not None and network.version == 4 and 16 <= network.prefixlen <= 20,
+            "cidr",
+            args.cidr,
+            "an IPv4 network from /16 to /20",
+        )
+        assert network is not None
+        for field in ("app_port", "database_port"):
+            port = getattr(args, field)
+            require(1024 <= port <= 65535, field, port, "1024 to 65535")
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        # Twelve equal blocks: zones 0-2 public, 4-6 private (NAT), 8-10 database (no internet route).
+        blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
+
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        zone_names = [zones.names.apply(lambda names, i=i: _zone(names, i, args.zone_count)) for i in range(args.zone_count)]
+
+        # The VPC, dual-stack so the load balancer can answer AAAA as well as A records.
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            assign_generated_ipv6_cidr_block=True,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # The default security group of a VPC allows all traffic between its members; empty it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=child
+        )
+        # Internet access for the public subnets (load balancer, NAT gateways).
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+        )
+        # One route table for all public subnets: IPv4 and IPv6 default routes to the internet gateway.
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}, opts=child
+        )
+        # Public IPv4 default route.
+        aws.ec2.Route(
+            f"{name}-public-route",
+            route_table_id=public_rt.id,
+            destination_cidr_block=_ANY_IPV4,
+            gateway_id=igw.id,
+            opts=child,
+        )
+        # Public IPv6 default route.
+        aws.ec2.Route(
+            f"{name}-public-route6",
+            route_table_id=public_rt.id,
+            destination_ipv6_cidr_block=_ANY_IPV6,
+            gateway_id=igw.id,
+            opts=child,
+        )
+        # Database subnets share a route table with no route out of the VPC.
+        database_rt = aws.ec2.RouteTable(
+            f"{name}-database-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-database"}, opts=child
+        )
+
+        public, private, database, nats = [], [], [], []
+        for i in range(args.zone_count):
+            zone = zone_names[i]
+            # Public subnet: load balancer and NAT gateway; instances get no public address by default.
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=self.vpc.id,
+                availability_zone=zone,
+                cidr_block=str(blocks[i]),
+                ipv6_cidr_block=self.vpc.ipv6_cidr_block.apply(lambda c, i=i: _ipv6_block(c, i)),
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{i}", "Tier": "public"},
+                opts=child,
+            )
+            public.append(subnet)
+            # Routes the public subnet through the internet gateway.
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}-rta", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+            )
+            if args.nat_per_zone or i == 0:
+                # Fixed address of the NAT gateway (allow-listable egress IP).
+                eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
+                # Outbound IPv4 for the private subnets (image pulls, Secrets Manager, logs).
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i}",
+                        allocation_id=eip.allocation_id,
+                        subnet_id=subnet.id,
+                        tags={"Name": f"{name}-nat-{i}"},
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                    )
+                )
+        for i in range(args.zone_count):
+            zone = zone_names[i]
+            # Private subnet: service tasks, the proxy and the bastion; reaches out only through NAT.
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=self.vpc.id,
+                availability_zone=zone,
+                cidr_block=str(blocks[4 + i]),
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{i}", "Tier": "private"},
+                opts=child,
+            )
+            private.append(subnet)
+            # Per-zone route table so each zone can use its own NAT gateway.
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-private-{i}"}, opts=child
+            )
+            # Default IPv4 route through the zone's NAT gateway (or the shared one).
+            aws.ec2.Route(
+                f"{name}-private-{i}-route",
+                route_table_id=rt.id,
+                destination_cidr_block=_ANY_IPV4,
+                nat_gateway_id=nats[i if args.nat_per_zone else 0].id,
+                opts=child,
+            )
+            # Routes the private subnet through its table.
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=child
+            )
+            # Database subnet: no route out of the VPC at all.
+            db_subnet = aws.ec2.Subnet(
+                f"{name}-database-{i}",
+                vpc_id=self.vpc.id,
+                availability_zone=zone,
+                cidr_block=str(blocks[8 + i]),
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-database-{i}", "Tier": "database"},
+                opts=child,
+            )
+            database.append(db_subnet)
+            # Routes the database subnet through the local-only table.
+            aws.ec2.RouteTableAssociation(
+                f"{name}-database-{i}-rta", subnet_id=db_subnet.id, route_table_id=database_rt.id, opts=child
+            )
+
+        # Load balancer: the only group open to the internet.
+        self.alb_security_group = self._group(name, "alb", "Load balancer: HTTP and HTTPS from anywhere")
+        # Service tasks: only the load balancer may connect.
+        self.service_security_group = self._group(name, "service", "Service tasks: from the load balancer only")
+        # Connection proxy: only the service (and the bastion) may connect.
+        self.proxy_security_group = self._group(name, "proxy", "Connection proxy: from the service only")
+        # Database: only the proxy (and the bastion) may connect.
+        self.database_security_group = self._group(name, "database", "Database: from the proxy only")
+        self.bastion_security_group = (
+            # Bastion: no inbound at all; reached through SSM Session Manager.
+            self._group(name, "bastion", "SSM bastion: no inbound")
+            if args.bastion
+            else None
+        )
+
+        alb, svc = self.alb_security_group, self.service_security_group
+        proxy, db, bastion = self.proxy_security_group, self.database_security_group, self.bastion_security_group
+        for port in (80, 443):
+            for label, cidr in (("v4", _ANY_IPV4), ("v6", _ANY_IPV6)):
+                # The public entry point: the load balancer's listeners.
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-alb-in-{port}-{label}",
+                    security_group_id=alb.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr if label == "v4" else None,
+                    cidr_ipv6=cidr if label == "v6" else None,
+                    description=f"HTTP{'S' if port == 443 else ''} from the internet",
+                    opts=child,
+                )
+        self._allow(name, "alb-to-service", alb, svc, args.app_port, "Load balancer to the service's tasks")
+        self._allow(name, "service-to-proxy", svc, proxy, args.database_port, "Service to the proxy")
+        self._allow(name, "proxy-to-database", proxy, db, args.database_port, "Proxy to the database")
+        # Tasks reach ECR, Secrets Manager and CloudWatch Logs over HTTPS through NAT.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-service-out-https",
+            security_group_id=svc.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=_ANY_IPV4,
+            description="HTTPS to AWS APIs",
+            opts=child,
+        )
+        if bastion is not None:
+            self._allow(name, "bastion-to-database", bastion, db, args.database_port, "Bastion to the database")
+            # The SSM agent talks to Session Manager over HTTPS through NAT.
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-bastion-out-https",
+                security_group_id=bastion.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=_ANY_IPV4,
+                description="HTTPS to SSM",
+                opts=child,
+            )
+
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.database_subnet_ids = [s.id for s in database]
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "database_subnet_ids": self.database_subnet_ids,
+                "nat_gateway_ids": [n.id for n in nats],
+            }
+        )
+
+    def _group(self, name: str, suffix: str, description: str) -> aws.ec2.SecurityGroup:
+        """A security group without inline rules; rules are separate resources."""
+        return aws.ec2.SecurityGroup(
+            f"{name}-{suffix}-sg",
+            vpc_id=self.vpc.id,
+            description=description,
+            tags={"Name": f"{name}-{suffix}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _allow(
+        self,
+        name: str,
+        suffix: str,
+        source: aws.ec2.SecurityGroup,
+        target: aws.ec2.SecurityGroup,
+        port: int,
+        description: str,
+    ) -> None:
+        """Egress from `source` and ingress to `target` on one TCP port, by security-group reference."""
+        child = pulumi.ResourceOptions(parent=self)
+        # Lets the source group open connections to the target group on this port.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-{suffix}-out",
+            security_group_id=source.id,
+            referenced_security_group_id=target.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=description,
+            opts=child,
+        )
+        # Lets the target group accept those connections and nothing else on this port.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-{suffix}-in",
+            security_group_id=target.id,
+            referenced_security_group_id=source.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description=description,
+            opts=child,
+        )
+
+
+def _zone(names: list[str], index: int, wanted: int) -> str:
+    """The index-th available zone, or a clear error if the region has too few."""
+    if len(names) < wanted:
+        raise ValueError(f"zone_count={wanted} is not allowed; allowed: at most {len(names)} in this region")
+    return names[index] if index < len(names) else names[-1]
+
+
+def _ipv6_block(vpc_block: str, index: int) -> str:
+    """The index-th /64 of the VPC's IPv6 range."""
+    network = ipaddress.ip_network(vpc_block)
+    return str(next(itertools.islice(network.subnets(new_prefix=64), index, None)))

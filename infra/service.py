@@ -1,0 +1,425 @@
+"""Service: the API on ECS Fargate in private subnets, behind the load balancer, with autoscaling."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import assume_role_policy, policy_document, require, type_token
+from infra.random_secret import RandomSecret
+
+TYPE = type_token("service", "Service")
+
+CONTAINER_NAME = "api"
+"""Name of the application container in the task definition."""
+FARGATE_SIZES = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+"""Fargate CPU units and the memory sizes (MiB) each allows."""
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""Retention periods CloudWatch Logs accepts."""
+_SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ServiceArgs:
+    """Inputs of a Service."""
+
+    region: str
+    """Region of the log group (awslogs-region)."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets the tasks run in."""
+    security_group_id: pulumi.Input[str]
+    """Security group of the tasks (ingress from the load balancer only)."""
+    target_group_arn: pulumi.Input[str]
+    """Target group the tasks register with."""
+    request_count_label: pulumi.Input[str]
+    """`<alb arn suffix>/<target group arn suffix>` for request-based autoscaling."""
+    image: pulumi.Input[str]
+    """Digest-pinned image reference."""
+    repository_arn: pulumi.Input[str]
+    """ECR repository the execution role may pull from."""
+    app_version: str
+    """Version reported by the app (APP_VERSION)."""
+    database_url_secret_arn: pulumi.Input[str]
+    """Secret holding the full DATABASE_URL (through the proxy)."""
+    bucket_arn: pulumi.Input[str]
+    """Application bucket the task may read and write."""
+    jwt_issuer: str
+    """Expected `iss` claim (JWT_ISSUER)."""
+    jwt_audience: str
+    """Expected `aud` claim (JWT_AUDIENCE)."""
+    container_port: int = 8000
+    """Port the container listens on (PORT)."""
+    health_check_path: str = "/livez"
+    """No-I/O liveness path for the container health check."""
+    cpu: int = 256
+    """Fargate CPU units of a task."""
+    memory: int = 512
+    """Fargate memory of a task in MiB."""
+    cpu_architecture: str = "X86_64"
+    """CPU architecture of the task; must match the image's platform."""
+    desired_count: int = 2
+    """Tasks at first deployment; autoscaling owns the number afterwards."""
+    min_count: int = 2
+    """Autoscaling floor."""
+    max_count: int = 4
+    """Autoscaling ceiling."""
+    cpu_target_percent: int = 60
+    """Average CPU autoscaling keeps."""
+    requests_per_target: int = 500
+    """Requests per task per minute autoscaling keeps."""
+    log_retention_days: int = 30
+    """Retention of the container log group."""
+    secret_recovery_window_days: int = 30
+    """Days a deleted JWT secret can be restored (0 or 7 to 30)."""
+    user: str = "10001:10001"
+    """Non-root user and group the container runs as."""
+    extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Further plain, non-secret environment variables."""
+
+
+class Service(pulumi.ComponentResource):
+    """ECS cluster, Fargate task definition and service with circuit-breaker rollback and autoscaling."""
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        _validate(args)
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # The cluster, with Container Insights for per-task metrics.
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            opts=child,
+        )
+        # Container logs, kept for the configured period.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/groundwork/{name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        # The signing key of the service's JWTs, generated once.
+        jwt_value = RandomSecret(f"{name}-jwt-value", length=64, opts=child)
+        # JWT_SECRET of the service, injected by ECS from Secrets Manager.
+        self.jwt_secret = aws.secretsmanager.Secret(
+            f"{name}-jwt-secret",
+            description=f"{name}: JWT_SECRET of the service",
+            recovery_window_in_days=args.secret_recovery_window_days,
+            opts=child,
+        )
+        # Current value of the JWT signing key.
+        aws.secretsmanager.SecretVersion(
+            f"{name}-jwt-secret-value",
+            secret_id=self.jwt_secret.id,
+            secret_string=pulumi.Output.secret(jwt_value.value),
+            opts=child,
+        )
+
+        # Role ECS uses to pull the image, write logs and read the two secrets at task start.
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            description=f"{name}: ECS task execution (image pull, logs, secrets)",
+            opts=child,
+        )
+        self.execution_policy = aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.all(
+                args.repository_arn, self.log_group.arn, args.database_url_secret_arn, self.jwt_secret.arn
+            ).apply(lambda v: execution_policy(repository_arn=v[0], log_group_arn=v[1], secret_arns=[v[2], v[3]])),
+            opts=child,
+        )
+        # Role the application code runs as: the application bucket and nothing else.
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            description=f"{name}: the API's own permissions",
+            opts=child,
+        )
+        self.task_policy = aws.iam.RolePolicy(
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.from_input(args.bucket_arn).apply(task_policy),
+            opts=child,
+        )
+
+        environment = {
+            "PORT": str(args.container_port),
+            "JWT_ISSUER": args.jwt_issuer,
+            "JWT_AUDIENCE": args.jwt_audience,
+            "DATABASE_SSLMODE": "require",
+            "APP_VERSION": args.app_version,
+            **dict(args.extra_environment),
+        }
+        self.container_definitions = pulumi.Output.all(
+            args.image, self.log_group.name, args.database_url_secret_arn, self.jwt_secret.arn
+        ).apply(
+            lambda v: json.dumps(
+                container_definitions(
+                    image=v[0],
+                    log_group=v[1],
+                    region=args.region,
+                    environment=environment,
+                    secrets={"DATABASE_URL": v[2], "JWT_SECRET": v[3]},
+                    port=args.container_port,
+                    health_check_path=args.health_check_path,
+                    user=args.user,
+                ),
+                sort_keys=True,
+            )
+        )
+        # The task: non-root, read-only root filesystem with a writable /tmp, secrets from Secrets Manager.
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=name,
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.cpu_architecture},
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=self.container_definitions,
+            volumes=[{"name": "tmp"}],
+            opts=child,
+        )
+        # The service: private tasks, rollback on failed deployments, waits until the new tasks are healthy.
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            launch_type="FARGATE",
+            desired_count=args.desired_count,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            wait_for_steady_state=True,
+            health_check_grace_period_seconds=60,
+            enable_execute_command=False,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            network_configuration={
+                "subnets": list(args.subnet_ids),
+                "security_groups": [args.security_group_id],
+                "assign_public_ip": False,
+            },
+            load_balancers=[
+                {
+                    "target_group_arn": args.target_group_arn,
+                    "container_name": CONTAINER_NAME,
+                    "container_port": args.container_port,
+                }
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.execution_policy, self.task_policy],
+                ignore_changes=["desiredCount"],
+            ),
+        )
+        resource_id = pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name)
+        # Lets Application Auto Scaling change the service's task count within the bounds.
+        scaling_target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=resource_id,
+            min_capacity=args.min_count,
+            max_capacity=args.max_count,
+            opts=child,
+        )
+        # Scales on average CPU.
+        aws.appautoscaling.Policy(
+            f"{name}-scale-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling_target.service_namespace,
+            scalable_dimension=scaling_target.scalable_dimension,
+            resource_id=scaling_target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": args.cpu_target_percent,
+                "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child,
+        )
+        # Scales on requests per task from the load balancer.
+        aws.appautoscaling.Policy(
+            f"{name}-scale-requests",
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling_target.service_namespace,
+            scalable_dimension=scaling_target.scalable_dimension,
+            resource_id=scaling_target.resource_id,
+            target_tracking_scaling_policy_configuration={
+                "target_value": args.requests_per_target,
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": args.request_count_label,
+                },
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=child,
+        )
+
+        self.cluster_name = self.cluster.name
+        self.service_name = self.service.name
+        self.jwt_secret_arn = self.jwt_secret.arn
+        self.log_group_name = self.log_group.name
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "task_definition_arn": self.task_definition.arn,
+                "jwt_secret_arn": self.jwt_secret_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+
+def container_definitions(
+    *,
+    image: str,
+    log_group: str,
+    region: str,
+    environment: Mapping[str, str],
+    secrets: Mapping[str, str],
+    port: int,
+    health_check_path: str,
+    user: str,
+) -> list[dict[str, Any]]:
+    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions."""
+    for key in environment:
+        if any(word in key.upper() for word in _SECRETISH):
+            raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
+    )
+    log_options = {
+        "awslogs-group": log_group,
+        "awslogs-region": region,
+        "awslogs-stream-prefix": CONTAINER_NAME,
+        "mode": "non-blocking",
+    }
+    return [
+        {
+            "name": CONTAINER_NAME,
+            "image": image,
+            "essential": True,
+            "user": user,
+            "privileged": False,
+            "readonlyRootFilesystem": True,
+            "portMappings": [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
+            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
+            "healthCheck": {
+                "command": ["CMD", "python", "-c", probe],
+                "interval": 15,
+                "timeout": 5,
+                "retries": 3,
+                "startPeriod": 20,
+            },
+            "stopTimeout": 30,
+            "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+            "logConfiguration": {"logDriver": "awslogs", "options": log_options},
+        }
+    ]
+
+
+def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> str:
+    """Least-privilege policy of the task execution role."""
+    return policy_document(
+        [
+            {
+                "Sid": "EcrAuth",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                # GetAuthorizationToken has no resource-level permissions.
+                "Resource": "*",
+            },
+            {
+                "Sid": "PullImage",
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": repository_arn,
+            },
+            {
+                "Sid": "WriteLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn.removesuffix(':*')}:*",
+            },
+            {
+                "Sid": "ReadSecrets",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": sorted(secret_arns),
+            },
+        ]
+    )
+
+
+def task_policy(bucket_arn: str) -> str:
+    """Least-privilege policy of the application itself: objects of its own bucket."""
+    return policy_document(
+        [
+            {"Sid": "ListBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
+            {
+                "Sid": "ReadWriteObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{bucket_arn}/*",
+            },
+        ]
+    )
+
+
+def _validate(args: ServiceArgs) -> None:
+    """Raises ValueError naming the field and what is allowed."""
+    require(args.cpu in FARGATE_SIZES, "cpu", args.cpu, ", ".join(map(str, FARGATE_SIZES)))
+    allowed = FARGATE_SIZES[args.cpu]
+    require(args.memory in allowed, "memory", args.memory, f"for cpu {args.cpu}: " + ", ".join(map(str, allowed)))
+    require(args.cpu_architecture in ("X86_64", "ARM64"), "cpu_architecture", args.cpu_architecture, "X86_64, ARM64")
+    require(
+        1 <= args.min_count <= args.desired_count <= args.max_count,
+        "desired_count",
+        args.desired_count,
+        f"from min_count ({args.min_count}) to max_count ({args.max_count}), min_count at least 1",
+    )
+    require(10 <= args.cpu_target_percent <= 90, "cpu_target_percent", args.cpu_target_percent, "10 to 90")
+    require(args.requests_per_target >= 1, "requests_per_target", args.requests_per_target, "1 or more")
+    require(
+        args.log_retention_days in LOG_RETENTION_DAYS,
+        "log_retention_days",
+        args.log_retention_days,
+        ", ".join(map(str, LOG_RETENTION_DAYS)),
+    )
+    require(
+        args.user.split(":")[0] not in ("", "0", "root"),
+        "user",
+        args.user,
+        "a non-root user such as 10001:10001",
+    )
+    require(args.health_check_path.startswith("/"), "health_check_path", args.health_check_path, "a path")
+    require(
+        args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,
+        "secret_recovery_window_days",
+        args.secret_recovery_window_days,
+        "0 or 7 to 30",
+    )

@@ -1,0 +1,317 @@
+"""The composition of components for one stack: settings in, resources declared, outputs exported."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import pathlib
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.bastion import Bastion, BastionArgs
+from infra.certificate import Certificate, CertificateArgs
+from infra.dashboards import Monitoring, MonitoringArgs
+from infra.database import Database, DatabaseArgs
+from infra.dns import AliasRecords, AliasRecordsArgs, HostedZone, HostedZoneArgs
+from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
+from infra.network import Network, NetworkArgs
+from infra.pooling import Pooling, PoolingArgs
+from infra.registry import Registry, RegistryArgs
+from infra.service import Service, ServiceArgs
+from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
+from stacks import outputs
+from stacks.settings import PROJECT_DIR, REDACTED, StackSettings
+
+APP_DIR = PROJECT_DIR / "app_image"
+"""Build context of the API image."""
+APP_PORT = 8000
+"""Port the API listens on (PORT)."""
+LIVENESS_PATH = "/livez"
+"""The API's no-I/O liveness endpoint."""
+APP_USERNAME = "app"
+"""Login role of the service in the database."""
+_ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv")
+
+
+def content_tag(directory: pathlib.Path) -> str:
+    """A tag derived from every file Docker would send as build context (honouring .dockerignore)."""
+    ignore_file = directory / ".dockerignore"
+    patterns = list(_ALWAYS_IGNORED)
+    negated: list[str] = []
+    if ignore_file.is_file():
+        for line in ignore_file.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            (negated if line.startswith("!") else patterns).append(line.lstrip("!").strip("/"))
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if _ignored(relative, patterns) and not _ignored(relative, negated):
+            continue
+        digest.update(relative.encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return f"sha-{digest.hexdigest()[:16]}"
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    """Whether a path, or one of the directories above it, matches a .dockerignore-style pattern."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        pattern = pattern.removeprefix("**/")
+        for prefix in prefixes:
+            if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(prefix.split("/")[-1], pattern):
+                return True
+    return False
+
+
+def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[str, Any]:
+    """Declares every resource of the stack and exports its outputs; returns the exported values."""
+    s = settings
+    prefix = f"gw-{s.stack}"
+    # The one AWS provider of the program: region and tags come from the stack's settings.
+    provider = aws.Provider(
+        f"{prefix}-aws",
+        region=s.region,
+        default_tags={"tags": {"project": "groundwork", "stack": s.stack, "managed-by": "pulumi"}},
+    )
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    invoke = pulumi.InvokeOutputOptions(provider=provider)
+    account_id = aws.get_caller_identity_output(opts=invoke).account_id
+
+    network = Network(
+        f"{prefix}-net",
+        NetworkArgs(
+            cidr=s.vpc_cidr,
+            zone_count=s.availability_zones,
+            nat_per_zone=s.nat_gateways == "perZone",
+            app_port=APP_PORT,
+            bastion=s.bastion,
+        ),
+        opts,
+    )
+    storage = Storage(
+        f"{prefix}-store",
+        StorageArgs(
+            region=s.region,
+            account_id=account_id,
+            force_destroy=s.bucket_force_destroy,
+            protect=s.protect,
+            log_expiration_days=s.log_bucket_expiration_days,
+            app_noncurrent_days=s.app_bucket_noncurrent_days,
+        ),
+        opts,
+    )
+    database = Database(
+        f"{prefix}-db",
+        DatabaseArgs(
+            subnet_ids=network.database_subnet_ids,
+            security_group_id=network.database_security_group.id,
+            engine_version=s.db_engine_version,
+            instance_class=s.db_instance_class,
+            allocated_storage_gb=s.db_allocated_storage_gb,
+            max_allocated_storage_gb=s.db_max_allocated_storage_gb,
+            multi_az=s.db_multi_az,
+            backup_retention_days=s.db_backup_retention_days,
+            deletion_protection=s.db_deletion_protection,
+            final_snapshot=s.db_final_snapshot,
+            performance_insights_retention_days=s.db_performance_insights_retention_days,
+            monitoring_interval_seconds=s.db_monitoring_interval_seconds,
+            master_username=s.db_master_username,
+            app_username=APP_USERNAME,
+            database_name=s.database_name,
+            secret_recovery_window_days=s.secret_recovery_window_days,
+            protect=s.protect,
+        ),
+        opts,
+    )
+    pooling = Pooling(
+        f"{prefix}-pool",
+        PoolingArgs(
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.proxy_security_group.id,
+            instance_identifier=database.identifier,
+            credentials_secret_arn=database.app_secret.arn,
+            username=APP_USERNAME,
+            password=database.app_password.value,
+            database_name=s.database_name,
+            max_connections_percent=s.proxy_max_connections_percent,
+            max_idle_connections_percent=s.proxy_max_idle_connections_percent,
+            borrow_timeout_seconds=s.proxy_borrow_timeout_seconds,
+            idle_client_timeout_seconds=s.proxy_idle_client_timeout_seconds,
+            secret_recovery_window_days=s.secret_recovery_window_days,
+        ),
+        opts,
+    )
+    zone = HostedZone(
+        f"{prefix}-zone", HostedZoneArgs(domain=s.domain, create=s.create_hosted_zone, protect=s.protect), opts
+    )
+    certificate = Certificate(f"{prefix}-cert", CertificateArgs(domain_name=s.host_name, zone_id=zone.zone_id), opts)
+    registry = Registry(
+        f"{prefix}-registry",
+        RegistryArgs(
+            context_dir=str(app_dir),
+            image_tag=content_tag(app_dir),
+            platform="linux/amd64",
+            immutable_tags=s.ecr_immutable_tags,
+            keep_images=s.ecr_keep_images,
+            force_delete=s.bucket_force_destroy,
+        ),
+        opts,
+    )
+    web = LoadBalancer(
+        f"{prefix}-web",
+        LoadBalancerArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.public_subnet_ids,
+            security_group_id=network.alb_security_group.id,
+            certificate_arn=certificate.certificate_arn,
+            log_bucket=storage.log_bucket_name,
+            log_prefix=ALB_LOG_PREFIX,
+            target_port=APP_PORT,
+            health_check_path=LIVENESS_PATH,
+            deletion_protection=s.alb_deletion_protection,
+        ),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[storage.log_bucket_policy])),
+    )
+    service = Service(
+        f"{prefix}-api",
+        ServiceArgs(
+            region=s.region,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.service_security_group.id,
+            target_group_arn=web.target_group_arn,
+            request_count_label=pulumi.Output.concat(web.arn_suffix, "/", web.target_group_arn_suffix),
+            image=registry.image_ref,
+            repository_arn=registry.repository_arn,
+            app_version=registry.image_tag,
+            database_url_secret_arn=pooling.url_secret_arn,
+            bucket_arn=storage.app_bucket_arn,
+            jwt_issuer=s.issuer,
+            jwt_audience=s.jwt_audience,
+            container_port=APP_PORT,
+            health_check_path=LIVENESS_PATH,
+            cpu=s.service_cpu,
+            memory=s.service_memory,
+            desired_count=s.service_desired_count,
+            min_count=s.service_min_count,
+            max_count=s.service_max_count,
+            cpu_target_percent=s.autoscaling_cpu_target,
+            requests_per_target=s.autoscaling_requests_per_target,
+            log_retention_days=s.log_retention_days,
+            secret_recovery_window_days=s.secret_recovery_window_days,
+        ),
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[web.https_listener])),
+    )
+    AliasRecords(
+        f"{prefix}-dns",
+        AliasRecordsArgs(
+            zone_id=zone.zone_id, host_name=s.host_name, target_dns_name=web.dns_name, target_zone_id=web.zone_id
+        ),
+        opts,
+    )
+    monitoring = Monitoring(
+        f"{prefix}-mon",
+        MonitoringArgs(
+            region=s.region,
+            load_balancer=web.arn_suffix,
+            target_group=web.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            db_instance=database.identifier,
+            proxy_name=pooling.proxy_name,
+            db_storage_gb=s.db_allocated_storage_gb,
+            error_5xx_percent=s.alarm_5xx_percent,
+            latency_p95_ms=s.alarm_latency_p95_ms,
+            alarm_email=s.alarm_email if s.alarm_email not in (None, REDACTED) else None,
+        ),
+        opts,
+    )
+    bastion = None
+    if s.bastion:
+        assert network.bastion_security_group is not None
+        bastion = Bastion(
+            f"{prefix}-bastion",
+            BastionArgs(subnet_id=network.private_subnet_ids[0], security_group_id=network.bastion_security_group.id),
+            opts,
+        )
+    if s.database_objects:
+        _database_objects(s, prefix, database, provider)
+
+    data_resources = [
+        {"kind": "rds-instance", "name": database.identifier, "protected": s.protect},
+        {"kind": "s3-bucket", "name": storage.app_bucket_name, "protected": s.protect},
+        {"kind": "s3-bucket", "name": storage.log_bucket_name, "protected": s.protect},
+        {"kind": "secret", "name": database.app_secret.name, "protected": s.protect},
+    ]
+    if s.create_hosted_zone:
+        data_resources.append({"kind": "route53-zone", "name": s.domain, "protected": s.protect})
+    exported: dict[str, Any] = {
+        outputs.SERVICE_URL: s.service_url,
+        outputs.SERVICE_HOST: s.host_name,
+        outputs.LOAD_BALANCER_DNS: web.dns_name,
+        outputs.DASHBOARD_URL: monitoring.dashboard_url,
+        outputs.PROXY_ENDPOINT: pooling.endpoint,
+        outputs.PROXY_NAME: pooling.proxy_name,
+        outputs.DATABASE_ENDPOINT: database.address,
+        outputs.DATABASE_INSTANCE: database.identifier,
+        outputs.DATABASE_NAME: s.database_name,
+        outputs.DATABASE_SECRET_ARN: pooling.url_secret_arn,
+        outputs.JWT_SECRET_ARN: service.jwt_secret_arn,
+        outputs.APP_BUCKET: storage.app_bucket_name,
+        outputs.LOG_BUCKET: storage.log_bucket_name,
+        outputs.REPOSITORY_URL: registry.repository_url,
+        outputs.IMAGE_REF: registry.image_ref,
+        outputs.CLUSTER_NAME: service.cluster_name,
+        outputs.SERVICE_NAME: service.service_name,
+        outputs.LOG_GROUP: service.log_group_name,
+        outputs.ALARM_TOPIC_ARN: monitoring.topic_arn,
+        outputs.REGION: s.region,
+        outputs.NAME_SERVERS: zone.name_servers,
+        outputs.BASTION_INSTANCE_ID: bastion.instance_id if bastion else None,
+        outputs.DATABASE_OBJECTS: s.database_objects,
+        outputs.DATA_RESOURCES: data_resources,
+    }
+    for key, value in exported.items():
+        pulumi.export(key, value)
+    return exported
+
+
+def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> None:
+    """The separate step: roles and grants through an explicit postgresql provider (docs/database-objects.md)."""
+    import pulumi_postgresql as postgresql
+
+    from infra.database_objects import DatabaseObjects, DatabaseObjectsArgs
+
+    master = aws.secretsmanager.get_secret_version_output(
+        secret_id=database.master_secret_arn, opts=pulumi.InvokeOutputOptions(provider=provider)
+    )
+    master_password = pulumi.Output.secret(master.secret_string).apply(lambda text: json.loads(text)["password"])
+    # Connection of the administrator to the private database: through the bastion's port forward or from
+    # inside the VPC; TLS required, the RDS master user is not a superuser.
+    admin = postgresql.Provider(
+        f"{prefix}-postgresql",
+        host=s.database_admin_host or database.address,
+        port=s.database_admin_port,
+        database="postgres",
+        username=s.db_master_username,
+        password=master_password,
+        sslmode="require",
+        superuser=False,
+        connect_timeout=15,
+    )
+    DatabaseObjects(
+        f"{prefix}-dbobjects",
+        DatabaseObjectsArgs(
+            database_name=s.database_name,
+            owner=s.db_master_username,
+            app_username=APP_USERNAME,
+            app_password=database.app_password.value,
+        ),
+        pulumi.ResourceOptions(providers={"postgresql": admin}, depends_on=[database]),
+    )
