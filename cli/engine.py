@@ -106,7 +106,7 @@ _PASSPHRASE_PATTERNS = re.compile(
     r"failed to decrypt|unable to decrypt|constructing secrets manager",
     re.IGNORECASE,
 )
-_ERROR_LINE = re.compile(r"^\s*(?:error|panic):\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_ERROR_LINE = re.compile(r"^\s*(?:std(?:out|err):\s*)?(?:error|panic):\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
 def _error_lines(text: str, limit: int = 5) -> list[str]:

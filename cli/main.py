@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
 from cli.commands.destroy import destroy
 from cli.commands.doctor import doctor
@@ -46,7 +47,7 @@ class InfraGroup(TyperGroup):
         except KeyboardInterrupt:
             render_error(InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False)
             raise typer.Exit(int(ExitCode.FAILED)) from None
-        except (typer.Exit, typer.Abort):
+        except (Exit, Abort, TyperException):
             raise
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):

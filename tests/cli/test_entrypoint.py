@@ -1,0 +1,151 @@
+"""The `infra` entry point: help, exit codes, the local target, start-up imports and a missing Pulumi CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import REPO
+
+COMMANDS = ["preview", "up", "destroy", "refresh", "outputs", "stacks", "doctor"]
+STACK_COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"]
+
+
+def test_root_help_documents_commands_and_exit_codes(infra):
+    result = infra("--help", code=0)
+    for command in COMMANDS:
+        assert command in result.stdout
+    for text in ("0 ok", "1 operation failed", "2 usage or configuration error", "3 changes present", "4 stack busy"):
+        assert text in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_help(infra, command):
+    result = infra(command, "--help", code=0)
+    assert "--json" in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+@pytest.mark.parametrize("command", STACK_COMMANDS)
+def test_local_target_is_not_there_yet(infra, fake, command):
+    result = infra(command, code=2)
+    assert "local target" in result.stderr
+    assert "not available yet" in result.stderr
+    assert "--stack dev" in result.stderr
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("command", STACK_COMMANDS)
+def test_local_target_json_error(infra, fake, command):
+    doc = infra.json(command, "--stack", "local", code=2)
+    assert doc["ok"] is False
+    assert doc["error"]["kind"] == "NotAvailable"
+
+
+def test_unknown_option_is_a_usage_error(infra):
+    infra("preview", "--no-such-option", code=2)
+
+
+def test_unexpected_errors_are_reported_without_a_traceback(infra, fake, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(fake, "outputs", broken)
+    result = infra("outputs", "--stack", "dev", code=1)
+    assert "unexpected internal error: KeyError" in result.stderr
+    assert "INFRA_DEBUG=1" in result.stderr
+
+
+def test_importing_the_cli_does_not_import_pulumi_boto3_or_httpx():
+    code = (
+        "import sys, cli.main\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'pulumi', 'pulumi_aws', 'boto3', 'botocore', 'httpx', 'grpc', 'stacks'})\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _bare_env(project: Path, path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "AWS_", "INFRA_"))}
+    env.update(
+        PATH=str(path),
+        INFRA_PROJECT_DIR=str(project),
+        PULUMI_CONFIG_PASSPHRASE="test",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["preview", "--stack", "dev"],
+        ["up", "--stack", "dev", "--yes"],
+        ["destroy", "--stack", "prod", "--confirm-stack", "prod"],
+        ["refresh", "--stack", "dev"],
+        ["outputs", "--stack", "dev"],
+        ["stacks"],
+    ],
+)
+def test_missing_pulumi_cli_is_one_clear_error(project, tmp_path, args):
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=_bare_env(project, empty_bin),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "the Pulumi CLI is not installed" in proc.stderr
+    assert "https://www.pulumi.com/docs/install/" in proc.stderr
+    assert proc.stdout == ""
+    assert not (project / ".infra").exists()
+
+
+def test_missing_pulumi_cli_json(project, tmp_path):
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "preview", "--stack", "dev", "--json"],
+        env=_bare_env(project, empty_bin),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["error"]["kind"] == "PulumiMissing"
+    assert "get.pulumi.com" in doc["error"]["hint"]
+
+
+def test_console_script_reports_the_missing_cli(project, tmp_path):
+    script = Path(sys.executable).parent / "infra"
+    if not script.exists():
+        pytest.skip("the infra console script is not installed (pip install -e .)")
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    proc = subprocess.run(
+        [str(script), "preview", "--stack", "dev"],
+        env=_bare_env(project, empty_bin),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "the Pulumi CLI is not installed" in proc.stderr
