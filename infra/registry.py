@@ -112,7 +112,7 @@ class Registry(pulumi.ComponentResource):
                 {
                     "address": self.repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
                     "username": token.user_name,
-                    "password": token.password,
+                    "password": pulumi.Output.secret(token.password),
                 }
             ],
             opts=child,

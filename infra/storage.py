@@ -167,6 +167,8 @@ class Storage(pulumi.ComponentResource):
         self.app_bucket_name = self.app_bucket.bucket
         self.app_bucket_arn = self.app_bucket.arn
         self.log_bucket_name = self.log_bucket.bucket
+        # The log bucket's name once its policy is in place: load balancers check write access when created.
+        self.log_bucket_ready = self.log_bucket_policy.bucket
         self.register_outputs(
             {
                 "app_bucket_name": self.app_bucket_name,

@@ -171,13 +171,13 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
             subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_security_group.id,
             certificate_arn=certificate.certificate_arn,
-            log_bucket=storage.log_bucket_name,
+            log_bucket=storage.log_bucket_ready,
             log_prefix=ALB_LOG_PREFIX,
             target_port=APP_PORT,
             health_check_path=LIVENESS_PATH,
             deletion_protection=s.alb_deletion_protection,
         ),
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[storage.log_bucket_policy])),
+        opts,
     )
     service = Service(
         f"{prefix}-api",
@@ -206,7 +206,7 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
             log_retention_days=s.log_retention_days,
             secret_recovery_window_days=s.secret_recovery_window_days,
         ),
-        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[web.https_listener])),
+        opts,
     )
     AliasRecords(
         f"{prefix}-dns",

@@ -37,6 +37,7 @@ class Recorded:
     type: str
     name: str
     urn: str
+    id: str
     inputs: dict[str, Any]
     state: dict[str, Any]
     custom: bool
@@ -307,6 +308,7 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                 type=request.type,
                 name=request.name,
                 urn=response.urn,
+                id=response.id,
                 inputs=_plain(inputs),
                 state=_plain(state),
                 custom=bool(request.custom),

@@ -1,0 +1,609 @@
+"""The whole program for dev and prod under the strict mock: exposure, encryption, TLS, secrets, protection."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+
+from stacks import outputs
+from tests.mocks import Recording, recorded
+
+FULL = (("databaseObjects", True), ("bastion", True), ("alarmEmail", "ops@example.com"), ("createHostedZone", True))
+"""Prod with every optional part switched on."""
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest) -> Recording:
+    return recorded(request.param)
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return recorded("dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    return recorded("prod")
+
+
+@pytest.fixture(scope="module")
+def full() -> Recording:
+    return recorded("prod", FULL)
+
+
+def sg(rec: Recording, suffix: str):
+    return rec.one("aws:ec2/securityGroup:SecurityGroup", f"-{suffix}-sg")
+
+
+def sg_id(rec: Recording, suffix: str) -> str:
+    return sg(rec, suffix).id
+
+
+# --- composition -------------------------------------------------------------------------------------
+
+
+def test_every_resource_is_a_named_child_of_a_groundwork_component(full: Recording) -> None:
+    components = {r.urn: r for r in full.resources if not r.custom}
+    for r in full.resources:
+        if r.type.startswith("pulumi:providers:"):
+            continue
+        if not r.custom:
+            assert r.type.startswith("groundwork:"), r.urn
+            assert r.type.count(":") == 2, r.urn
+            continue
+        parent = components.get(r.parent)
+        assert parent is not None, f"{r.urn} is not inside a component"
+        assert r.name.startswith(f"{parent.name}-"), f"{r.urn} is not named after {parent.name}"
+
+
+def test_aws_resources_use_the_explicit_provider_of_the_stack_region(stack: Recording) -> None:
+    provider = stack.one("pulumi:providers:aws")
+    assert provider["region"] == stack.settings.region
+    assert json.loads(provider["defaultTags"])["tags"]["stack"] == stack.settings.stack
+    for r in stack.resources:
+        if r.custom and r.type.startswith("aws:"):
+            assert r.provider.startswith(provider.urn), f"{r.urn} uses {r.provider}"
+
+
+def test_program_uses_no_invoke_outside_the_known_set(full: Recording) -> None:
+    tokens = {token for token, _ in full.invokes}
+    assert tokens <= {
+        "aws:index/getAvailabilityZones:getAvailabilityZones",
+        "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:route53/getZone:getZone",
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken",
+        "aws:ssm/getParameter:getParameter",
+        "aws:secretsmanager/getSecretVersion:getSecretVersion",
+    }
+    assert "aws:route53/getZone:getZone" not in tokens, "a created zone must not also be looked up"
+
+
+def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
+    names = {v for k, v in vars(outputs).items() if k.isupper() and isinstance(v, str)}
+    assert set(stack.exports) == names
+    s = stack.settings
+    assert stack.exports[outputs.SERVICE_URL] == f"https://{s.host_name}"
+    assert stack.exports[outputs.REGION] == s.region
+    dashboard = stack.one("aws:cloudwatch/dashboard:Dashboard")
+    assert stack.exports[outputs.DASHBOARD_URL] == (
+        f"https://{s.region}.console.aws.amazon.com/cloudwatch/home?region={s.region}"
+        f"#dashboards/dashboard/{dashboard['dashboardName']}"
+    )
+    assert stack.exports[outputs.PROXY_ENDPOINT] == stack.one("aws:rds/proxy:Proxy").state["endpoint"]
+
+
+def test_data_resources_report_their_protection(stack: Recording) -> None:
+    data = stack.exports[outputs.DATA_RESOURCES]
+    kinds = sorted(d["kind"] for d in data)
+    assert kinds == ["rds-instance", "s3-bucket", "s3-bucket", "secret"]
+    assert {d["protected"] for d in data} == {stack.settings.protect}
+    instance = stack.one("aws:rds/instance:Instance")
+    assert {"kind": "rds-instance", "name": instance.state["identifier"], "protected": stack.settings.protect} in data
+
+
+def test_dev_and_prod_differ_as_documented(dev: Recording, prod: Recording) -> None:
+    counts_dev, counts_prod = dev.counts(), prod.counts()
+    assert counts_dev["aws:ec2/natGateway:NatGateway"] == 1
+    assert counts_prod["aws:ec2/natGateway:NatGateway"] == 3
+    assert counts_dev["aws:ec2/subnet:Subnet"] == 6
+    assert counts_prod["aws:ec2/subnet:Subnet"] == 9
+    assert dev.exports[outputs.SERVICE_HOST] == "api.dev.example.com"
+    assert prod.exports[outputs.SERVICE_HOST] == "api.example.com"
+    assert dev.one("aws:ecs/service:Service")["desiredCount"] == 1
+    assert prod.one("aws:ecs/service:Service")["desiredCount"] == 3
+
+
+# --- network -----------------------------------------------------------------------------------------
+
+
+def test_only_the_load_balancer_is_open_to_the_internet(full: Recording) -> None:
+    alb = sg_id(full, "alb")
+    for rule in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        open_cidr = rule.get("cidrIpv4") == "0.0.0.0/0" or rule.get("cidrIpv6") == "::/0"
+        if rule["securityGroupId"] == alb:
+            assert open_cidr and rule["fromPort"] == rule["toPort"] and rule["fromPort"] in (80.0, 443.0), rule.urn
+        else:
+            assert not rule.get("cidrIpv4") and not rule.get("cidrIpv6"), f"{rule.urn} admits a CIDR"
+            assert rule.get("referencedSecurityGroupId"), f"{rule.urn} must reference a security group"
+    ports = sorted(
+        (r["fromPort"], "v6" if r.get("cidrIpv6") else "v4")
+        for r in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["securityGroupId"] == alb
+    )
+    assert ports == [(80.0, "v4"), (80.0, "v6"), (443.0, "v4"), (443.0, "v6")]
+
+
+def test_security_groups_chain_alb_service_proxy_database(full: Recording) -> None:
+    ids = {name: sg_id(full, name) for name in ("alb", "service", "proxy", "database", "bastion")}
+    sources: dict[str, set[tuple[str, float]]] = {}
+    for rule in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        target = next(k for k, v in ids.items() if v == rule["securityGroupId"])
+        source = next((k for k, v in ids.items() if v == rule.get("referencedSecurityGroupId")), "internet")
+        sources.setdefault(target, set()).add((source, rule["fromPort"]))
+    assert sources["service"] == {("alb", 8000.0)}
+    assert sources["proxy"] == {("service", 5432.0)}
+    assert sources["database"] == {("proxy", 5432.0), ("bastion", 5432.0)}
+    assert "bastion" not in sources, "the bastion accepts no inbound traffic"
+
+
+def test_default_security_group_is_emptied(stack: Recording) -> None:
+    default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.get("ingress", []) == [] and default.get("egress", []) == [], default.urn
+
+
+def test_subnets_are_disjoint_and_private_ones_never_map_public_ips(stack: Recording) -> None:
+    subnets = stack.of_type("aws:ec2/subnet:Subnet")
+    networks = [ipaddress.ip_network(s["cidrBlock"]) for s in subnets]
+    vpc = ipaddress.ip_network(stack.one("aws:ec2/vpc:Vpc")["cidrBlock"])
+    for subnet, net in zip(subnets, networks, strict=True):
+        assert net.subnet_of(vpc), subnet.urn
+        assert subnet.get("mapPublicIpOnLaunch") is False, subnet.urn
+    for i, a in enumerate(networks):
+        for b in networks[i + 1 :]:
+            assert not a.overlaps(b)
+    zones = {s["availabilityZone"] for s in subnets}
+    assert len(zones) == stack.settings.availability_zones
+
+
+def test_database_subnets_have_no_route_out(stack: Recording) -> None:
+    tables = {r.name: r for r in stack.of_type("aws:ec2/routeTable:RouteTable")}
+    database_table = next(t for name, t in tables.items() if name.endswith("-database-rt"))
+    table_id = database_table.id
+    routes = stack.of_type("aws:ec2/route:Route")
+    assert all(r["routeTableId"] != table_id for r in routes)
+    private_routes = [r for r in routes if "-private-" in r.name]
+    assert private_routes and all(r.get("natGatewayId") for r in private_routes)
+
+
+# --- database ----------------------------------------------------------------------------------------
+
+
+def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
+    db = stack.one("aws:rds/instance:Instance")
+    assert db["storageEncrypted"] is True, db.urn
+    assert db.get("publiclyAccessible") is False, db.urn
+    assert db["manageMasterUserPassword"] is True and "password" not in db.inputs, db.urn
+    assert db["username"] not in ("postgres", "admin"), db.urn
+    assert db["autoMinorVersionUpgrade"] is True, db.urn
+    assert db["performanceInsightsEnabled"] is True, db.urn
+    assert "postgresql" in db["enabledCloudwatchLogsExports"], db.urn
+    assert db["engine"] == "postgres" and db["engineVersion"] == stack.settings.db_engine_version
+    params = stack.one("aws:rds/parameterGroup:ParameterGroup")
+    assert db["parameterGroupName"] == params.state["name"], db.urn
+    assert params["family"] == f"postgres{stack.settings.db_engine_version}"
+    assert {"name": "rds.force_ssl", "value": "1"} in [
+        {"name": p["name"], "value": p["value"]} for p in params["parameters"]
+    ], params.urn
+    subnet_group = stack.one("aws:rds/subnetGroup:SubnetGroup")
+    database_subnets = [s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-database-" in s.name]
+    assert sorted(subnet_group["subnetIds"]) == sorted(database_subnets), subnet_group.urn
+    assert db["vpcSecurityGroupIds"] == [sg_id(stack, "database")]
+
+
+def test_database_protection_follows_settings(dev: Recording, prod: Recording) -> None:
+    p = prod.one("aws:rds/instance:Instance")
+    assert p.protect and p["deletionProtection"] and p["multiAz"], p.urn
+    assert p["skipFinalSnapshot"] is False and p["finalSnapshotIdentifier"], p.urn
+    assert p["backupRetentionPeriod"] >= 7, p.urn
+    d = dev.one("aws:rds/instance:Instance")
+    assert not d.protect and not d["deletionProtection"] and not d["multiAz"], d.urn
+    assert d["skipFinalSnapshot"] is True and d["backupRetentionPeriod"] >= 1, d.urn
+
+
+def test_stateful_resources_are_protected_in_prod_only(dev: Recording, prod: Recording) -> None:
+    stateful = ("aws:rds/instance:Instance", "aws:s3/bucket:Bucket")
+    for token in stateful:
+        assert all(r.protect for r in prod.of_type(token)), token
+        assert not any(r.protect for r in dev.of_type(token)), token
+    for bucket in prod.of_type("aws:s3/bucket:Bucket"):
+        assert bucket.get("forceDestroy") is False, bucket.urn
+
+
+# --- pooling -----------------------------------------------------------------------------------------
+
+
+def test_proxy_requires_tls_and_reads_only_its_secret(stack: Recording) -> None:
+    proxy = stack.one("aws:rds/proxy:Proxy")
+    assert proxy["requireTls"] is True and proxy.get("debugLogging") is False, proxy.urn
+    app_secret = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials")
+    assert [a["secretArn"] for a in proxy["auths"]] == [app_secret.state["arn"]]
+    assert all(a["authScheme"] == "SECRETS" for a in proxy["auths"])
+    policy = json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", "-pool-role-policy")["policy"])
+    resources = {s["Resource"] for s in policy["Statement"]}
+    assert resources == {app_secret.state["arn"]}
+    group = stack.one("aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup")
+    pool = group["connectionPoolConfig"]
+    assert pool["maxConnectionsPercent"] == stack.settings.proxy_max_connections_percent
+    assert pool["connectionBorrowTimeout"] == stack.settings.proxy_borrow_timeout_seconds
+    target = stack.one("aws:rds/proxyTarget:ProxyTarget")
+    assert target["dbInstanceIdentifier"] == stack.one("aws:rds/instance:Instance").state["identifier"]
+
+
+def test_service_connects_through_the_proxy_not_the_instance(stack: Recording) -> None:
+    url_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-database-url-value")
+    assert "secretString" in url_value.secret_inputs, f"{url_value.urn}: the URL must be a secret input"
+    url = url_value["secretString"]
+    proxy = stack.one("aws:rds/proxy:Proxy").state["endpoint"]
+    instance = stack.one("aws:rds/instance:Instance").state["address"]
+    assert url.startswith("postgresql://app:") and f"@{proxy}:5432/app?sslmode=require" in url
+    assert instance not in url
+    url_secret = stack.one("aws:secretsmanager/secret:Secret", "-database-url")
+    container = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition")["containerDefinitions"])[0]
+    assert {"name": "DATABASE_URL", "valueFrom": url_secret.state["arn"]} in container["secrets"]
+
+
+# --- storage -----------------------------------------------------------------------------------------
+
+
+def _for_bucket(rec: Recording, token: str, bucket_id: str) -> list:
+    return [r for r in rec.of_type(token) if r.get("bucket") == bucket_id]
+
+
+def test_every_bucket_is_private_encrypted_versioned_and_tls_only(stack: Recording) -> None:
+    for bucket in stack.of_type("aws:s3/bucket:Bucket"):
+        bid = bucket.state["bucket"]
+        (block,) = _for_bucket(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bid)
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+            assert block[flag] is True, f"{bucket.urn}: {flag}"
+        (sse,) = _for_bucket(stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bid)
+        algorithm = sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+        assert algorithm in ("aws:kms", "AES256"), bucket.urn
+        (versioning,) = _for_bucket(stack, "aws:s3/bucketVersioning:BucketVersioning", bid)
+        assert versioning["versioningConfiguration"]["status"] == "Enabled", bucket.urn
+        (ownership,) = _for_bucket(stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", bid)
+        assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced", bucket.urn
+        assert _for_bucket(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bid), bucket.urn
+        (policy,) = _for_bucket(stack, "aws:s3/bucketPolicy:BucketPolicy", bid)
+        statements = json.loads(policy["policy"])["Statement"]
+        deny = [s for s in statements if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny), bucket.urn
+        assert all(s.get("Principal") != "*" for s in statements if s["Effect"] == "Allow"), bucket.urn
+        assert "acl" not in bucket.inputs, bucket.urn
+    assert stack.one("aws:s3/bucket:Bucket", "-app").get("forceDestroy") is stack.settings.bucket_force_destroy
+
+
+def test_app_bucket_logs_to_the_log_bucket(stack: Recording) -> None:
+    logging = stack.one("aws:s3/bucketLogging:BucketLogging")
+    assert logging["bucket"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
+    assert logging["targetBucket"] == stack.one("aws:s3/bucket:Bucket", "-logs").state["bucket"]
+
+
+# --- load balancer, certificate, DNS -----------------------------------------------------------------
+
+
+def test_load_balancer_is_hardened(stack: Recording) -> None:
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer")
+    assert alb["dropInvalidHeaderFields"] is True, alb.urn
+    assert alb["desyncMitigationMode"] in ("defensive", "strictest"), alb.urn
+    logs = alb["accessLogs"]
+    assert logs["enabled"] is True and logs["bucket"] == stack.one("aws:s3/bucket:Bucket", "-logs").state["bucket"]
+    assert alb.get("internal") is False and alb["ipAddressType"] == "dualstack"
+    assert len(alb["subnets"]) >= 2
+    assert alb["enableDeletionProtection"] is stack.settings.alb_deletion_protection
+    log_policy = stack.one("aws:s3/bucketPolicy:BucketPolicy", "-logs-policy")
+    assert log_policy.urn in alb.dependencies, f"{alb.urn} must wait for the log bucket policy"
+
+
+def test_http_only_redirects_and_https_uses_tls13_with_an_issued_certificate(stack: Recording) -> None:
+    listeners = {r["port"]: r for r in stack.of_type("aws:lb/listener:Listener")}
+    assert set(listeners) == {80.0, 443.0}
+    http, https = listeners[80.0], listeners[443.0]
+    assert [a["type"] for a in http["defaultActions"]] == ["redirect"], http.urn
+    redirect = http["defaultActions"][0]["redirect"]
+    assert redirect["protocol"] == "HTTPS" and redirect["statusCode"] == "HTTP_301", http.urn
+    assert https["protocol"] == "HTTPS" and https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-"), https.urn
+    validation = stack.one("aws:acm/certificateValidation:CertificateValidation")
+    assert https["certificateArn"] == validation.state["certificateArn"]
+    cert = stack.one("aws:acm/certificate:Certificate")
+    assert cert["validationMethod"] == "DNS" and cert["domainName"] == stack.settings.host_name
+    assert cert["keyAlgorithm"] in ("RSA_2048", "EC_prime256v1", "EC_secp384r1")
+    assert cert["options"]["certificateTransparencyLoggingPreference"] == "ENABLED"
+    record = stack.one("aws:route53/record:Record", "-validation")
+    assert validation["validationRecordFqdns"] == [record.state["fqdn"]]
+
+
+def test_target_group_checks_liveness(stack: Recording) -> None:
+    tg = stack.one("aws:lb/targetGroup:TargetGroup")
+    check = tg["healthCheck"]
+    assert check["enabled"] is True and check["path"] == "/livez" and check["matcher"] == "200", tg.urn
+    assert tg["port"] == 8000 and tg["targetType"] == "ip"
+    assert tg["deregistrationDelay"] <= 30, tg.urn
+
+
+def test_alias_records_point_at_the_load_balancer(stack: Recording) -> None:
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer").state
+    records = [r for r in stack.of_type("aws:route53/record:Record") if r.get("aliases")]
+    assert sorted(r["type"] for r in records) == ["A", "AAAA"]
+    for r in records:
+        assert r["name"] == stack.settings.host_name
+        assert r["aliases"][0]["name"] == alb["dnsName"] and r["aliases"][0]["zoneId"] == alb["zoneId"]
+        assert r["zoneId"] == "Z0MOCKZONE"
+
+
+def test_created_zone_is_protected_and_used(full: Recording) -> None:
+    zone = full.one("aws:route53/zone:Zone")
+    assert zone.protect and zone["name"] == "example.com"
+    assert all(r["zoneId"] == "Z0MOCKCREATED" for r in full.of_type("aws:route53/record:Record"))
+
+
+# --- container service -------------------------------------------------------------------------------
+
+
+def container(rec: Recording) -> dict:
+    return json.loads(rec.one("aws:ecs/taskDefinition:TaskDefinition")["containerDefinitions"])[0]
+
+
+def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
+    service = stack.one("aws:ecs/service:Service")
+    network = service["networkConfiguration"]
+    assert network["assignPublicIp"] is False, service.urn
+    assert network["securityGroups"] == [sg_id(stack, "service")]
+    private = [s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name]
+    assert sorted(network["subnets"]) == sorted(private), service.urn
+    assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
+    assert service["waitForSteadyState"] is True and service["healthCheckGracePeriodSeconds"] > 0
+    assert service["launchType"] == "FARGATE" and "platformVersion" not in service.inputs
+    assert service["loadBalancers"][0]["containerPort"] == 8000
+    assert "desiredCount" in service.ignore_changes
+    listener = next(r for r in stack.of_type("aws:lb/listener:Listener") if r["port"] == 443.0)
+    assert listener.urn in service.dependencies, f"{service.urn} must wait for the HTTPS listener"
+    cluster = stack.one("aws:ecs/cluster:Cluster")
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"], cluster.urn
+
+
+def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: Recording) -> None:
+    c = container(stack)
+    assert c["readonlyRootFilesystem"] is True and c["privileged"] is False
+    assert c["user"].split(":")[0] not in ("0", "root")
+    assert c["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
+    assert {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False} in c["mountPoints"]
+    assert c["portMappings"][0]["containerPort"] == 8000
+    assert "/livez" in " ".join(c["healthCheck"]["command"])
+    env = {e["name"]: e["value"] for e in c["environment"]}
+    assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION"}
+    assert env["PORT"] == "8000" and env["DATABASE_SSLMODE"] == "require"
+    assert env["JWT_ISSUER"] == stack.settings.issuer
+    assert env["APP_VERSION"].startswith("sha-")
+    assert {s["name"] for s in c["secrets"]} == {"DATABASE_URL", "JWT_SECRET"}
+    for value in env.values():
+        assert "postgresql://" not in value and "m0ck" not in value
+    log = c["logConfiguration"]
+    assert log["logDriver"] == "awslogs"
+    group = stack.one("aws:cloudwatch/logGroup:LogGroup")
+    assert log["options"]["awslogs-group"] == group["name"]
+    assert group["retentionInDays"] == stack.settings.log_retention_days
+    task = stack.one("aws:ecs/taskDefinition:TaskDefinition")
+    assert task["executionRoleArn"] != task["taskRoleArn"]
+    assert task["volumes"] == [{"name": "tmp"}]
+    assert task["cpu"] == str(stack.settings.service_cpu) and task["memory"] == str(stack.settings.service_memory)
+
+
+def test_image_is_built_from_app_image_and_tagged_by_content(stack: Recording) -> None:
+    from stacks.program import APP_DIR, content_tag
+
+    image = stack.one("docker-build:index:Image")
+    tag = content_tag(APP_DIR)
+    repo = stack.one("aws:ecr/repository:Repository").state["repositoryUrl"]
+    assert image["tags"] == [f"{repo}:{tag}"]
+    assert image["push"] is True and image["context"]["location"] == str(APP_DIR)
+    assert image["dockerfile"]["location"] == str(APP_DIR / "Dockerfile")
+    assert image["platforms"] == ["linux/amd64"]
+    assert container(stack)["image"] == image.state["ref"] and "@sha256:" in image.state["ref"]
+    assert "registries" in image.secret_inputs, f"{image.urn}: the registry password must stay secret"
+
+
+def test_repository_scans_and_prod_tags_are_immutable(dev: Recording, prod: Recording) -> None:
+    for rec, mutability in ((dev, "MUTABLE"), (prod, "IMMUTABLE")):
+        repo = rec.one("aws:ecr/repository:Repository")
+        assert repo["imageScanningConfiguration"]["scanOnPush"] is True, repo.urn
+        assert repo["imageTagMutability"] == mutability, repo.urn
+        rules = json.loads(rec.one("aws:ecr/lifecyclePolicy:LifecyclePolicy")["policy"])["rules"]
+        assert rules[-1]["selection"]["countNumber"] == rec.settings.ecr_keep_images
+
+
+def test_autoscaling_on_cpu_and_requests_per_target(stack: Recording) -> None:
+    target = stack.one("aws:appautoscaling/target:Target")
+    assert target["minCapacity"] == stack.settings.service_min_count
+    assert target["maxCapacity"] == stack.settings.service_max_count
+    metrics = {}
+    for policy in stack.of_type("aws:appautoscaling/policy:Policy"):
+        spec = policy["targetTrackingScalingPolicyConfiguration"]
+        metrics[spec["predefinedMetricSpecification"]["predefinedMetricType"]] = spec
+    assert set(metrics) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer").state["arnSuffix"]
+    tg = stack.one("aws:lb/targetGroup:TargetGroup").state["arnSuffix"]
+    label = metrics["ALBRequestCountPerTarget"]["predefinedMetricSpecification"]["resourceLabel"]
+    assert label == f"{alb}/{tg}"
+
+
+def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
+    versions = stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert len(versions) == 3
+    for version in versions:
+        assert "secretString" in version.secret_inputs, version.urn
+    values = [v["secretString"] for v in versions]
+    exported = json.dumps(stack.exports, default=str)
+    for value in values:
+        assert value not in exported
+    for random in stack.of_type("pulumi-python:dynamic:Resource"):
+        assert random.state["value"] not in exported
+    for secret in stack.of_type("aws:secretsmanager/secret:Secret"):
+        assert secret["recoveryWindowInDays"] == stack.settings.secret_recovery_window_days, secret.urn
+
+
+# --- monitoring --------------------------------------------------------------------------------------
+
+
+def test_alarms_notify_the_topic(stack: Recording) -> None:
+    topic = stack.one("aws:sns/topic:Topic")
+    assert topic["kmsMasterKeyId"] == "alias/aws/sns"
+    alarms = {r.name.rsplit("-mon-", 1)[1]: r for r in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert set(alarms) == {"5xx-rate", "latency-p95", "unhealthy-targets", "db-cpu", "db-storage", "proxy-saturation"}
+    for alarm in alarms.values():
+        assert alarm["actionsEnabled"] is True and alarm["alarmActions"] == [topic.state["arn"]], alarm.urn
+    assert alarms["latency-p95"]["threshold"] == pytest.approx(0.2)
+    assert alarms["latency-p95"]["extendedStatistic"] == "p95"
+    storage_bytes = stack.settings.db_allocated_storage_gb * 1024**3 * 0.1
+    assert alarms["db-storage"]["threshold"] == pytest.approx(storage_bytes)
+    assert alarms["db-storage"]["comparisonOperator"] == "LessThanThreshold"
+    db_id = stack.one("aws:rds/instance:Instance").state["identifier"]
+    assert alarms["db-cpu"]["dimensions"] == {"DBInstanceIdentifier": db_id}
+    assert alarms["proxy-saturation"]["dimensions"] == {"ProxyName": stack.one("aws:rds/proxy:Proxy").state["name"]}
+
+
+def test_alarm_email_is_optional_and_secret(prod: Recording, full: Recording) -> None:
+    assert prod.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+    sub = full.one("aws:sns/topicSubscription:TopicSubscription")
+    assert sub["protocol"] == "email" and sub["endpoint"] == "ops@example.com"
+    assert "endpoint" in sub.secret_inputs
+
+
+KNOWN_METRICS = {
+    "AWS/ApplicationELB": {
+        "RequestCount": {"LoadBalancer"},
+        "HTTPCode_Target_4XX_Count": {"LoadBalancer"},
+        "HTTPCode_Target_5XX_Count": {"LoadBalancer"},
+        "HTTPCode_ELB_4XX_Count": {"LoadBalancer"},
+        "HTTPCode_ELB_5XX_Count": {"LoadBalancer"},
+        "TargetResponseTime": {"LoadBalancer"},
+        "HealthyHostCount": {"LoadBalancer", "TargetGroup"},
+        "UnHealthyHostCount": {"LoadBalancer", "TargetGroup"},
+    },
+    "AWS/ECS": {"CPUUtilization": {"ClusterName", "ServiceName"}, "MemoryUtilization": {"ClusterName", "ServiceName"}},
+    "ECS/ContainerInsights": {"RunningTaskCount": {"ClusterName", "ServiceName"}},
+    "AWS/RDS": {
+        "CPUUtilization": {"DBInstanceIdentifier"},
+        "DatabaseConnections": {"DBInstanceIdentifier", "ProxyName"},
+        "FreeStorageSpace": {"DBInstanceIdentifier"},
+        "ReadLatency": {"DBInstanceIdentifier"},
+        "WriteLatency": {"DBInstanceIdentifier"},
+        "ClientConnections": {"ProxyName"},
+        "DatabaseConnectionsBorrowLatency": {"ProxyName"},
+    },
+}
+"""CloudWatch metric names per namespace and the dimensions each accepts (a dimension set is a subset)."""
+
+
+def _dimension_values(stack: Recording) -> dict[str, str]:
+    return {
+        "LoadBalancer": stack.one("aws:lb/loadBalancer:LoadBalancer").state["arnSuffix"],
+        "TargetGroup": stack.one("aws:lb/targetGroup:TargetGroup").state["arnSuffix"],
+        "ClusterName": stack.one("aws:ecs/cluster:Cluster").state["name"],
+        "ServiceName": stack.one("aws:ecs/service:Service").state["name"],
+        "DBInstanceIdentifier": stack.one("aws:rds/instance:Instance").state["identifier"],
+        "ProxyName": stack.one("aws:rds/proxy:Proxy").state["name"],
+    }
+
+
+def test_dashboard_metrics_exist_and_reference_this_stack(stack: Recording) -> None:
+    body = json.loads(stack.one("aws:cloudwatch/dashboard:Dashboard")["dashboardBody"])
+    expected = _dimension_values(stack)
+    seen: set[tuple[str, str]] = set()
+    for widget in body["widgets"]:
+        assert widget["type"] == "metric"
+        assert widget["properties"]["region"] == stack.settings.region
+        assert widget["width"] + widget["x"] <= 24
+        for metric in widget["properties"]["metrics"]:
+            namespace, name, *rest = metric
+            options = rest.pop() if rest and isinstance(rest[-1], dict) else {}
+            assert name in KNOWN_METRICS.get(namespace, {}), f"unknown metric {namespace} {name}"
+            dims = dict(zip(rest[::2], rest[1::2], strict=True))
+            assert set(dims) <= KNOWN_METRICS[namespace][name] | {"TargetGroup"}, (namespace, name, dims)
+            assert dims, f"{namespace} {name} has no dimensions"
+            for key, value in dims.items():
+                assert value == expected[key], f"{name} {key}={value} is not this stack's {expected[key]}"
+            assert options.get("stat")
+            seen.add((namespace, name))
+    for namespace, names in KNOWN_METRICS.items():
+        for name in names:
+            assert (namespace, name) in seen, f"dashboard lacks {namespace} {name}"
+    stats = {m[-1]["stat"] for w in body["widgets"] for m in w["properties"]["metrics"] if m[1] == "TargetResponseTime"}
+    assert stats == {"p50", "p95", "p99"}
+
+
+def test_alarm_metrics_are_known_and_reference_this_stack(stack: Recording) -> None:
+    expected = _dimension_values(stack)
+    for alarm in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        metrics = [(alarm.get("namespace"), alarm.get("metricName"), alarm.get("dimensions"))]
+        if alarm.get("metricQueries"):
+            metrics = [
+                (q["metric"]["namespace"], q["metric"]["metricName"], q["metric"]["dimensions"])
+                for q in alarm["metricQueries"]
+                if q.get("metric")
+            ]
+        for namespace, name, dims in metrics:
+            assert name in KNOWN_METRICS[namespace], alarm.urn
+            for key, value in dims.items():
+                assert value == expected[key], alarm.urn
+
+
+# --- database objects and bastion --------------------------------------------------------------------
+
+
+def test_database_objects_are_off_by_default(stack: Recording) -> None:
+    assert not [r for r in stack.resources if "postgresql" in r.type]
+    assert "aws:secretsmanager/getSecretVersion:getSecretVersion" not in {t for t, _ in stack.invokes}
+
+
+def test_database_objects_use_their_own_explicit_provider(full: Recording) -> None:
+    provider = full.one("pulumi:providers:postgresql")
+    db = full.one("aws:rds/instance:Instance").state
+    assert provider["host"] == db["address"] and provider["sslmode"] == "require"
+    assert provider["username"] == full.settings.db_master_username
+    assert provider["superuser"] in (False, "false")
+    assert "password" in provider.secret_inputs, provider.urn
+    objects = [r for r in full.resources if r.type.startswith("postgresql:") and r.custom]
+    assert objects
+    for r in objects:
+        assert r.provider.startswith(provider.urn), f"{r.urn} does not use the explicit provider"
+    app = full.one("postgresql:index/role:Role", "-app-role")
+    assert app["login"] is True and app.get("superuser") is False and "password" in app.secret_inputs
+    readonly = full.one("postgresql:index/role:Role", "-readonly-role")
+    assert readonly.get("login") is False
+    grants = {(g["role"], g["objectType"]): g["privileges"] for g in full.of_type("postgresql:index/grant:Grant")}
+    assert grants[("public", "database")] == []
+    assert grants[("app_readonly", "table")] == ["SELECT"]
+    assert set(grants[("app", "database")]) == {"CONNECT", "TEMPORARY"}
+    defaults = full.of_type("postgresql:index/defaultPrivileges:DefaultPrivileges")
+    assert {d["objectType"] for d in defaults} == {"table", "sequence"}
+    assert all(d["owner"] == "app" and d["role"] == "app_readonly" for d in defaults)
+    assert full.one("postgresql:index/database:Database")["name"] == full.settings.database_name
+
+
+def test_database_objects_can_go_through_a_port_forward() -> None:
+    rec = recorded("prod", (*FULL, ("databaseAdminHost", "localhost"), ("databaseAdminPort", 15432)))
+    provider = rec.one("pulumi:providers:postgresql")
+    assert provider["host"] == "localhost" and int(provider["port"]) == 15432
+    assert rec.one("aws:rds/instance:Instance").get("publiclyAccessible") is False
+
+
+def test_bastion_has_no_public_address_and_requires_imdsv2(full: Recording) -> None:
+    host = full.one("aws:ec2/instance:Instance")
+    assert host.get("associatePublicIpAddress") is False and host["metadataOptions"]["httpTokens"] == "required"
+    assert host["rootBlockDevice"]["encrypted"] is True and "keyName" not in host.inputs
+    assert host["vpcSecurityGroupIds"] == [sg_id(full, "bastion")]
+    assert full.exports[outputs.BASTION_INSTANCE_ID] == host.id and host.id.startswith("i-")
