@@ -217,42 +217,47 @@ class AutomationEngine:
     def _stack(self, stack: str, *, create: bool) -> Stack:
         from pulumi import automation as auto
 
-        self._prepare(stack)
         opener = auto.create_or_select_stack if create else auto.select_stack
         return opener(stack_name=stack, work_dir=str(self.project_dir), opts=self._options())
 
     def preview(self, stack: str, on_event: OnEvent, *, diff: bool = False) -> None:
+        self._prepare(stack)
         with translate_errors(stack):
             self._stack(stack, create=True).preview(on_event=on_event, diff=diff, color="never")
 
     def up(self, stack: str, on_event: OnEvent) -> dict[str, StackOutput]:
+        self._prepare(stack)
         with translate_errors(stack):
             result = self._stack(stack, create=True).up(on_event=on_event, color="never")
         return _outputs(result.outputs)
 
     def refresh(self, stack: str, on_event: OnEvent) -> None:
+        self._prepare(stack)
         with translate_errors(stack):
             self._stack(stack, create=False).refresh(on_event=on_event, color="never")
 
     def destroy(self, stack: str, on_event: OnEvent, *, exclude_protected: bool) -> None:
+        self._prepare(stack)
         with translate_errors(stack):
             self._stack(stack, create=False).destroy(
                 on_event=on_event, color="never", exclude_protected=exclude_protected or None
             )
 
     def outputs(self, stack: str) -> dict[str, StackOutput]:
+        self._prepare(stack)
         with translate_errors(stack):
             return _outputs(self._stack(stack, create=False).outputs())
 
     def export_state(self, stack: str) -> dict[str, Any]:
+        self._prepare(stack)
         with translate_errors(stack):
             deployment = self._stack(stack, create=False).export_stack()
         return dict(deployment.deployment or {})
 
     def list_stacks(self) -> list[StackInfo]:
+        self._prepare(None)
         from pulumi import automation as auto
 
-        self._prepare(None)
         with translate_errors("*"):
             workspace = auto.LocalWorkspace(**vars(self._options()))
             summaries = workspace.list_stacks()

@@ -36,6 +36,14 @@ EPILOG = (
 class InfraGroup(TyperGroup):
     """The root group: the one place where CLI errors become messages and exit codes."""
 
+    def get_help_option(self, ctx: typer.Context) -> Any:
+        # An absent --help defaults to False rather than None, so Typer does not load its
+        # pydantic-based value coercion just to read it; this keeps `infra <cmd> --help` fast.
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
+
     def invoke(self, ctx: typer.Context) -> Any:
         from cli.render import render_error
 

@@ -72,6 +72,22 @@ def test_importing_the_cli_does_not_import_pulumi_boto3_or_httpx():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["up", "--help"], ["destroy", "--help"], ["doctor", "--help"]])
+def test_help_loads_nothing_heavy(argv):
+    code = (
+        "import sys\n"
+        "from cli.main import app\n"
+        f"sys.argv = ['infra', *{argv!r}]\n"
+        "try:\n    app(prog_name='infra')\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'pulumi', 'boto3', 'botocore', 'httpx', 'pydantic', 'yaml', 'stacks'})\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stderr.strip() == "[]"
+    assert "Usage: infra" in out.stdout
+
+
 def _bare_env(project: Path, path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "AWS_", "INFRA_"))}
     env.update(
