@@ -24,7 +24,8 @@ def doctor(as_json: JsonOption = False) -> None:
     for check in checks:
         mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
         table.add_row(mark, check.name, escape(check.detail), escape(check.hint))
-    session.console.print(table)
+    if not as_json:
+        session.console.print(table)
     document = {"ok": not failed, "checks": [c.to_json() for c in checks]}
     if failed:
         raise ConfigError(
