@@ -38,15 +38,30 @@ class Recorded:
     name: str
     urn: str
     id: str
-    inputs: dict[str, Any]
-    state: dict[str, Any]
+    raw: Any
+    state_raw: dict[str, Any]
     custom: bool
     protect: bool
     parent: str
     provider: str
     dependencies: list[str]
     ignore_changes: list[str]
-    secret_inputs: frozenset[str]
+
+    @functools.cached_property
+    def inputs(self) -> dict[str, Any]:
+        """Inputs as the mock received them: camelCase keys, numbers as floats, secrets unwrapped."""
+        return _plain(runtime_mocks.rpc.deserialize_properties(self.raw))
+
+    @functools.cached_property
+    def state(self) -> dict[str, Any]:
+        """What the mock answered: the inputs plus computed attributes."""
+        return _plain(self.state_raw)
+
+    @functools.cached_property
+    def secret_inputs(self) -> frozenset[str]:
+        """Top-level input names whose value is, or contains, a secret."""
+        raw = json_format.MessageToDict(self.raw)
+        return frozenset(k for k, v in raw.items() if _has_secret(v))
 
     def __getitem__(self, key: str) -> Any:
         return self.inputs[key]
@@ -300,8 +315,6 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        raw = json_format.MessageToDict(request.object)
-        inputs = runtime_mocks.rpc.deserialize_properties(request.object)
         state = self.resources[response.urn].state
         self.recording.resources.append(
             Recorded(
@@ -309,15 +322,14 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                 name=request.name,
                 urn=response.urn,
                 id=response.id,
-                inputs=_plain(inputs),
-                state=_plain(state),
+                raw=request.object,
+                state_raw=state,
                 custom=bool(request.custom),
                 protect=bool(request.protect),
                 parent=request.parent,
                 provider=request.provider,
                 dependencies=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
-                secret_inputs=frozenset(k for k, v in raw.items() if _has_secret(v)),
             )
         )
         return response

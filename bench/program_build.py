@@ -1,0 +1,71 @@
+"""Wall time of building the prod program under the strict mock, in a fresh interpreter, against a reference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+TARGET_SECONDS = 3.0
+"""Budget for one prod build, imports included, on the reference 2-core machine."""
+
+
+def _once(stack: str) -> dict:
+    """Runs in a fresh interpreter: imports, settings, the whole program under mocks."""
+    started = time.perf_counter()
+    from tests.mocks import run, settings_for
+
+    imported = time.perf_counter()
+    recording = run(settings_for(stack))
+    finished = time.perf_counter()
+    custom = [r for r in recording.resources if r.custom]
+    return {
+        "import_s": imported - started,
+        "build_s": finished - imported,
+        "resources": len(custom),
+        "components": len(recording.resources) - len(custom),
+        "by_type": recording.counts(),
+    }
+
+
+def _wall(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stack", default="prod")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.once:
+        print(json.dumps(_once(args.stack)))
+        return 0
+
+    reference = [_wall([sys.executable, "-c", "import pulumi"])[0] for _ in range(args.runs)]
+    walls, details = [], []
+    for _ in range(args.runs):
+        wall, out = _wall([sys.executable, "-m", "bench.program_build", "--once", "--stack", args.stack])
+        walls.append(wall)
+        details.append(json.loads(out))
+    best = min(walls)
+    last = details[-1]
+    print(f"reference: python -c 'import pulumi'  median {statistics.median(reference):.2f} s")
+    print(
+        f"{args.stack} program build under mocks (fresh interpreter, {args.runs} runs): "
+        f"best {best:.2f} s, median {statistics.median(walls):.2f} s, target < {TARGET_SECONDS:.1f} s"
+    )
+    print(f"  of which imports {last['import_s']:.2f} s, declaring and resolving {last['build_s']:.2f} s")
+    print(f"  {last['resources']} resources in {last['components']} components and providers")
+    for token, count in last["by_type"].items():
+        print(f"  {count:4d}  {token}")
+    return 0 if best < TARGET_SECONDS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

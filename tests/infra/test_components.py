@@ -1,0 +1,210 @@
+"""Component argument validation and the pure helpers the components are built from."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import infra
+from infra import bastion, certificate, dashboards, database, database_objects, dns, loadbalancer, network
+from infra import pooling, random_secret, registry, service, storage
+from tests.mocks import recorded
+
+SUBNETS = ["subnet-a", "subnet-b"]
+
+
+def _database(**kw: Any) -> Any:
+    base = dict(subnet_ids=SUBNETS, security_group_id="sg")
+    return database.Database("d", database.DatabaseArgs(**{**base, **kw}))
+
+
+def _pooling(**kw: Any) -> Any:
+    base = dict(
+        subnet_ids=SUBNETS,
+        security_group_id="sg",
+        instance_identifier="db",
+        credentials_secret_arn="arn",
+        username="app",
+        password="pw",
+        database_name="app",
+    )
+    return pooling.Pooling("p", pooling.PoolingArgs(**{**base, **kw}))
+
+
+def _service(**kw: Any) -> Any:
+    base = dict(
+        region="eu-west-1",
+        subnet_ids=SUBNETS,
+        security_group_id="sg",
+        target_group_arn="tg",
+        request_count_label="a/b",
+        image="img",
+        repository_arn="repo",
+        app_version="v1",
+        database_url_secret_arn="s1",
+        bucket_arn="b",
+        jwt_issuer="https://x",
+        jwt_audience="aud",
+    )
+    return service.Service("s", service.ServiceArgs(**{**base, **kw}))
+
+
+def _lb(**kw: Any) -> Any:
+    base = dict(vpc_id="v", subnet_ids=SUBNETS, security_group_id="sg", certificate_arn="c", log_bucket="l")
+    return loadbalancer.LoadBalancer("l", loadbalancer.LoadBalancerArgs(**{**base, **kw}))
+
+
+def _monitoring(**kw: Any) -> Any:
+    base = dict(
+        region="eu-west-1",
+        load_balancer="a",
+        target_group="t",
+        cluster_name="c",
+        service_name="s",
+        db_instance="d",
+        proxy_name="p",
+        db_storage_gb=20,
+    )
+    return dashboards.Monitoring("m", dashboards.MonitoringArgs(**{**base, **kw}))
+
+
+INVALID: list[tuple[str, Callable[[], Any], str]] = [
+    ("zone_count", lambda: network.Network("n", network.NetworkArgs(zone_count=4)), "2 or 3"),
+    ("cidr", lambda: network.Network("n", network.NetworkArgs(cidr="10.0.0.0/8")), "/16 to /20"),
+    ("app_port", lambda: network.Network("n", network.NetworkArgs(app_port=80)), "1024 to 65535"),
+    ("engine_version", lambda: _database(engine_version="12"), "16, 17"),
+    ("instance_class", lambda: _database(instance_class="m5.large"), "RDS class"),
+    ("max_allocated_storage_gb", lambda: _database(allocated_storage_gb=100, max_allocated_storage_gb=50), "100"),
+    ("backup_retention_days", lambda: _database(backup_retention_days=0), "1 to 35"),
+    ("master_username", lambda: _database(master_username="postgres"), "other than postgres"),
+    ("final_snapshot", lambda: _database(final_snapshot=False), "True when protect"),
+    ("performance_insights_retention_days", lambda: _database(performance_insights_retention_days=30), "731"),
+    ("subnet_ids", lambda: _database(subnet_ids=["one"]), "two or more"),
+    ("max_idle_connections_percent", lambda: _pooling(max_idle_connections_percent=95), "max_connections"),
+    ("borrow_timeout_seconds", lambda: _pooling(borrow_timeout_seconds=4000), "0 to 3600"),
+    ("memory", lambda: _service(cpu=256, memory=4096), "for cpu 256"),
+    ("desired_count", lambda: _service(desired_count=9, max_count=4), "max_count"),
+    ("user", lambda: _service(user="0:0"), "non-root"),
+    ("log_retention_days", lambda: _service(log_retention_days=10), "14"),
+    ("ssl_policy", lambda: _lb(ssl_policy="ELBSecurityPolicy-2016-08"), "TLS13"),
+    ("desync_mitigation_mode", lambda: _lb(desync_mitigation_mode="monitor"), "strictest"),
+    ("force_destroy", lambda: storage.Storage("s", storage.StorageArgs(region="eu-west-1", account_id="1", force_destroy=True)), "protect"),
+    ("key_algorithm", lambda: certificate.Certificate("c", certificate.CertificateArgs(domain_name="a.example.com", zone_id="z", key_algorithm="RSA_1024")), "RSA_2048"),
+    ("domain", lambda: dns.HostedZone("z", dns.HostedZoneArgs(domain="Not A Domain")), "domain"),
+    ("image_tag", lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="bad tag!")), "Docker tag"),
+    ("platform", lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="t", platform="windows/amd64")), "linux/amd64"),
+    ("latency_p95_ms", lambda: _monitoring(latency_p95_ms=1), "10 or more"),
+    ("alarm_email", lambda: _monitoring(alarm_email="not-an-address"), "an address"),
+    ("instance_type", lambda: bastion.Bastion("b", bastion.BastionArgs(subnet_id="s", security_group_id="g", instance_type="t3.nano")), "Graviton"),
+    ("readonly_role", lambda: database_objects.DatabaseObjects("o", database_objects.DatabaseObjectsArgs(owner="admin", app_password="x", readonly_role="app")), "different"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "build", "allowed"), INVALID, ids=[f for f, _, _ in INVALID])
+def test_bad_arguments_fail_with_field_value_and_allowed(field: str, build: Callable[[], Any], allowed: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{re.escape(field)}=.* is not allowed; allowed: .*{re.escape(allowed)}"):
+        build()
+
+
+ARGS_CLASSES = [
+    network.NetworkArgs,
+    storage.StorageArgs,
+    database.DatabaseArgs,
+    pooling.PoolingArgs,
+    certificate.CertificateArgs,
+    dns.HostedZoneArgs,
+    dns.AliasRecordsArgs,
+    registry.RegistryArgs,
+    loadbalancer.LoadBalancerArgs,
+    service.ServiceArgs,
+    dashboards.MonitoringArgs,
+    database_objects.DatabaseObjectsArgs,
+    bastion.BastionArgs,
+]
+
+
+@pytest.mark.parametrize("cls", ARGS_CLASSES, ids=lambda c: c.__name__)
+def test_args_are_frozen_keyword_only_and_every_field_is_documented(cls: type) -> None:
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    assert params.frozen
+    fields = dataclasses.fields(cls)
+    assert all(f.kw_only for f in fields)
+    import inspect
+
+    source = inspect.getsource(cls)
+    for f in fields:
+        assert re.search(rf"\n    {f.name}: .*\n    \"\"\".+\"\"\"\n", source), f"{cls.__name__}.{f.name} lacks a docstring"
+
+
+def test_secure_defaults() -> None:
+    db = database.DatabaseArgs(subnet_ids=SUBNETS, security_group_id="sg")
+    assert db.multi_az and db.deletion_protection and db.final_snapshot and db.protect
+    assert db.backup_retention_days >= 7
+    assert storage.StorageArgs(region="r", account_id="1").protect is True
+    assert storage.StorageArgs(region="r", account_id="1").force_destroy is False
+    lb = loadbalancer.LoadBalancerArgs(vpc_id="v", subnet_ids=SUBNETS, security_group_id="s", certificate_arn="c", log_bucket="l")
+    assert lb.deletion_protection and lb.ssl_policy in loadbalancer.SSL_POLICIES and lb.health_check_path == "/livez"
+    assert registry.RegistryArgs(context_dir=".", image_tag="t").immutable_tags is True
+    assert network.NetworkArgs().nat_per_zone is True
+
+
+def test_component_type_tokens_come_from_one_prefix() -> None:
+    tokens = [
+        network.TYPE, storage.TYPE, database.TYPE, pooling.TYPE, certificate.TYPE, dns.ZONE_TYPE, dns.RECORDS_TYPE,
+        registry.TYPE, loadbalancer.TYPE, service.TYPE, dashboards.TYPE, database_objects.TYPE, bastion.TYPE,
+    ]  # fmt: skip
+    assert len(set(tokens)) == len(tokens)
+    for token in tokens:
+        prefix, module, name = token.split(":")
+        assert prefix == infra.PROJECT and re.fullmatch(r"[A-Z][A-Za-z]+", name)
+
+
+def test_connection_url_escapes_credentials_and_requires_tls() -> None:
+    url = pooling.connection_url("proxy.example", "app", "p@ss/w:rd", "app")
+    parsed = urllib.parse.urlsplit(url)
+    assert parsed.scheme == "postgresql" and parsed.hostname == "proxy.example" and parsed.port == 5432
+    assert urllib.parse.unquote(parsed.password or "") == "p@ss/w:rd"
+    assert parsed.query == "sslmode=require" and parsed.path == "/app"
+
+
+def test_random_secret_provider_creates_once_and_replaces_only_on_length_change() -> None:
+    provider = random_secret.RandomSecretProvider()
+    first = provider.create({"length": 40})
+    second = provider.create({"length": 40})
+    assert len(first.outs["value"]) == 40 and first.outs["value"] != second.outs["value"]
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", first.outs["value"])
+    assert provider.diff("id", first.outs, {"length": 40}).changes is False
+    changed = provider.diff("id", first.outs, {"length": 64})
+    assert changed.changes is True and changed.replaces == ["length"]
+    with pytest.raises(ValueError, match="length=8"):
+        random_secret.RandomSecret("r", length=8)
+
+
+def test_ipv6_blocks_are_distinct_64s_of_the_vpc() -> None:
+    blocks = {network._ipv6_block("2a05:d018:abc:de00::/56", i) for i in range(3)}
+    assert blocks == {"2a05:d018:abc:de00::/64", "2a05:d018:abc:de01::/64", "2a05:d018:abc:de02::/64"}
+
+
+def test_too_few_zones_is_reported() -> None:
+    with pytest.raises(ValueError, match="zone_count=3 is not allowed; allowed: at most 2"):
+        network._zone(["a", "b"], 2, 3)
+
+
+def test_elb_log_delivery_principal_depends_on_region() -> None:
+    dev = recorded("dev")
+    statements = json.loads(dev.one("aws:s3/bucketPolicy:BucketPolicy", "-logs-policy")["policy"])["Statement"]
+    alb = next(s for s in statements if s["Sid"] == "LoadBalancerAccessLogs")
+    assert alb["Principal"] == {"AWS": f"arn:aws:iam::{storage.ELB_LOG_ACCOUNTS['eu-west-1']}:root"}
+    assert alb["Resource"].endswith(f"/{storage.ALB_LOG_PREFIX}/AWSLogs/123456789012/*")
+
+
+def test_dashboard_body_lays_widgets_out_on_the_grid() -> None:
+    body = dashboards.dashboard_body("eu-west-1", "app/a/1", "targetgroup/t/2", "c", "s", "db", "px")
+    cells = {(w["x"], w["y"]) for w in body["widgets"]}
+    assert len(cells) == len(body["widgets"]) and all(w["x"] in (0, 12) for w in body["widgets"])
