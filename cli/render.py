@@ -82,6 +82,17 @@ def counts_line(counts: dict[str, int]) -> str:
     return ", ".join(parts) if parts else "no resources"
 
 
+_DONE = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
+
+
+def done_line(counts: dict[str, int]) -> str:
+    """What an applied operation did, in the past tense."""
+    parts = [f"[{_OP_STYLE[c]}]{n} {_DONE[c]}[/]" for c, n in counts.items() if n and c in _DONE]
+    if counts.get("same"):
+        parts.append(f"{counts['same']} unchanged")
+    return ", ".join(parts) if parts else "nothing changed"
+
+
 def render_changes(console: Console, report: ChangeReport, *, title: str, show_diff: bool = False) -> None:
     """A table of the resources that change, then the counts by operation."""
     from rich.table import Table

@@ -20,7 +20,7 @@ def up(
     """Create or update the stack's resources."""
     from cli import operations
     from cli.commands.context import open_target
-    from cli.render import emit_json, render_changes, render_diagnostics, render_outputs
+    from cli.render import done_line, emit_json, render_changes, render_diagnostics, render_outputs
     from cli.stack_info import masked_outputs
 
     session, target = open_target(stack, as_json=as_json)
@@ -40,7 +40,7 @@ def up(
         console.print("no changes to apply")
     else:
         render_diagnostics(console, outcome.applied)
-        console.print(f"[bold green]applied[/] {target.stack}")
+        console.print(f"[bold green]applied[/] {target.stack}: {done_line(outcome.applied.counts())}")
     values, hidden = masked_outputs(outcome.outputs, show_secrets=False)
     render_outputs(console, values)
     if hidden:

@@ -24,6 +24,7 @@ def test_up_yes_applies_with_progress_and_hides_secret_outputs(infra, fake):
     assert "https://api.dev.example.com" in result.stderr
     assert "secret:db-AbCd" not in result.stderr + result.stdout
     assert "2 secret output(s) hidden" in result.stderr
+    assert "applied dev: 5 created" in result.stderr
     assert result.stdout == ""
 
 
