@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import psycopg
@@ -35,8 +36,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 
+# The write carries its own deadline: a server that was paused or slow and gets to it after the client has
+# answered 503 writes nothing (clock skew between the hosts narrows or widens this by the skew).
 UPSERT = """
-INSERT INTO user_practice AS t (user_id, practice) VALUES (%s, %s)
+INSERT INTO user_practice AS t (user_id, practice)
+SELECT %s, %s WHERE clock_timestamp() < %s
 ON CONFLICT (user_id) DO UPDATE
     SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
 RETURNING user_id, practice, version, created_at, updated_at, (xmax = 0) AS inserted
@@ -57,6 +61,26 @@ class RoundTrip:
 
     latency_ms: float
     server_version: str
+
+
+def _forget(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved so an abandoned query's failure is not reported as unhandled
+
+
+async def _within(deadline: float, work):
+    """Await work for at most the deadline, then walk away.
+
+    Cancelling a query makes psycopg ask the server to cancel it and wait up to 5 s for the answer, which a
+    stopped or paused server never gives; the abandoned task finishes that clean-up in the background.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait((task,), timeout=deadline)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise TimeoutError
+    return task.result()
 
 
 def _describe(exc: BaseException, deadline: float) -> str:
@@ -120,21 +144,20 @@ class Database:
         """Time a trivial query through the pool, within the deadline."""
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.deadline), self.pool.connection() as conn:
-                await conn.execute("SELECT 1")
-                version = conn.info.server_version
+            version = await _within(self.deadline, self._select_one())
         except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
         return RoundTrip((time.perf_counter() - started) * 1000, _version_text(version))
 
+    async def _select_one(self) -> int:
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+            return conn.info.server_version
+
     async def upsert_practice(self, user_id: str, practice: dict) -> dict:
         """Insert or replace a user's practice; return the stored row with its version and timestamps."""
         try:
-            async with asyncio.timeout(self.deadline):
-                await self._ensure_schema()
-                async with self.pool.connection() as conn:
-                    cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice)))
-                    row = await cursor.fetchone()
+            row = await _within(self.deadline, self._upsert(user_id, practice))
         except (TimeoutError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
         except (psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -149,13 +172,23 @@ class Database:
             "created": inserted,
         }
 
+    async def _upsert(self, user_id: str, practice: dict) -> tuple:
+        # The server-side deadline is a little earlier than ours, leaving time for the answer to travel.
+        write_by = datetime.now(UTC) + timedelta(seconds=self.deadline - min(0.25, self.deadline / 4))
+        await self._ensure_schema()
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice), write_by))
+            row = await cursor.fetchone()
+        if row is None:
+            raise TimeoutError
+        return row
+
     async def migrate_in_background(self) -> None:
         """Apply the schema as soon as the database answers, retrying with a capped backoff."""
         delay = 0.25
         while not self._schema_ready:
             try:
-                async with asyncio.timeout(max(self.deadline, 5.0)):
-                    await self._ensure_schema()
+                await _within(max(self.deadline, 5.0), self._ensure_schema())
             except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
                 logs.emit("warning", "schema migration deferred", reason=_describe(exc, self.deadline))
                 await asyncio.sleep(delay)

@@ -1,0 +1,84 @@
+"""POST /map needs a valid HS256 bearer token; every failure is a 401 that says why and writes nothing."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+
+import httpx
+import jwt
+import orjson
+import pytest
+
+from tests.conftest import TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_SECRET, mint_token
+
+
+def _unsigned(claims: dict) -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _claims(**overrides) -> dict:
+    claims = {"iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "exp": int(time.time()) + 300}
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+BAD_HEADERS = [
+    ("missing", None, "missing"),
+    ("wrong scheme", f"Basic {mint_token()}", "Bearer"),
+    ("bearer without a token", "Bearer", "Bearer"),
+    ("garbage", "Bearer not.a.token", "malformed"),
+    ("expired", f"Bearer {mint_token(ttl=-60)}", "expired"),
+    ("wrong signature", f"Bearer {mint_token(secret='another-secret-' + 'y' * 32)}", "signature"),
+    ("alg none", f"Bearer {_unsigned(_claims())}", "algorithm"),
+    ("HS512", f"Bearer {jwt.encode(_claims(), TOKEN_SECRET, algorithm='HS512')}", "algorithm"),
+    ("wrong issuer", f"Bearer {mint_token(iss='someone-else')}", "issuer"),
+    ("wrong audience", f"Bearer {mint_token(aud='other-api')}", "audience"),
+    ("no expiry", f"Bearer {jwt.encode(_claims(exp=None), TOKEN_SECRET, algorithm='HS256')}", "exp"),
+]
+
+
+@pytest.mark.parametrize(("name", "authorization", "reason"), BAD_HEADERS, ids=[case[0] for case in BAD_HEADERS])
+def test_bad_credentials_get_401_and_write_nothing(api, postgres, name, authorization, reason):
+    user_id = f"auth-{uuid.uuid4()}"
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.post(f"{api.base_url}/map", json={"user_id": user_id, "practice": {}}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    error = response.json()["error"]
+    assert error["code"] == "unauthorized"
+    assert reason in error["message"]
+    assert postgres.query("SELECT count(*) FROM user_practice WHERE user_id = %s", (user_id,)) == [(0,)]
+
+
+def test_valid_token_is_accepted(api):
+    response = httpx.post(
+        f"{api.base_url}/map",
+        json={"user_id": f"auth-ok-{uuid.uuid4()}", "practice": {}},
+        headers={"Authorization": f"Bearer {mint_token()}"},
+    )
+    assert response.status_code == 201
+
+
+def test_public_endpoints_need_no_token(api):
+    assert httpx.get(f"{api.base_url}/livez").status_code == 200
+    assert httpx.get(f"{api.base_url}/heartbeat").status_code == 200
+
+
+def test_tokens_and_secrets_never_reach_the_log(api, postgres):
+    token = mint_token()
+    httpx.post(
+        f"{api.base_url}/map",
+        json={"user_id": "log-secret", "practice": {}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    httpx.post(
+        f"{api.base_url}/map", json={"user_id": "log-secret", "practice": {}}, headers={"Authorization": "Bearer x.y.z"}
+    )
+    log = api.log.read_text()
+    for secret in (token, TOKEN_SECRET, postgres.app_password, "x.y.z"):
+        assert secret not in log

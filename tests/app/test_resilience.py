@@ -1,0 +1,135 @@
+"""The database stopped, paused or missing at start: bounded 503s, nothing written, and recovery without a restart."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.conftest import mint_token
+from tests.harness import PgBouncer, Postgres
+
+DEADLINE = 1.0
+SLACK = 1.0  # process scheduling on a loaded 2-core machine, not the service's own waiting
+
+
+@pytest.fixture
+def own_database(scratch):
+    """A cluster and pooler that this test may stop, pause and restart."""
+    name = uuid.uuid4().hex[:8]
+    server = Postgres(scratch / f"pg-{name}").init()
+    bouncer = PgBouncer(server, scratch / f"pgbouncer-{name}", query_wait_timeout=30).start()
+    yield server, bouncer
+    bouncer.stop()
+    server.destroy()
+
+
+def _cluster_pids(server: Postgres) -> list[int]:
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False)
+    return [postmaster, *map(int, children.stdout.split())]
+
+
+@contextlib.contextmanager
+def paused(server: Postgres):
+    """Freeze every process of the cluster: connections stay open but nothing answers."""
+    pids = _cluster_pids(server)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def _write(app, user_id: str) -> httpx.Response:
+    return httpx.post(
+        f"{app.base_url}/map",
+        json={"user_id": user_id, "practice": {"k": 1}},
+        headers={"Authorization": f"Bearer {mint_token()}"},
+        timeout=30,
+    )
+
+
+def _wait_healthy(app, timeout: float = 15) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if httpx.get(f"{app.base_url}/heartbeat", timeout=10).status_code == 200:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"heartbeat did not recover within {timeout} s")
+
+
+@pytest.mark.parametrize("path", ["direct", "pooled"])
+def test_stopped_database_gives_bounded_503_then_recovers(own_database, start_app, path):
+    server, bouncer = own_database
+    app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    assert _write(app, "before-stop").status_code == 201
+
+    server.stop("fast")
+    heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+    assert heartbeat.status_code == 503
+    assert took < DEADLINE + SLACK, f"heartbeat took {took:.2f} s"
+    body = heartbeat.json()
+    assert body["status"] == "unavailable"
+    assert body["database"]["ok"] is False
+    assert body["reason"]
+    assert set(body["pool"]) == {"size", "idle", "waiting", "max"}
+
+    lost, took = _timed(lambda: _write(app, "while-down"))
+    assert lost.status_code == 503
+    assert took < DEADLINE + SLACK, f"write took {took:.2f} s"
+    assert lost.json()["error"]["code"] == "database_unavailable"
+    assert httpx.get(f"{app.base_url}/livez").status_code == 200
+
+    server.start()
+    _wait_healthy(app)
+    assert _write(app, "after-restart").status_code == 201
+    rows = dict(server.query("SELECT user_id, version FROM user_practice"))
+    assert rows == {"before-stop": 1, "after-restart": 1}
+
+
+@pytest.mark.parametrize("path", ["direct", "pooled"])
+def test_paused_database_cannot_hang_a_request(own_database, start_app, path):
+    server, bouncer = own_database
+    app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    assert httpx.get(f"{app.base_url}/heartbeat").status_code == 200
+    with paused(server):
+        heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+        assert heartbeat.status_code == 503
+        assert took < DEADLINE + SLACK, f"heartbeat took {took:.2f} s"
+        write, took = _timed(lambda: _write(app, "while-paused"))
+        assert write.status_code == 503
+        assert took < DEADLINE + SLACK, f"write took {took:.2f} s"
+    _wait_healthy(app)
+    assert server.query("SELECT count(*) FROM user_practice WHERE user_id = 'while-paused'") == [(0,)]
+
+
+@pytest.mark.parametrize("path", ["direct", "pooled"])
+def test_starts_without_a_database_and_connects_when_it_appears(own_database, start_app, path):
+    server, bouncer = own_database
+    server.stop("fast")
+    app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    assert httpx.get(f"{app.base_url}/livez").status_code == 200
+    heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+    assert heartbeat.status_code == 503
+    assert took < DEADLINE + SLACK
+
+    server.start()
+    _wait_healthy(app)
+    response = _write(app, "late-schema")
+    assert response.status_code == 201, response.text
+    assert server.query("SELECT version FROM schema_migrations") == [(1,)]
