@@ -99,6 +99,15 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class StepDone:
+    """One engine step that finished (or failed), with its granular operation."""
+
+    resource: ResourceChange
+    op: str
+    failed: bool
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """A message from the engine or a provider; secrets are already masked by Pulumi."""
 
@@ -124,7 +133,7 @@ class ChangeReport:
     started: bool = False
     cancelled: bool = False
 
-    def apply(self, event: Any) -> ResourceChange | Diagnostic | None:
+    def apply(self, event: Any) -> StepDone | Diagnostic | None:
         """Fold one EngineEvent into the report; returns what changed, for live rendering."""
         if getattr(event, "prelude_event", None) is not None:
             self.started = True
@@ -134,7 +143,8 @@ class ChangeReport:
             return None
         pre = getattr(event, "resource_pre_event", None)
         if pre is not None:
-            return self._on_pre(pre.metadata)
+            self._on_pre(pre.metadata)
+            return None
         outputs = getattr(event, "res_outputs_event", None)
         if outputs is not None:
             return self._on_done(outputs.metadata, "done")
@@ -169,7 +179,7 @@ class ChangeReport:
             current.detailed[key] = op_value(prop.diff_kind)
         return current
 
-    def _on_done(self, meta: Any, status: str) -> ResourceChange | None:
+    def _on_done(self, meta: Any, status: str) -> StepDone | None:
         if meta.type == STACK_TYPE or meta.type.startswith("pulumi:providers:"):
             return None
         current = self.resources.get(meta.urn)
@@ -178,7 +188,7 @@ class ChangeReport:
             self.resources[meta.urn] = current
         if current.status != "failed":
             current.status = status
-        return current
+        return StepDone(resource=current, op=op_value(meta.op), failed=status == "failed")
 
     def _on_diagnostic(self, diag: Any) -> Diagnostic | None:
         message = clean_message(diag.message or "")

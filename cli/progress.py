@@ -6,13 +6,22 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cli.changes import ChangeReport, Diagnostic, ResourceChange
+from cli.changes import ChangeReport, Diagnostic, StepDone
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-_DONE = {"create": "created", "update": "updated", "replace": "replaced", "delete": "deleted"}
-_STYLE = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
+_DONE = {
+    "create": ("created", "green"),
+    "import": ("imported", "green"),
+    "update": ("updated", "yellow"),
+    "replace": ("replaced", "magenta"),
+    "create-replacement": ("created replacement", "magenta"),
+    "delete-replaced": ("deleted original", "magenta"),
+    "delete": ("deleted", "red"),
+    "discard": ("discarded", "red"),
+}
+"""How each finished step reads; steps not listed (same, read, refresh) print nothing."""
 
 
 class LiveProgress:
@@ -49,8 +58,8 @@ class LiveProgress:
             item = self.report.apply(event)
             if isinstance(item, Diagnostic):
                 self._diagnostic(item)
-            elif isinstance(item, ResourceChange):
-                self._resource(item)
+            elif isinstance(item, StepDone):
+                self._step(item)
             if self._status is not None:
                 self._status.update(self._status_text())
 
@@ -62,14 +71,15 @@ class LiveProgress:
         elif item.severity == "warning":
             self.console.print(f"[yellow]warning:[/] {escape(item.message)}")
 
-    def _resource(self, item: ResourceChange) -> None:
+    def _step(self, step: StepDone) -> None:
         from rich.markup import escape
 
-        if self.planning or item.status == "pending":
+        if self.planning:
             return
         self._finished += 1
-        if item.status == "failed":
-            self.console.print(f"[bold red]x failed[/]  {escape(item.name)} [dim]{item.type}[/]")
-        elif item.op in _DONE:
-            style = _STYLE[item.op]
-            self.console.print(f"[{style}]{_DONE[item.op]:>8}[/]  {escape(item.name)} [dim]{item.type}[/]")
+        name, kind = escape(step.resource.name), step.resource.type
+        if step.failed:
+            self.console.print(f"[bold red]x failed[/]  {name} [dim]{kind}[/]")
+        elif step.op in _DONE:
+            verb, style = _DONE[step.op]
+            self.console.print(f"[{style}]{verb:>8}[/]  {name} [dim]{kind}[/]")

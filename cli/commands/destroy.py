@@ -78,7 +78,7 @@ def destroy(
     )
     if outcome.report is not None:
         render_diagnostics(console, outcome.report)
-        console.print(f"[bold]destroyed[/] {len(outcome.destroyed())} resources in {target.stack}")
+        console.print(f"[bold]destroyed[/] {len(outcome.destroyed())} resource(s) in {target.stack}")
         for snap in outcome.plan.snapshots:
             if snap.snapshot:
                 console.print(f"final snapshot: [bold]{snap.snapshot}[/] (of {snap.database})")

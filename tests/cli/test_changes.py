@@ -96,3 +96,20 @@ def test_progress_with_a_spinner_on_a_terminal_stops_cleanly():
             progress(event)
     assert progress._status is None
     assert "main-db" in buffer.getvalue()
+
+
+def test_progress_prints_each_replacement_step_once():
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=120)
+    report = ChangeReport(kind="up", stack="dev")
+    with LiveProgress(report, console, spinner=False) as progress:
+        for event in events.image_update("dev", planning=False):
+            progress(event)
+    lines = [line.strip() for line in buffer.getvalue().splitlines()]
+    task = [line for line in lines if "main-task" in line]
+    assert task == [
+        "created replacement  main-task aws:ecs/taskDefinition:TaskDefinition",
+        "replaced  main-task aws:ecs/taskDefinition:TaskDefinition",
+        "deleted original  main-task aws:ecs/taskDefinition:TaskDefinition",
+    ]
+    assert [line for line in lines if "main-vpc" in line] == []

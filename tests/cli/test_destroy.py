@@ -35,7 +35,7 @@ def test_dev_destroy_yes_lists_data_and_reports_the_snapshot(infra, fake):
     assert "holds data (bucket)" in listing
     assert "holds data (connection proxy)" in listing
     assert "final snapshot: main-db-final (of main-db)" in result.stderr
-    assert "destroyed 5 resources in dev" in result.stderr
+    assert "destroyed 5 resource(s) in dev" in result.stderr
 
 
 def test_dev_destroy_json(infra, fake):
