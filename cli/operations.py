@@ -17,13 +17,18 @@ if TYPE_CHECKING:
     from cli.engine import Engine, StackOutput
     from cli.target import Target
 
-SMOKE_UNAVAILABLE = NotAvailable(
-    "the connectivity check (--smoke) is not available yet",
-    hint="run `infra up` without --smoke; nothing was applied",
-)
+
+def smoke_unavailable() -> NotAvailable:
+    """`--smoke` belongs to a later piece of work; it fails before anything is applied."""
+    return NotAvailable(
+        "the connectivity check (--smoke) is not available yet",
+        hint="run `infra up` without --smoke; nothing was applied",
+    )
 
 
-def drive(kind: str, stack: str, console: Console, spinner: bool, run: Callable[[LiveProgress], Any]) -> Any:
+def drive(
+    kind: str, stack: str, console: Console, spinner: bool, run: Callable[[LiveProgress], Any]
+) -> tuple[ChangeReport, Any]:
     """Run one engine call with live progress; a failure carries the partial report for --json."""
     report = ChangeReport(kind=kind, stack=stack)
     progress = LiveProgress(report, console, spinner=spinner, planning=kind.startswith("preview"))
@@ -82,7 +87,7 @@ def up(
 ) -> UpOutcome:
     """Preview, confirm, apply with live progress, and collect the outputs."""
     if smoke:
-        raise SMOKE_UNAVAILABLE
+        raise smoke_unavailable()
     plan = preview(engine, target, console, diff=False, spinner=spinner)
     show_plan(plan)
     if not plan.has_changes:
@@ -95,9 +100,7 @@ def up(
                 details={"preview": plan.to_json()},
             )
         if not ask(f"Apply these changes to {target.stack}?"):
-            raise ConfirmationRefused(
-                "cancelled; nothing was changed", hint="run the command again when ready", details={}
-            )
+            raise ConfirmationRefused("cancelled; nothing was changed", hint="run the command again when ready")
     applied, outputs = drive("up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event))
     return UpOutcome(plan=plan, applied=applied, outputs=outputs)
 
