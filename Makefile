@@ -9,4 +9,4 @@ test:
 
 bench:
 	GROUNDWORK_BENCH_TOOLS=1 scripts/setup.sh
-	.venv/bin/python -m bench
+	.venv/bin/python -m bench.dataplane
