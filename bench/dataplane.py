@@ -12,7 +12,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -143,7 +142,8 @@ def main() -> None:
                 for name, url, lua in plan:
                     result = wrk(url, connections, args.seconds, lua)
                     runs.setdefault((name, connections), []).append(result)
-                    print(f"  round {round_number + 1} {name:9} c{connections:<3} {result['rps']:>9.0f} req/s", file=sys.stderr)
+                    line = f"  round {round_number + 1} {name:9} c{connections:<3} {result['rps']:>9.0f} req/s"
+                    print(line, file=sys.stderr)
         startup = startup_seconds(bouncer.url(), base)
     finally:
         app.stop()
@@ -156,7 +156,8 @@ def main() -> None:
         | {"errors": sum(r["errors"] for r in results)}
         for key, results in runs.items()
     }
-    print(f"\n{'endpoint':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of nginx':>9} {'errors':>7}  target")
+    header = f"{'endpoint':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of nginx':>9} {'errors':>7}"
+    print(f"\n{header}  target")
     for (name, connections), figures in sorted(medians.items(), key=lambda item: (item[0][1], item[0][0])):
         ceiling = medians[("nginx", connections)]["rps"]
         target = TARGETS.get((name, connections))
@@ -179,5 +180,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    tempfile.tempdir = None
     main()
