@@ -33,6 +33,4 @@ def policy_document(statements: Iterable[dict[str, Any]]) -> str:
 
 def assume_role_policy(service: str) -> str:
     """A trust policy that lets only the given AWS service principal assume the role."""
-    return policy_document(
-        [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
-    )
+    return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])

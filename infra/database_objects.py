@@ -35,6 +35,8 @@ class DatabaseObjectsArgs:
     """Connections the login role may hold."""
     statement_timeout_ms: int = 30000
     """Default statement timeout of the login role."""
+    retain_on_delete: bool = True
+    """Removing these resources from the program forgets them instead of dropping roles and grants."""
 
 
 class DatabaseObjects(pulumi.ComponentResource):
@@ -52,7 +54,7 @@ class DatabaseObjects(pulumi.ComponentResource):
         )
         require(1 <= args.app_connection_limit <= 5000, "app_connection_limit", args.app_connection_limit, "1 to 5000")
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete)
 
         # The service's login role: no superuser, no role or database creation.
         app = postgresql.Role(
@@ -87,7 +89,9 @@ class DatabaseObjects(pulumi.ComponentResource):
             allow_connections=True,
             opts=child,
         )
-        after_database = pulumi.ResourceOptions(parent=self, depends_on=[database, app, readonly])
+        after_database = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[database, app, readonly])
+        )
         # Nobody connects to the database by default (PUBLIC loses CONNECT and TEMPORARY).
         postgresql.Grant(
             f"{name}-revoke-public",

@@ -64,7 +64,9 @@ class Network(pulumi.ComponentResource):
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        zone_names = [zones.names.apply(lambda names, i=i: _zone(names, i, args.zone_count)) for i in range(args.zone_count)]
+        zone_names = [
+            zones.names.apply(lambda names, i=i: _zone(names, i, args.zone_count)) for i in range(args.zone_count)
+        ]
 
         # The VPC, dual-stack so the load balancer can answer AAAA as well as A records.
         self.vpc = aws.ec2.Vpc(
@@ -77,13 +79,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         # The default security group of a VPC allows all traffic between its members; empty it.
-        aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=child
-        )
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=child)
         # Internet access for the public subnets (load balancer, NAT gateways).
-        igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=child
-        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=child)
         # One route table for all public subnets: IPv4 and IPv6 default routes to the internet gateway.
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}, opts=child
@@ -196,9 +194,7 @@ class Network(pulumi.ComponentResource):
         self.database_security_group = self._group(name, "database", "Database: from the proxy only")
         self.bastion_security_group = (
             # Bastion: no inbound at all; reached through SSM Session Manager.
-            self._group(name, "bastion", "SSM bastion: no inbound")
-            if args.bastion
-            else None
+            self._group(name, "bastion", "SSM bastion: no inbound") if args.bastion else None
         )
 
         alb, svc = self.alb_security_group, self.service_security_group

@@ -48,14 +48,21 @@ class Pooling(pulumi.ComponentResource):
     """RDS Proxy with TLS required and secret-based auth, plus a DATABASE_URL secret for the service."""
 
     def __init__(self, name: str, args: PoolingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        require(1 <= args.max_connections_percent <= 100, "max_connections_percent", args.max_connections_percent, "1 to 100")
+        require(
+            1 <= args.max_connections_percent <= 100,
+            "max_connections_percent",
+            args.max_connections_percent,
+            "1 to 100",
+        )
         require(
             0 <= args.max_idle_connections_percent <= args.max_connections_percent,
             "max_idle_connections_percent",
             args.max_idle_connections_percent,
             f"0 to max_connections_percent ({args.max_connections_percent})",
         )
-        require(0 <= args.borrow_timeout_seconds <= 3600, "borrow_timeout_seconds", args.borrow_timeout_seconds, "0 to 3600")
+        require(
+            0 <= args.borrow_timeout_seconds <= 3600, "borrow_timeout_seconds", args.borrow_timeout_seconds, "0 to 3600"
+        )
         require(
             1 <= args.idle_client_timeout_seconds <= 28800,
             "idle_client_timeout_seconds",

@@ -305,10 +305,7 @@ def container_definitions(
     for key in environment:
         if any(word in key.upper() for word in _SECRETISH):
             raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
-    probe = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
-    )
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
     log_options = {
         "awslogs-group": log_group,
         "awslogs-region": region,
@@ -326,7 +323,7 @@ def container_definitions(
             "portMappings": [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
             "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
             "healthCheck": {
                 "command": ["CMD", "python", "-c", probe],

@@ -68,9 +68,7 @@ class Storage(pulumi.ComponentResource):
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         require(not (args.force_destroy and args.protect), "force_destroy", True, "False when protect is True")
         require(1 <= args.log_expiration_days <= 3650, "log_expiration_days", args.log_expiration_days, "1 to 3650")
-        require(
-            1 <= args.app_noncurrent_days <= 3650, "app_noncurrent_days", args.app_noncurrent_days, "1 to 3650"
-        )
+        require(1 <= args.app_noncurrent_days <= 3650, "app_noncurrent_days", args.app_noncurrent_days, "1 to 3650")
         super().__init__(TYPE, name, None, opts)
 
         # Access logs of the load balancer and of the application bucket.

@@ -71,7 +71,7 @@ class StackSettings:
     """One NAT gateway for the whole VPC (`single`) or one per zone (`perZone`)."""
     db_engine_version: str = "17"
     """PostgreSQL major version."""
-    db_instance_class: str = "db.t4g.micro"
+    db_instance_class: str = "db.t4g.small"
     """RDS instance class."""
     db_allocated_storage_gb: int = 20
     """Initial storage in GiB."""
@@ -251,7 +251,7 @@ KEYS: tuple[_Key, ...] = (
     _Key(
         "dbInstanceClass",
         "db_instance_class",
-        _pattern(r"db\.[a-z0-9]+\.[a-z0-9]+", "an RDS instance class such as db.t4g.micro"),
+        _pattern(r"db\.[a-z0-9]+\.[a-z0-9]+", "an RDS instance class such as db.t4g.small"),
     ),
     _Key("dbAllocatedStorageGb", "db_allocated_storage_gb", _int(20, 65536)),
     _Key("dbMaxAllocatedStorageGb", "db_max_allocated_storage_gb", _int(20, 65536)),
@@ -366,16 +366,12 @@ def _validate(settings: StackSettings, source: str | None) -> None:
             )
 
 
-def from_values(
-    stack: str, region: Any, values: Mapping[str, Any], *, source: str | None = None
-) -> StackSettings:
+def from_values(stack: str, region: Any, values: Mapping[str, Any], *, source: str | None = None) -> StackSettings:
     """Builds settings from `groundwork:` values keyed without the namespace; raises SettingsError."""
     known = {k.key: k for k in KEYS}
     for key in values:
         if key not in known:
-            raise SettingsError(
-                f"{NAMESPACE}:{key}", values[key], "one of the keys in docs/settings.md", source=source
-            )
+            raise SettingsError(f"{NAMESPACE}:{key}", values[key], "one of the keys in docs/settings.md", source=source)
     if region is None:
         raise SettingsError("aws:region", None, "an AWS region such as eu-west-1", source=source)
     if region == REDACTED:

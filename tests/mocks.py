@@ -46,6 +46,7 @@ class Recorded:
     provider: str
     dependencies: list[str]
     ignore_changes: list[str]
+    retain_on_delete: bool
 
     @functools.cached_property
     def inputs(self) -> dict[str, Any]:
@@ -186,7 +187,7 @@ class StrictMocks(pulumi.runtime.Mocks):
                     "resourceId": f"db-{_hex(name, 26).upper()}",
                     "masterUserSecrets": [
                         {
-                            "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{_hex(name, 8)}-AbCdEf",
+                            "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{_hex(name, 8)}",
                             "kmsKeyId": "alias/aws/secretsmanager",
                             "secretStatus": "active",
                         }
@@ -311,7 +312,7 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
         super().__init__(mocks)
         self.recording = mocks.recording
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -330,6 +331,7 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                 provider=request.provider,
                 dependencies=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response

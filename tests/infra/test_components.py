@@ -12,8 +12,21 @@ from typing import Any
 import pytest
 
 import infra
-from infra import bastion, certificate, dashboards, database, database_objects, dns, loadbalancer, network
-from infra import pooling, random_secret, registry, service, storage
+from infra import (
+    bastion,
+    certificate,
+    dashboards,
+    database,
+    database_objects,
+    dns,
+    loadbalancer,
+    network,
+    pooling,
+    random_secret,
+    registry,
+    service,
+    storage,
+)
 from tests.mocks import recorded
 
 SUBNETS = ["subnet-a", "subnet-b"]
@@ -94,16 +107,46 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
     ("log_retention_days", lambda: _service(log_retention_days=10), "14"),
     ("ssl_policy", lambda: _lb(ssl_policy="ELBSecurityPolicy-2016-08"), "TLS13"),
     ("desync_mitigation_mode", lambda: _lb(desync_mitigation_mode="monitor"), "strictest"),
-    ("force_destroy", lambda: storage.Storage("s", storage.StorageArgs(region="eu-west-1", account_id="1", force_destroy=True)), "protect"),
-    ("key_algorithm", lambda: certificate.Certificate("c", certificate.CertificateArgs(domain_name="a.example.com", zone_id="z", key_algorithm="RSA_1024")), "RSA_2048"),
+    (
+        "force_destroy",
+        lambda: storage.Storage("s", storage.StorageArgs(region="eu-west-1", account_id="1", force_destroy=True)),
+        "protect",
+    ),
+    (
+        "key_algorithm",
+        lambda: certificate.Certificate(
+            "c", certificate.CertificateArgs(domain_name="a.example.com", zone_id="z", key_algorithm="RSA_1024")
+        ),
+        "RSA_2048",
+    ),
     ("domain", lambda: dns.HostedZone("z", dns.HostedZoneArgs(domain="Not A Domain")), "domain"),
-    ("image_tag", lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="bad tag!")), "Docker tag"),
-    ("platform", lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="t", platform="windows/amd64")), "linux/amd64"),
+    (
+        "image_tag",
+        lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="bad tag!")),
+        "Docker tag",
+    ),
+    (
+        "platform",
+        lambda: registry.Registry("r", registry.RegistryArgs(context_dir=".", image_tag="t", platform="windows/amd64")),
+        "linux/amd64",
+    ),
     ("latency_p95_ms", lambda: _monitoring(latency_p95_ms=1), "10 or more"),
     ("alarm_email", lambda: _monitoring(alarm_email="not-an-address"), "an address"),
-    ("instance_type", lambda: bastion.Bastion("b", bastion.BastionArgs(subnet_id="s", security_group_id="g", instance_type="t3.nano")), "Graviton"),
-    ("readonly_role", lambda: database_objects.DatabaseObjects("o", database_objects.DatabaseObjectsArgs(owner="admin", app_password="x", readonly_role="app")), "different"),
-]  # fmt: skip
+    (
+        "instance_type",
+        lambda: bastion.Bastion(
+            "b", bastion.BastionArgs(subnet_id="s", security_group_id="g", instance_type="t3.nano")
+        ),
+        "Graviton",
+    ),
+    (
+        "readonly_role",
+        lambda: database_objects.DatabaseObjects(
+            "o", database_objects.DatabaseObjectsArgs(owner="admin", app_password="x", readonly_role="app")
+        ),
+        "different",
+    ),
+]
 
 
 @pytest.mark.parametrize(("field", "build", "allowed"), INVALID, ids=[f for f, _, _ in INVALID])
@@ -139,17 +182,26 @@ def test_args_are_frozen_keyword_only_and_every_field_is_documented(cls: type) -
 
     source = inspect.getsource(cls)
     for f in fields:
-        assert re.search(rf"\n    {f.name}: .*\n    \"\"\".+\"\"\"\n", source), f"{cls.__name__}.{f.name} lacks a docstring"
+        assert re.search(rf"\n    {f.name}: .*\n    \"\"\".+\"\"\"\n", source), (
+            f"{cls.__name__}.{f.name} lacks a docstring"
+        )
 
 
 def test_secure_defaults() -> None:
     db = database.DatabaseArgs(subnet_ids=SUBNETS, security_group_id="sg")
-    assert db.multi_az and db.deletion_protection and db.final_snapshot and db.protect
+    assert db.multi_az
+    assert db.deletion_protection
+    assert db.final_snapshot
+    assert db.protect
     assert db.backup_retention_days >= 7
     assert storage.StorageArgs(region="r", account_id="1").protect is True
     assert storage.StorageArgs(region="r", account_id="1").force_destroy is False
-    lb = loadbalancer.LoadBalancerArgs(vpc_id="v", subnet_ids=SUBNETS, security_group_id="s", certificate_arn="c", log_bucket="l")
-    assert lb.deletion_protection and lb.ssl_policy in loadbalancer.SSL_POLICIES and lb.health_check_path == "/livez"
+    lb = loadbalancer.LoadBalancerArgs(
+        vpc_id="v", subnet_ids=SUBNETS, security_group_id="s", certificate_arn="c", log_bucket="l"
+    )
+    assert lb.deletion_protection
+    assert lb.ssl_policy in loadbalancer.SSL_POLICIES
+    assert lb.health_check_path == "/livez"
     assert registry.RegistryArgs(context_dir=".", image_tag="t").immutable_tags is True
     assert network.NetworkArgs().nat_per_zone is True
 
@@ -161,27 +213,33 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
     ]  # fmt: skip
     assert len(set(tokens)) == len(tokens)
     for token in tokens:
-        prefix, module, name = token.split(":")
-        assert prefix == infra.PROJECT and re.fullmatch(r"[A-Z][A-Za-z]+", name)
+        prefix, _module, name = token.split(":")
+        assert prefix == infra.PROJECT
+        assert re.fullmatch(r"[A-Z][A-Za-z]+", name)
 
 
 def test_connection_url_escapes_credentials_and_requires_tls() -> None:
     url = pooling.connection_url("proxy.example", "app", "p@ss/w:rd", "app")
     parsed = urllib.parse.urlsplit(url)
-    assert parsed.scheme == "postgresql" and parsed.hostname == "proxy.example" and parsed.port == 5432
+    assert parsed.scheme == "postgresql"
+    assert parsed.hostname == "proxy.example"
+    assert parsed.port == 5432
     assert urllib.parse.unquote(parsed.password or "") == "p@ss/w:rd"
-    assert parsed.query == "sslmode=require" and parsed.path == "/app"
+    assert parsed.query == "sslmode=require"
+    assert parsed.path == "/app"
 
 
 def test_random_secret_provider_creates_once_and_replaces_only_on_length_change() -> None:
     provider = random_secret.RandomSecretProvider()
     first = provider.create({"length": 40})
     second = provider.create({"length": 40})
-    assert len(first.outs["value"]) == 40 and first.outs["value"] != second.outs["value"]
+    assert len(first.outs["value"]) == 40
+    assert first.outs["value"] != second.outs["value"]
     assert re.fullmatch(r"[A-Za-z0-9]{40}", first.outs["value"])
     assert provider.diff("id", first.outs, {"length": 40}).changes is False
     changed = provider.diff("id", first.outs, {"length": 64})
-    assert changed.changes is True and changed.replaces == ["length"]
+    assert changed.changes is True
+    assert changed.replaces == ["length"]
     with pytest.raises(ValueError, match="length=8"):
         random_secret.RandomSecret("r", length=8)
 
@@ -207,4 +265,5 @@ def test_elb_log_delivery_principal_depends_on_region() -> None:
 def test_dashboard_body_lays_widgets_out_on_the_grid() -> None:
     body = dashboards.dashboard_body("eu-west-1", "app/a/1", "targetgroup/t/2", "c", "s", "db", "px")
     cells = {(w["x"], w["y"]) for w in body["widgets"]}
-    assert len(cells) == len(body["widgets"]) and all(w["x"] in (0, 12) for w in body["widgets"])
+    assert len(cells) == len(body["widgets"])
+    assert all(w["x"] in (0, 12) for w in body["widgets"])

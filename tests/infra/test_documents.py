@@ -76,7 +76,8 @@ def test_container_definitions_match_register_task_definition(stack: str, contai
     rec = recorded(stack)
     task = rec.one("aws:ecs/taskDefinition:TaskDefinition")
     definitions = json.loads(task["containerDefinitions"])
-    assert isinstance(definitions, list) and definitions
+    assert isinstance(definitions, list)
+    assert definitions
     for definition in definitions:
         assert conform(definition, container_shape) == [], task.urn
         assert definition.get("privileged") is not True
@@ -141,7 +142,8 @@ def test_policy_checker_catches_the_classic_mistakes() -> None:
     admin = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     assert any("wildcard action on wildcard resource" in p for p in policy_problems(admin, strict=False))
     s3_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:x"}]}
-    assert policy_problems(s3_all, strict=True) and not policy_problems(s3_all, strict=False)
+    assert policy_problems(s3_all, strict=True)
+    assert not policy_problems(s3_all, strict=False)
     public = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:x"}],
@@ -163,7 +165,8 @@ def test_roles_trust_only_the_service_that_uses_them() -> None:
     trusted = {}
     for role in rec.of_type("aws:iam/role:Role"):
         (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
-        assert statement["Action"] == "sts:AssumeRole" and set(statement["Principal"]) == {"Service"}, role.urn
+        assert statement["Action"] == "sts:AssumeRole", role.urn
+        assert set(statement["Principal"]) == {"Service"}, role.urn
         trusted[role.name.removeprefix("gw-prod-")] = statement["Principal"]["Service"]
     assert trusted == {
         "db-monitoring-role": "monitoring.rds.amazonaws.com",
@@ -178,7 +181,9 @@ def test_roles_do_not_mix_inline_and_attached_policies() -> None:
     rec = recorded("prod", (("bastion", True),))
     inline = {r["role"] for r in rec.of_type("aws:iam/rolePolicy:RolePolicy")}
     attached = {r["role"] for r in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-    assert inline and attached and not inline & attached
+    assert inline
+    assert attached
+    assert not inline & attached
     for attachment in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         assert "AdministratorAccess" not in attachment["policyArn"], attachment.urn
 

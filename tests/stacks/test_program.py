@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Any
 
 import pytest
 
@@ -125,9 +124,12 @@ def test_only_the_load_balancer_is_open_to_the_internet(full: Recording) -> None
     for rule in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
         open_cidr = rule.get("cidrIpv4") == "0.0.0.0/0" or rule.get("cidrIpv6") == "::/0"
         if rule["securityGroupId"] == alb:
-            assert open_cidr and rule["fromPort"] == rule["toPort"] and rule["fromPort"] in (80.0, 443.0), rule.urn
+            assert open_cidr, rule.urn
+            assert rule["fromPort"] == rule["toPort"], rule.urn
+            assert rule["fromPort"] in (80.0, 443.0), rule.urn
         else:
-            assert not rule.get("cidrIpv4") and not rule.get("cidrIpv6"), f"{rule.urn} admits a CIDR"
+            assert not rule.get("cidrIpv4"), f"{rule.urn} admits a CIDR"
+            assert not rule.get("cidrIpv6"), f"{rule.urn} admits a CIDR"
             assert rule.get("referencedSecurityGroupId"), f"{rule.urn} must reference a security group"
     ports = sorted(
         (r["fromPort"], "v6" if r.get("cidrIpv6") else "v4")
@@ -152,7 +154,8 @@ def test_security_groups_chain_alb_service_proxy_database(full: Recording) -> No
 
 def test_default_security_group_is_emptied(stack: Recording) -> None:
     default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-    assert default.get("ingress", []) == [] and default.get("egress", []) == [], default.urn
+    assert default.get("ingress", []) == [], default.urn
+    assert default.get("egress", []) == [], default.urn
 
 
 def test_subnets_are_disjoint_and_private_ones_never_map_public_ips(stack: Recording) -> None:
@@ -176,7 +179,8 @@ def test_database_subnets_have_no_route_out(stack: Recording) -> None:
     routes = stack.of_type("aws:ec2/route:Route")
     assert all(r["routeTableId"] != table_id for r in routes)
     private_routes = [r for r in routes if "-private-" in r.name]
-    assert private_routes and all(r.get("natGatewayId") for r in private_routes)
+    assert private_routes
+    assert all(r.get("natGatewayId") for r in private_routes)
 
 
 # --- database ----------------------------------------------------------------------------------------
@@ -186,12 +190,14 @@ def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
     db = stack.one("aws:rds/instance:Instance")
     assert db["storageEncrypted"] is True, db.urn
     assert db.get("publiclyAccessible") is False, db.urn
-    assert db["manageMasterUserPassword"] is True and "password" not in db.inputs, db.urn
+    assert db["manageMasterUserPassword"] is True, db.urn
+    assert "password" not in db.inputs, db.urn
     assert db["username"] not in ("postgres", "admin"), db.urn
     assert db["autoMinorVersionUpgrade"] is True, db.urn
     assert db["performanceInsightsEnabled"] is True, db.urn
     assert "postgresql" in db["enabledCloudwatchLogsExports"], db.urn
-    assert db["engine"] == "postgres" and db["engineVersion"] == stack.settings.db_engine_version
+    assert db["engine"] == "postgres"
+    assert db["engineVersion"] == stack.settings.db_engine_version
     params = stack.one("aws:rds/parameterGroup:ParameterGroup")
     assert db["parameterGroupName"] == params.state["name"], db.urn
     assert params["family"] == f"postgres{stack.settings.db_engine_version}"
@@ -206,12 +212,18 @@ def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
 
 def test_database_protection_follows_settings(dev: Recording, prod: Recording) -> None:
     p = prod.one("aws:rds/instance:Instance")
-    assert p.protect and p["deletionProtection"] and p["multiAz"], p.urn
-    assert p["skipFinalSnapshot"] is False and p["finalSnapshotIdentifier"], p.urn
+    assert p.protect, p.urn
+    assert p["deletionProtection"], p.urn
+    assert p["multiAz"], p.urn
+    assert p["skipFinalSnapshot"] is False, p.urn
+    assert p["finalSnapshotIdentifier"], p.urn
     assert p["backupRetentionPeriod"] >= 7, p.urn
     d = dev.one("aws:rds/instance:Instance")
-    assert not d.protect and not d["deletionProtection"] and not d["multiAz"], d.urn
-    assert d["skipFinalSnapshot"] is True and d["backupRetentionPeriod"] >= 1, d.urn
+    assert not d.protect, d.urn
+    assert not d["deletionProtection"], d.urn
+    assert not d["multiAz"], d.urn
+    assert d["skipFinalSnapshot"] is True, d.urn
+    assert d["backupRetentionPeriod"] >= 1, d.urn
 
 
 def test_stateful_resources_are_protected_in_prod_only(dev: Recording, prod: Recording) -> None:
@@ -228,7 +240,8 @@ def test_stateful_resources_are_protected_in_prod_only(dev: Recording, prod: Rec
 
 def test_proxy_requires_tls_and_reads_only_its_secret(stack: Recording) -> None:
     proxy = stack.one("aws:rds/proxy:Proxy")
-    assert proxy["requireTls"] is True and proxy.get("debugLogging") is False, proxy.urn
+    assert proxy["requireTls"] is True, proxy.urn
+    assert proxy.get("debugLogging") is False, proxy.urn
     app_secret = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials")
     assert [a["secretArn"] for a in proxy["auths"]] == [app_secret.state["arn"]]
     assert all(a["authScheme"] == "SECRETS" for a in proxy["auths"])
@@ -249,7 +262,8 @@ def test_service_connects_through_the_proxy_not_the_instance(stack: Recording) -
     url = url_value["secretString"]
     proxy = stack.one("aws:rds/proxy:Proxy").state["endpoint"]
     instance = stack.one("aws:rds/instance:Instance").state["address"]
-    assert url.startswith("postgresql://app:") and f"@{proxy}:5432/app?sslmode=require" in url
+    assert url.startswith("postgresql://app:")
+    assert f"@{proxy}:5432/app?sslmode=require" in url
     assert instance not in url
     url_secret = stack.one("aws:secretsmanager/secret:Secret", "-database-url")
     container = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition")["containerDefinitions"])[0]
@@ -269,7 +283,9 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only(stack: Recordi
         (block,) = _for_bucket(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bid)
         for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
             assert block[flag] is True, f"{bucket.urn}: {flag}"
-        (sse,) = _for_bucket(stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bid)
+        (sse,) = _for_bucket(
+            stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bid
+        )
         algorithm = sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
         assert algorithm in ("aws:kms", "AES256"), bucket.urn
         (versioning,) = _for_bucket(stack, "aws:s3/bucketVersioning:BucketVersioning", bid)
@@ -300,8 +316,10 @@ def test_load_balancer_is_hardened(stack: Recording) -> None:
     assert alb["dropInvalidHeaderFields"] is True, alb.urn
     assert alb["desyncMitigationMode"] in ("defensive", "strictest"), alb.urn
     logs = alb["accessLogs"]
-    assert logs["enabled"] is True and logs["bucket"] == stack.one("aws:s3/bucket:Bucket", "-logs").state["bucket"]
-    assert alb.get("internal") is False and alb["ipAddressType"] == "dualstack"
+    assert logs["enabled"] is True
+    assert logs["bucket"] == stack.one("aws:s3/bucket:Bucket", "-logs").state["bucket"]
+    assert alb.get("internal") is False
+    assert alb["ipAddressType"] == "dualstack"
     assert len(alb["subnets"]) >= 2
     assert alb["enableDeletionProtection"] is stack.settings.alb_deletion_protection
     log_policy = stack.one("aws:s3/bucketPolicy:BucketPolicy", "-logs-policy")
@@ -314,12 +332,15 @@ def test_http_only_redirects_and_https_uses_tls13_with_an_issued_certificate(sta
     http, https = listeners[80.0], listeners[443.0]
     assert [a["type"] for a in http["defaultActions"]] == ["redirect"], http.urn
     redirect = http["defaultActions"][0]["redirect"]
-    assert redirect["protocol"] == "HTTPS" and redirect["statusCode"] == "HTTP_301", http.urn
-    assert https["protocol"] == "HTTPS" and https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-"), https.urn
+    assert redirect["protocol"] == "HTTPS", http.urn
+    assert redirect["statusCode"] == "HTTP_301", http.urn
+    assert https["protocol"] == "HTTPS", https.urn
+    assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-"), https.urn
     validation = stack.one("aws:acm/certificateValidation:CertificateValidation")
     assert https["certificateArn"] == validation.state["certificateArn"]
     cert = stack.one("aws:acm/certificate:Certificate")
-    assert cert["validationMethod"] == "DNS" and cert["domainName"] == stack.settings.host_name
+    assert cert["validationMethod"] == "DNS"
+    assert cert["domainName"] == stack.settings.host_name
     assert cert["keyAlgorithm"] in ("RSA_2048", "EC_prime256v1", "EC_secp384r1")
     assert cert["options"]["certificateTransparencyLoggingPreference"] == "ENABLED"
     record = stack.one("aws:route53/record:Record", "-validation")
@@ -329,8 +350,11 @@ def test_http_only_redirects_and_https_uses_tls13_with_an_issued_certificate(sta
 def test_target_group_checks_liveness(stack: Recording) -> None:
     tg = stack.one("aws:lb/targetGroup:TargetGroup")
     check = tg["healthCheck"]
-    assert check["enabled"] is True and check["path"] == "/livez" and check["matcher"] == "200", tg.urn
-    assert tg["port"] == 8000 and tg["targetType"] == "ip"
+    assert check["enabled"] is True, tg.urn
+    assert check["path"] == "/livez", tg.urn
+    assert check["matcher"] == "200", tg.urn
+    assert tg["port"] == 8000
+    assert tg["targetType"] == "ip"
     assert tg["deregistrationDelay"] <= 30, tg.urn
 
 
@@ -340,13 +364,15 @@ def test_alias_records_point_at_the_load_balancer(stack: Recording) -> None:
     assert sorted(r["type"] for r in records) == ["A", "AAAA"]
     for r in records:
         assert r["name"] == stack.settings.host_name
-        assert r["aliases"][0]["name"] == alb["dnsName"] and r["aliases"][0]["zoneId"] == alb["zoneId"]
+        assert r["aliases"][0]["name"] == alb["dnsName"]
+        assert r["aliases"][0]["zoneId"] == alb["zoneId"]
         assert r["zoneId"] == "Z0MOCKZONE"
 
 
 def test_created_zone_is_protected_and_used(full: Recording) -> None:
     zone = full.one("aws:route53/zone:Zone")
-    assert zone.protect and zone["name"] == "example.com"
+    assert zone.protect
+    assert zone["name"] == "example.com"
     assert all(r["zoneId"] == "Z0MOCKCREATED" for r in full.of_type("aws:route53/record:Record"))
 
 
@@ -365,8 +391,10 @@ def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
     private = [s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name]
     assert sorted(network["subnets"]) == sorted(private), service.urn
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
-    assert service["waitForSteadyState"] is True and service["healthCheckGracePeriodSeconds"] > 0
-    assert service["launchType"] == "FARGATE" and "platformVersion" not in service.inputs
+    assert service["waitForSteadyState"] is True
+    assert service["healthCheckGracePeriodSeconds"] > 0
+    assert service["launchType"] == "FARGATE"
+    assert "platformVersion" not in service.inputs
     assert service["loadBalancers"][0]["containerPort"] == 8000
     assert "desiredCount" in service.ignore_changes
     listener = next(r for r in stack.of_type("aws:lb/listener:Listener") if r["port"] == 443.0)
@@ -377,7 +405,8 @@ def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
 
 def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: Recording) -> None:
     c = container(stack)
-    assert c["readonlyRootFilesystem"] is True and c["privileged"] is False
+    assert c["readonlyRootFilesystem"] is True
+    assert c["privileged"] is False
     assert c["user"].split(":")[0] not in ("0", "root")
     assert c["linuxParameters"]["capabilities"]["drop"] == ["ALL"]
     assert {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False} in c["mountPoints"]
@@ -385,12 +414,14 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert "/livez" in " ".join(c["healthCheck"]["command"])
     env = {e["name"]: e["value"] for e in c["environment"]}
     assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION"}
-    assert env["PORT"] == "8000" and env["DATABASE_SSLMODE"] == "require"
+    assert env["PORT"] == "8000"
+    assert env["DATABASE_SSLMODE"] == "require"
     assert env["JWT_ISSUER"] == stack.settings.issuer
     assert env["APP_VERSION"].startswith("sha-")
     assert {s["name"] for s in c["secrets"]} == {"DATABASE_URL", "JWT_SECRET"}
     for value in env.values():
-        assert "postgresql://" not in value and "m0ck" not in value
+        assert "postgresql://" not in value
+        assert "m0ck" not in value
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs"
     group = stack.one("aws:cloudwatch/logGroup:LogGroup")
@@ -399,7 +430,8 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     task = stack.one("aws:ecs/taskDefinition:TaskDefinition")
     assert task["executionRoleArn"] != task["taskRoleArn"]
     assert task["volumes"] == [{"name": "tmp"}]
-    assert task["cpu"] == str(stack.settings.service_cpu) and task["memory"] == str(stack.settings.service_memory)
+    assert task["cpu"] == str(stack.settings.service_cpu)
+    assert task["memory"] == str(stack.settings.service_memory)
 
 
 def test_image_is_built_from_app_image_and_tagged_by_content(stack: Recording) -> None:
@@ -409,10 +441,12 @@ def test_image_is_built_from_app_image_and_tagged_by_content(stack: Recording) -
     tag = content_tag(APP_DIR)
     repo = stack.one("aws:ecr/repository:Repository").state["repositoryUrl"]
     assert image["tags"] == [f"{repo}:{tag}"]
-    assert image["push"] is True and image["context"]["location"] == str(APP_DIR)
+    assert image["push"] is True
+    assert image["context"]["location"] == str(APP_DIR)
     assert image["dockerfile"]["location"] == str(APP_DIR / "Dockerfile")
     assert image["platforms"] == ["linux/amd64"]
-    assert container(stack)["image"] == image.state["ref"] and "@sha256:" in image.state["ref"]
+    assert container(stack)["image"] == image.state["ref"]
+    assert "@sha256:" in image.state["ref"]
     assert "registries" in image.secret_inputs, f"{image.urn}: the registry password must stay secret"
 
 
@@ -464,7 +498,8 @@ def test_alarms_notify_the_topic(stack: Recording) -> None:
     alarms = {r.name.rsplit("-mon-", 1)[1]: r for r in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(alarms) == {"5xx-rate", "latency-p95", "unhealthy-targets", "db-cpu", "db-storage", "proxy-saturation"}
     for alarm in alarms.values():
-        assert alarm["actionsEnabled"] is True and alarm["alarmActions"] == [topic.state["arn"]], alarm.urn
+        assert alarm["actionsEnabled"] is True, alarm.urn
+        assert alarm["alarmActions"] == [topic.state["arn"]], alarm.urn
     assert alarms["latency-p95"]["threshold"] == pytest.approx(0.2)
     assert alarms["latency-p95"]["extendedStatistic"] == "p95"
     storage_bytes = stack.settings.db_allocated_storage_gb * 1024**3 * 0.1
@@ -478,7 +513,8 @@ def test_alarms_notify_the_topic(stack: Recording) -> None:
 def test_alarm_email_is_optional_and_secret(prod: Recording, full: Recording) -> None:
     assert prod.of_type("aws:sns/topicSubscription:TopicSubscription") == []
     sub = full.one("aws:sns/topicSubscription:TopicSubscription")
-    assert sub["protocol"] == "email" and sub["endpoint"] == "ops@example.com"
+    assert sub["protocol"] == "email"
+    assert sub["endpoint"] == "ops@example.com"
     assert "endpoint" in sub.secret_inputs
 
 
@@ -572,7 +608,8 @@ def test_database_objects_are_off_by_default(stack: Recording) -> None:
 def test_database_objects_use_their_own_explicit_provider(full: Recording) -> None:
     provider = full.one("pulumi:providers:postgresql")
     db = full.one("aws:rds/instance:Instance").state
-    assert provider["host"] == db["address"] and provider["sslmode"] == "require"
+    assert provider["host"] == db["address"]
+    assert provider["sslmode"] == "require"
     assert provider["username"] == full.settings.db_master_username
     assert provider["superuser"] in (False, "false")
     assert "password" in provider.secret_inputs, provider.urn
@@ -580,8 +617,11 @@ def test_database_objects_use_their_own_explicit_provider(full: Recording) -> No
     assert objects
     for r in objects:
         assert r.provider.startswith(provider.urn), f"{r.urn} does not use the explicit provider"
+        assert r.retain_on_delete, f"{r.urn} would be dropped when the step is switched off"
     app = full.one("postgresql:index/role:Role", "-app-role")
-    assert app["login"] is True and app.get("superuser") is False and "password" in app.secret_inputs
+    assert app["login"] is True
+    assert app.get("superuser") is False
+    assert "password" in app.secret_inputs
     readonly = full.one("postgresql:index/role:Role", "-readonly-role")
     assert readonly.get("login") is False
     grants = {(g["role"], g["objectType"]): g["privileges"] for g in full.of_type("postgresql:index/grant:Grant")}
@@ -597,13 +637,17 @@ def test_database_objects_use_their_own_explicit_provider(full: Recording) -> No
 def test_database_objects_can_go_through_a_port_forward() -> None:
     rec = recorded("prod", (*FULL, ("databaseAdminHost", "localhost"), ("databaseAdminPort", 15432)))
     provider = rec.one("pulumi:providers:postgresql")
-    assert provider["host"] == "localhost" and int(provider["port"]) == 15432
+    assert provider["host"] == "localhost"
+    assert int(provider["port"]) == 15432
     assert rec.one("aws:rds/instance:Instance").get("publiclyAccessible") is False
 
 
 def test_bastion_has_no_public_address_and_requires_imdsv2(full: Recording) -> None:
     host = full.one("aws:ec2/instance:Instance")
-    assert host.get("associatePublicIpAddress") is False and host["metadataOptions"]["httpTokens"] == "required"
-    assert host["rootBlockDevice"]["encrypted"] is True and "keyName" not in host.inputs
+    assert host.get("associatePublicIpAddress") is False
+    assert host["metadataOptions"]["httpTokens"] == "required"
+    assert host["rootBlockDevice"]["encrypted"] is True
+    assert "keyName" not in host.inputs
     assert host["vpcSecurityGroupIds"] == [sg_id(full, "bastion")]
-    assert full.exports[outputs.BASTION_INSTANCE_ID] == host.id and host.id.startswith("i-")
+    assert full.exports[outputs.BASTION_INSTANCE_ID] == host.id
+    assert host.id.startswith("i-")

@@ -6,6 +6,7 @@ import dataclasses
 import pathlib
 import re
 import runpy
+from collections.abc import Callable
 
 import pulumi
 import pytest
@@ -36,15 +37,20 @@ def base_config(**changes: object) -> dict:
 def test_both_stacks_load_and_differ_as_documented() -> None:
     dev, prod = load_stack_settings("dev"), load_stack_settings("prod")
     assert (dev.stack, prod.stack) == ("dev", "prod")
-    assert not dev.protect and prod.protect
+    assert not dev.protect
+    assert prod.protect
     assert (dev.availability_zones, prod.availability_zones) == (2, 3)
     assert (dev.nat_gateways, prod.nat_gateways) == ("single", "perZone")
-    assert not dev.db_multi_az and prod.db_multi_az
-    assert dev.host_name == "api.dev.example.com" and prod.host_name == "api.example.com"
+    assert not dev.db_multi_az
+    assert prod.db_multi_az
+    assert dev.host_name == "api.dev.example.com"
+    assert prod.host_name == "api.example.com"
     assert prod.service_desired_count > dev.service_desired_count
     assert prod.log_retention_days > dev.log_retention_days
-    assert dev.bucket_force_destroy and not prod.bucket_force_destroy
-    assert not dev.database_objects and not prod.database_objects
+    assert dev.bucket_force_destroy
+    assert not prod.bucket_force_destroy
+    assert not dev.database_objects
+    assert not prod.database_objects
 
 
 def test_settings_are_frozen() -> None:
@@ -65,7 +71,8 @@ def check(error: SettingsError, key: str, value: object, allowed: str) -> None:
     assert error.value == value
     assert allowed in error.allowed
     message = str(error)
-    assert key in message and allowed in message
+    assert key in message
+    assert allowed in message
     if value is not None:
         assert repr(value) in message
 
@@ -143,7 +150,8 @@ def test_secure_value_on_a_plain_key(tmp_path: pathlib.Path) -> None:
 def test_secure_values_stay_redacted(tmp_path: pathlib.Path) -> None:
     s = load_stack_settings("test", write_stack(tmp_path, base_config(alarmEmail={"secure": "v1:cipher"})))
     assert s.alarm_email == REDACTED
-    assert "cipher" not in repr(s) and "alarm_email" not in repr(s)
+    assert "cipher" not in repr(s)
+    assert "alarm_email" not in repr(s)
 
 
 def test_foreign_namespace_is_rejected(tmp_path: pathlib.Path) -> None:
@@ -167,73 +175,54 @@ def _as_config(stack: str, **changes: object) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in config.items()}
 
 
-def test_load_reads_pulumi_config_like_the_offline_loader() -> None:
-    seen: list[StackSettings] = []
+def run_with_config(stack: str, config: dict[str, str], program: Callable[[], object]) -> Recording:
+    """Runs `program` under mocks with the engine's config set as given, then clears the config."""
 
-    def program(_: StackSettings) -> dict:
-        pulumi.runtime.set_all_config(_as_config("prod"), [])
-        seen.append(settings_module.load())
+    def wrapped(_: StackSettings) -> dict:
+        pulumi.runtime.set_all_config(config, [])
+        program()
         return {}
 
     try:
-        run(settings_for("prod"), program)
+        return run(settings_for(stack), wrapped)
     finally:
         pulumi.runtime.set_all_config({}, [])
+
+
+def test_load_reads_pulumi_config_like_the_offline_loader() -> None:
+    seen: list[StackSettings] = []
+    run_with_config("prod", _as_config("prod"), lambda: seen.append(settings_module.load()))
     assert seen == [load_stack_settings("prod")]
 
 
 def test_load_rejects_unknown_keys_from_pulumi_config() -> None:
-    def program(_: StackSettings) -> dict:
-        pulumi.runtime.set_all_config(_as_config("dev", dbMultiAZ=True), [])
-        settings_module.load()
-        return {}
-
     with pytest.raises(SettingsError) as caught:
-        try:
-            run(settings_for("dev"), program)
-        finally:
-            pulumi.runtime.set_all_config({}, [])
+        run_with_config("dev", _as_config("dev", dbMultiAZ=True), settings_module.load)
     check(caught.value, "groundwork:dbMultiAZ", "true", "one of the keys")
 
 
+MAIN = settings_module.PROJECT_DIR / "stacks" / "__main__.py"
+
+
 def test_main_declares_nothing_when_settings_are_bad() -> None:
-    main = settings_module.PROJECT_DIR / "stacks" / "__main__.py"
     recordings: list[Recording] = []
-
-    def program(_: StackSettings) -> dict:
-        pulumi.runtime.set_all_config(_as_config("dev", natGateways="none"), [])
-        runpy.run_path(str(main), run_name="__main__")
-        return {}
-
     original = Recording.__init__
 
     def keep(self: Recording, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)
         recordings.append(self)
 
+    config = _as_config("dev", natGateways="none")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Recording, "__init__", keep)
         with pytest.raises(SettingsError) as caught:
-            try:
-                run(settings_for("dev"), program)
-            finally:
-                pulumi.runtime.set_all_config({}, [])
+            run_with_config("dev", config, lambda: runpy.run_path(str(MAIN), run_name="__main__"))
     check(caught.value, "groundwork:natGateways", "none", "one of single, perZone")
     (recording,) = recordings
     assert recording.resources == [], [r.urn for r in recording.resources]
 
 
 def test_main_builds_the_program_from_pulumi_config() -> None:
-    main = settings_module.PROJECT_DIR / "stacks" / "__main__.py"
-
-    def program(_: StackSettings) -> dict:
-        pulumi.runtime.set_all_config(_as_config("dev"), [])
-        runpy.run_path(str(main), run_name="__main__")
-        return {}
-
-    try:
-        rec = run(settings_for("dev"), program)
-    finally:
-        pulumi.runtime.set_all_config({}, [])
-    assert len(rec.one("aws:ec2/vpc:Vpc").urn) > 0
+    rec = run_with_config("dev", _as_config("dev"), lambda: runpy.run_path(str(MAIN), run_name="__main__"))
+    assert rec.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"] == "10.0.0.0/16"
     assert len(rec.of_type("aws:ec2/natGateway:NatGateway")) == 1
