@@ -36,7 +36,8 @@ def drive(
         with progress:
             result = run(progress)
     except InfraError as exc:
-        exc.details.setdefault("report", report.to_json())
+        if report.started or report.resources or report.diagnostics:
+            exc.details.setdefault("report", report.to_json())
         raise
     return report, result
 

@@ -145,6 +145,7 @@ def test_missing_pulumi_cli_json(project, tmp_path):
     assert proc.returncode == 2
     doc = json.loads(proc.stdout)
     assert doc["error"]["kind"] == "PulumiMissing"
+    assert "report" not in doc
     assert "get.pulumi.com" in doc["error"]["hint"]
 
 
