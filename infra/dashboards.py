@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import require, type_token
+from infra import policy_document, require, type_token
 
 TYPE = type_token("dashboards", "Monitoring")
 
@@ -23,6 +23,8 @@ class MonitoringArgs:
 
     region: str
     """Region of the metrics and of the console link."""
+    account_id: pulumi.Input[str]
+    """Account that owns the alarm topic's encryption key."""
     load_balancer: pulumi.Input[str]
     """Load balancer ARN suffix (`app/<name>/<id>`)."""
     target_group: pulumi.Input[str]
@@ -64,8 +66,17 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        # Where alarms are sent; encrypted with the AWS-managed SNS key.
-        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id="alias/aws/sns", opts=child)
+        # Key of the alarm topic: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+        key = aws.kms.Key(
+            f"{name}-alarms-key",
+            description=f"{name}: encrypts the alarm topic; usable by CloudWatch alarms of this account",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(alarm_key_policy),
+            opts=child,
+        )
+        # Where alarms are sent, encrypted at rest.
+        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=key.arn, opts=child)
         if args.alarm_email is not None:
             # The on-call address; AWS sends a confirmation mail before delivering.
             aws.sns.TopicSubscription(
@@ -108,7 +119,7 @@ class Monitoring(pulumi.ComponentResource):
                 _query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum"),
                 {
                     "id": "rate",
-                    "expression": "100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / MAX([requests, 1])",
+                    "expression": "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)",
                     "label": "5xx percent",
                     "return_data": True,
                 },
@@ -219,6 +230,44 @@ class Monitoring(pulumi.ComponentResource):
             ok_actions=[self.topic.arn],
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def alarm_key_policy(account_id: str) -> str:
+    """Key policy: the account administers the key; CloudWatch alarms of this account may encrypt with it."""
+    return policy_document(
+        [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": [
+                    "kms:CancelKeyDeletion",
+                    "kms:Create*",
+                    "kms:Delete*",
+                    "kms:Describe*",
+                    "kms:Disable*",
+                    "kms:Enable*",
+                    "kms:Get*",
+                    "kms:List*",
+                    "kms:Put*",
+                    "kms:Revoke*",
+                    "kms:ScheduleKeyDeletion",
+                    "kms:TagResource",
+                    "kms:UntagResource",
+                    "kms:Update*",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ]
+    )
 
 
 def _query(query_id: str, namespace: str, metric: str, dimensions: dict, stat: str) -> dict[str, Any]:

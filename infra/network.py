@@ -227,6 +227,17 @@ class Network(pulumi.ComponentResource):
             description="HTTPS to AWS APIs",
             opts=child,
         )
+        # The proxy fetches its credentials from Secrets Manager over HTTPS through NAT.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-proxy-out-https",
+            security_group_id=proxy.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=_ANY_IPV4,
+            description="HTTPS to Secrets Manager",
+            opts=child,
+        )
         if bastion is not None:
             self._allow(name, "bastion-to-database", bastion, db, args.database_port, "Bastion to the database")
             # The SSM agent talks to Session Manager over HTTPS through NAT.

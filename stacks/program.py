@@ -219,6 +219,7 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
         f"{prefix}-mon",
         MonitoringArgs(
             region=s.region,
+            account_id=account_id,
             load_balancer=web.arn_suffix,
             target_group=web.target_group_arn_suffix,
             cluster_name=service.cluster_name,

@@ -244,6 +244,9 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{inputs.get('name') or physical}"}
             case "aws:cloudwatch/dashboard:Dashboard":
                 return {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{inputs['dashboardName']}"}
+            case "aws:kms/key:Key":
+                key_id = f"{_hex(name, 8)}-{_hex(name + 'k', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
+                return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
             case "aws:sns/topic:Topic":
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
             case "pulumi-python:dynamic:Resource":

@@ -76,6 +76,7 @@ def _lb(**kw: Any) -> Any:
 def _monitoring(**kw: Any) -> Any:
     base = dict(
         region="eu-west-1",
+        account_id="123456789012",
         load_balancer="a",
         target_group="t",
         cluster_name="c",

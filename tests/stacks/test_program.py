@@ -494,7 +494,11 @@ def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
 
 def test_alarms_notify_the_topic(stack: Recording) -> None:
     topic = stack.one("aws:sns/topic:Topic")
-    assert topic["kmsMasterKeyId"] == "alias/aws/sns"
+    key = stack.one("aws:kms/key:Key")
+    assert topic["kmsMasterKeyId"] == key.state["arn"], topic.urn
+    assert key["enableKeyRotation"] is True, key.urn
+    publishers = [s for s in json.loads(key["policy"])["Statement"] if s["Sid"] == "CloudWatchAlarms"]
+    assert publishers[0]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}, key.urn
     alarms = {r.name.rsplit("-mon-", 1)[1]: r for r in stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert set(alarms) == {"5xx-rate", "latency-p95", "unhealthy-targets", "db-cpu", "db-storage", "proxy-saturation"}
     for alarm in alarms.values():
