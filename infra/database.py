@@ -31,6 +31,10 @@ PARAMETERS = {
     "idle_in_transaction_session_timeout": "60000",
 }
 """Parameter-group values: TLS only, slow statements and lock waits logged, idle transactions ended."""
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""Retention periods CloudWatch Logs accepts."""
 _PI_RETENTION = (7, *range(31, 714, 31), 731)
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
@@ -73,6 +77,8 @@ class DatabaseArgs:
     """Days a deleted credentials secret can be restored (0 or 7 to 30)."""
     protect: bool = True
     """Protect the instance and its credentials from deletion by Pulumi."""
+    log_retention_days: int = 30
+    """Retention of the exported PostgreSQL and upgrade logs."""
 
 
 class Database(pulumi.ComponentResource):
@@ -115,9 +121,22 @@ class Database(pulumi.ComponentResource):
                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
                 opts=child,
             )
+        # The identifier is fixed so the exported logs' groups can exist, with retention, before RDS writes to them.
+        identifier = name
+        log_groups = [
+            # Exported database logs, kept for the configured period instead of forever.
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}-logs",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=args.log_retention_days,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
         # The instance: private, encrypted, master password managed (and rotated) by RDS in Secrets Manager.
         self.instance = aws.rds.Instance(
             f"{name}-instance",
+            identifier=identifier,
             engine="postgres",
             engine_version=args.engine_version,
             instance_class=args.instance_class,
@@ -151,7 +170,7 @@ class Database(pulumi.ComponentResource):
             allow_major_version_upgrade=False,
             ca_cert_identifier="rds-ca-rsa2048-g1",
             apply_immediately=False,
-            opts=stateful,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=log_groups),
         )
 
         # The service's database password, generated once and kept secret in state.
@@ -237,6 +256,12 @@ def _validate(args: DatabaseArgs) -> None:
         "app_username",
         args.app_username,
         "a role other than the master user",
+    )
+    require(
+        args.log_retention_days in LOG_RETENTION_DAYS,
+        "log_retention_days",
+        args.log_retention_days,
+        ", ".join(map(str, LOG_RETENTION_DAYS)),
     )
     require(
         args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,

@@ -127,6 +127,7 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
             database_name=s.database_name,
             secret_recovery_window_days=s.secret_recovery_window_days,
             protect=s.protect,
+            log_retention_days=s.log_retention_days,
         ),
         opts,
     )

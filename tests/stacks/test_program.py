@@ -210,6 +210,20 @@ def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
     assert db["vpcSecurityGroupIds"] == [sg_id(stack, "database")]
 
 
+def test_exported_database_logs_have_retention(stack: Recording) -> None:
+    db = stack.one("aws:rds/instance:Instance")
+    groups = {g["name"]: g for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    for log in db["enabledCloudwatchLogsExports"]:
+        group = groups[f"/aws/rds/instance/{db['identifier']}/{log}"]
+        assert group["retentionInDays"] == stack.settings.log_retention_days, group.urn
+        assert group.urn in db.dependencies, f"{db.urn} must wait for {group.urn}"
+
+
+def test_every_log_group_has_retention(stack: Recording) -> None:
+    for group in stack.of_type("aws:cloudwatch/logGroup:LogGroup"):
+        assert group["retentionInDays"] >= 1, group.urn
+
+
 def test_database_protection_follows_settings(dev: Recording, prod: Recording) -> None:
     p = prod.one("aws:rds/instance:Instance")
     assert p.protect, p.urn
@@ -424,7 +438,7 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
         assert "m0ck" not in value
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs"
-    group = stack.one("aws:cloudwatch/logGroup:LogGroup")
+    group = stack.one("aws:cloudwatch/logGroup:LogGroup", "-api-logs")
     assert log["options"]["awslogs-group"] == group["name"]
     assert group["retentionInDays"] == stack.settings.log_retention_days
     task = stack.one("aws:ecs/taskDefinition:TaskDefinition")
