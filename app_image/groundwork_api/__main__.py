@@ -22,12 +22,13 @@ def main() -> int:
 
     import uvicorn
 
-    uvicorn.run(
+    from .serve import serve
+
+    config = uvicorn.Config(
         "groundwork_api.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -36,7 +37,7 @@ def main() -> int:
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    return 0
+    return serve(config, settings.workers, settings.shutdown_timeout)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,10 +50,8 @@ def test_sigterm_lets_in_flight_requests_complete(postgres, start_app):
         app.process.terminate()
         time.sleep(0.5)
         assert app.process.poll() is None, "the server exited with requests in flight"
-        # New requests are no longer served (with several workers the supervisor still holds the socket,
-        # so the kernel may complete the handshake, but no worker answers).
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{app.base_url}/livez", timeout=1)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", app.port), timeout=1).close()
 
         blocker.commit()
         statuses = sorted(future.result().status_code for future in futures)
@@ -58,3 +60,24 @@ def test_sigterm_lets_in_flight_requests_complete(postgres, start_app):
     assert app.process.wait(timeout=15) == 0
     assert postgres.query("SELECT version FROM user_practice WHERE user_id = 'in-flight'") == [(IN_FLIGHT + 1,)]
     assert b'"event":"stopped"' in app.log.read_bytes()
+
+
+def _workers(app) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(app.process.pid)], capture_output=True, text=True, check=False)
+    return set(map(int, found.stdout.split()))
+
+
+def test_a_crashed_worker_is_replaced(postgres, start_app):
+    app = start_app(postgres.url(), WORKERS="2")
+    before = _workers(app)
+    assert len(before) == 2
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (victim in _workers(app) or len(_workers(app)) < 2):
+        time.sleep(0.05)
+    after = _workers(app)
+    assert len(after) == 2
+    assert victim not in after
+    assert all(httpx.get(f"{app.base_url}/livez").status_code == 200 for _ in range(10))
+    assert b"worker exited; starting another" in app.log.read_bytes()
