@@ -56,7 +56,7 @@ def exposition() -> bytes:
     return generate_latest()
 
 
-def worker_exited() -> None:
-    """Drop this process's live gauges from the shared totals."""
+def worker_exited(pid: int | None = None) -> None:
+    """Drop a worker's live gauges from the shared totals (this process's when no pid is given)."""
     if MULTIPROCESS:
-        multiprocess.mark_process_dead(os.getpid())
+        multiprocess.mark_process_dead(pid or os.getpid())

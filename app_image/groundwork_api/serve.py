@@ -14,7 +14,7 @@ import time
 
 import uvicorn
 
-from . import logs
+from . import logs, metrics
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -63,6 +63,7 @@ def serve(config: uvicorn.Config, workers: int, shutdown_timeout: float) -> int:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid in children:
                 children.discard(pid)
+                metrics.worker_exited(pid)
                 if not stopping:
                     logs.emit("error", "worker exited; starting another", pid=pid, status=status)
                     children.add(spawn())
