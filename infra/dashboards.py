@@ -103,6 +103,7 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         alb = {"LoadBalancer": args.load_balancer}
         alb_tg = {"LoadBalancer": args.load_balancer, "TargetGroup": args.target_group}
         db = {"DBInstanceIdentifier": args.db_instance}
@@ -191,7 +192,16 @@ class Monitoring(pulumi.ComponentResource):
             self.dashboard.dashboard_name,
         )
         self.topic_arn = self.topic.arn
-        self.register_outputs({"dashboard_url": self.dashboard_url, "topic_arn": self.topic_arn})
+        self.dashboard_name = self.dashboard.dashboard_name
+        self.alarm_names = [alarm.name for alarm in self.alarms]
+        self.register_outputs(
+            {
+                "dashboard_url": self.dashboard_url,
+                "dashboard_name": self.dashboard_name,
+                "topic_arn": self.topic_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )
 
     def _alarm(
         self,
@@ -210,7 +220,7 @@ class Monitoring(pulumi.ComponentResource):
         comparison: str = "GreaterThanThreshold",
     ) -> aws.cloudwatch.MetricAlarm:
         """An alarm that notifies the topic when it fires and when it recovers."""
-        return aws.cloudwatch.MetricAlarm(
+        alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-{suffix}",
             alarm_description=description,
             namespace=namespace,
@@ -230,6 +240,8 @@ class Monitoring(pulumi.ComponentResource):
             ok_actions=[self.topic.arn],
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.alarms.append(alarm)
+        return alarm
 
 
 def alarm_key_policy(account_id: str) -> str:

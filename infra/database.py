@@ -192,6 +192,7 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.log_group_names = [group.name for group in log_groups]
         self.identifier = self.instance.identifier
         self.address = self.instance.address
         self.port = self.instance.port

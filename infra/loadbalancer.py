@@ -141,6 +141,7 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.arn = self.alb.arn
         self.dns_name = self.alb.dns_name
         self.zone_id = self.alb.zone_id
         self.arn_suffix = self.alb.arn_suffix

@@ -279,6 +279,7 @@ class Service(pulumi.ComponentResource):
         self.service_name = self.service.name
         self.jwt_secret_arn = self.jwt_secret.arn
         self.log_group_name = self.log_group.name
+        self.task_definition_arn = self.task_definition.arn
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

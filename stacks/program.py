@@ -278,6 +278,14 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
         outputs.BASTION_INSTANCE_ID: bastion.instance_id if bastion else None,
         outputs.DATABASE_OBJECTS: s.database_objects,
         outputs.DATA_RESOURCES: data_resources,
+        outputs.LOAD_BALANCER_ARN: web.arn,
+        outputs.TARGET_GROUP_ARN: web.target_group.arn,
+        outputs.CERTIFICATE_ARN: certificate.certificate_arn,
+        outputs.ZONE_ID: zone.zone_id,
+        outputs.TASK_DEFINITION_ARN: service.task_definition_arn,
+        outputs.DASHBOARD_NAME: monitoring.dashboard_name,
+        outputs.ALARM_NAMES: monitoring.alarm_names,
+        outputs.LOG_GROUPS: [service.log_group_name, *database.log_group_names],
     }
     for key, value in exported.items():
         pulumi.export(key, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import functools
@@ -242,6 +243,8 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{inputs['family']}:1", "revision": 1}
             case "aws:cloudwatch/logGroup:LogGroup":
                 return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{inputs.get('name') or physical}"}
+            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+                return {"name": physical, "arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{physical}"}
             case "aws:cloudwatch/dashboard:Dashboard":
                 return {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{inputs['dashboardName']}"}
             case "aws:kms/key:Key":
@@ -367,18 +370,25 @@ def run(settings: StackSettings, build: Callable[[StackSettings], dict[str, Any]
         build = build_program
     recording = Recording(settings=settings)
     mocks = StrictMocks(recording)
-    runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project="groundwork", stack=settings.stack, preview=False, monitor=RecordingMonitor(mocks)
-    )
-    runtime_settings.SETTINGS.rpc_manager.clear()
     exported: dict[str, Any] = {}
 
     def program() -> Any:
         values = build(settings)
         return pulumi.Output.from_input(values).apply(exported.update).future()
 
-    _sync_await(run_pulumi_func(program))
+    # A loop of its own: other tests may have closed or unset the thread's loop, and none is left open after.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(
+            mocks, project="groundwork", stack=settings.stack, preview=False, monitor=RecordingMonitor(mocks)
+        )
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        _sync_await(run_pulumi_func(program))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
     recording.exports = exported
     return recording
 

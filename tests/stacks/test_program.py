@@ -93,6 +93,16 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
         f"#dashboards/dashboard/{dashboard['dashboardName']}"
     )
     assert stack.exports[outputs.PROXY_ENDPOINT] == stack.one("aws:rds/proxy:Proxy").state["endpoint"]
+    assert stack.exports[outputs.LOAD_BALANCER_ARN] == stack.one("aws:lb/loadBalancer:LoadBalancer").state["arn"]
+    assert stack.exports[outputs.TARGET_GROUP_ARN] == stack.one("aws:lb/targetGroup:TargetGroup").state["arn"]
+    assert stack.exports[outputs.CERTIFICATE_ARN] == stack.one("aws:acm/certificate:Certificate").state["arn"]
+    assert stack.exports[outputs.ZONE_ID] == "Z0MOCKZONE"
+    assert stack.exports[outputs.TASK_DEFINITION_ARN].endswith(":1")
+    assert stack.exports[outputs.DASHBOARD_NAME] == dashboard["dashboardName"]
+    alarms = stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert sorted(stack.exports[outputs.ALARM_NAMES]) == sorted(a.state["name"] for a in alarms)
+    groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert sorted(stack.exports[outputs.LOG_GROUPS]) == sorted(g["name"] for g in groups)
 
 
 def test_data_resources_report_their_protection(stack: Recording) -> None:
