@@ -16,6 +16,7 @@ from cli.commands.preview import preview
 from cli.commands.refresh import refresh
 from cli.commands.stacks import stacks
 from cli.commands.up import up
+from cli.commands.verify import verify
 from cli.errors import ExitCode, InfraError
 from cli.options import JSON_META_KEY
 
@@ -86,3 +87,4 @@ app.command(epilog=EPILOG)(refresh)
 app.command(epilog=EPILOG)(outputs)
 app.command(epilog=EPILOG)(stacks)
 app.command(epilog=EPILOG)(doctor)
+app.command(epilog=EPILOG)(verify)

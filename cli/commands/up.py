@@ -15,6 +15,9 @@ def up(
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Run the connectivity check after applying (not available yet).")
     ] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Check the live stack through the AWS APIs after applying.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create or update the stack's resources."""
@@ -45,5 +48,10 @@ def up(
     render_outputs(console, values)
     if hidden:
         console.print(f"[dim]{len(hidden)} secret output(s) hidden; see `infra outputs --show-secrets`[/]")
+    document = outcome.to_json()
+    if verify:
+        from cli.verify.runner import verify_applied
+
+        verify_applied(target, outcome.outputs, console, document)
     if as_json:
-        emit_json(outcome.to_json())
+        emit_json(document)

@@ -1,0 +1,1 @@
+"""Post-deploy verification: the live stack checked against its outputs and settings through the AWS APIs."""
