@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -18,140 +16,41 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
+from cli.local.postgres import Cluster, Pooler
+from cli.local.processes import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app_image"
-SERVICE_USER = "postgres"
+
+__all__ = ["APP_DIR", "AppProcess", "PgBouncer", "Postgres", "app_environment", "free_port", "wait_for_port"]
 
 
 class HarnessError(RuntimeError):
-    """A prerequisite is missing or a server did not start; the message says how to fix it."""
+    """A server did not start; the message says why."""
 
 
-def postgres_bin() -> Path:
-    """The newest PostgreSQL server binaries installed from Debian's packages."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
-    if not found:
-        raise HarnessError("PostgreSQL server binaries not found; run scripts/setup.sh (installs postgresql)")
-    return Path(found[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.02)
-    tail = log.read_text()[-2000:] if log and log.exists() else ""
-    raise HarnessError(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s\n{tail}")
-
-
-def _as_service_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL and PgBouncer refuse to run as root; drop to the packages' own user when we are root."""
-    if os.geteuid() != 0:
-        return cmd
-    return ["runuser", "-u", SERVICE_USER, "--", *cmd]
-
-
-def _give_to_service_user(path: Path) -> None:
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(SERVICE_USER)
-        os.chown(path, user.pw_uid, user.pw_gid)
-
-
-def _run(cmd: list[str]) -> None:
-    result = subprocess.run(_as_service_user(cmd), capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise HarnessError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+def scratch_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
 
 
 @dataclass
-class Postgres:
-    """A PostgreSQL cluster in its own directory, listening on loopback only, with an application role."""
+class Postgres(Cluster):
+    """A throwaway cluster (no fsync) with generated passwords and a query helper for assertions."""
 
-    base: Path
     port: int = field(default_factory=free_port)
     superuser_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     app_user: str = "app"
     app_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     app_database: str = "app"
 
-    @property
-    def data(self) -> Path:
-        return self.base / "pgdata"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "postgres.log"
-
     def init(self) -> Postgres:
-        self.base.mkdir(parents=True, exist_ok=True)
-        _give_to_service_user(self.base)
-        pwfile = self.base / "pwfile"
-        pwfile.write_text(self.superuser_password)
-        _give_to_service_user(pwfile)
-        bin_dir = postgres_bin()
-        _run(
-            [
-                str(bin_dir / "initdb"),
-                "-D", str(self.data),
-                "-U", "postgres",
-                "--auth=scram-sha-256",
-                f"--pwfile={pwfile}",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]
-        )  # fmt: skip
-        pwfile.unlink()
-        with (self.data / "postgresql.conf").open("a") as conf:
-            # Throwaway clusters trade durability for speed; nothing here must survive a crash.
-            conf.write(
-                "listen_addresses = '127.0.0.1'\n"
-                f"port = {self.port}\n"
-                f"unix_socket_directories = '{self.base}'\n"
-                "max_connections = 200\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                "shared_buffers = 128MB\n"
-            )
-        self.start()
-        with self.connect() as conn:
-            conn.execute(f"CREATE ROLE {self.app_user} LOGIN PASSWORD '{self.app_password}'")
-            conn.execute(f"CREATE DATABASE {self.app_database} OWNER {self.app_user}")
+        super().init(durable=False)
         return self
 
-    def start(self) -> None:
-        _run([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "start"])
-
-    def stop(self, mode: str = "fast") -> None:
-        _run([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
-
     def is_running(self) -> bool:
-        result = subprocess.run(
-            _as_service_user([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "status"]),
-            capture_output=True,
-            check=False,
-        )
-        return result.returncode == 0
-
-    def url(self, *, superuser: bool = False, port: int | None = None) -> str:
-        user, password = ("postgres", self.superuser_password) if superuser else (self.app_user, self.app_password)
-        database = "postgres" if superuser else self.app_database
-        return f"postgresql://{user}:{password}@127.0.0.1:{port or self.port}/{database}"
-
-    def connect(self, database: str | None = None) -> psycopg.Connection:
-        """A superuser connection, straight to the server."""
-        url = self.url(superuser=True)
-        if database:
-            url = url.rsplit("/", 1)[0] + "/" + database
-        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+        return self.pid() is not None
 
     def query(self, sql: str, params=None, database: str | None = None) -> list[tuple]:
         with self.connect(database or self.app_database) as conn:
@@ -163,64 +62,17 @@ class Postgres:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-@dataclass
-class PgBouncer:
-    """PgBouncer in transaction mode in front of a Postgres, for the application's role."""
+class PgBouncer(Pooler):
+    """PgBouncer for a Postgres, on a free port in its own directory."""
 
-    postgres: Postgres
-    base: Path
-    port: int = field(default_factory=free_port)
-    pool_size: int = 20
-    query_wait_timeout: int = 3
-
-    @property
-    def pidfile(self) -> Path:
-        return self.base / "pgbouncer.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "pgbouncer.log"
+    def __init__(self, postgres: Postgres, base: Path, query_wait_timeout: int = 3, pool_size: int = 20):
+        super().__init__(
+            base=base, port=free_port(), cluster=postgres, pool_size=pool_size, query_wait_timeout=query_wait_timeout
+        )
 
     def start(self) -> PgBouncer:
-        executable = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-        if not Path(executable).exists():
-            raise HarnessError("pgbouncer not found; run scripts/setup.sh (installs pgbouncer)")
-        self.base.mkdir(parents=True, exist_ok=True)
-        _give_to_service_user(self.base)
-        pg = self.postgres
-        users = self.base / "userlist.txt"
-        users.write_text(f'"{pg.app_user}" "{pg.app_password}"\n')
-        users.chmod(0o600)
-        _give_to_service_user(users)
-        ini = self.base / "pgbouncer.ini"
-        ini.write_text(
-            "[databases]\n"
-            f"{pg.app_database} = host=127.0.0.1 port={pg.port} dbname={pg.app_database}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
-            f"auth_type = scram-sha-256\nauth_file = {users}\n"
-            f"pool_mode = transaction\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 2000\n"
-            # Fail fast when the server is gone instead of queueing clients for the default 120 s.
-            f"query_wait_timeout = {self.query_wait_timeout}\nserver_connect_timeout = 2\nserver_login_retry = 1\n"
-            f"logfile = {self.log}\npidfile = {self.pidfile}\n"
-            "log_connections = 0\nlog_disconnections = 0\n"
-        )
-        _give_to_service_user(ini)
-        _run([executable, "-d", str(ini)])
-        wait_for_port(self.port, 10, "pgbouncer", self.log)
+        super().start()
         return self
-
-    def url(self) -> str:
-        return self.postgres.url(port=self.port)
-
-    def stop(self) -> None:
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-            pid = int(self.pidfile.read_text().strip())
-            os.kill(pid, signal.SIGINT)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                os.kill(pid, 0)
-                time.sleep(0.02)
 
 
 def image_command() -> list[str]:
@@ -296,8 +148,3 @@ class AppProcess:
             self.process.wait()
             raise HarnessError(f"the API ignored SIGTERM for {timeout} s") from None
 
-
-def scratch_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path

@@ -1,0 +1,192 @@
+"""PostgreSQL clusters and PgBouncer poolers from Debian's packages, on loopback ports in a directory of their own."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli.errors import ConfigError
+from cli.local.processes import (
+    give_to_service_user,
+    pid_alive,
+    read_pid,
+    run,
+    stop_pid,
+    wait_for_port,
+)
+
+SETUP_HINT = "run `make setup` (it installs Debian's postgresql and pgbouncer), or apt-get install postgresql pgbouncer"
+
+
+class PrerequisiteMissing(ConfigError):
+    """A program the local stack needs is not installed."""
+
+
+def postgres_bin() -> Path:
+    """The newest PostgreSQL server binaries installed from Debian's packages."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
+    if not found:
+        raise PrerequisiteMissing("PostgreSQL server binaries (initdb, pg_ctl) are not installed", hint=SETUP_HINT)
+    return Path(found[-1]).parent
+
+
+def pgbouncer_bin() -> Path:
+    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+    if not found:
+        raise PrerequisiteMissing("pgbouncer is not installed", hint=SETUP_HINT)
+    return Path(found)
+
+
+@dataclass
+class Cluster:
+    """A PostgreSQL cluster listening on 127.0.0.1 only, with a login role and database for the application."""
+
+    base: Path
+    port: int
+    superuser_password: str
+    app_user: str
+    app_password: str
+    app_database: str
+
+    @property
+    def data(self) -> Path:
+        return self.base / "pgdata"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "postgres.log"
+
+    def exists(self) -> bool:
+        return (self.data / "PG_VERSION").is_file()
+
+    def init(self, *, durable: bool = True) -> None:
+        """Create the cluster and the application's role and database; `durable=False` trades safety for speed."""
+        bin_dir = postgres_bin()
+        self.base.mkdir(parents=True, exist_ok=True)
+        give_to_service_user(self.base)
+        pwfile = self.base / "pwfile"
+        pwfile.write_text(self.superuser_password)
+        pwfile.chmod(0o600)
+        give_to_service_user(pwfile)
+        try:
+            run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D", str(self.data),
+                    "-U", "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    *([] if durable else ["--no-sync"]),
+                ],
+                as_service=True,
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+        settings = (
+            "listen_addresses = '127.0.0.1'\n"
+            f"port = {self.port}\n"
+            f"unix_socket_directories = '{self.base}'\n"
+            "max_connections = 200\n"
+            "password_encryption = 'scram-sha-256'\n"
+        )
+        if not durable:
+            settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(settings)
+        self.start()
+        with self.connect() as conn:
+            conn.execute(f"CREATE ROLE {self.app_user} LOGIN PASSWORD '{self.app_password}'")
+            conn.execute(f"CREATE DATABASE {self.app_database} OWNER {self.app_user}")
+
+    def start(self) -> None:
+        run(
+            [str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30", "start"],
+            as_service=True,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        run([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], as_service=True)
+
+    def pid(self) -> int | None:
+        """The postmaster's pid when it runs; a stale postmaster.pid counts as not running."""
+        pid = read_pid(self.data / "postmaster.pid")
+        return pid if pid is not None and pid_alive(pid) else None
+
+    def url(self, *, superuser: bool = False, port: int | None = None, database: str | None = None) -> str:
+        user, password = ("postgres", self.superuser_password) if superuser else (self.app_user, self.app_password)
+        database = database or ("postgres" if superuser else self.app_database)
+        return f"postgresql://{user}:{password}@127.0.0.1:{port or self.port}/{database}"
+
+    def connect(self, database: str | None = None):
+        """A superuser connection, straight to the server."""
+        import psycopg
+
+        return psycopg.connect(self.url(superuser=True, database=database), autocommit=True, connect_timeout=5)
+
+
+@dataclass
+class Pooler:
+    """PgBouncer in transaction mode in front of a Cluster, for its application role."""
+
+    base: Path
+    port: int
+    cluster: Cluster
+    pool_size: int = 20
+    query_wait_timeout: int = 3
+
+    @property
+    def pidfile(self) -> Path:
+        return self.base / "pgbouncer.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "pgbouncer.log"
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pidfile)
+        return pid if pid is not None and pid_alive(pid) else None
+
+    def start(self) -> None:
+        executable = pgbouncer_bin()
+        self.base.mkdir(parents=True, exist_ok=True)
+        give_to_service_user(self.base)
+        cluster = self.cluster
+        users = self.base / "userlist.txt"
+        users.write_text(f'"{cluster.app_user}" "{cluster.app_password}"\n')
+        users.chmod(0o600)
+        give_to_service_user(users)
+        ini = self.base / "pgbouncer.ini"
+        ini.write_text(
+            "[databases]\n"
+            f"{cluster.app_database} = host=127.0.0.1 port={cluster.port} dbname={cluster.app_database}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = scram-sha-256\nauth_file = {users}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 2000\n"
+            # Fail fast when the server is gone instead of queueing clients for the default 120 s.
+            f"query_wait_timeout = {self.query_wait_timeout}\nserver_connect_timeout = 2\nserver_login_retry = 1\n"
+            f"logfile = {self.log}\npidfile = {self.pidfile}\n"
+            "log_connections = 0\nlog_disconnections = 0\n"
+        )
+        give_to_service_user(ini)
+        self.pidfile.unlink(missing_ok=True)
+        run([str(executable), "-d", str(ini)], as_service=True)
+        wait_for_port(self.port, 10, "pgbouncer", self.log)
+
+    def url(self) -> str:
+        return self.cluster.url(port=self.port)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            # SIGINT: PgBouncer's immediate shutdown; SIGTERM would wait for every client to leave.
+            stop_pid(pid, timeout=5, sig=signal.SIGINT)
+        with contextlib.suppress(FileNotFoundError):
+            self.pidfile.unlink()
+

@@ -1,0 +1,123 @@
+"""Background processes on loopback: free ports, pid files, the service user, and stopping cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from cli.errors import ConfigError, OperationFailed
+
+SERVICE_USER = "postgres"
+"""PostgreSQL and PgBouncer refuse to run as root; as root they (and nginx) run as the packages' own user."""
+
+
+class PortTaken(ConfigError):
+    """A port the local stack needs is used by another program."""
+
+
+class ServiceFailed(OperationFailed):
+    """A local service did not start; the message carries the end of its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def is_listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
+
+
+def log_tail(log: Path | None, size: int = 2000) -> str:
+    return log.read_text(errors="replace")[-size:] if log and log.exists() else ""
+
+
+def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None, pid: int | None = None) -> None:
+    """Wait until something listens on the port; fail with the log's tail if it does not (or its process dies)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_listening(port):
+            return
+        if pid is not None and not pid_alive(pid):
+            raise ServiceFailed(f"{what} exited while starting:\n{log_tail(log)}", hint=f"see {log}")
+        time.sleep(0.02)
+    raise ServiceFailed(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s\n{log_tail(log)}")
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def as_service_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", SERVICE_USER, "--", *cmd] if running_as_root() else cmd
+
+
+def give_to_service_user(path: Path) -> None:
+    if running_as_root():
+        user = pwd.getpwnam(SERVICE_USER)
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def run(cmd: list[str], *, as_service: bool = False) -> str:
+    """Run a command to completion; a failure raises ServiceFailed with its output."""
+    full = as_service_user(cmd) if as_service else cmd
+    result = subprocess.run(full, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServiceFailed(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) is not alive for our purposes.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    return True
+
+
+def read_pid(pidfile: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(pidfile.read_text().split()[0])
+    return None
+
+
+def command_line(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
+def stop_pid(pid: int, timeout: float = 10, sig: int = signal.SIGTERM) -> None:
+    """Ask a process (and its group when it leads one) to stop; kill it if it is still there after the timeout."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
