@@ -14,6 +14,7 @@ from cli.commands.doctor import doctor
 from cli.commands.outputs import outputs
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
+from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.up import up
 from cli.commands.verify import verify
@@ -87,4 +88,5 @@ app.command(epilog=EPILOG)(refresh)
 app.command(epilog=EPILOG)(outputs)
 app.command(epilog=EPILOG)(stacks)
 app.command(epilog=EPILOG)(doctor)
+app.command(epilog=EPILOG)(smoke)
 app.command(epilog=EPILOG)(verify)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cli.changes import ChangeReport
-from cli.errors import ConfirmationRefused, InfraError, NotAvailable
+from cli.errors import ConfirmationRefused, InfraError
 from cli.progress import LiveProgress
 from cli.stack_info import masked_outputs
 
@@ -16,14 +16,6 @@ if TYPE_CHECKING:
 
     from cli.engine import Engine, StackOutput
     from cli.target import Target
-
-
-def smoke_unavailable() -> NotAvailable:
-    """`--smoke` belongs to a later piece of work; it fails before anything is applied."""
-    return NotAvailable(
-        "the connectivity check (--smoke) is not available yet",
-        hint="run `infra up` without --smoke; nothing was applied",
-    )
 
 
 def drive(
@@ -80,15 +72,12 @@ def up(
     console: Console,
     *,
     yes: bool,
-    smoke: bool,
     interactive: bool,
     spinner: bool,
     ask: Callable[[str], bool],
     show_plan: Callable[[ChangeReport], None],
 ) -> UpOutcome:
     """Preview, confirm, apply with live progress, and collect the outputs."""
-    if smoke:
-        raise smoke_unavailable()
     plan = preview(engine, target, console, diff=False, spinner=spinner)
     show_plan(plan)
     if not plan.has_changes:

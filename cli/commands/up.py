@@ -13,7 +13,7 @@ def up(
     stack: StackOption = "local",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking after the preview.")] = False,
     smoke: Annotated[
-        bool, typer.Option("--smoke", help="Run the connectivity check after applying (not available yet).")
+        bool, typer.Option("--smoke", help="Run the smoke check after applying; a breach fails the command.")
     ] = False,
     verify: Annotated[
         bool, typer.Option("--verify", help="Check the live stack through the AWS APIs after applying.")
@@ -33,7 +33,6 @@ def up(
         target,
         console,
         yes=yes,
-        smoke=smoke,
         interactive=session.interactive,
         spinner=session.spinner,
         ask=lambda text: typer.confirm(text, default=False, err=True),
@@ -53,5 +52,9 @@ def up(
         from cli.verify.runner import verify_applied
 
         verify_applied(target, outcome.outputs, console, document)
+    if smoke:
+        from cli.smoke.flow import smoke_applied
+
+        smoke_applied(target, outcome.outputs, console, document)
     if as_json:
         emit_json(document)

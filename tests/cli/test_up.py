@@ -70,13 +70,6 @@ def test_up_with_nothing_to_change_does_not_apply(infra, fake):
     assert "no changes to apply" in result.stderr
 
 
-def test_up_smoke_is_refused_before_anything_runs(infra, fake):
-    result = infra("up", "--stack", "dev", "--yes", "--smoke", code=2)
-    assert "not available yet" in result.stderr
-    assert "nothing was applied" in result.stderr
-    assert fake.calls == []
-
-
 def test_up_failure_shows_the_failed_resource_and_exits_1(infra, fake):
     fake.script("preview", events=events.first_deploy("dev", planning=True))
     fake.script(

@@ -1,0 +1,102 @@
+"""`infra smoke`: the connectivity check of a deployed service, with SLO gates and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption
+
+
+def smoke(
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            "-s",
+            help="Check this stack's service (URL and signing secret from its outputs).",
+            show_default=False,
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Check the service at this base URL instead of a stack's.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="INFRA_SMOKE_TOKEN",
+            help="Bearer token for the writes; by default minted from the stack's signing secret.",
+            show_default=False,
+        ),
+    ] = None,
+    requests: Annotated[int, typer.Option("--requests", "-n", min=1, max=100_000, help="Requests to make.")] = 200,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, max=1000, help="Requests in flight at once.")
+    ] = 10,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="Seconds each request may take.")] = 5.0,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Only GET /heartbeat; no writes.")] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Network profile through the shaping proxy: wifi, 4g, 3g, lossy.")
+    ] = None,
+    profiles_file: Annotated[
+        Path | None, typer.Option("--profiles-file", help="TOML file with more (or overriding) profiles.")
+    ] = None,
+    max_failures: Annotated[int, typer.Option("--max-failures", min=0, help="Gate: failed requests allowed.")] = 0,
+    p95_ms: Annotated[
+        float, typer.Option("--p95-ms", min=0.001, help="Gate: p95 latency must stay under this.")
+    ] = 200.0,
+    p99_ms: Annotated[
+        float | None,
+        typer.Option("--p99-ms", min=0.001, help="Gate: p99 latency must stay under this (off by default)."),
+    ] = None,
+    expect_redirect: Annotated[
+        bool, typer.Option("--expect-redirect", help="With --url: plain HTTP on port 80 must redirect to HTTPS.")
+    ] = False,
+    ca_file: Annotated[
+        Path | None, typer.Option("--ca-file", help="PEM file of the CAs to trust instead of the system's.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the profile's jitter and loss.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a deployed service end to end: pre-flight, keep-alive requests and writes, SLO gates."""
+    from cli.errors import ConfigError
+    from cli.render import emit_json, err_console
+    from cli.smoke.check import SmokeOptions
+    from cli.smoke.flow import judge, run_and_report
+    from cli.smoke.gates import Gates
+    from cli.smoke.profiles import get_profile
+    from cli.smoke.target import from_stack, from_url
+
+    if stack is not None and url is not None:
+        raise ConfigError("--stack and --url are alternatives", hint="pass one of them")
+    ca = str(ca_file) if ca_file else None
+    if url is not None:
+        target = from_url(url, token=token, expect_redirect=expect_redirect, ca_file=ca)
+        console = err_console()
+    else:
+        from cli.commands.context import open_target
+
+        if expect_redirect:
+            raise ConfigError("--expect-redirect is for --url", hint="a stack's redirect is always checked")
+        session, stack_target = open_target(stack or "local", as_json=as_json)
+        console = session.console
+        outputs = session.engine().outputs(stack_target.stack)
+        target = from_stack(stack_target, outputs, token=token, ca_file=ca)
+    options = SmokeOptions(
+        requests=requests,
+        concurrency=concurrency,
+        timeout_s=timeout,
+        writes=not read_only,
+        gates=Gates(max_failures=max_failures, p95_ms=p95_ms, p99_ms=p99_ms),
+        profile=get_profile(profile, profiles_file) if profile else None,
+        seed=seed,
+    )
+    report = run_and_report(target, options, console, junit=junit, html=html)
+    judge(report)
+    if as_json:
+        emit_json({"ok": True, "smoke": report.to_json()})

@@ -1,0 +1,119 @@
+"""The API's check plan: GET /heartbeat and authenticated POST /map writes confirmed by their version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cli.smoke.classify import WRONG_BODY, http_status
+from cli.smoke.load import Call, Verdict
+
+HEARTBEAT = "GET /heartbeat"
+MAP = "POST /map"
+
+
+@dataclass
+class _Writer:
+    """The last version a worker's record is known to have, and whether a lost write may have landed since."""
+
+    version: int = 0
+    uncertain: bool = False
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def judge_heartbeat(status: int, body: bytes) -> Verdict:
+    """200 with `status: ok` and a database round trip, or the class of what was wrong."""
+    if status != 200:
+        return http_status(status), _snippet(body), None
+    doc = _json(body)
+    if not isinstance(doc, dict) or doc.get("status") != "ok":
+        return WRONG_BODY, "heartbeat is not a JSON object with status 'ok': " + _snippet(body), None
+    database = doc.get("database")
+    latency = database.get("latency_ms") if isinstance(database, dict) else None
+    if not isinstance(latency, int | float) or not database.get("ok"):
+        return WRONG_BODY, "heartbeat lacks a successful database round trip: " + _snippet(body), None
+    return None, "", float(latency)
+
+
+def _snippet(body: bytes, limit: int = 120) -> str:
+    text = body[:limit].decode("utf-8", "replace").replace("\n", " ")
+    return text + ("..." if len(body) > limit else "")
+
+
+@dataclass
+class ApiPlan:
+    """Alternate heartbeats and writes; each worker writes its own record, so its versions must climb by one."""
+
+    base_url: str
+    token: str | None = field(repr=False)
+    run_id: str
+    writes: bool = True
+    host_header: str | None = None
+    """Sent as Host when the requests go through the shaping proxy rather than to the service's address."""
+    service: dict[str, Any] = field(default_factory=dict, init=False)
+    """Name and version of the service, from the first good heartbeat."""
+    _writers: dict[int, _Writer] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        base = self.base_url.rstrip("/")
+        self._heartbeat_url = base + "/heartbeat"
+        self._map_url = base + "/map"
+        common = {"Accept": "application/json"}
+        if self.host_header:
+            common["Host"] = self.host_header
+        self._read_headers: dict[str, str] = common
+        self._write_headers: dict[str, str] = {
+            **common,
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.token}",
+        }
+
+    def user_id(self, worker: int) -> str:
+        return f"smoke-{self.run_id}-{worker}"
+
+    def call(self, worker: int, n: int) -> Call:
+        if self.writes and n % 2 == 1:
+            return self._write(worker, n)
+        return Call(HEARTBEAT, "GET", self._heartbeat_url, None, self._read_headers, self._judge_heartbeat)
+
+    def _judge_heartbeat(self, status: int, body: bytes) -> Verdict:
+        verdict = judge_heartbeat(status, body)
+        if verdict[0] is None and not self.service:
+            doc = json.loads(body)
+            self.service = {"name": doc.get("service"), "version": doc.get("version")}
+        return verdict
+
+    def _write(self, worker: int, n: int) -> Call:
+        state = self._writers.setdefault(worker, _Writer())
+        user_id = self.user_id(worker)
+        body = json.dumps({"user_id": user_id, "practice": {"check": "infra smoke", "run": self.run_id, "n": n}})
+
+        def judge(status: int, raw: bytes) -> Verdict:
+            if status not in (200, 201):
+                state.uncertain = state.uncertain or status >= 500
+                return http_status(status), _snippet(raw), None
+            doc = _json(raw)
+            version = doc.get("version") if isinstance(doc, dict) else None
+            if not isinstance(version, int) or isinstance(version, bool) or doc.get("user_id") != user_id:
+                state.uncertain = True
+                return WRONG_BODY, "write answer lacks this record's user_id and version: " + _snippet(raw), None
+            expected = state.version + 1
+            confirmed = version >= expected if state.uncertain else version == expected
+            if not confirmed:
+                want = f"above {state.version}" if state.uncertain else str(expected)
+                state.version, state.uncertain = max(version, state.version), True
+                return WRONG_BODY, f"write not confirmed: version {version}, expected {want}", None
+            state.version, state.uncertain = version, False
+            return None, "", None
+
+        def lost() -> None:
+            state.uncertain = True
+
+        return Call(MAP, "POST", self._map_url, body.encode(), self._write_headers, judge, lost)

@@ -1,0 +1,132 @@
+"""Inline SVG charts of a run: the latency distribution and the latency over time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from cli.smoke.stats import Sample, histogram
+
+WIDTH, HEIGHT = 720, 260
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 40
+COLOURS = ("#2b6cb0", "#2f855a", "#b7791f", "#6b46c1", "#2c7a7b")
+FAILURE_COLOUR = "#c53030"
+
+
+def _nice_max(value: float) -> float:
+    """A round number at or above the value, for an axis."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** len(str(int(value))) / 10
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _frame(x_label: str, y_label: str, y_max: float, body: list[str], title: str) -> str:
+    plot_h = HEIGHT - TOP - BOTTOM
+    parts = [
+        f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for i in range(5):
+        value = y_max * i / 4
+        y = TOP + plot_h - plot_h * i / 4
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>')
+    parts.extend(body)
+    parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="#4a5568"/>')
+    parts.append(
+        f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" text-anchor="middle">{escape(x_label)}</text>'
+    )
+    parts.append(
+        f'<text transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def distribution_svg(samples: Sequence[Sample], markers: dict[str, float | None]) -> str:
+    """A histogram of latencies with vertical markers (percentiles, the gate) where they fall."""
+    values = [s.latency_ms for s in samples if s.timed]
+    bins = histogram(values, bins=20)
+    if not bins:
+        return "<p>No timed responses.</p>"
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    y_max = _nice_max(max(count for _, _, count in bins))
+    width = plot_w / len(bins)
+    body = []
+    for i, (low, high, count) in enumerate(bins):
+        h = plot_h * count / y_max
+        x = LEFT + i * width
+        body.append(
+            f'<rect x="{x + 1:.1f}" y="{TOP + plot_h - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" '
+            f'fill="{COLOURS[0]}"><title>{low:.1f}-{high:.1f} ms: {count}</title></rect>'
+        )
+        if i % 4 == 0 or i == len(bins) - 1:
+            body.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">{low:.1f}</text>')
+    low_edge, high_edge = bins[0][0], bins[-1][1]
+
+    def position(value: float) -> float | None:
+        """Where a latency falls on the binned axis (bins may be log-spaced)."""
+        for i, (low, high, _) in enumerate(bins):
+            if low <= value <= high:
+                fraction = (value - low) / (high - low) if high > low else 0
+                return LEFT + (i + fraction) * width
+        return None
+
+    for j, (name, value) in enumerate(markers.items()):
+        if value is None or not low_edge <= value <= high_edge:
+            continue
+        x = position(value)
+        if x is None:
+            continue
+        colour = FAILURE_COLOUR if name.startswith("gate") else "#1a202c"
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{colour}" '
+                    'stroke-dasharray="4 3"/>')  # fmt: skip
+        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 12 + 12 * j}" fill="{colour}">{escape(name)} {value:.1f}</text>')
+    return _frame("latency (ms, bin lower edges)", "requests", y_max, body, "latency distribution")
+
+
+def timeline_svg(samples: Sequence[Sample], gate_ms: float | None) -> str:
+    """Each request's latency at the moment it started; failures in red, the p95 gate as a line."""
+    if not samples:
+        return "<p>No requests.</p>"
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    x_max = max(s.started_s * 1000 + s.latency_ms for s in samples) or 1.0
+    y_max = _nice_max(max([s.latency_ms for s in samples] + [gate_ms or 0]))
+    endpoints = list(dict.fromkeys(s.endpoint for s in samples))
+    body = []
+    for s in samples:
+        x = LEFT + plot_w * (s.started_s * 1000) / x_max
+        y = TOP + plot_h - plot_h * min(s.latency_ms, y_max) / y_max
+        tip = f"{s.endpoint} at {s.started_s * 1000:.1f} ms: {s.latency_ms:.1f} ms" + (
+            f" ({s.failure})" if s.failure else ""
+        )
+        if s.failure:
+            body.append(
+                f'<path d="M{x - 3:.1f} {y - 3:.1f}L{x + 3:.1f} {y + 3:.1f}M{x - 3:.1f} {y + 3:.1f}L{x + 3:.1f} '
+                f'{y - 3:.1f}" stroke="{FAILURE_COLOUR}" stroke-width="1.5"><title>{escape(tip)}</title></path>'
+            )
+        else:
+            colour = COLOURS[endpoints.index(s.endpoint) % len(COLOURS)]
+            body.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}" fill-opacity="0.7">'
+                f"<title>{escape(tip)}</title></circle>"
+            )
+    if gate_ms is not None:
+        y = TOP + plot_h - plot_h * gate_ms / y_max
+        body.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{FAILURE_COLOUR}" '
+                    'stroke-dasharray="4 3"/>')  # fmt: skip
+        body.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" fill="{FAILURE_COLOUR}">'
+                    f"p95 gate {gate_ms:g} ms</text>")  # fmt: skip
+    for i in range(5):
+        x = LEFT + plot_w * i / 4
+        body.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">{x_max * i / 4:.0f}</text>')
+    for i, name in enumerate(endpoints):
+        colour = COLOURS[i % len(COLOURS)]
+        body.append(f'<circle cx="{LEFT + 10}" cy="{TOP + 8 + 14 * i}" r="4" fill="{colour}"/>')
+        body.append(f'<text x="{LEFT + 18}" y="{TOP + 12 + 14 * i}">{escape(name)}</text>')
+    return _frame("time since the first request (ms)", "latency (ms)", y_max, body, "latency over time")

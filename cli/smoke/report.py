@@ -1,0 +1,122 @@
+"""The outcome of a smoke run: what was checked, what was measured, and whether the gates held."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cli.errors import OperationFailed
+from cli.smoke.gates import GateResult, Gates
+from cli.smoke.preflight import Check
+from cli.smoke.profiles import Profile
+from cli.smoke.stats import Sample, Summary, summarise
+
+FAILURE_EXAMPLES = 3
+
+
+@dataclass
+class SmokeReport:
+    """Everything one run found; every output format is rendered from this."""
+
+    target_url: str
+    source: str
+    started_at: datetime
+    requests: int
+    concurrency: int
+    timeout_s: float
+    writes: bool
+    gates: Gates
+    profile: Profile | None
+    preflight: list[Check]
+    samples: list[Sample]
+    wall_s: float
+    gate_results: list[GateResult]
+    service: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gate_results)
+
+    @property
+    def broken(self) -> list[GateResult]:
+        return [g for g in self.gate_results if not g.passed]
+
+    @property
+    def overall(self) -> Summary:
+        return summarise(self.samples, self.wall_s)
+
+    def endpoints(self) -> dict[str, Summary]:
+        names = list(dict.fromkeys(s.endpoint for s in self.samples))
+        return {name: summarise([s for s in self.samples if s.endpoint == name], self.wall_s) for name in names}
+
+    def database(self) -> dict[str, Any]:
+        """The database round trip the heartbeats reported."""
+        values = sorted(s.database_ms for s in self.samples if s.database_ms is not None)
+        if not values:
+            return {"samples": 0}
+        return {
+            "samples": len(values),
+            "p50_ms": round(statistics.median(values), 3),
+            "max_ms": round(values[-1], 3),
+        }
+
+    def failure_examples(self) -> dict[str, list[str]]:
+        """A few details of each failure class, endpoint first."""
+        examples: dict[str, list[str]] = {}
+        for sample in self.samples:
+            if sample.failure:
+                bucket = examples.setdefault(sample.failure, [])
+                text = f"{sample.endpoint}: {sample.detail}" if sample.detail else sample.endpoint
+                if len(bucket) < FAILURE_EXAMPLES and text not in bucket:
+                    bucket.append(text)
+        return dict(sorted(examples.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "target": {"url": self.target_url, "source": self.source},
+            "started_at": self.started_at.isoformat(),
+            "settings": {
+                "requests": self.requests,
+                "concurrency": self.concurrency,
+                "timeout_s": self.timeout_s,
+                "writes": self.writes,
+                "gates": self.gates.to_json(),
+            },
+            "profile": self.profile.to_json() if self.profile else None,
+            "preflight": [c.to_json() for c in self.preflight],
+            "service": self.service,
+            "wall_s": round(self.wall_s, 4),
+            "overall": self.overall.to_json(),
+            "endpoints": {name: summary.to_json() for name, summary in self.endpoints().items()},
+            "database": self.database(),
+            "failure_examples": self.failure_examples(),
+            "gates": [g.to_json() for g in self.gate_results],
+            "samples": [
+                {
+                    "endpoint": s.endpoint,
+                    "started_ms": round(s.started_s * 1000, 3),
+                    "latency_ms": round(s.latency_ms, 3),
+                    "status": s.status,
+                    "failure": s.failure,
+                }
+                for s in self.samples
+            ],
+        }
+
+
+class SmokeFailed(OperationFailed):
+    """The smoke check ran and a gate broke."""
+
+
+def breach(report: SmokeReport, **extra: Any) -> SmokeFailed:
+    """The error for a run whose gates broke; its JSON document carries the whole report."""
+    names = ", ".join(g.name for g in report.broken)
+    details = {"smoke": report.to_json(), **extra}
+    return SmokeFailed(
+        f"smoke check against {report.target_url} failed: {names}",
+        hint="read the failures and gates above; the JSON, JUnit and HTML reports carry every request",
+        details=details,
+    )
