@@ -1,0 +1,145 @@
+"""Each kind of failure a faulty server produces is classified, and each gate trips with exit code 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.gates import Gates
+from cli.smoke.target import from_url
+
+TOKEN = "a-test-token-not-a-real-one"
+
+
+def _run(server, requests=20, concurrency=5, **options):
+    target = from_url(server.base_url, token=TOKEN, expect_redirect=False)
+    return run_smoke(target, SmokeOptions(requests=requests, concurrency=concurrency, **options))
+
+
+def _gate(report, name):
+    return next(g for g in report.gate_results if g.name == name)
+
+
+def test_a_healthy_server_passes_every_gate(faulty):
+    report = _run(faulty)
+    assert report.passed, report.to_json()["gates"]
+    assert report.overall.requests == 20
+    assert report.overall.failures == {}
+    assert report.endpoints()["POST /map"].succeeded == 10
+    assert sum(faulty.versions.values()) == 10
+    assert faulty.requests == 21  # livez, then the 20 requests
+
+
+def test_500s_are_classified_by_status_and_break_the_failures_gate(faulty):
+    faulty.mode = "status500"
+    report = _run(faulty)
+    assert report.overall.failures == {"http_500": 20}
+    assert not _gate(report, "failures").passed
+    assert _gate(report, "preflight").passed
+    assert _gate(report, "p95").passed
+    assert "boom" in report.failure_examples()["http_500"][0]
+
+
+def test_answers_slower_than_the_timeout_are_timeouts(faulty):
+    faulty.mode, faulty.delay_s = "slow", 0.3
+    report = _run(faulty, requests=5, concurrency=5, timeout_s=0.1)
+    assert report.overall.failures == {"timeout": 5}
+    assert all(0.09 <= s.latency_ms / 1000 < 0.3 for s in report.samples)
+    assert not _gate(report, "failures").passed
+
+
+def test_slow_answers_within_the_timeout_break_the_p95_gate_only(faulty):
+    faulty.mode, faulty.delay_s = "slow", 0.25
+    report = _run(faulty, requests=10, concurrency=10, timeout_s=3)
+    assert report.overall.failures == {}
+    assert _gate(report, "failures").passed
+    p95 = _gate(report, "p95")
+    assert not p95.passed
+    assert report.overall.percentiles_ms[95] >= 250
+    assert [g.name for g in report.broken] == ["p95"]
+
+
+def test_a_p95_limit_above_the_slowness_passes(faulty):
+    faulty.mode, faulty.delay_s = "slow", 0.25
+    report = _run(faulty, requests=10, concurrency=10, timeout_s=3, gates=Gates(p95_ms=2000))
+    assert report.passed
+
+
+def test_connection_resets_are_resets(faulty):
+    faulty.mode = "reset"
+    report = _run(faulty)
+    assert report.overall.failures == {"reset": 20}
+    assert _gate(report, "preflight").passed
+
+
+def test_a_heartbeat_with_the_wrong_body_is_a_wrong_body(faulty):
+    faulty.mode = "wrong_body"
+    report = _run(faulty)
+    heartbeat = report.endpoints()["GET /heartbeat"]
+    assert heartbeat.failures == {"wrong_body": 10}
+    assert "hello from something else" in report.failure_examples()["wrong_body"][0]
+    assert report.endpoints()["POST /map"].failures == {}
+
+
+def test_a_write_whose_version_does_not_climb_is_not_confirmed(faulty):
+    faulty.mode = "stale_version"
+    report = _run(faulty, requests=20, concurrency=1)
+    writes = report.endpoints()["POST /map"]
+    assert writes.succeeded == 1  # the first write creates version 1; the rest keep answering 1
+    assert writes.failures == {"wrong_body": 9}
+    assert any("not confirmed" in text for text in report.failure_examples()["wrong_body"])
+
+
+def test_redirects_on_the_api_are_classified_by_status(faulty):
+    faulty.mode = "redirect"
+    report = _run(faulty)
+    assert report.overall.failures == {"http_301": 20}
+    livez = next(c for c in report.preflight if c.name == "livez")
+    assert livez.status == "fail"
+    assert "301" in livez.summary
+
+
+def test_a_refused_connection_is_a_connect_failure(faulty):
+    target = from_url("http://127.0.0.1:1", token=TOKEN, expect_redirect=False)
+    report = run_smoke(target, SmokeOptions(requests=4, concurrency=2))
+    assert report.overall.failures == {"connect": 4}
+    assert report.overall.percentiles_ms[95] is None
+    assert not _gate(report, "p95").passed
+
+
+def test_max_failures_allows_some_failures(faulty):
+    faulty.mode = "status500"
+    report = _run(faulty, requests=4, concurrency=1, gates=Gates(max_failures=4))
+    assert _gate(report, "failures").passed
+
+
+@pytest.mark.parametrize(
+    ("mode", "delay", "args", "broken"),
+    [
+        ("status500", 0, [], ["failures"]),
+        ("slow", 0.25, ["--timeout", "3"], ["p95"]),
+        ("slow", 0.3, ["--timeout", "0.1"], ["failures"]),
+        ("reset", 0, [], ["failures", "p95"]),
+        ("wrong_body", 0, [], ["failures"]),
+    ],
+)
+def test_the_command_exits_1_and_names_the_broken_gates(infra, faulty, mode, delay, args, broken):
+    faulty.mode, faulty.delay_s = mode, delay
+    result = infra("smoke", "--url", faulty.base_url, "--token", TOKEN, "-n", "10", *args, "--json", code=1)
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False
+    assert doc["error"]["kind"] == "SmokeFailed"
+    assert [g["name"] for g in doc["smoke"]["gates"] if not g["passed"]] == broken
+    assert "smoke check failed" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_the_command_exits_0_on_a_pass(infra, faulty):
+    result = infra("smoke", "--url", faulty.base_url, "--token", TOKEN, "-n", "10", "--json", code=0)
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True
+    assert doc["smoke"]["passed"] is True
+    assert doc["smoke"]["overall"]["requests"] == 10
+    assert "smoke check passed" in result.stderr

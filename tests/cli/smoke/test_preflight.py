@@ -1,0 +1,134 @@
+"""Pre-flight checks: DNS, TLS against a private CA (trusted, untrusted, wrong host, near expiry), redirect."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import trustme
+
+from cli.smoke import preflight
+from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.target import SmokeTarget
+from tests.cli.smoke.conftest import server_context
+from tests.cli.smoke.faulty import FaultyServer, serve
+
+TOKEN = "a-test-token-not-a-real-one"
+
+
+def _check(report, name):
+    return next(c for c in report.preflight if c.name == name)
+
+
+def _smoke(server, ca_file, redirect_port=None, requests=6):
+    target = SmokeTarget(server.base_url, TOKEN, "url", redirect_port=redirect_port, ca_file=ca_file)
+    return run_smoke(target, SmokeOptions(requests=requests, concurrency=3))
+
+
+def test_tls_with_a_trusted_certificate_passes_and_reports_expiry(ca, ca_file):
+    with serve(FaultyServer(tls=server_context(ca, "127.0.0.1"))) as server:
+        report = _smoke(server, ca_file)
+    tls = _check(report, "tls")
+    assert tls.status == "pass", tls.summary
+    assert tls.data["days_to_expiry"] > 30
+    assert "chain verified" in tls.summary
+    assert report.passed
+    assert report.overall.failures == {}
+
+
+def test_a_certificate_from_an_untrusted_ca_fails_tls_everywhere(ca_file):
+    other = trustme.CA()
+    with serve(FaultyServer(tls=server_context(other, "127.0.0.1"))) as server:
+        report = _smoke(server, ca_file)
+    tls = _check(report, "tls")
+    assert tls.status == "fail"
+    assert "certificate rejected" in tls.summary
+    assert "unable to get local issuer certificate" in tls.summary
+    assert report.overall.failures == {"tls": 6}
+    assert _check(report, "livez").data["failure"] == "tls"
+    assert not report.passed
+
+
+def test_a_certificate_for_another_host_fails_tls(ca, ca_file):
+    with serve(FaultyServer(tls=server_context(ca, "other.example"))) as server:
+        report = _smoke(server, ca_file)
+    tls = _check(report, "tls")
+    assert tls.status == "fail"
+    assert "mismatch" in tls.summary.lower() or "doesn't match" in tls.summary
+    assert report.overall.failures == {"tls": 6}
+
+
+def test_a_certificate_near_expiry_warns_without_failing(ca, ca_file):
+    soon = datetime.now(UTC) + timedelta(days=10, hours=1)
+    with serve(FaultyServer(tls=server_context(ca, "127.0.0.1", not_after=soon))) as server:
+        report = _smoke(server, ca_file)
+    tls = _check(report, "tls")
+    assert tls.status == "warn"
+    assert tls.data["days_to_expiry"] == 10
+    assert "renew" in tls.summary
+    assert report.passed
+
+
+def test_plain_http_redirecting_to_https_passes(ca, ca_file):
+    with (
+        serve(FaultyServer(tls=server_context(ca, "127.0.0.1"))) as server,
+        serve(FaultyServer(mode="redirect")) as plain,
+    ):
+        report = _smoke(server, ca_file, redirect_port=plain.port)
+    check = _check(report, "redirect")
+    assert check.status == "pass", check.summary
+    assert check.data == {"http_status": 301, "location": "https://127.0.0.1/livez"}
+    assert report.passed
+
+
+def test_plain_http_that_does_not_redirect_fails_the_preflight_gate(ca, ca_file):
+    with (
+        serve(FaultyServer(tls=server_context(ca, "127.0.0.1"))) as server,
+        serve(FaultyServer(mode="ok")) as plain,
+    ):
+        report = _smoke(server, ca_file, redirect_port=plain.port)
+    check = _check(report, "redirect")
+    assert check.status == "fail"
+    assert "instead of redirecting" in check.summary
+    assert [g.name for g in report.broken] == ["preflight"]
+
+
+def test_a_redirect_elsewhere_fails():
+    async def scenario():
+        async def handler(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 301 Moved\r\nLocation: http://elsewhere.example/\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        async with server:
+            return await preflight.redirect("api.example.com", "127.0.0.1", server.sockets[0].getsockname()[1], 2)
+
+    check = asyncio.run(scenario())
+    assert check.status == "fail"
+    assert "http://elsewhere.example/" in check.summary
+
+
+def test_an_address_needs_no_resolution():
+    check, addresses = asyncio.run(preflight.dns("127.0.0.1", 80, 1))
+    assert check.status == "pass"
+    assert addresses == ["127.0.0.1"]
+
+
+def test_localhost_resolves_through_the_system_resolver():
+    check, addresses = asyncio.run(preflight.dns("localhost", 80, 2))
+    assert check.status == "pass"
+    assert "127.0.0.1" in addresses or "::1" in addresses
+    assert check.duration_ms is not None
+
+
+@pytest.mark.parametrize("port", [1])
+def test_tls_to_a_closed_port_says_it_cannot_connect(port, ca_file):
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file)
+    check = asyncio.run(preflight.tls("127.0.0.1", "127.0.0.1", port, context, 2))
+    assert check.status == "fail"
+    assert "cannot connect" in check.summary
