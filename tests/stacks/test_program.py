@@ -59,6 +59,24 @@ def test_every_resource_is_a_named_child_of_a_groundwork_component(full: Recordi
         assert r.name.startswith(f"{parent.name}-"), f"{r.urn} is not named after {parent.name}"
 
 
+def test_build_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    from stacks.program import _without_collection_pauses
+
+    assert gc.isenabled()
+    with _without_collection_pauses():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _without_collection_pauses():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_aws_resources_use_the_explicit_provider_of_the_stack_region(stack: Recording) -> None:
     provider = stack.one("pulumi:providers:aws")
     assert provider["region"] == stack.settings.region
