@@ -166,6 +166,7 @@ async def _run(target: SmokeTarget, options: SmokeOptions, on_stage: Callable[[s
         wall_s=wall_s,
         gate_results=[],
         service=plan.service,
+        run_id=run_id,
     )
     report.gate_results = evaluate(options.gates, report.overall, checks)
     return report

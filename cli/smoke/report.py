@@ -34,6 +34,8 @@ class SmokeReport:
     wall_s: float
     gate_results: list[GateResult]
     service: dict[str, Any]
+    run_id: str = ""
+    """Names the records the run wrote: `smoke-<run_id>-<worker>`."""
 
     @property
     def passed(self) -> bool:
@@ -78,6 +80,7 @@ class SmokeReport:
             "passed": self.passed,
             "target": {"url": self.target_url, "source": self.source},
             "started_at": self.started_at.isoformat(),
+            "run_id": self.run_id,
             "settings": {
                 "requests": self.requests,
                 "concurrency": self.concurrency,
