@@ -13,6 +13,8 @@ from infra import require, type_token
 
 TYPE = type_token("network", "Network")
 
+FLOW_LOG_PREFIX = "vpc"
+"""Key prefix of the VPC flow logs in the log bucket."""
 _ANY_IPV4 = "0.0.0.0/0"
 _ANY_IPV6 = "::/0"
 
@@ -33,6 +35,8 @@ class NetworkArgs:
     """Port of the database and of the connection proxy."""
     bastion: bool = False
     """Add a security group for an SSM bastion that may reach the database."""
+    flow_log_bucket_arn: pulumi.Input[str] | None = None
+    """Bucket (ARN) that receives the VPC's flow logs under `vpc/`; None turns flow logs off."""
 
 
 class Network(pulumi.ComponentResource):
@@ -78,6 +82,19 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{name}-vpc"},
             opts=child,
         )
+        if args.flow_log_bucket_arn is not None:
+            # Accepted and rejected traffic of every interface, for incident analysis.
+            aws.ec2.FlowLog(
+                f"{name}-flow-log",
+                vpc_id=self.vpc.id,
+                traffic_type="ALL",
+                log_destination_type="s3",
+                log_destination=pulumi.Output.from_input(args.flow_log_bucket_arn).apply(
+                    lambda arn: f"{arn}/{FLOW_LOG_PREFIX}/"
+                ),
+                max_aggregation_interval=600,
+                opts=child,
+            )
         # The default security group of a VPC allows all traffic between its members; empty it.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=child)
         # Internet access for the public subnets (load balancer, NAT gateways).

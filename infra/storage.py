@@ -13,6 +13,8 @@ TYPE = type_token("storage", "Storage")
 
 ALB_LOG_PREFIX = "alb"
 """Key prefix of the load balancer's access logs in the log bucket."""
+VPC_LOG_PREFIX = "vpc"
+"""Key prefix of the VPC flow logs in the log bucket."""
 S3_LOG_PREFIX = "s3/app/"
 """Key prefix of the application bucket's server access logs in the log bucket."""
 
@@ -139,6 +141,31 @@ class Storage(pulumi.ComponentResource):
                             "Resource": f"{v[0]}/{ALB_LOG_PREFIX}/AWSLogs/{v[2]}/*",
                         },
                         {
+                            "Sid": "VpcFlowLogsWrite",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": f"{v[0]}/{VPC_LOG_PREFIX}/AWSLogs/{v[2]}/*",
+                            "Condition": {
+                                "StringEquals": {
+                                    "aws:SourceAccount": v[2],
+                                    "s3:x-amz-acl": "bucket-owner-full-control",
+                                },
+                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v[2]}:*"},
+                            },
+                        },
+                        {
+                            "Sid": "VpcFlowLogsAclCheck",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                            "Action": "s3:GetBucketAcl",
+                            "Resource": v[0],
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": v[2]},
+                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v[2]}:*"},
+                            },
+                        },
+                        {
                             "Sid": "S3ServerAccessLogs",
                             "Effect": "Allow",
                             "Principal": {"Service": "logging.s3.amazonaws.com"},
@@ -167,6 +194,10 @@ class Storage(pulumi.ComponentResource):
         self.log_bucket_name = self.log_bucket.bucket
         # The log bucket's name once its policy is in place: load balancers check write access when created.
         self.log_bucket_ready = self.log_bucket_policy.bucket
+        # The log bucket's ARN once its policy is in place, for log deliveries that check access up front.
+        self.log_bucket_arn_ready = pulumi.Output.all(self.log_bucket.arn, self.log_bucket_policy.bucket).apply(
+            lambda v: v[0]
+        )
         self.register_outputs(
             {
                 "app_bucket_name": self.app_bucket_name,

@@ -109,17 +109,6 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     invoke = pulumi.InvokeOutputOptions(provider=provider)
     account_id = aws.get_caller_identity_output(opts=invoke).account_id
 
-    network = Network(
-        f"{prefix}-net",
-        NetworkArgs(
-            cidr=s.vpc_cidr,
-            zone_count=s.availability_zones,
-            nat_per_zone=s.nat_gateways == "perZone",
-            app_port=APP_PORT,
-            bastion=s.bastion,
-        ),
-        opts,
-    )
     storage = Storage(
         f"{prefix}-store",
         StorageArgs(
@@ -129,6 +118,18 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             protect=s.protect,
             log_expiration_days=s.log_bucket_expiration_days,
             app_noncurrent_days=s.app_bucket_noncurrent_days,
+        ),
+        opts,
+    )
+    network = Network(
+        f"{prefix}-net",
+        NetworkArgs(
+            cidr=s.vpc_cidr,
+            zone_count=s.availability_zones,
+            nat_per_zone=s.nat_gateways == "perZone",
+            app_port=APP_PORT,
+            bastion=s.bastion,
+            flow_log_bucket_arn=storage.log_bucket_arn_ready,
         ),
         opts,
     )
