@@ -84,10 +84,12 @@ def read_secret(arn: str, region: str | None) -> str:
         ) from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "ClientError")
-        raise CredentialsError(
-            f"cannot read the stack's signing secret from Secrets Manager: {code}",
-            hint="check your AWS identity may call secretsmanager:GetSecretValue on it, or pass --token",
-        ) from None
+        message = f"cannot read the stack's signing secret from Secrets Manager: {code}"
+        if "Denied" in code or "Token" in code or "Signature" in code:
+            raise CredentialsError(
+                message, hint="check that your AWS identity may call secretsmanager:GetSecretValue, or pass --token"
+            ) from None
+        raise ConfigError(message, hint="check the stack is deployed (`infra outputs`), or pass --token") from None
     except BotoCoreError as exc:
         raise ConfigError(
             f"cannot reach Secrets Manager: {exc}", hint="check the network and region, or pass --token"

@@ -1,0 +1,149 @@
+"""`infra smoke --stack` and `infra up --smoke`: the target and token from the stack, exit codes, usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cli.engine import StackOutput
+from tests.cli import events
+
+SECRET = "stack-signing-secret-" + "z" * 43
+ISSUER = "https://api.dev.example.com"  # the dev stack's issuer: its service URL (no jwtIssuer set)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="eu-west-1")
+
+
+@pytest.fixture
+def stack_api(postgres, start_app):
+    """The API as the dev stack would run it: the stack's signing secret, issuer and audience."""
+    return start_app(postgres.url(), WORKERS="1", JWT_SECRET=SECRET, JWT_ISSUER=ISSUER, JWT_AUDIENCE="groundwork-api")
+
+
+def _outputs(url: str, arn: str) -> dict[str, StackOutput]:
+    return {
+        "service_url": StackOutput(url, False),
+        "jwt_secret_arn": StackOutput(arn, True),
+        "region": StackOutput("eu-west-1", False),
+    }
+
+
+def test_smoke_a_stack_mints_its_token_from_the_signing_secret(infra, fake, aws, stack_api):
+    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    fake.script("outputs", result=_outputs(stack_api.base_url, arn))
+    result = infra("smoke", "--stack", "dev", "-n", "40", "--json", code=0)
+    doc = json.loads(result.stdout)
+    assert doc["smoke"]["target"] == {"url": stack_api.base_url, "source": "stack dev"}
+    assert doc["smoke"]["endpoints"]["POST /map"]["succeeded"] == 20
+    assert SECRET not in result.stdout + result.stderr
+    assert [call for call, _, _ in fake.calls] == ["outputs"]
+
+
+def test_a_missing_signing_secret_is_a_configuration_error(infra, fake, aws, stack_api):
+    fake.script("outputs", result=_outputs(stack_api.base_url, "arn:aws:secretsmanager:eu-west-1:123:secret:nope"))
+    result = infra("smoke", "--stack", "dev", code=2)
+    assert "ResourceNotFoundException" in result.stderr
+    assert "--token" in result.stderr
+
+
+def test_no_aws_credentials_say_so(infra, fake, monkeypatch, tmp_path, stack_api):
+    for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    fake.script("outputs", result=_outputs(stack_api.base_url, "arn:aws:secretsmanager:eu-west-1:123:secret:jwt"))
+    doc = infra.json("smoke", "--stack", "dev", code=2)
+    assert doc["error"]["kind"] == "CredentialsError"
+
+
+def test_a_stack_never_deployed_has_no_service_url(infra, fake):
+    fake.script("outputs", result={})
+    result = infra("smoke", "--stack", "dev", code=2)
+    assert "no 'service_url' output" in result.stderr
+    assert "infra up --stack dev" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--stack", "dev", "--url", "http://127.0.0.1:1"], "alternatives"),
+        (["--url", "http://127.0.0.1:1"], "need a bearer token"),
+        (["--url", "not a url", "--token", "t"], "is not a service URL"),
+        (["--url", "http://127.0.0.1:1", "--token", "t", "--profile", "5g"], "no network profile named '5g'"),
+        (["--url", "http://127.0.0.1:1", "--token", "t", "--expect-redirect"], "needs an https:// URL"),
+        (["--stack", "dev", "--expect-redirect"], "is for --url"),
+    ],
+)
+def test_usage_errors_exit_2_before_any_request(infra, fake, args, message):
+    result = infra("smoke", *args, code=2)
+    assert message in result.stderr
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize("args", [["--requests", "0"], ["--concurrency", "0"], ["--timeout", "0"]])
+def test_out_of_range_options_are_usage_errors(infra, args):
+    infra("smoke", "--url", "http://127.0.0.1:1", "--token", "t", *args, code=2)
+
+
+def test_a_profile_is_reported_beside_the_results(infra, faulty, tmp_path):
+    extra = tmp_path / "profiles.toml"
+    extra.write_text('[near]\ndescription = "a nearby link"\nrtt_ms = 5\ndown_kbps = 50000\n')
+    doc = infra.json(
+        "smoke",
+        "--url",
+        faulty.base_url,
+        "--token",
+        "t",
+        "-n",
+        "20",
+        "--profile",
+        "near",
+        "--profiles-file",
+        str(extra),
+    )
+    assert doc["smoke"]["profile"]["name"] == "near"
+    assert doc["smoke"]["overall"]["p50_ms"] >= 5
+
+
+def _script_deploy(fake, outputs):
+    fake.script("preview", events=events.first_deploy("dev", planning=True))
+    fake.script("up", events=events.first_deploy("dev", planning=False), result=outputs)
+
+
+def test_up_smoke_runs_the_check_after_applying(infra, fake, aws, stack_api):
+    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    _script_deploy(fake, _outputs(stack_api.base_url, arn))
+    result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=0)
+    doc = json.loads(result.stdout)
+    assert [call for call, _, _ in fake.calls] == ["preview", "up"]
+    assert doc["applied"]["counts"]["create"] == 5
+    assert doc["smoke"]["passed"] is True
+    assert doc["smoke"]["overall"]["requests"] == 200
+    assert result.stderr.index("applied dev") < result.stderr.index("smoke check passed")
+
+
+def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, faulty):
+    faulty.mode = "status500"
+    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    _script_deploy(fake, _outputs(faulty.base_url, arn))
+    result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=1)
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False
+    assert doc["error"]["kind"] == "SmokeFailed"
+    assert doc["applied"]["counts"]["create"] == 5
+    assert doc["smoke"]["overall"]["failures"] == {"http_500": 200}
+    assert "applied dev" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
