@@ -9,7 +9,7 @@ import itertools
 import pulumi
 import pulumi_aws as aws
 
-from infra import require, type_token
+from infra import invalid, require, type_token
 
 TYPE = type_token("network", "Network")
 
@@ -44,23 +44,13 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         require(args.zone_count in (2, 3), "zone_count", args.zone_count, "2 or 3")
-        try:
-            network = ipaddress.ip_network(args.cidr)
-        except ValueError:
-            network = None
-        require(
-            network is not None and network.version == 4 and 16 <= network.prefixlen <= 20,
-            "cidr",
-            args.cidr,
-            "an IPv4 network from /16 to /20",
-        )
-        assert network is not None
+        network = _ipv4_network(args.cidr)
         for field in ("app_port", "database_port"):
             port = getattr(args, field)
             require(1024 <= port <= 65535, field, port, "1024 to 65535")
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # Twelve equal blocks: zones 0-2 public, 4-6 private (NAT), 8-10 database (no internet route).
+        # Sixteen equal blocks: 0-2 public, 4-6 private (NAT), 8-10 database (no route out); the rest spare.
         blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
 
         zones = aws.get_availability_zones_output(
@@ -326,6 +316,17 @@ class Network(pulumi.ComponentResource):
             description=description,
             opts=child,
         )
+
+
+def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:
+    """The VPC's range, or ValueError naming the field."""
+    try:
+        network = ipaddress.ip_network(cidr)
+    except ValueError:
+        network = None
+    if not isinstance(network, ipaddress.IPv4Network) or not 16 <= network.prefixlen <= 20:
+        raise invalid("cidr", cidr, "an IPv4 network from /16 to /20")
+    return network
 
 
 def _zone(names: list[str], index: int, wanted: int) -> str:

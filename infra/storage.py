@@ -8,13 +8,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policy_document, require, type_token
+from infra.network import FLOW_LOG_PREFIX
 
 TYPE = type_token("storage", "Storage")
 
 ALB_LOG_PREFIX = "alb"
 """Key prefix of the load balancer's access logs in the log bucket."""
-VPC_LOG_PREFIX = "vpc"
-"""Key prefix of the VPC flow logs in the log bucket."""
 S3_LOG_PREFIX = "s3/app/"
 """Key prefix of the application bucket's server access logs in the log bucket."""
 
@@ -145,7 +144,7 @@ class Storage(pulumi.ComponentResource):
                             "Effect": "Allow",
                             "Principal": {"Service": "delivery.logs.amazonaws.com"},
                             "Action": "s3:PutObject",
-                            "Resource": f"{v[0]}/{VPC_LOG_PREFIX}/AWSLogs/{v[2]}/*",
+                            "Resource": f"{v[0]}/{FLOW_LOG_PREFIX}/AWSLogs/{v[2]}/*",
                             "Condition": {
                                 "StringEquals": {
                                     "aws:SourceAccount": v[2],
