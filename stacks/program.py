@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import gc
 import hashlib
 import json
 import pathlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,24 +36,25 @@ LIVENESS_PATH = "/livez"
 """The API's no-I/O liveness endpoint."""
 APP_USERNAME = "app"
 """Login role of the service in the database."""
-_ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv")
+_GENERATED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
+_ALWAYS_HASHED = frozenset({"Dockerfile", ".dockerignore"})
+"""Docker reads these even when .dockerignore excludes them, and they shape the image."""
 
 
 def content_tag(directory: pathlib.Path) -> str:
-    """A tag derived from every file Docker would send as build context (honouring .dockerignore)."""
+    """A tag derived from the Dockerfile, .dockerignore and every file Docker would send as build context."""
     ignore_file = directory / ".dockerignore"
-    patterns = list(_ALWAYS_IGNORED)
-    negated: list[str] = []
+    rules: list[tuple[re.Pattern[str], bool]] = []
     if ignore_file.is_file():
         for line in ignore_file.read_text(encoding="utf-8").splitlines():
             line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            (negated if line.startswith("!") else patterns).append(line.lstrip("!").strip("/"))
+            if line and not line.startswith("#"):
+                negated = line.startswith("!")
+                rules.append((_pattern(line.removeprefix("!").strip()), negated))
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         relative = path.relative_to(directory).as_posix()
-        if _ignored(relative, patterns) and not _ignored(relative, negated):
+        if relative not in _ALWAYS_HASHED and (_generated(relative) or _excluded(relative, rules)):
             continue
         digest.update(relative.encode() + b"\0")
         digest.update(path.read_bytes())
@@ -61,16 +62,39 @@ def content_tag(directory: pathlib.Path) -> str:
     return f"sha-{digest.hexdigest()[:16]}"
 
 
-def _ignored(relative: str, patterns: list[str]) -> bool:
-    """Whether a path, or one of the directories above it, matches a .dockerignore-style pattern."""
+def _pattern(text: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as a regular expression over slash-separated relative paths."""
+    text = text.strip("/")
+    out, i = "", 0
+    while i < len(text):
+        if text.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif text.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif text[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif text[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(text[i]), i + 1
+    return re.compile(out)
+
+
+def _excluded(relative: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+    """Docker's rule: the last pattern matching the path, or a directory above it, decides."""
     parts = relative.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for pattern in patterns:
-        pattern = pattern.removeprefix("**/")
-        for prefix in prefixes:
-            if fnmatch.fnmatchcase(prefix, pattern) or fnmatch.fnmatchcase(prefix.split("/")[-1], pattern):
-                return True
-    return False
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for pattern, negated in rules:
+        if any(pattern.fullmatch(candidate) for candidate in candidates):
+            excluded = not negated
+    return excluded
+
+
+def _generated(relative: str) -> bool:
+    """Interpreter and tool caches never count, whatever .dockerignore says."""
+    parts = relative.split("/")
+    return any(part in _GENERATED_DIRS for part in parts[:-1]) or parts[-1].endswith((".pyc", ".pyo"))
 
 
 @contextlib.contextmanager
