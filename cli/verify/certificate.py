@@ -65,7 +65,7 @@ def check_expiry(cert: dict[str, Any], now: datetime) -> Check:
     """Days left before the certificate expires: expired fails, under 30 days warns."""
     expected = f"more than {WARN_DAYS} days to expiry"
     not_after = cert.get("NotAfter")
-    if not_after is None:
+    if not_after is None or cert.get("Status", "ISSUED") not in ("ISSUED", "EXPIRED"):
         return Check(FAMILY, "days to expiry", Status.WARN, "no expiry date (not issued)", expected, _label(cert))
     days = (not_after - now).days
     when = not_after.date().isoformat()

@@ -104,6 +104,11 @@ def check_healthy_targets(group: str, health: list[dict[str, Any]], desired: int
     return judge(FAMILY, "healthy targets", len(healthy) >= desired, observed, expected, group.split(":")[-1])
 
 
+def target_health(ctx: Context, group: str) -> list[dict[str, Any]]:
+    """Health of every target registered in the target group."""
+    return list(ctx.client("elbv2").describe_target_health(TargetGroupArn=group).get("TargetHealthDescriptions", []))
+
+
 def desired_count(ctx: Context) -> int:
     """Tasks the service wants now (autoscaling may have moved it), else the settings' first count."""
     try:
@@ -125,6 +130,5 @@ def verify(ctx: Context) -> list[Check]:
         check_tls_policy(lb, policy, tls_protocols(ctx, policy) if policy else []),
     ]
     group = identify.target_group_arn(ctx)
-    health = ctx.client("elbv2").describe_target_health(TargetGroupArn=group).get("TargetHealthDescriptions", [])
-    checks.append(check_healthy_targets(group, health, desired_count(ctx)))
+    checks.append(check_healthy_targets(group, target_health(ctx, group), desired_count(ctx)))
     return checks

@@ -1,0 +1,92 @@
+"""Load balancer checks: listeners, TLS policy and target counts with moto; unhealthy targets with a Stubber."""
+
+from __future__ import annotations
+
+import boto3
+
+from cli.verify import loadbalancer
+from cli.verify.model import Status
+from stacks import outputs as out
+from tests.cli.verify import stack as healthy
+from tests.cli.verify.conftest import find, not_passing
+
+
+def _elbv2():
+    return boto3.client("elbv2", region_name=healthy.REGION)
+
+
+def test_an_http_listener_that_forwards_instead_of_redirecting_fails(verify, cloud):
+    _elbv2().modify_listener(
+        ListenerArn=cloud.http_listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": cloud.target_group}]
+    )
+    report = verify()
+    check = find(report, "load balancer", "HTTP redirects")
+    assert (check.status, check.observed) == (Status.FAIL, "HTTP :80 forward to targets")
+    assert [(f, n) for _, f, n, _ in not_passing(report)] == [("load balancer", "HTTP redirects")]
+
+
+def test_no_http_listener_fails(verify, cloud):
+    _elbv2().delete_listener(ListenerArn=cloud.http_listener)
+    check = find(verify(), "load balancer", "HTTP redirects")
+    assert (check.status, check.observed) == (Status.FAIL, "no listener on port 80")
+
+
+def test_a_policy_that_still_offers_tls_1_0_fails(verify, cloud):
+    _elbv2().modify_listener(ListenerArn=cloud.https_listener, SslPolicy="ELBSecurityPolicy-2016-08")
+    check = find(verify(), "load balancer", "TLS policy")
+    assert check.status is Status.FAIL
+    assert check.observed.startswith("ELBSecurityPolicy-2016-08 offers TLSv1")
+
+
+def test_a_tls_1_2_policy_without_tls_1_3_only_warns(verify, cloud):
+    _elbv2().modify_listener(ListenerArn=cloud.https_listener, SslPolicy="ELBSecurityPolicy-TLS-1-2-2017-01")
+    check = find(verify(), "load balancer", "TLS policy")
+    assert (check.status, check.observed) == (Status.WARN, "ELBSecurityPolicy-TLS-1-2-2017-01 offers TLSv1.2")
+
+
+def test_https_with_another_certificate_fails(verify, cloud):
+    other = healthy.import_certificate()
+    _elbv2().modify_listener(ListenerArn=cloud.https_listener, Certificates=[{"CertificateArn": other}])
+    check = find(verify(), "load balancer", "HTTPS certificate")
+    assert check.status is Status.FAIL
+    assert check.observed == f"HTTPS :443 with {other}"
+    assert check.expected == f"HTTPS :443 with {cloud.certificate}"
+
+
+def test_fewer_healthy_targets_than_desired_fails(verify, cloud):
+    _elbv2().deregister_targets(TargetGroupArn=cloud.target_group, Targets=[{"Id": "10.0.1.10", "Port": 8000}])
+    check = find(verify(), "load balancer", "healthy targets")
+    assert (check.status, check.observed) == (Status.FAIL, "0 healthy of 0 registered")
+    assert check.expected == "at least 1 healthy (the service's desired count)"
+
+
+def test_a_load_balancer_that_is_gone_fails(verify):
+    report = verify(derived_only=True, outputs={out.LOAD_BALANCER_DNS: "gw-dev-web-alb-0.eu-west-1.elb.amazonaws.com"})
+    check = find(report, "load balancer", "exists")
+    assert check.observed == "no load balancer has the DNS name gw-dev-web-alb-0.eu-west-1.elb.amazonaws.com"
+
+
+def test_unhealthy_targets_are_named_with_their_reason(stubbed):
+    """moto reports every registered ip target healthy, so failing health checks are stubbed."""
+    group = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gw-dev-web-tg/0123456789abcdef"
+
+    def script(stubber):
+        stubber.add_response(
+            "describe_target_health",
+            {
+                "TargetHealthDescriptions": [
+                    {"Target": {"Id": "10.0.1.10", "Port": 8000}, "TargetHealth": {"State": "healthy"}},
+                    {
+                        "Target": {"Id": "10.0.2.11", "Port": 8000},
+                        "TargetHealth": {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch"},
+                    },
+                ]
+            },
+            {"TargetGroupArn": group},
+        )
+
+    ctx = stubbed({}, elbv2=script)
+    check = loadbalancer.check_healthy_targets(group, loadbalancer.target_health(ctx, group), 2)
+    assert check.status is Status.FAIL
+    assert check.observed == "1 healthy of 2 registered: 10.0.2.11 unhealthy (Target.ResponseCodeMismatch)"
+    assert check.resource == "targetgroup/gw-dev-web-tg/0123456789abcdef"
