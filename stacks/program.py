@@ -306,6 +306,9 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     exported: dict[str, Any] = {
         outputs.SERVICE_URL: s.service_url,
         outputs.SERVICE_HOST: s.host_name,
+        outputs.HTTP_URL: f"http://{s.host_name}",
+        outputs.JWT_ISSUER: s.issuer,
+        outputs.JWT_AUDIENCE: s.jwt_audience,
         outputs.LOAD_BALANCER_DNS: web.dns_name,
         outputs.DASHBOARD_URL: monitoring.dashboard_url,
         outputs.PROXY_ENDPOINT: pooling.endpoint,

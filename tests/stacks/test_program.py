@@ -109,6 +109,8 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
     assert missing <= LOCAL_ONLY_OUTPUTS, f"the cloud program does not export {missing - LOCAL_ONLY_OUTPUTS}"
     s = stack.settings
     assert stack.exports[outputs.SERVICE_URL] == f"https://{s.host_name}"
+    assert stack.exports[outputs.HTTP_URL] == f"http://{s.host_name}"
+    assert stack.exports[outputs.JWT_ISSUER] == s.issuer == f"https://{s.host_name}"
     assert stack.exports[outputs.REGION] == s.region
     dashboard = stack.one("aws:cloudwatch/dashboard:Dashboard")
     assert stack.exports[outputs.DASHBOARD_URL] == (
