@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from cli.verify.model import Report, Status
+from cli.verify.model import Check, Report, Status
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,6 +18,15 @@ def summary_line(report: Report) -> str:
     """Counts by status, in words."""
     counts = report.summary()
     return f"{counts['pass']} passed, {counts['warn']} warning(s), {counts['fail']} failed"
+
+
+def problem_line(check: Check) -> str:
+    """A check that did not pass, on one line: what was observed and what was expected."""
+    where = f" ({check.resource})" if check.resource else ""
+    return (
+        f"[{STYLE[check.status]}]{check.status.value}[/] {escape(check.family)}: {escape(check.name)}{escape(where)}: "
+        f"{escape(check.observed)}; expected {escape(check.expected)}"
+    )
 
 
 def render_report(console: Console, report: Report) -> None:
@@ -37,5 +46,8 @@ def render_report(console: Console, report: Report) -> None:
             escape(check.expected),
         )
     console.print(table)
+    for check in report.checks:
+        if check.status is not Status.PASS:
+            console.print(problem_line(check), soft_wrap=True)
     colour = "red" if not report.ok else "yellow" if report.count(Status.WARN) else "green"
     console.print(f"[bold {colour}]{escape(report.stack)}[/]: {summary_line(report)}")
