@@ -384,7 +384,9 @@ def run(settings: StackSettings, build: Callable[[StackSettings], dict[str, Any]
         pulumi.runtime.set_mocks(
             mocks, project="groundwork", stack=settings.stack, preview=False, monitor=RecordingMonitor(mocks)
         )
+        # Leftovers of an earlier run that failed belong to a closed loop; start from nothing.
         runtime_settings.SETTINGS.rpc_manager.clear()
+        runtime_settings.SETTINGS.outputs.clear()
         _sync_await(run_pulumi_func(program))
     finally:
         asyncio.set_event_loop(None)
