@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cli.smoke.classify import WRONG_BODY, http_status
+from cli.smoke.http import build_request
 from cli.smoke.load import Call, Verdict
 
 HEARTBEAT = "GET /heartbeat"
@@ -55,22 +57,17 @@ class ApiPlan:
     token: str | None = field(repr=False)
     run_id: str
     writes: bool = True
-    host_header: str | None = None
-    """Sent as Host when the requests go through the shaping proxy rather than to the service's address."""
     service: dict[str, Any] = field(default_factory=dict, init=False)
     """Name and version of the service, from the first good heartbeat."""
     _writers: dict[int, _Writer] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        base = self.base_url.rstrip("/")
-        self._heartbeat_url = base + "/heartbeat"
-        self._map_url = base + "/map"
-        common = {"Accept": "application/json"}
-        if self.host_header:
-            common["Host"] = self.host_header
-        self._read_headers: dict[str, str] = common
-        self._write_headers: dict[str, str] = {
-            **common,
+        parts = urlsplit(self.base_url)
+        self._host = parts.netloc
+        self._prefix = parts.path.rstrip("/")
+        self._heartbeat = build_request("GET", self._prefix + "/heartbeat", self._host, {"Accept": "application/json"})
+        self._write_headers = {
+            "Accept": "application/json",
             "Content-Type": "application/json",
             "Authorization": f"Bearer {self.token}",
         }
@@ -81,7 +78,7 @@ class ApiPlan:
     def call(self, worker: int, n: int) -> Call:
         if self.writes and n % 2 == 1:
             return self._write(worker, n)
-        return Call(HEARTBEAT, "GET", self._heartbeat_url, None, self._read_headers, self._judge_heartbeat)
+        return Call(HEARTBEAT, self._heartbeat, self._judge_heartbeat)
 
     def _judge_heartbeat(self, status: int, body: bytes) -> Verdict:
         verdict = judge_heartbeat(status, body)
@@ -116,4 +113,5 @@ class ApiPlan:
         def lost() -> None:
             state.uncertain = True
 
-        return Call(MAP, "POST", self._map_url, body.encode(), self._write_headers, judge, lost)
+        payload = build_request("POST", self._prefix + "/map", self._host, self._write_headers, body.encode())
+        return Call(MAP, payload, judge, lost)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import ssl
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from urllib.parse import urlsplit
 
 from cli.errors import ConfigError
 from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.gates import Gates, evaluate
+from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
 from cli.smoke.profiles import Profile
 from cli.smoke.proxy import ShapingProxy
@@ -74,42 +71,9 @@ def _ssl_context(target: SmokeTarget) -> ssl.SSLContext:
         raise ConfigError(f"cannot load CA file {target.ca_file}: {exc}", hint="pass a PEM bundle") from None
 
 
-class _PinnedResolver(AbstractResolver):
-    """Resolves the target's host name to the addresses the DNS check found, so requests time no lookups."""
-
-    def __init__(self, host: str, addresses: list[str]) -> None:
-        self.host = host
-        self.addresses = addresses
-
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
-        if host != self.host:
-            raise OSError(f"{host} is not the target")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self.addresses
-        ]
-
-    async def close(self) -> None:
-        return None
-
-
-def _session(
-    target: SmokeTarget, addresses: list[str], context: ssl.SSLContext | None, size: int
-) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=size,
-        resolver=_PinnedResolver(target.host, addresses),
-        ssl=context if context is not None else True,
-        keepalive_timeout=60,
-    )
-    return aiohttp.ClientSession(connector=connector, auto_decompress=False)
+def endpoint(target: SmokeTarget, address: str, context: ssl.SSLContext | None) -> Endpoint:
+    """Where the requests go: the service's address, with its host name for the Host header and SNI."""
+    return Endpoint(address, target.port, _netloc(target), context, target.host if context else None)
 
 
 async def _run(target: SmokeTarget, options: SmokeOptions, on_stage: Callable[[str], None]) -> SmokeReport:
@@ -129,27 +93,17 @@ async def _run(target: SmokeTarget, options: SmokeOptions, on_stage: Callable[[s
     samples, wall_s = [], 0.0
     if addresses:
         async with AsyncExitStack() as stack:
-            base_url, request_options = target.base_url, {}
+            where = endpoint(target, addresses[0], context)
             if options.profile is not None:
                 proxy = await stack.enter_async_context(
                     ShapingProxy(addresses[0], target.port, options.profile, seed=options.seed)
                 )
-                base_url, request_options = _through_proxy(target, proxy.port)
-                plan = ApiPlan(base_url, target.token, run_id, writes=options.writes, host_header=_netloc(target))
-            session: aiohttp.ClientSession = await stack.enter_async_context(
-                _session(target, addresses, context, options.concurrency)
-            )
-            headers = {"Host": _netloc(target)} if options.profile is not None else None
-            checks.append(await preflight.livez(session, base_url, limit, headers, request_options))
+                where = replace(where, address="127.0.0.1", port=proxy.port)
+            checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
             shaped = f" through profile {options.profile.name}" if options.profile else ""
             on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
             samples, wall_s = await run_requests(
-                session,
-                plan,
-                total=options.requests,
-                concurrency=options.concurrency,
-                timeout_s=limit,
-                request_options=request_options,
+                where, plan, total=options.requests, concurrency=options.concurrency, timeout_s=limit
             )
     report = SmokeReport(
         target_url=target.base_url,
@@ -173,15 +127,4 @@ async def _run(target: SmokeTarget, options: SmokeOptions, on_stage: Callable[[s
 
 
 def _netloc(target: SmokeTarget) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(target.base_url).netloc
-
-
-def _through_proxy(target: SmokeTarget, port: int) -> tuple[str, dict[str, Any]]:
-    """The base URL that reaches the proxy, and the request options that keep TLS checking the real host."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(target.base_url)
-    base = f"{parts.scheme}://127.0.0.1:{port}{parts.path}"
-    return base, ({"server_hostname": target.host} if target.https else {})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import errno
+import socket
 import ssl
+
+from cli.smoke.http import ConnectError, ProtocolError, ResetError
 
 DNS = "dns"
 CONNECT = "connect"
@@ -14,8 +15,6 @@ RESET = "reset"
 PROTOCOL = "protocol"
 WRONG_BODY = "wrong_body"
 
-_RESET_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
-
 
 def http_status(code: int) -> str:
     """The failure class of an unexpected HTTP status, e.g. `http_500`."""
@@ -24,26 +23,28 @@ def http_status(code: int) -> str:
 
 def classify_exception(exc: BaseException) -> tuple[str, str]:
     """The failure class and a short detail for an exception raised while making one request."""
-    import aiohttp
-
     detail = _detail(exc)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, socket.gaierror):
         return DNS, detail
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError | ssl.SSLError):
+    if isinstance(exc, ssl.SSLError):
         return TLS, detail
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return TIMEOUT, detail or "no answer within the request timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, TimeoutError):
+        return TIMEOUT, detail
+    if isinstance(exc, ConnectError):
         return CONNECT, detail
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError):
-        return RESET, detail or "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientOSError | OSError) and getattr(exc, "errno", None) in _RESET_ERRNOS:
+    if isinstance(exc, ResetError | ConnectionError):
         return RESET, detail
-    if isinstance(exc, aiohttp.ClientConnectionError):
+    if isinstance(exc, ProtocolError):
+        return PROTOCOL, detail
+    if isinstance(exc, OSError):
         return RESET, detail
     return PROTOCOL, detail
 
 
 def _detail(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate rejected: {exc.verify_message}"
+    if isinstance(exc, ConnectError):
+        return exc.strerror or str(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

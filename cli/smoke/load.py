@@ -7,29 +7,28 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from cli.smoke.classify import classify_exception
+from cli.smoke.http import Client, Endpoint
 from cli.smoke.stats import Sample
-
-if TYPE_CHECKING:
-    import aiohttp
 
 Verdict = tuple[str | None, str, float | None]
 """How an answer is judged: (failure class or None, detail, database round trip in ms or None)."""
 
 
-@dataclass(frozen=True)
+def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
 class Call:
-    """One request to make and how to judge its answer."""
+    """One request to make (its bytes) and how to judge its answer."""
 
     endpoint: str
-    method: str
-    url: str
-    body: bytes | None
-    headers: dict[str, str]
+    payload: bytes
     judge: Callable[[int, bytes], Verdict]
-    lost: Callable[[], None] = lambda: None
+    lost: Callable[[], None] = _nothing
     """Called when no answer arrived, so the caller knows the request's effect is uncertain."""
 
 
@@ -40,52 +39,41 @@ class Plan(Protocol):
 
 
 async def run_requests(
-    session: aiohttp.ClientSession,
-    plan: Plan,
-    *,
-    total: int,
-    concurrency: int,
-    timeout_s: float,
-    request_options: dict[str, Any] | None = None,
+    target: Endpoint, plan: Plan, *, total: int, concurrency: int, timeout_s: float
 ) -> tuple[list[Sample], float]:
-    """Make `total` requests with `concurrency` workers; return the samples and the wall time in seconds."""
-    import aiohttp
+    """Make `total` requests with `concurrency` workers; return the samples and the wall time in seconds.
 
-    options = request_options or {}
-
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    Latency runs from just before the request's bytes are written (or its connection is opened) to the kernel's
+    receive time of the answer's last bytes (see `http.Client.send`), so the client's own work on other requests
+    is not counted.
+    """
     counter = itertools.count()
     samples: list[Sample] = []
     clock = time.perf_counter
     began = clock()
 
     async def worker(index: int) -> None:
-        for n in counter:
-            if n >= total:
-                return
-            call = plan.call(index, n)
-            start = clock()
-            try:
-                async with session.request(
-                    call.method,
-                    call.url,
-                    data=call.body,
-                    headers=call.headers,
-                    allow_redirects=False,
-                    timeout=timeout,
-                    **options,
-                ) as response:
-                    body = await response.read()
-                    status = response.status
-            except Exception as exc:
-                elapsed = (clock() - start) * 1000
-                failure, detail = classify_exception(exc)
-                call.lost()
-                samples.append(Sample(call.endpoint, start - began, elapsed, failure, None, detail))
-                continue
-            elapsed = (clock() - start) * 1000
-            failure, detail, database_ms = call.judge(status, body)
-            samples.append(Sample(call.endpoint, start - began, elapsed, failure, status, detail, database_ms))
+        client = Client(target)
+        try:
+            for n in counter:
+                if n >= total:
+                    return
+                call = plan.call(index, n)
+                before = clock()
+                try:
+                    response, started, latency = await client.send(call.payload, timeout_s)
+                except Exception as exc:
+                    now = clock()
+                    failure, detail = classify_exception(exc)
+                    call.lost()
+                    samples.append(Sample(call.endpoint, before - began, (now - before) * 1000, failure, None, detail))
+                    continue
+                failure, detail, database_ms = call.judge(response.status, response.body)
+                samples.append(
+                    Sample(call.endpoint, started - began, latency, failure, response.status, detail, database_ms)
+                )
+        finally:
+            client.close()
 
     await asyncio.gather(*(worker(i) for i in range(min(concurrency, total))))
     return samples, clock() - began

@@ -10,10 +10,9 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import aiohttp
+from cli.smoke.http import Client, Endpoint, build_request
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 EXPIRY_WARN_DAYS = 30
@@ -150,38 +149,23 @@ async def redirect(host: str, address: str, port: int, timeout_s: float) -> Chec
     return Check("redirect", FAIL, f"http answered {status or lines[0]!r} instead of redirecting to https", took, data)
 
 
-async def livez(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    timeout_s: float,
-    headers: dict[str, str] | None = None,
-    request_options: dict[str, Any] | None = None,
-) -> Check:
+async def livez(endpoint: Endpoint, path_prefix: str, timeout_s: float) -> Check:
     """GET /livez must answer 200 with {"status": "ok"}."""
-    import aiohttp
-
     from cli.smoke.classify import classify_exception
 
-    start = time.perf_counter()
+    client = Client(endpoint)
+    request = build_request("GET", path_prefix + "/livez", endpoint.host_header, {"Accept": "application/json"})
     try:
-        async with session.get(
-            base_url.rstrip("/") + "/livez",
-            headers=headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout_s),
-            **(request_options or {}),
-        ) as response:
-            body = await response.read()
-            status = response.status
+        response, _, took = await client.send(request, timeout_s)
     except Exception as exc:
         kind, detail = classify_exception(exc)
-        return Check("livez", FAIL, f"{kind}: {detail}", _ms_since(start), {"failure": kind})
-    took = _ms_since(start)
-    if status != 200:
-        return Check("livez", FAIL, f"answered {status}", took, {"http_status": status})
-    if b'"ok"' not in body:
-        text = body[:80].decode("utf-8", "replace")
-        return Check(
-            "livez", FAIL, f"200 but the body is not the liveness answer: {text!r}", took, {"http_status": 200}
-        )
+        return Check("livez", FAIL, f"{kind}: {detail}", None, {"failure": kind})
+    finally:
+        client.close()
+    if response.status != 200:
+        return Check("livez", FAIL, f"answered {response.status}", took, {"http_status": response.status})
+    if b'"ok"' not in response.body:
+        text = response.body[:80].decode("utf-8", "replace")
+        summary = f"200 but the body is not the liveness answer: {text!r}"
+        return Check("livez", FAIL, summary, took, {"http_status": 200})
     return Check("livez", PASS, f"200 in {took:.1f} ms", took, {"http_status": 200})

@@ -12,7 +12,7 @@ from typing import Any
 PERCENTILES = (50, 90, 95, 99)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sample:
     """One request: which endpoint, when it started (seconds into the run), how long it took, and how it ended."""
 
