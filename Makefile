@@ -1,8 +1,12 @@
 # Entry points for a new user; each installs what it needs first.
-.PHONY: setup test bench
+.PHONY: setup up test bench
 
 setup:
 	scripts/setup.sh
+
+up:
+	scripts/setup.sh
+	.venv/bin/infra up --stack local
 
 test:
 	scripts/test.sh

@@ -9,13 +9,16 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from cli.commands.dashboard import dashboard
 from cli.commands.destroy import destroy
 from cli.commands.doctor import doctor
+from cli.commands.logs import logs
 from cli.commands.outputs import outputs
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
+from cli.commands.status import status
 from cli.commands.up import up
 from cli.commands.verify import verify
 from cli.errors import ExitCode, InfraError
@@ -88,5 +91,8 @@ app.command(epilog=EPILOG)(refresh)
 app.command(epilog=EPILOG)(outputs)
 app.command(epilog=EPILOG)(stacks)
 app.command(epilog=EPILOG)(doctor)
+app.command(epilog=EPILOG)(status)
+app.command(epilog=EPILOG)(logs)
+app.command(epilog=EPILOG)(dashboard)
 app.command(epilog=EPILOG)(smoke)
 app.command(epilog=EPILOG)(verify)

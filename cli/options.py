@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 JSON_META_KEY = "infra.json"
+LOCAL_STACK = "local"
+"""The embedded stack on this machine (cli/local), the default of --stack."""
 
 
 def _remember_json(ctx: typer.Context, value: bool) -> bool:
@@ -19,7 +21,7 @@ StackOption = Annotated[
     typer.Option(
         "--stack",
         "-s",
-        help="Stack to work on. Default `local` is the embedded target (not available yet); use dev or prod.",
+        help="Stack: `local` (processes on this machine, the default) or a cloud stack such as dev or prod.",
         show_default=True,
     ),
 ]

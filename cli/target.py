@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import NotAvailable, StackNotFound, StackSettingsInvalid
+from cli.options import LOCAL_STACK
 from cli.project import configured_stacks, stack_config_path
 
-LOCAL_STACK = "local"
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -31,11 +31,21 @@ def _stack_hint(project_dir: Path) -> str:
 
 
 def ensure_not_local(stack: str, project_dir: Path) -> None:
-    """Refuse the embedded `local` target, which does not exist yet."""
+    """Refuse the embedded `local` target for the commands that only make sense on a cloud stack."""
     if stack == LOCAL_STACK:
         raise NotAvailable(
-            "the local target (an embedded stack on this machine) is not available yet",
-            hint=_stack_hint(project_dir) + " to work with a cloud stack",
+            "this command works on cloud stacks, not on the local stack (processes on this machine)",
+            hint=_stack_hint(project_dir) + "; for the local stack use "
+            "`infra up|preview|status|logs|outputs|smoke|destroy --stack local`",
+        )
+
+
+def ensure_local(stack: str, verb: str) -> None:
+    """Refuse a cloud stack for the commands that only the local stack has."""
+    if stack != LOCAL_STACK:
+        raise NotAvailable(
+            f"`infra {verb}` is for the local stack (processes on this machine), not {stack!r}",
+            hint=f"use `infra {verb} --stack local`; for a cloud stack, `infra verify --stack {stack}` checks it",
         )
 
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Prepares this machine for groundwork: system packages, the virtual environment, and the project's dependencies.
+# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx), the virtual environment,
+# and the project's Python dependencies.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
-command -v pgbouncer >/dev/null 2>&1 || need_apt+=(pgbouncer)
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+# nginx is the local stack's TLS endpoint and the benchmarks' reference server.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 if [ "${GROUNDWORK_BENCH_TOOLS:-0}" = 1 ]; then
-  command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -26,6 +28,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The packaged cluster and pooler are not used; groundwork starts its own on free loopback ports.
   $sudo service postgresql stop >/dev/null 2>&1 || true
   $sudo service pgbouncer stop >/dev/null 2>&1 || true
+  $sudo service nginx stop >/dev/null 2>&1 || true
 fi
 
 python=${PYTHON:-python3}

@@ -56,6 +56,7 @@ class Service:
             body["database"] = {"ok": False, "latency_ms": None, "server_version": None}
             body["pool"] = self.database.stats()
             return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        metrics.set_database_up(True)
         body["status"] = "ok"
         body["database"] = {
             "ok": True,

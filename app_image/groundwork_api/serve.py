@@ -8,6 +8,7 @@ shutdown. Forking after the import starts workers at once, and the parent closes
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import time
@@ -17,12 +18,22 @@ import uvicorn
 from . import logs, metrics
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_PR_SET_PDEATHSIG = 1
 
 
-def _run_worker(config: uvicorn.Config, sock) -> None:
+def _stop_with_parent(parent: int) -> None:
+    """Ask Linux to send SIGTERM when the supervisor dies, so a killed supervisor leaves no orphan serving."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _run_worker(config: uvicorn.Config, sock, parent: int) -> None:
     # uvicorn re-raises the stop signal after a graceful shutdown; here that must not kill the worker.
     for sig in _STOP_SIGNALS:
         signal.signal(sig, lambda *_: None)
+    _stop_with_parent(parent)
     code = 0
     try:
         uvicorn.Server(config).run(sockets=[sock])
@@ -50,10 +61,12 @@ def serve(config: uvicorn.Config, workers: int, shutdown_timeout: float) -> int:
     for sig in _STOP_SIGNALS:
         signal.signal(sig, request_stop)
 
+    supervisor = os.getpid()
+
     def spawn() -> int:
         pid = os.fork()
         if pid == 0:
-            _run_worker(config, sock)
+            _run_worker(config, sock, supervisor)
         return pid
 
     children = {spawn() for _ in range(workers)}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.options import LOCAL_STACK, JsonOption, StackOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -54,6 +54,9 @@ def destroy(
     from cli.commands.context import open_target
     from cli.render import emit_json, render_diagnostics
 
+    if stack == LOCAL_STACK:
+        _destroy_local(yes=yes, confirm_stack=confirm_stack, as_json=as_json)
+        return
     session, target = open_target(stack, as_json=as_json)
     console = session.console
 
@@ -84,3 +87,28 @@ def destroy(
                 console.print(f"final snapshot: [bold]{snap.snapshot}[/] (of {snap.database})")
     if as_json:
         emit_json(outcome.to_json())
+
+
+def _destroy_local(*, yes: bool, confirm_stack: str | None, as_json: bool) -> None:
+    """The local stack: stop its processes and delete its data after the usual confirmation."""
+    from cli import teardown
+    from cli.commands.context import open_session
+    from cli.local import verbs
+    from cli.render import emit_json
+
+    session = open_session(as_json=as_json)
+    document = verbs.destroy(
+        session.project_dir,
+        session.console,
+        approve=lambda: teardown.confirm(
+            LOCAL_STACK,
+            False,
+            yes=yes,
+            confirm_stack=confirm_stack,
+            interactive=session.interactive,
+            ask_name=lambda text: typer.prompt(text, default="", show_default=False, err=True),
+            ask_yes=lambda text: typer.confirm(text, default=False, err=True),
+        ),
+    )
+    if as_json:
+        emit_json(document)

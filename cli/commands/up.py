@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.options import LOCAL_STACK, JsonOption, StackOption
 
 
 def up(
@@ -26,6 +26,9 @@ def up(
     from cli.render import done_line, emit_json, render_changes, render_diagnostics, render_outputs
     from cli.stack_info import masked_outputs
 
+    if stack == LOCAL_STACK:
+        _up_local(smoke=smoke, verify=verify, as_json=as_json)
+        return
     session, target = open_target(stack, as_json=as_json)
     console = session.console
     outcome = operations.up(
@@ -56,5 +59,25 @@ def up(
         from cli.smoke.flow import smoke_applied
 
         smoke_applied(target, outcome.outputs, console, document)
+    if as_json:
+        emit_json(document)
+
+
+def _up_local(*, smoke: bool, verify: bool, as_json: bool) -> None:
+    """The local stack: start what is not running; nothing to confirm, since nothing leaves this machine."""
+    from cli.commands.context import open_session
+    from cli.errors import NotAvailable
+    from cli.local import verbs
+    from cli.render import emit_json
+
+    if verify:
+        raise NotAvailable(
+            "--verify checks a cloud stack through the AWS APIs; the local stack has none",
+            hint="use `infra status --stack local`, or `--smoke` for an end-to-end check",
+        )
+    session = open_session(as_json=as_json)
+    document = verbs.up(session.project_dir, session.console, spinner=session.spinner)
+    if smoke:
+        verbs.smoke_after_up(session.project_dir, session.console, document)
     if as_json:
         emit_json(document)

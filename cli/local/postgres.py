@@ -189,4 +189,3 @@ class Pooler:
             stop_pid(pid, timeout=5, sig=signal.SIGINT)
         with contextlib.suppress(FileNotFoundError):
             self.pidfile.unlink()
-

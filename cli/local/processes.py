@@ -32,7 +32,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now; connections in TIME_WAIT do not count, as for servers."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -68,6 +70,14 @@ def running_as_root() -> bool:
 
 def as_service_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", SERVICE_USER, "--", *cmd] if running_as_root() else cmd
+
+
+def service_user_can_reach(path: Path) -> bool:
+    """Whether the service user may enter this directory (always true when we are not root)."""
+    if not running_as_root():
+        return True
+    probe = subprocess.run(as_service_user(["test", "-x", str(path)]), capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def give_to_service_user(path: Path) -> None:
@@ -121,3 +131,28 @@ def stop_pid(pid: int, timeout: float = 10, sig: int = signal.SIGTERM) -> None:
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
+def stop_group(pgid: int, timeout: float = 10) -> None:
+    """Stop every process left in a process group (SIGTERM, then SIGKILL after the timeout)."""
+    if not group_members(pgid):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if group_members(pgid):
+            os.killpg(pgid, signal.SIGKILL)

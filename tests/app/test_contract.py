@@ -104,6 +104,7 @@ def test_metrics_expose_requests_latency_and_pool_in_prometheus_text(client):
     assert 'http_requests_total{method="GET",route="/livez",status="200"}' in text
     assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/heartbeat",status="200"}' in text
     assert 'db_pool_connections{state="max"} 20.0' in text  # two workers, ten each, summed
+    assert "db_up 1.0" in text
 
 
 def test_openapi_document_and_docs_page(client):

@@ -12,8 +12,9 @@ import pytest
 
 from tests.cli.conftest import REPO
 
-COMMANDS = ["preview", "up", "destroy", "refresh", "outputs", "stacks", "doctor"]
-STACK_COMMANDS = ["preview", "up", "destroy", "refresh", "outputs"]
+COMMANDS = ["preview", "up", "destroy", "refresh", "outputs", "stacks", "doctor", "status", "logs", "dashboard"]
+CLOUD_ONLY_COMMANDS = ["refresh"]
+LOCAL_ONLY_COMMANDS = ["status", "logs", "dashboard"]
 
 
 def test_root_help_documents_commands_and_exit_codes(infra):
@@ -31,20 +32,27 @@ def test_each_command_has_help(infra, command):
     assert "Exit codes" in result.stdout
 
 
-@pytest.mark.parametrize("command", STACK_COMMANDS)
-def test_local_target_is_not_there_yet(infra, fake, command):
+@pytest.mark.parametrize("command", CLOUD_ONLY_COMMANDS)
+def test_cloud_only_commands_refuse_the_local_stack(infra, fake, command):
     result = infra(command, code=2)
-    assert "local target" in result.stderr
-    assert "not available yet" in result.stderr
+    assert "works on cloud stacks" in result.stderr
     assert "--stack dev" in result.stderr
     assert fake.calls == []
 
 
-@pytest.mark.parametrize("command", STACK_COMMANDS)
-def test_local_target_json_error(infra, fake, command):
+@pytest.mark.parametrize("command", CLOUD_ONLY_COMMANDS)
+def test_cloud_only_local_refusal_as_json(infra, fake, command):
     doc = infra.json(command, "--stack", "local", code=2)
     assert doc["ok"] is False
     assert doc["error"]["kind"] == "NotAvailable"
+
+
+@pytest.mark.parametrize("command", LOCAL_ONLY_COMMANDS)
+def test_local_only_commands_refuse_a_cloud_stack(infra, fake, command):
+    doc = infra.json(command, "--stack", "dev", code=2)
+    assert doc["error"]["kind"] == "NotAvailable"
+    assert "local stack" in doc["error"]["message"]
+    assert fake.calls == []
 
 
 def test_unknown_option_is_a_usage_error(infra):

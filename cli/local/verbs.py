@@ -1,0 +1,158 @@
+"""The CLI's verbs on the local stack: each does the work, renders to the console and returns the JSON document."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cli.errors import ConfigError
+from cli.local.stack import STACK, ServiceState, stack_for
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow"}
+_STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "absent": "dim"}
+
+
+def _table(console: Console, title: str, states: list[ServiceState], column: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for name in ("service", column, "pid", "ports", "log"):
+        table.add_column(name)
+    for state in states:
+        value = state.action if column == "action" else state.state
+        style = (_ACTION_STYLE if column == "action" else _STATE_STYLE)[value]
+        table.add_row(
+            state.name,
+            f"[{style}]{value}[/]",
+            str(state.pid or ""),
+            ", ".join(map(str, state.ports)),
+            state.log,
+        )
+    console.print(table)
+
+
+def preview(project_dir: Path, console: Console) -> dict[str, Any]:
+    states = stack_for(project_dir).preview()
+    _table(console, "infra up --stack local would", states, "action")
+    changes = sum(state.action != "same" for state in states)
+    console.print(f"{changes} service(s) to start, {len(states) - changes} unchanged")
+    return {"ok": True, "stack": STACK, "changes": changes, "services": [s.to_json() for s in states]}
+
+
+def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
+    stack = stack_for(project_dir)
+    started = time.perf_counter()
+    with console.status("starting the local stack") if spinner else contextlib.nullcontext():
+        states = stack.up()
+    seconds = time.perf_counter() - started
+    for state in states:
+        verb = {"same": "unchanged", "create": "created", "start": "started", "restart": "restarted after a crash"}
+        style = _ACTION_STYLE[state.action]
+        console.print(f"  [{style}]{state.name}: {verb[state.action]}[/]")
+    changes = sum(state.action != "same" for state in states)
+    console.print(f"[bold green]local stack up[/] in {seconds:.1f} s ({changes} change(s))")
+    values = {name: value for name, (value, secret) in stack.outputs().items() if not secret}
+    console.print(f"service: {values['service_url']}  (trust {values['ca_certificate']} in your browser or curl)")
+    return {
+        "ok": True,
+        "stack": STACK,
+        "seconds": round(seconds, 3),
+        "changes": changes,
+        "services": [s.to_json() for s in states],
+        "outputs": values,
+    }
+
+
+def status(project_dir: Path, console: Console) -> dict[str, Any]:
+    stack = stack_for(project_dir)
+    states = stack.status()
+    if not states:
+        console.print("the local stack does not exist; `infra up --stack local` creates it")
+    else:
+        _table(console, "local stack", states, "state")
+    healthy = bool(states) and all(state.state == "running" for state in states)
+    services = [s.to_json() for s in states]
+    return {"ok": True, "stack": STACK, "exists": bool(states), "healthy": healthy, "services": services}
+
+
+def outputs(project_dir: Path) -> dict[str, Any]:
+    """Outputs in the engine's shape (value and secret flag), so the cloud renderer masks them the same way."""
+    from cli.engine import StackOutput
+
+    raw = stack_for(project_dir).outputs()
+    if not raw:
+        raise ConfigError("the local stack does not exist", hint="run `infra up --stack local` first")
+    return {name: StackOutput(value=value, secret=secret) for name, (value, secret) in raw.items()}
+
+
+def destroy(project_dir: Path, console: Console, *, approve: Callable[[], str]) -> dict[str, Any]:
+    stack = stack_for(project_dir)
+    if not stack.exists():
+        console.print("the local stack does not exist; nothing to destroy")
+        return {"ok": True, "stack": STACK, "destroyed": False, "services": []}
+    _table(console, "destroying the local stack stops", stack.status(), "state")
+    console.print(f"[bold red]and deletes[/] {stack.root}: the database's data, the buckets, certificates and secrets")
+    how = approve()
+    states = stack.destroy()
+    console.print(f"[bold]destroyed[/] the local stack ({len(states)} service(s) stopped, data removed)")
+    services = [s.to_json() for s in states]
+    return {"ok": True, "stack": STACK, "destroyed": True, "confirmed_by": how, "services": services}
+
+
+def logs(project_dir: Path, service: str | None, lines: int) -> dict[str, list[str]]:
+    files = stack_for(project_dir).log_files()
+    if not files:
+        raise ConfigError("the local stack does not exist", hint="run `infra up --stack local` first")
+    if service is not None and service not in files:
+        raise ConfigError(f"no service {service!r} in the local stack", hint=f"choose one of: {', '.join(files)}")
+    chosen = {service: files[service]} if service else files
+    return {name: _tail(path, lines) for name, path in chosen.items()}
+
+
+def _tail(path: Path, lines: int) -> list[str]:
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 256 * 1024))
+        return handle.read().decode(errors="replace").splitlines()[-lines:]
+
+
+def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | None = None):
+    """The smoke check's target on the local stack: its HTTPS URL, its CA, its redirect port, a token it accepts."""
+    from urllib.parse import urlsplit
+
+    from cli.smoke.target import SmokeTarget
+    from cli.smoke.token import mint_token
+    from stacks import outputs as names
+
+    values = {name: item.value for name, item in outputs(project_dir).items()}
+    if token is None:
+        token = mint_token(
+            values[names.JWT_SECRET], issuer=values[names.JWT_ISSUER], audience=values[names.JWT_AUDIENCE]
+        )
+    return SmokeTarget(
+        base_url=values[names.SERVICE_URL],
+        token=token,
+        source=f"stack {STACK}",
+        redirect_port=urlsplit(values[names.HTTP_URL]).port,
+        ca_file=ca_file or values[names.CA_CERTIFICATE],
+    )
+
+
+def smoke_after_up(project_dir: Path, console: Console, document: dict[str, Any]) -> None:
+    """`infra up --stack local --smoke`: the default check after the start, added to `document`; a breach raises."""
+    from cli.smoke.check import SmokeOptions
+    from cli.smoke.flow import judge, run_and_report
+
+    console.print("[bold]smoke check[/] of the local stack")
+    report = run_and_report(smoke_target(project_dir), SmokeOptions(), console)
+    document["smoke"] = report.to_json()
+    judge(report, **{key: value for key, value in document.items() if key != "ok"})

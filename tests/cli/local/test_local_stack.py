@@ -1,0 +1,206 @@
+"""The local stack for real: up, up again, the service over TLS, a crash and its repair, the bucket, destroy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from typer.testing import CliRunner
+
+from cli.local.processes import pid_alive
+from tests.harness import scratch_dir
+
+REPO = Path(__file__).resolve().parents[3]
+INFRA = [sys.executable, "-m", "cli"]
+
+
+def infra(local_dir: Path, *args: str, code: int = 0) -> dict:
+    """Run the real CLI as a user would, with --json, and return its one JSON document."""
+    env = {**os.environ, "INFRA_LOCAL_DIR": str(local_dir), "INFRA_PROJECT_DIR": str(REPO)}
+    result = subprocess.run(
+        [*INFRA, *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == code, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def scratch():
+    """A directory the postgres user can reach (pytest's own tmp_path is private to root)."""
+    path = scratch_dir("groundwork-local-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def local_dir():
+    path = scratch_dir("groundwork-local-")
+    yield path / "stack"
+    infra(path / "stack", "destroy", "--stack", "local", "--yes")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def first_up(local_dir):
+    return infra(local_dir, "up", "--stack", "local")
+
+
+def _pids(local_dir: Path) -> dict[str, int]:
+    return {s["name"]: s["pid"] for s in infra(local_dir, "status")["services"]}
+
+
+def _outputs(local_dir: Path) -> dict:
+    return infra(local_dir, "outputs", "--show-secrets")["outputs"]
+
+
+def test_up_from_nothing_creates_every_service(first_up):
+    assert [s["name"] for s in first_up["services"]] == ["postgres", "pgbouncer", "api", "tls", "s3"]
+    assert {s["action"] for s in first_up["services"]} == {"create"}
+    assert first_up["outputs"]["service_url"].startswith("https://localhost:")
+    assert "jwt_secret" not in first_up["outputs"]
+
+
+def test_up_again_changes_nothing(first_up, local_dir):
+    before = _pids(local_dir)
+    again = infra(local_dir, "up")
+    assert again["changes"] == 0
+    assert {s["action"] for s in again["services"]} == {"same"}
+    assert _pids(local_dir) == before
+    preview = infra(local_dir, "preview", "--detailed-exitcode")
+    assert preview["changes_present"] is False
+
+
+def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
+    out = _outputs(local_dir)
+    with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
+        heartbeat = client.get(f"{out['service_url']}/heartbeat")
+        assert heartbeat.status_code == 200
+        assert heartbeat.json()["database"]["ok"] is True
+        token = jwt.encode(
+            {"iss": out["jwt_issuer"], "aud": out["jwt_audience"], "exp": int(time.time()) + 60},
+            out["jwt_secret"],
+            algorithm="HS256",
+        )
+        write = client.post(
+            f"{out['service_url']}/map",
+            json={"user_id": "local-user", "practice": {"k": 1}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert write.status_code in (200, 201), write.text
+        assert client.get(f"{out['service_url']}/metrics").status_code == 404  # kept off the public endpoint
+    redirect = httpx.get(f"{out['http_url']}/livez", follow_redirects=False)
+    assert redirect.status_code == 301
+    assert redirect.headers["location"] == f"{out['service_url']}/livez"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{out['service_url']}/livez")  # the local CA is not trusted by default
+
+
+def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
+    import boto3
+
+    out = _outputs(local_dir)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=out["s3_endpoint"],
+        region_name=out["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    s3.put_object(Bucket=out["app_bucket"], Key="hello.txt", Body=b"hi")
+    assert s3.get_object(Bucket=out["app_bucket"], Key="hello.txt")["Body"].read() == b"hi"
+    block = s3.get_public_access_block(Bucket=out["app_bucket"])["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert s3.get_bucket_versioning(Bucket=out["log_bucket"])["Status"] == "Enabled"
+
+
+def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
+    panels = infra(local_dir, "dashboard", "--interval", "0.5")["panels"]
+    assert set(panels) == {"load balancer", "service", "database", "pool"}
+    assert panels["load balancer"]["healthy targets"] == 1
+    assert panels["database"]["connections"] >= 1
+    assert panels["service"]["running tasks"] >= 1
+
+
+def test_logs_show_the_api_json_lines(first_up, local_dir):
+    lines = infra(local_dir, "logs", "api", "--lines", "200")["logs"]["api"]
+    assert any('"event":"request"' in line for line in lines)
+
+
+def test_a_killed_api_is_detected_and_restarted(first_up, local_dir):
+    api_pid = _pids(local_dir)["api"]
+    os.kill(api_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while pid_alive(api_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    states = {s["name"]: s["state"] for s in infra(local_dir, "status")["services"]}
+    assert states["api"] == "crashed"
+    repaired = infra(local_dir, "up")
+    assert {s["name"]: s["action"] for s in repaired["services"]}["api"] == "restart"
+    assert repaired["changes"] == 1
+    new_pid = _pids(local_dir)["api"]
+    assert new_pid != api_pid
+    out = _outputs(local_dir)
+    assert httpx.get(f"{out['service_url']}/heartbeat", verify=out["ca_certificate"]).status_code == 200
+
+
+def test_destroy_stops_everything_and_removes_the_data(scratch):
+    local_dir = scratch / "doomed"
+    infra(local_dir, "up")
+    pids = _pids(local_dir)
+    refused = infra(local_dir, "destroy", code=2)  # no terminal, no --yes
+    assert refused["error"]["kind"] == "ConfirmationRefused"
+    assert all(pid_alive(pid) for pid in pids.values())
+    gone = infra(local_dir, "destroy", "--yes")
+    assert gone["destroyed"] is True
+    assert not any(pid_alive(pid) for pid in pids.values())
+    assert not local_dir.exists()
+    assert infra(local_dir, "status")["exists"] is False
+
+
+def test_a_taken_port_is_named_with_the_fix(scratch):
+    local_dir = scratch / "conflict"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        local_dir.mkdir()
+        ports = {"postgres": taken, "pgbouncer": 1, "api": 2, "http": 3, "https": 4, "s3": 5}
+        (local_dir / "state.json").write_text(json.dumps({"ports": ports}))
+        error = infra(local_dir, "up", code=2)["error"]
+    assert error["kind"] == "PortTaken"
+    assert f"127.0.0.1:{taken}" in error["message"]
+    assert "ss -ltnp" in error["hint"]
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("postgres", "PostgreSQL server binaries"), ("pgbouncer", "pgbouncer is not installed")],
+)
+def test_a_missing_program_is_named_with_the_fix(scratch, monkeypatch, missing, message):
+    from cli.local import postgres
+    from cli.main import app
+
+    if missing == "postgres":
+        monkeypatch.setattr(postgres.glob, "glob", lambda pattern: [])
+    else:
+        monkeypatch.setattr(postgres.shutil, "which", lambda *args, **kwargs: None)
+    monkeypatch.setenv("INFRA_LOCAL_DIR", str(scratch / "stack"))
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(REPO))
+    result = CliRunner().invoke(app, ["up", "--stack", "local", "--json"])
+    try:
+        assert result.exit_code == 2, result.output
+        document = json.loads(result.stdout)
+        assert message in document["error"]["message"]
+        assert "make setup" in document["error"]["hint"]
+    finally:
+        CliRunner().invoke(app, ["destroy", "--stack", "local", "--yes"])
