@@ -260,6 +260,17 @@ def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
     assert db["vpcSecurityGroupIds"] == [sg_id(stack, "database")]
 
 
+def test_database_advisory_controls(stack: Recording) -> None:
+    db = stack.one("aws:rds/instance:Instance")
+    assert db["monitoringInterval"] > 0, db.urn
+    assert db["monitoringRoleArn"].endswith(stack.one("aws:iam/role:Role", "-db-monitoring-role").state["name"])
+    assert db["iamDatabaseAuthenticationEnabled"] is True, db.urn
+    assert db["copyTagsToSnapshot"] is True, db.urn
+    assert db["storageType"] == "gp3", db.urn
+    assert db["maxAllocatedStorage"] == stack.settings.db_max_allocated_storage_gb, db.urn
+    assert db["performanceInsightsRetentionPeriod"] == stack.settings.db_performance_insights_retention_days
+
+
 def test_exported_database_logs_have_retention(stack: Recording) -> None:
     db = stack.one("aws:rds/instance:Instance")
     groups = {g["name"]: g for g in stack.of_type("aws:cloudwatch/logGroup:LogGroup")}
