@@ -117,7 +117,11 @@ def target_group_arn(ctx: Context) -> str:
     value = ctx.output(out.TARGET_GROUP_ARN)
     if value:
         return str(value)
-    for entry in service_description(ctx).get("loadBalancers", []):
+    try:
+        entries = service_description(ctx).get("loadBalancers", [])
+    except Unverifiable:
+        entries = []
+    for entry in entries:
         if entry.get("targetGroupArn"):
             return str(entry["targetGroupArn"])
     https = listener_on(ctx, 443)

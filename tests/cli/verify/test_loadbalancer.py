@@ -90,3 +90,11 @@ def test_unhealthy_targets_are_named_with_their_reason(stubbed):
     assert check.status is Status.FAIL
     assert check.observed == "1 healthy of 2 registered: 10.0.2.11 unhealthy (Target.ResponseCodeMismatch)"
     assert check.resource == "targetgroup/gw-dev-web-tg/0123456789abcdef"
+
+
+def test_without_the_service_the_target_group_comes_from_the_https_listener(verify):
+    report = verify(derived_only=True, outputs={out.SERVICE_NAME: "gw-dev-api-gone"})
+    check = find(report, "load balancer", "healthy targets")
+    assert check.resource.startswith("targetgroup/gw-dev-web-tg-89abcde/")
+    assert check.status is Status.PASS
+    assert find(report, "service", "exists").status is Status.FAIL
