@@ -89,6 +89,11 @@ def check_credentials(ctx: Context) -> None:
         if error_code(exc) in CREDENTIAL_CODES or error_code(exc) == "AccessDenied":
             raise credentials_error(error_message(exc)) from exc
         raise
+    except BotoCoreError as exc:
+        raise OperationFailed(
+            f"AWS could not be reached: {exc}",
+            hint="check network access to AWS (proxy, VPN, HTTPS_PROXY), then run `infra verify` again",
+        ) from exc
 
 
 def verify_stack(ctx: Context, families: tuple[Family, ...] = FAMILIES) -> Report:

@@ -189,3 +189,16 @@ def test_help_loads_no_aws_sdk(argv):
     assert out.stderr.strip() == "[]"
     assert "--json" in out.stdout
     assert "--verify" in out.stdout or "--stack" in out.stdout
+
+
+def test_aws_out_of_reach_is_one_clear_error(infra, deployed, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    def unreachable(self, operation, params):
+        raise EndpointConnectionError(endpoint_url="https://sts.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr("botocore.client.BaseClient._make_api_call", unreachable)
+    doc = json.loads(infra("verify", "--stack", "dev", "--json", code=1).stdout)
+    assert doc["error"]["kind"] == "OperationFailed"
+    assert doc["error"]["message"].startswith("AWS could not be reached: Could not connect to the endpoint URL")
+    assert "network access" in doc["error"]["hint"]
