@@ -29,8 +29,12 @@ def client_factory(region: str) -> ClientFactory:
     """Clients of one boto3 session in `region`, created once per service, with bounded timeouts and retries."""
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
 
-    session = boto3.session.Session(region_name=region)
+    try:
+        session = boto3.session.Session(region_name=region)
+    except ProfileNotFound as exc:
+        raise credentials_error(str(exc)) from exc
     config = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 4, "mode": "standard"})
     made: dict[str, Any] = {}
 

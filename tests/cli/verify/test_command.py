@@ -202,3 +202,10 @@ def test_aws_out_of_reach_is_one_clear_error(infra, deployed, monkeypatch):
     assert doc["error"]["kind"] == "OperationFailed"
     assert doc["error"]["message"].startswith("AWS could not be reached: Could not connect to the endpoint URL")
     assert "network access" in doc["error"]["hint"]
+
+
+def test_an_unknown_profile_is_a_credentials_error(infra, deployed, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    doc = json.loads(infra("verify", "--stack", "dev", "--json", code=2).stdout)
+    assert doc["error"]["kind"] == "CredentialsError"
+    assert "no-such-profile" in doc["error"]["message"]
