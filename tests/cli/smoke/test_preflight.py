@@ -132,3 +132,14 @@ def test_tls_to_a_closed_port_says_it_cannot_connect(port, ca_file):
     check = asyncio.run(preflight.tls("127.0.0.1", "127.0.0.1", port, context, 2))
     assert check.status == "fail"
     assert "cannot connect" in check.summary
+
+
+def test_tls_works_through_the_shaping_proxy(ca, ca_file):
+    from cli.smoke.profiles import Profile
+
+    profile = Profile(name="near", description="test", rtt_ms=10)
+    with serve(FaultyServer(tls=server_context(ca, "127.0.0.1"))) as server:
+        target = SmokeTarget(server.base_url, TOKEN, "url", ca_file=ca_file)
+        report = run_smoke(target, SmokeOptions(requests=6, concurrency=3, profile=profile))
+    assert report.passed, report.failure_examples()
+    assert report.overall.percentiles_ms[50] >= 10
