@@ -220,6 +220,7 @@ class Monitoring(pulumi.ComponentResource):
         comparison: str = "GreaterThanThreshold",
     ) -> aws.cloudwatch.MetricAlarm:
         """An alarm that notifies the topic when it fires and when it recovers."""
+        # The alarm: two (or more) breaching minutes in a row, missing data counts as fine.
         alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-{suffix}",
             alarm_description=description,

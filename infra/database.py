@@ -123,8 +123,8 @@ class Database(pulumi.ComponentResource):
             )
         # The identifier is fixed so the exported logs' groups can exist, with retention, before RDS writes to them.
         identifier = name
+        # Exported database logs, kept for the configured period instead of forever.
         log_groups = [
-            # Exported database logs, kept for the configured period instead of forever.
             aws.cloudwatch.LogGroup(
                 f"{name}-{log}-logs",
                 name=f"/aws/rds/instance/{identifier}/{log}",

@@ -76,21 +76,20 @@ class AliasRecords(pulumi.ComponentResource):
         records = []
         for record_type in ("A", "AAAA"):
             # Alias record for IPv4 (A) or IPv6 (AAAA) clients; follows the load balancer's addresses.
-            records.append(
-                aws.route53.Record(
-                    f"{name}-{record_type.lower()}",
-                    zone_id=args.zone_id,
-                    name=args.host_name,
-                    type=record_type,
-                    aliases=[
-                        {
-                            "name": args.target_dns_name,
-                            "zone_id": args.target_zone_id,
-                            "evaluate_target_health": True,
-                        }
-                    ],
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
+            record = aws.route53.Record(
+                f"{name}-{record_type.lower()}",
+                zone_id=args.zone_id,
+                name=args.host_name,
+                type=record_type,
+                aliases=[
+                    {
+                        "name": args.target_dns_name,
+                        "zone_id": args.target_zone_id,
+                        "evaluate_target_health": True,
+                    }
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
             )
+            records.append(record)
         self.fqdn = records[0].fqdn
         self.register_outputs({"fqdn": self.fqdn})

@@ -137,15 +137,14 @@ class Network(pulumi.ComponentResource):
                 # Fixed address of the NAT gateway (allow-listable egress IP).
                 eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
                 # Outbound IPv4 for the private subnets (image pulls, Secrets Manager, logs).
-                nats.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{i}",
-                        allocation_id=eip.allocation_id,
-                        subnet_id=subnet.id,
-                        tags={"Name": f"{name}-nat-{i}"},
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                    )
+                nat = aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.allocation_id,
+                    subnet_id=subnet.id,
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
+                nats.append(nat)
         for i in range(args.zone_count):
             zone = zone_names[i]
             # Private subnet: service tasks, the proxy and the bastion; reaches out only through NAT.
@@ -275,6 +274,7 @@ class Network(pulumi.ComponentResource):
 
     def _group(self, name: str, suffix: str, description: str) -> aws.ec2.SecurityGroup:
         """A security group without inline rules; rules are separate resources."""
+        # The group itself; its rules are separate resources so groups can reference each other.
         return aws.ec2.SecurityGroup(
             f"{name}-{suffix}-sg",
             vpc_id=self.vpc.id,

@@ -135,6 +135,7 @@ class Service(pulumi.ComponentResource):
             description=f"{name}: ECS task execution (image pull, logs, secrets)",
             opts=child,
         )
+        # Image pull from this repository, this log group's streams, these two secrets; nothing else.
         self.execution_policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
@@ -150,6 +151,7 @@ class Service(pulumi.ComponentResource):
             description=f"{name}: the API's own permissions",
             opts=child,
         )
+        # Objects of the application bucket; nothing else.
         self.task_policy = aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
