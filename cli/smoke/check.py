@@ -61,7 +61,8 @@ def run_smoke(
 ) -> SmokeReport:
     """Run the check against the target and judge it; network problems become findings, not exceptions."""
     validate(target, options)
-    return asyncio.run(_run(target, options, on_stage))
+    context = _ssl_context(target) if target.https else None
+    return asyncio.run(_run(target, options, context, on_stage))
 
 
 def _ssl_context(target: SmokeTarget) -> ssl.SSLContext:
@@ -76,14 +77,15 @@ def endpoint(target: SmokeTarget, address: str, context: ssl.SSLContext | None) 
     return Endpoint(address, target.port, _netloc(target), context, target.host if context else None)
 
 
-async def _run(target: SmokeTarget, options: SmokeOptions, on_stage: Callable[[str], None]) -> SmokeReport:
+async def _run(
+    target: SmokeTarget, options: SmokeOptions, context: ssl.SSLContext | None, on_stage: Callable[[str], None]
+) -> SmokeReport:
     started_at = datetime.now(UTC)
     limit = options.timeout_s
     checks: list[preflight.Check] = []
     on_stage(f"pre-flight checks for {target.base_url}")
     dns_check, addresses = await preflight.dns(target.host, target.port, limit)
     checks.append(dns_check)
-    context = _ssl_context(target) if target.https else None
     if context is not None and addresses:
         checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
     if target.redirect_port is not None and addresses:
