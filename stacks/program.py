@@ -97,6 +97,11 @@ def _generated(relative: str) -> bool:
     return any(part in _GENERATED_DIRS for part in parts[:-1]) or parts[-1].endswith((".pyc", ".pyo"))
 
 
+def workers(cpu_units: int) -> int:
+    """API worker processes for a task size: one per half vCPU, at least one (a task may see more CPUs)."""
+    return max(1, cpu_units // 512)
+
+
 @contextlib.contextmanager
 def _without_collection_pauses() -> Iterator[None]:
     """Suspends the cyclic garbage collector while the program declares its resources.
@@ -256,6 +261,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             requests_per_target=s.autoscaling_requests_per_target,
             log_retention_days=s.log_retention_days,
             secret_recovery_window_days=s.secret_recovery_window_days,
+            extra_environment={"WORKERS": str(workers(s.service_cpu))},
         ),
         opts,
     )

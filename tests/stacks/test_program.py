@@ -488,7 +488,8 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert c["portMappings"][0]["containerPort"] == 8000
     assert "/livez" in " ".join(c["healthCheck"]["command"])
     env = {e["name"]: e["value"] for e in c["environment"]}
-    assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION"}
+    assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION", "WORKERS"}
+    assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "require"
     assert env["JWT_ISSUER"] == stack.settings.issuer
