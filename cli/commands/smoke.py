@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption
+from cli.options import LOCAL_STACK, JsonOption
 
 
 def smoke(
@@ -78,12 +78,19 @@ def smoke(
     if url is not None:
         target = from_url(url, token=token, expect_redirect=expect_redirect, ca_file=ca)
         console = err_console()
+    elif expect_redirect:
+        raise ConfigError("--expect-redirect is for --url", hint="a stack's redirect is always checked")
+    elif (stack or LOCAL_STACK) == LOCAL_STACK:
+        from cli.commands.context import open_session
+        from cli.local.verbs import smoke_target
+
+        session = open_session(as_json=as_json)
+        console = session.console
+        target = smoke_target(session.project_dir, token=token, ca_file=ca)
     else:
         from cli.commands.context import open_target
 
-        if expect_redirect:
-            raise ConfigError("--expect-redirect is for --url", hint="a stack's redirect is always checked")
-        session, stack_target = open_target(stack or "local", as_json=as_json)
+        session, stack_target = open_target(stack, as_json=as_json)
         console = session.console
         outputs = session.engine().outputs(stack_target.stack)
         target = from_stack(stack_target, outputs, token=token, ca_file=ca)

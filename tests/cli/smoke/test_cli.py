@@ -147,3 +147,24 @@ def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, fault
     assert doc["smoke"]["overall"]["failures"] == {"http_500": 200}
     assert "applied dev" in result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_the_local_stack_is_the_default_target(infra, project, faulty, monkeypatch):
+    from cli.local import verbs
+    from cli.smoke.target import SmokeTarget
+
+    asked = []
+
+    def local_target(project_dir, token=None, ca_file=None):
+        asked.append(project_dir)
+        return SmokeTarget(faulty.base_url, "local-token", "stack local")
+
+    monkeypatch.setattr(verbs, "smoke_target", local_target)
+    doc = infra.json("smoke", "-n", "10")
+    assert asked == [project]
+    assert doc["smoke"]["target"]["source"] == "stack local"
+
+
+def test_smoke_on_a_local_stack_that_is_not_up_says_how_to_start_it(infra, project):
+    result = infra("smoke", "--stack", "local", code=2)
+    assert "infra up --stack local" in result.stderr
