@@ -22,7 +22,7 @@ POOL = Gauge(
     ("state",),
     multiprocess_mode="livesum",
 )
-DB_UP = Gauge("db_up", "1 when the last heartbeat reached the database, else 0", multiprocess_mode="livemin")
+DB_UP = Gauge("db_up", "1 when the last heartbeat reached the database, else 0", multiprocess_mode="livemostrecent")
 
 _children: dict[tuple[str, str, int], tuple] = {}
 
