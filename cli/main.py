@@ -11,9 +11,12 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from cli.commands.dashboard import dashboard
 from cli.commands.destroy import destroy
+from cli.commands.diff import diff
 from cli.commands.doctor import doctor
 from cli.commands.logs import logs
 from cli.commands.outputs import outputs
+from cli.commands.plan import plan
+from cli.commands.policy import policy
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
 from cli.commands.smoke import smoke
@@ -96,3 +99,6 @@ app.command(epilog=EPILOG)(logs)
 app.command(epilog=EPILOG)(dashboard)
 app.command(epilog=EPILOG)(smoke)
 app.command(epilog=EPILOG)(verify)
+app.command(epilog=EPILOG)(plan)
+app.command(epilog=EPILOG)(diff)
+app.command(epilog=EPILOG)(policy)

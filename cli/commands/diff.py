@@ -1,0 +1,30 @@
+"""`infra diff`: what the working tree's plan changes against a git ref or a saved plan."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption, StackOption
+
+BaseOption = Annotated[str, typer.Option("--base", help="A git ref (origin/main) or a plan saved with --out.")]
+
+
+def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json: JsonOption = False) -> None:
+    """Resources added, removed and changed property by property; risky changes flagged."""
+    from cli.commands.context import open_session
+    from cli.plan.base import base_plan
+    from cli.plan.build import plan_stack
+    from cli.plan.commands import require_cloud_stack
+    from cli.plan.diff import diff_plans
+    from cli.plan.render import render_diff
+    from cli.render import emit_json
+
+    require_cloud_stack(stack)
+    session = open_session(as_json=as_json)
+    before, label = base_plan(base, stack, session.project_dir)
+    result = diff_plans(before, plan_stack(stack, session.project_dir))
+    render_diff(session.console, result, label)
+    if as_json:
+        emit_json({"ok": True, "stack": stack, "base": label, **result.to_json()})

@@ -1,0 +1,44 @@
+"""`infra policy`: the controls of docs/plan-and-policy.md over the stack's plan; errors exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.options import JsonOption, StackOption
+
+MarkdownOption = Annotated[
+    Path | None, typer.Option("--markdown", help="Write a pull-request comment (diff and policy) to this file.")
+]
+BaseOption = Annotated[
+    str | None, typer.Option("--base", help="Include the diff against this git ref or saved plan in --markdown.")
+]
+PlanOption = Annotated[Path | None, typer.Option("--plan", help="Check this saved plan instead of planning again.")]
+
+
+def policy(
+    stack: StackOption = "local",
+    markdown: MarkdownOption = None,
+    base: BaseOption = None,
+    plan_file: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate every control: E errors everywhere, P errors on prod and warnings elsewhere, A advice."""
+    from cli.commands.context import open_session
+    from cli.errors import ExitCode
+    from cli.plan.commands import check_policy, require_cloud_stack
+    from cli.plan.render import render_policy
+    from cli.render import emit_json
+
+    require_cloud_stack(stack)
+    session = open_session(as_json=as_json)
+    report, text = check_policy(stack, session.project_dir, plan_file=plan_file, base=base)
+    render_policy(session.console, report)
+    if markdown is not None:
+        markdown.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json({"ok": report.ok, **report.to_json()})
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.FAILED))

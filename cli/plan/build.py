@@ -1,0 +1,82 @@
+"""The plan of a stack: settings from Pulumi.<stack>.yaml, the project's program under the recording monitor."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+from cli.errors import OperationFailed, StackNotFound, StackSettingsInvalid
+
+WORKER = "cli.plan.worker"
+"""Module that plans a project tree other than the one this interpreter imported."""
+
+
+def plan_stack(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
+    """The stack's plan; in this process when `stacks` is the project's own, otherwise in a fresh interpreter."""
+    project_dir = pathlib.Path(project_dir).resolve()
+    if _imported_root() == project_dir:
+        return plan_here(stack, project_dir)
+    return plan_in_subprocess(stack, project_dir)
+
+
+def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
+    """Runs the program imported in this process under the recording monitor."""
+    from cli.plan.answers import UnknownInvoke
+    from cli.plan.document import plan_document
+    from cli.plan.recorder import run
+    from stacks.program import build
+    from stacks.settings import SettingsError, load_stack_settings
+
+    if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
+        raise StackNotFound(
+            f"stack {stack!r} has no Pulumi.{stack}.yaml in {project_dir}",
+            hint="plan a stack that has a settings file, such as dev or prod",
+        )
+    try:
+        settings = load_stack_settings(stack, project_dir)
+    except SettingsError as error:
+        raise StackSettingsInvalid(str(error), hint=f"fix Pulumi.{stack}.yaml (docs/settings.md)") from None
+    try:
+        recording = run(settings, build)
+    except UnknownInvoke as error:
+        raise OperationFailed(
+            f"the program called an invoke the offline plan cannot answer: {error}",
+            hint="add an answer to cli/plan/answers.py or avoid the lookup",
+        ) from None
+    return plan_document(recording, project_dir)
+
+
+def plan_in_subprocess(stack: str, tree: pathlib.Path) -> dict[str, Any]:
+    """Plans another tree in a fresh interpreter that imports that tree's infra and stacks."""
+    import json
+
+    cli_root = str(pathlib.Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), cli_root]), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(
+        [sys.executable, "-m", WORKER, "--stack", stack, "--project", str(tree)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise OperationFailed(
+            f"planning {stack} in {tree} failed: {tail or f'exit {done.returncode}'}",
+            hint="that tree's program or settings do not run offline; plan it there to see why",
+        )
+    return json.loads(done.stdout)
+
+
+def _imported_root() -> pathlib.Path | None:
+    """The directory holding the `stacks` package this interpreter would import."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("stacks")
+    if spec is None or spec.origin is None:
+        return None
+    return pathlib.Path(spec.origin).resolve().parent.parent

@@ -1,0 +1,38 @@
+"""What the plan, diff and policy commands do, without Typer."""
+
+from __future__ import annotations
+
+import pathlib
+
+from cli.errors import ConfigError
+from cli.plan.policy.evaluate import PolicyReport
+
+
+def require_cloud_stack(stack: str) -> None:
+    """The offline plan reads Pulumi.<stack>.yaml; the embedded local stack has none."""
+    from cli.options import LOCAL_STACK
+
+    if stack == LOCAL_STACK:
+        raise ConfigError(
+            "the local stack has no Pulumi program to plan",
+            hint="pass a cloud stack: --stack dev or --stack prod",
+        )
+
+
+def check_policy(
+    stack: str, project_dir: pathlib.Path, *, plan_file: pathlib.Path | None = None, base: str | None = None
+) -> tuple[PolicyReport, str]:
+    """The policy report of the stack's plan (or a saved one) and its markdown summary with the diff."""
+    from cli.plan.base import base_plan, load_plan_file
+    from cli.plan.build import plan_stack
+    from cli.plan.diff import diff_plans
+    from cli.plan.markdown import summary
+    from cli.plan.policy.evaluate import evaluate
+    from cli.plan.policy.loader import load_controls
+
+    head = load_plan_file(plan_file, stack) if plan_file is not None else plan_stack(stack, project_dir)
+    report = evaluate(head, load_controls(project_dir))
+    if base is None:
+        return report, summary(report)
+    before, label = base_plan(base, stack, project_dir)
+    return report, summary(report, diff_plans(before, head), label)

@@ -1,0 +1,117 @@
+"""Controls 28-36: ECS service, task definition, cluster and ECR repository."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from cli.plan.policy.model import Violation, control
+from cli.plan.policy.view import PlanView, document, inputs, statements
+
+_SERVICE = "aws:ecs/service:Service"
+_TASK = "aws:ecs/taskDefinition:TaskDefinition"
+_CLUSTER = "aws:ecs/cluster:Cluster"
+_REPO = "aws:ecr/repository:Repository"
+_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+_REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)", re.I)
+"""Environment variable names that must come from `secrets[].valueFrom` instead."""
+SECRET_VALUE = re.compile(r"(AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY)")
+"""Values that look like an access key, a URL with a password, or a private key."""
+
+
+def _containers(task: dict) -> list[dict]:
+    found = document(task, "containerDefinitions")
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+@control("28", "Service gets no public IP", sources=("ECS.2", "CKV_AWS_333"), level="E")
+def no_public_ip(view: PlanView) -> Iterator[Violation]:
+    for r in view.of(_SERVICE):
+        if (inputs(r).get("networkConfiguration") or {}).get("assignPublicIp") is True:
+            yield Violation(r["urn"], "networkConfiguration.assignPublicIp is true")
+
+
+@control("29", "No privileged container", sources=("ECS.4", "CKV_AWS_334"), level="E")
+def not_privileged(view: PlanView) -> Iterator[Violation]:
+    for task in view.of(_TASK):
+        for c in _containers(task):
+            if c.get("privileged") is True:
+                yield Violation(task["urn"], f"container {c.get('name')} is privileged")
+
+
+@control("30", "Read-only root filesystem", sources=("ECS.5", "CKV_AWS_336"), level="P")
+def read_only_root(view: PlanView) -> Iterator[Violation]:
+    for task in view.of(_TASK):
+        for c in _containers(task):
+            if c.get("readonlyRootFilesystem") is not True:
+                yield Violation(task["urn"], f"container {c.get('name')} has a writable root filesystem")
+
+
+@control("31", "No secrets in the environment", sources=("ECS.8", "AVD-AWS-0036"), level="E")
+def no_secret_environment(view: PlanView) -> Iterator[Violation]:
+    for task in view.of(_TASK):
+        for c in _containers(task):
+            for entry in c.get("environment") or []:
+                name, value = str(entry.get("name", "")), str(entry.get("value", ""))
+                if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
+                    yield Violation(
+                        task["urn"], f"container {c.get('name')}: {name} looks secret; use secrets[].valueFrom"
+                    )
+
+
+@control("32", "Container logs and separate roles", sources=("ECS.9", "CKV_AWS_249"), level="E")
+def logs_and_roles(view: PlanView) -> Iterator[Violation]:
+    for task in view.of(_TASK):
+        for c in _containers(task):
+            if not c.get("logConfiguration"):
+                yield Violation(task["urn"], f"container {c.get('name')} has no logConfiguration")
+        execution, role = inputs(task).get("executionRoleArn"), inputs(task).get("taskRoleArn")
+        if execution and execution == role:
+            yield Violation(task["urn"], "execution role and task role are the same")
+
+
+@control("33", "Latest platform, Container Insights", sources=("ECS.10", "ECS.12"), level="A")
+def platform(view: PlanView) -> Iterator[Violation]:
+    for r in view.of(_SERVICE):
+        if inputs(r).get("platformVersion") not in (None, "LATEST"):
+            yield Violation(r["urn"], f"platformVersion pinned to {inputs(r).get('platformVersion')}")
+    for cluster in view.of(_CLUSTER):
+        settings = {s.get("name"): s.get("value") for s in inputs(cluster).get("settings") or []}
+        if settings.get("containerInsights") not in ("enabled", "enhanced"):
+            yield Violation(cluster["urn"], "containerInsights is not enabled")
+
+
+@control("34", "Safe deployments", sources=("Copilot service defaults",), level="E")
+def safe_deployments(view: PlanView) -> Iterator[Violation]:
+    for r in view.of(_SERVICE):
+        args = inputs(r)
+        breaker = args.get("deploymentCircuitBreaker") or {}
+        if breaker.get("enable") is not True or breaker.get("rollback") is not True:
+            yield Violation(r["urn"], "deployment circuit breaker with rollback is not on")
+        if args.get("waitForSteadyState") is not True:
+            yield Violation(r["urn"], "waitForSteadyState is not true")
+        if args.get("loadBalancers") and not args.get("healthCheckGracePeriodSeconds"):
+            yield Violation(r["urn"], "healthCheckGracePeriodSeconds is not set")
+
+
+@control("35", "Images scanned, tags immutable in prod", sources=("ECR.1", "ECR.2"), level="E/P")
+def image_scanning(view: PlanView) -> Iterator[Violation]:
+    for repo in view.of(_REPO):
+        if (inputs(repo).get("imageScanningConfiguration") or {}).get("scanOnPush") is not True:
+            yield Violation(repo["urn"], "scanOnPush is not true", level="E")
+        if inputs(repo).get("imageTagMutability") != "IMMUTABLE":
+            yield Violation(repo["urn"], "imageTagMutability is not IMMUTABLE", level="P")
+
+
+@control("36", "Lifecycle policy, no public repository", sources=("ECR.3", "CKV_AWS_32"), level="A/E")
+def repository_hygiene(view: PlanView) -> Iterator[Violation]:
+    for repo in view.of(_REPO):
+        if not view.attached(_LIFECYCLE, "repository", repo):
+            yield Violation(repo["urn"], "no ecr.LifecyclePolicy", level="A")
+        for policy in view.attached(_REPO_POLICY, "repository", repo):
+            if any(
+                s.get("Effect") == "Allow" and s.get("Principal") in ("*", {"AWS": "*"})
+                for s in statements(inputs(policy).get("policy"))
+            ):
+                yield Violation(repo["urn"], "repository policy allows Principal *", level="E")
