@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,16 @@ import pytest
 import trustme
 
 from tests.cli.smoke.faulty import FaultyServer, serve
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_collector() -> Iterator[None]:
+    """Timing tests share the process with servers they start; earlier test modules' garbage would otherwise
+    make a full collection pause every thread for hundreds of milliseconds in the middle of a measurement."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

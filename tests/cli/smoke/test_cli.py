@@ -113,6 +113,8 @@ def test_a_profile_is_reported_beside_the_results(infra, faulty, tmp_path):
         "near",
         "--profiles-file",
         str(extra),
+        "--p95-ms",
+        "2000",
     )
     assert doc["smoke"]["profile"]["name"] == "near"
     assert doc["smoke"]["overall"]["p50_ms"] >= 5
@@ -160,7 +162,7 @@ def test_the_local_stack_is_the_default_target(infra, project, faulty, monkeypat
         return SmokeTarget(faulty.base_url, "local-token", "stack local")
 
     monkeypatch.setattr(verbs, "smoke_target", local_target)
-    doc = infra.json("smoke", "-n", "10")
+    doc = infra.json("smoke", "-n", "10", "--p95-ms", "2000")
     assert asked == [project]
     assert doc["smoke"]["target"]["source"] == "stack local"
 
