@@ -96,7 +96,7 @@ def timeline_svg(samples: Sequence[Sample], gate_ms: float | None) -> str:
         return "<p>No requests.</p>"
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     x_max = max(s.started_s * 1000 + s.latency_ms for s in samples) or 1.0
-    y_max = _nice_max(max([s.latency_ms for s in samples] + [gate_ms or 0]))
+    y_max = _nice_max(max(s.latency_ms for s in samples))
     endpoints = list(dict.fromkeys(s.endpoint for s in samples))
     body = []
     for s in samples:
@@ -116,12 +116,15 @@ def timeline_svg(samples: Sequence[Sample], gate_ms: float | None) -> str:
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}" fill-opacity="0.7">'
                 f"<title>{escape(tip)}</title></circle>"
             )
-    if gate_ms is not None:
+    if gate_ms is not None and gate_ms <= y_max:
         y = TOP + plot_h - plot_h * gate_ms / y_max
         body.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{FAILURE_COLOUR}" '
                     'stroke-dasharray="4 3"/>')  # fmt: skip
         body.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" fill="{FAILURE_COLOUR}">'
                     f"p95 gate {gate_ms:g} ms</text>")  # fmt: skip
+    elif gate_ms is not None:
+        body.append(f'<text x="{WIDTH - RIGHT - 4}" y="{TOP + 10}" text-anchor="end" fill="{FAILURE_COLOUR}">'
+                    f"p95 gate {gate_ms:g} ms: above every request</text>")  # fmt: skip
     for i in range(5):
         x = LEFT + plot_w * i / 4
         body.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">{x_max * i / 4:.0f}</text>')
