@@ -105,6 +105,19 @@ def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
         httpx.get(f"{out['service_url']}/livez")  # the local CA is not trusted by default
 
 
+def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
+    report = infra(local_dir, "smoke", "--stack", "local")["smoke"]
+    assert report["passed"] is True
+    assert report["overall"]["requests"] == 200
+    assert report["overall"]["succeeded"] == 200
+    assert {check["name"]: check["status"] for check in report["preflight"]} == {
+        "dns": "pass",
+        "tls": "pass",
+        "redirect": "pass",
+        "livez": "pass",
+    }
+
+
 def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
     import boto3
 
