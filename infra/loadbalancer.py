@@ -140,6 +140,24 @@ class LoadBalancer(pulumi.ComponentResource):
             default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
             opts=child,
         )
+        # The service's Prometheus endpoint is for scrapers inside the VPC, not for the internet.
+        aws.lb.ListenerRule(
+            f"{name}-hide-metrics",
+            listener_arn=self.https_listener.arn,
+            priority=1,
+            conditions=[{"path_pattern": {"values": ["/metrics", "/metrics/*"]}}],
+            actions=[
+                {
+                    "type": "fixed-response",
+                    "fixed_response": {
+                        "content_type": "application/json",
+                        "status_code": "404",
+                        "message_body": '{"error":{"code":"not_found","message":"Not Found"}}',
+                    },
+                }
+            ],
+            opts=child,
+        )
 
         self.arn = self.alb.arn
         self.dns_name = self.alb.dns_name

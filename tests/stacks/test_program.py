@@ -422,6 +422,15 @@ def test_http_only_redirects_and_https_uses_tls13_with_an_issued_certificate(sta
     assert validation["validationRecordFqdns"] == [record.state["fqdn"]]
 
 
+def test_metrics_are_not_served_through_the_load_balancer(stack: Recording) -> None:
+    https = next(r for r in stack.of_type("aws:lb/listener:Listener") if r["port"] == 443.0)
+    rule = stack.one("aws:lb/listenerRule:ListenerRule", "-hide-metrics")
+    assert rule["listenerArn"] == https.state["arn"], rule.urn
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/metrics", "/metrics/*"]}}], rule.urn
+    assert rule["actions"][0]["type"] == "fixed-response", rule.urn
+    assert rule["actions"][0]["fixedResponse"]["statusCode"] == "404", rule.urn
+
+
 def test_target_group_checks_liveness(stack: Recording) -> None:
     tg = stack.one("aws:lb/targetGroup:TargetGroup")
     check = tg["healthCheck"]
