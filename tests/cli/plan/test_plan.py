@@ -1,0 +1,98 @@
+"""`infra plan`: deterministic, complete, secrets redacted, the same in this process and in a fresh one."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from cli.plan.build import plan_in_subprocess
+from cli.plan.document import REDACTED, dumps, plan_document
+from cli.plan.recorder import is_secret
+from stacks.settings import PROJECT_DIR
+from tests.cli.plan.programs import planned, record
+
+DB = "aws:rds/instance:Instance"
+
+
+def _by_type(plan: dict, token: str) -> list[dict]:
+    return [r for r in plan["resources"] if r["type"] == token]
+
+
+@pytest.fixture(autouse=True)
+def _project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFRA_PROJECT_DIR", str(PROJECT_DIR))
+
+
+def test_two_plans_of_the_same_tree_are_byte_identical() -> None:
+    first = dumps(plan_document(record("prod"), PROJECT_DIR))
+    second = dumps(plan_document(record("prod"), PROJECT_DIR))
+    assert first == second
+    assert dumps(plan_in_subprocess("prod", PROJECT_DIR)) == first
+
+
+def test_resources_are_sorted_by_urn_with_their_graph_and_options() -> None:
+    plan = planned("prod")
+    urns = [r["urn"] for r in plan["resources"]]
+    assert urns == sorted(urns)
+    custom = [r for r in plan["resources"] if r["custom"] and not r["type"].startswith("pulumi:providers:")]
+    assert plan["resource_count"] == len(custom) > 100
+    (db,) = _by_type(plan, DB)
+    assert db["options"]["protect"] is True
+    assert db["parent"].endswith("groundwork:database:Database::gw-prod-db")
+    (params,) = _by_type(plan, "aws:rds/parameterGroup:ParameterGroup")
+    assert params["urn"] in db["dependencies"]
+    assert db["property_dependencies"]["parameterGroupName"] == [params["urn"]]
+    (service,) = _by_type(plan, "aws:ecs/service:Service")
+    assert service["options"]["ignore_changes"] == ["desiredCount"]
+    (dev_db,) = _by_type(planned("dev"), DB)
+    assert dev_db["options"]["protect"] is False
+
+
+def test_secrets_never_appear_in_a_plan() -> None:
+    recording = record("prod", overrides=(("alarmEmail", "ops@example.com"),))
+    text = dumps(plan_document(recording, PROJECT_DIR))
+    leaked: list[str] = []
+    for r in recording.resources:
+        for value in r.wrapped_inputs.values():
+            if is_secret(value):
+                leaked += _strings(value["value"])
+        if r.type == "pulumi-python:dynamic:Resource":
+            leaked.append(r.state["value"])
+    assert len(leaked) >= 5
+    for secret in leaked:
+        assert secret not in text, f"secret value {secret[:6]}… is in the plan"
+    versions = _by_type(json.loads(text), "aws:secretsmanager/secretVersion:SecretVersion")
+    assert versions
+    assert {v["inputs"]["secretString"] for v in versions} == {REDACTED}
+
+
+def _strings(value, key: str = "") -> list[str]:
+    """The secret's text itself, or the password-like fields of a structured secret (registry logins)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, k)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v, key)]
+    wanted = key == "" or "password" in key.lower() or "token" in key.lower()
+    return [value] if wanted and isinstance(value, str) and len(value) >= 6 else []
+
+
+def test_plan_holds_no_absolute_project_path() -> None:
+    text = dumps(planned("prod"))
+    assert str(PROJECT_DIR) not in text
+    (image,) = _by_type(planned("prod"), "docker-build:index:Image")
+    assert image["inputs"]["context"] == {"location": "app_image"}
+
+
+def test_cli_plan_json_is_one_document_and_out_is_the_same_bytes(infra, tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "plan.json"
+    result = infra("plan", "--stack", "dev", "--json", "--out", str(out), code=0)
+    assert json.loads(result.stdout) == planned("dev")
+    assert out.read_text() == result.stdout == dumps(planned("dev"))
+    assert "gw-dev-db-instance" in result.stderr
+
+
+def test_cli_plan_refuses_the_local_stack_and_unknown_stacks(infra) -> None:
+    assert "--stack dev" in infra("plan", code=2).stderr
+    assert "Pulumi.nope.yaml" in infra("plan", "--stack", "nope", code=2).stderr
