@@ -48,6 +48,8 @@ def _run_worker(config: uvicorn.Config, sock, parent: int) -> None:
 def serve(config: uvicorn.Config, workers: int, shutdown_timeout: float) -> int:
     """Serve with one process, or fork `workers` processes sharing one socket; return the exit code."""
     if workers == 1:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, lambda *_: None)  # uvicorn re-raises the stop signal after its graceful shutdown
         uvicorn.Server(config).run()
         return 0
     __import__("groundwork_api.app")  # paid once here, inherited by every worker

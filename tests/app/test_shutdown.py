@@ -21,7 +21,7 @@ IN_FLIGHT = 8
 def _write(app, n: int) -> httpx.Response:
     return httpx.post(
         f"{app.base_url}/map",
-        json={"user_id": "in-flight", "practice": {"n": n}},
+        json={"user_id": f"in-flight-{app.port}", "practice": {"n": n}},
         headers={"Authorization": f"Bearer {mint_token()}"},
         timeout=30,
     )
@@ -34,13 +34,14 @@ def _waiting_on_lock(postgres) -> int:
     )[0][0]
 
 
-def test_sigterm_lets_in_flight_requests_complete(postgres, start_app):
-    app = start_app(postgres.url(), WORKERS="2", DATABASE_TIMEOUT="20")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_lets_in_flight_requests_complete(postgres, start_app, workers):
+    app = start_app(postgres.url(), WORKERS=workers, DATABASE_TIMEOUT="20")
     assert _write(app, 0).status_code in (200, 201)
 
     with psycopg.connect(postgres.url()) as blocker, ThreadPoolExecutor(IN_FLIGHT) as pool:
         # Hold the row so every write below is in flight, inside the database, when SIGTERM arrives.
-        blocker.execute("SELECT 1 FROM user_practice WHERE user_id = 'in-flight' FOR UPDATE")
+        blocker.execute("SELECT 1 FROM user_practice WHERE user_id = %s FOR UPDATE", (f"in-flight-{app.port}",))
         futures = [pool.submit(_write, app, n) for n in range(1, IN_FLIGHT + 1)]
         deadline = time.monotonic() + 10
         while _waiting_on_lock(postgres) < IN_FLIGHT and time.monotonic() < deadline:
@@ -58,7 +59,8 @@ def test_sigterm_lets_in_flight_requests_complete(postgres, start_app):
 
     assert statuses == [200] * IN_FLIGHT
     assert app.process.wait(timeout=15) == 0
-    assert postgres.query("SELECT version FROM user_practice WHERE user_id = 'in-flight'") == [(IN_FLIGHT + 1,)]
+    stored = postgres.query("SELECT version FROM user_practice WHERE user_id = %s", (f"in-flight-{app.port}",))
+    assert stored == [(IN_FLIGHT + 1,)]
     assert b'"event":"stopped"' in app.log.read_bytes()
 
 
