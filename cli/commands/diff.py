@@ -15,8 +15,7 @@ def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json
     """Resources added, removed and changed property by property; risky changes flagged."""
     from cli.commands.context import open_session
     from cli.plan.base import base_plan
-    from cli.plan.build import plan_stack
-    from cli.plan.commands import require_cloud_stack
+    from cli.plan.commands import plan_for_exit, require_cloud_stack
     from cli.plan.diff import diff_plans
     from cli.plan.render import render_diff
     from cli.render import emit_json
@@ -24,7 +23,7 @@ def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)
     before, label = base_plan(base, stack, session.project_dir)
-    result = diff_plans(before, plan_stack(stack, session.project_dir))
+    result = diff_plans(before, plan_for_exit(stack, session.project_dir))
     render_diff(session.console, result, label)
     if as_json:
         emit_json({"ok": True, "stack": stack, "base": label, **result.to_json()})

@@ -15,14 +15,13 @@ OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the pl
 def plan(stack: StackOption = "local", out: OutOption = None, as_json: JsonOption = False) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
-    from cli.plan.build import plan_stack
-    from cli.plan.commands import require_cloud_stack
+    from cli.plan.commands import plan_for_exit, require_cloud_stack
     from cli.plan.document import dumps
     from cli.plan.render import render_plan
 
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)
-    document = plan_stack(stack, session.project_dir)
+    document = plan_for_exit(stack, session.project_dir)
     text = dumps(document)
     if out is not None:
         out.write_text(text, encoding="utf-8")
