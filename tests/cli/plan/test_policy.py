@@ -10,6 +10,7 @@ import pytest
 from cli.plan.policy.evaluate import PolicyReport, evaluate, severity
 from cli.plan.policy.loader import load_controls
 from cli.plan.policy.model import REGISTRY
+from stacks.settings import PROJECT_DIR
 from tests.cli.plan.programs import MUTATIONS, SETTINGS_BREAKAGE, broken_by_arguments, broken_by_settings, planned
 
 CONTROL_IDS = [str(n) for n in range(1, 43)]
@@ -128,3 +129,9 @@ def test_report_json_lists_every_control(reports) -> None:
     json.dumps(document)
     assert [c["id"] for c in document["controls"]] == CONTROL_IDS
     assert document["counts"]["error"] == 1
+
+
+def test_docs_list_every_control_with_its_function(controls) -> None:
+    text = (PROJECT_DIR / "docs" / "plan-and-policy.md").read_text()
+    for c in controls:
+        assert f"| {c.id} | `{c.check.__name__}` " in text, c.id
