@@ -12,7 +12,7 @@ BaseOption = Annotated[str, typer.Option("--base", help="A git ref (origin/main)
 
 
 def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json: JsonOption = False) -> None:
-    """Resources added, removed and changed property by property; risky changes flagged."""
+    """Compare the plan with a git ref or saved plan: added, removed, changed; risky changes flagged."""
     from cli.commands.context import open_session
     from cli.plan.base import base_plan
     from cli.plan.commands import plan_for_exit, require_cloud_stack

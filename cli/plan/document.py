@@ -36,7 +36,7 @@ def _resource(r: Recorded, root: str) -> dict[str, Any]:
         "custom": r.custom,
         "id": _clean(r.id, root) if r.custom else "",
         "parent": r.parent,
-        "provider": r.provider.partition("::")[0] if "::" in r.provider else r.provider,
+        "provider": r.provider.rpartition("::")[0] if r.provider else "",
         "dependencies": sorted(set(r.dependencies)),
         "property_dependencies": {k: sorted(set(v)) for k, v in sorted(r.property_dependencies.items()) if v},
         "options": {
