@@ -136,6 +136,18 @@ class AppProcess:
             time.sleep(0.02)
         raise HarnessError(f"the API did not listen within {timeout} s:\n{self.log.read_text()[-3000:]}")
 
+    def log_entry(self, request_id: str, timeout: float = 5) -> dict:
+        """The access-log line of a request, once the service has flushed it (it buffers up to 0.1 s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log.read_bytes().splitlines():
+                if line.startswith(b"{") and request_id.encode() in line:
+                    entry = json.loads(line)
+                    if entry.get("request_id") == request_id:
+                        return entry
+            time.sleep(0.02)
+        raise HarnessError(f"no log line for request {request_id} within {timeout} s")
+
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, as a container runtime sends it; return the exit code."""
         if self.process is None or self.process.poll() is not None:
@@ -147,4 +159,3 @@ class AppProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
             raise HarnessError(f"the API ignored SIGTERM for {timeout} s") from None
-

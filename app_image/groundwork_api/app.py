@@ -129,6 +129,7 @@ class Service:
             await self.database.close(grace=min(5.0, self.settings.shutdown_timeout))
             metrics.worker_exited()
             logs.emit("info", "stopped")
+            logs.flush()
 
     async def _publish_pool_gauges(self) -> None:
         while True:

@@ -71,14 +71,13 @@ def test_public_endpoints_need_no_token(api):
 
 def test_tokens_and_secrets_never_reach_the_log(api, postgres):
     token = mint_token()
-    httpx.post(
-        f"{api.base_url}/map",
-        json={"user_id": "log-secret", "practice": {}},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    httpx.post(
-        f"{api.base_url}/map", json={"user_id": "log-secret", "practice": {}}, headers={"Authorization": "Bearer x.y.z"}
-    )
+    for marker, authorization in (("secret-ok", f"Bearer {token}"), ("secret-bad", "Bearer x.y.z")):
+        httpx.post(
+            f"{api.base_url}/map",
+            json={"user_id": "log-secret", "practice": {}},
+            headers={"Authorization": authorization, "X-Request-ID": f"{marker}-{api.path}"},
+        )
+        api.log_entry(f"{marker}-{api.path}")  # both requests are in the log before it is searched
     log = api.log.read_text()
     for secret in (token, TOKEN_SECRET, postgres.app_password, "x.y.z"):
         assert secret not in log
