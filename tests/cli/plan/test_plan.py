@@ -40,7 +40,7 @@ def test_resources_are_sorted_by_urn_with_their_graph_and_options() -> None:
     assert plan["resource_count"] == len(custom) > 100
     (db,) = _by_type(plan, DB)
     assert db["options"]["protect"] is True
-    assert db["provider"] == "urn:pulumi:prod::groundwork::pulumi:providers:aws::gw-prod-aws"
+    assert db["provider"] == "urn:pulumi:prod::groundwork::pulumi:pulumi:Stack$pulumi:providers:aws::gw-prod-aws"
     assert db["parent"].endswith("groundwork:database:Database::gw-prod-db")
     (params,) = _by_type(plan, "aws:rds/parameterGroup:ParameterGroup")
     assert params["urn"] in db["dependencies"]
