@@ -14,16 +14,15 @@ BaseOption = Annotated[str, typer.Option("--base", help="A git ref (origin/main)
 def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json: JsonOption = False) -> None:
     """Compare the plan with a git ref or saved plan: added, removed, changed; risky changes flagged."""
     from cli.commands.context import open_session
-    from cli.plan.base import base_plan
-    from cli.plan.commands import plan_for_exit, require_cloud_stack
+    from cli.plan.commands import head_and_base, require_cloud_stack
     from cli.plan.diff import diff_plans
     from cli.plan.render import render_diff
     from cli.render import emit_json
 
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)
-    before, label = base_plan(base, stack, session.project_dir)
-    result = diff_plans(before, plan_for_exit(stack, session.project_dir))
+    head, before, label = head_and_base(stack, session.project_dir, base)
+    result = diff_plans(before, head)
     render_diff(session.console, result, label)
     if as_json:
         emit_json({"ok": True, "stack": stack, "base": label, **result.to_json()})

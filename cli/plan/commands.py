@@ -33,6 +33,19 @@ def plan_for_exit(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     return document
 
 
+def head_and_base(stack: str, project_dir: pathlib.Path, base: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The working tree's plan and the base plan; a ref's plan runs in its own process meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cli.plan.base import base_plan
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(base_plan, base, stack, project_dir)
+        head = plan_for_exit(stack, project_dir)
+        before, label = pending.result()
+    return head, before, label
+
+
 def check_policy(
     stack: str, project_dir: pathlib.Path, *, plan_file: pathlib.Path | None = None, base: str | None = None
 ) -> tuple[PolicyReport, str]:
@@ -43,9 +56,14 @@ def check_policy(
     from cli.plan.policy.evaluate import evaluate
     from cli.plan.policy.loader import load_controls
 
-    head = load_plan_file(plan_file, stack) if plan_file is not None else plan_for_exit(stack, project_dir)
+    if plan_file is not None:
+        head = load_plan_file(plan_file, stack)
+        before, label = base_plan(base, stack, project_dir) if base is not None else (None, "")
+    elif base is not None:
+        head, before, label = head_and_base(stack, project_dir, base)
+    else:
+        head, before, label = plan_for_exit(stack, project_dir), None, ""
     report = evaluate(head, load_controls(project_dir))
-    if base is None:
+    if before is None:
         return report, summary(report)
-    before, label = base_plan(base, stack, project_dir)
     return report, summary(report, diff_plans(before, head), label)
