@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -90,6 +91,17 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     }
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children: per-request cost that other load cannot inflate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for member in (pid, *map(int, children)):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def startup_seconds(database_url: str, logs: Path, repeats: int = 3) -> float:
     """Median time from launching the image's command to the first 200 on /heartbeat."""
     times = []
@@ -140,7 +152,11 @@ def main() -> None:
         for round_number in range(args.rounds):
             for connections in (10, 100):
                 for name, url, lua in plan:
+                    before = process_tree_cpu_seconds(app.process.pid) if name != "nginx" else 0.0
                     result = wrk(url, connections, args.seconds, lua)
+                    if name != "nginx":
+                        spent = process_tree_cpu_seconds(app.process.pid) - before
+                        result["cpu_us"] = spent / (result["rps"] * args.seconds) * 1e6
                     runs.setdefault((name, connections), []).append(result)
                     line = f"  round {round_number + 1} {name:9} c{connections:<3} {result['rps']:>9.0f} req/s"
                     print(line, file=sys.stderr)
@@ -152,14 +168,21 @@ def main() -> None:
         postgres.destroy()
 
     medians = {
-        key: {metric: statistics.median(r[metric] for r in results) for metric in ("rps", "p50_ms", "p99_ms")}
+        key: {
+            metric: statistics.median(r.get(metric, 0.0) for r in results)
+            for metric in ("rps", "p50_ms", "p99_ms", "cpu_us")
+        }
         | {"errors": sum(r["errors"] for r in results)}
         for key, results in runs.items()
     }
-    header = f"{'endpoint':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of nginx':>9} {'errors':>7}"
+    header = (
+        f"{'endpoint':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of nginx':>9} {'errors':>7} "
+        f"{'app CPU us/req':>14}"
+    )
     print(f"\n{header}  target")
     for (name, connections), figures in sorted(medians.items(), key=lambda item: (item[0][1], item[0][0])):
         ceiling = medians[("nginx", connections)]["rps"]
+        cpu = f"{figures['cpu_us']:.0f}" if name != "nginx" else "-"
         target = TARGETS.get((name, connections))
         verdict = ""
         if target:
@@ -167,7 +190,7 @@ def main() -> None:
             verdict = f"{target['rps']} req/s, p99 < {target['p99_ms']} ms: {'met' if met else 'NOT met'}"
         print(
             f"{name:10} {connections:>5} {figures['rps']:>9.0f} {figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
-            f"{figures['rps'] / ceiling:>8.1%} {figures['errors']:>7}  {verdict}"
+            f"{figures['rps'] / ceiling:>8.1%} {figures['errors']:>7} {cpu:>14}  {verdict}"
         )
     print(
         f"start-up to first 200 on /heartbeat: {startup:.2f} s (target < {STARTUP_TARGET_S} s: "
