@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra import assume_role_policy, require, type_token
-from infra.random_secret import RandomSecret
 
 TYPE = type_token("database", "Database")
 
@@ -174,7 +174,8 @@ class Database(pulumi.ComponentResource):
         )
 
         # The service's database password, generated once and kept secret in state.
-        self.app_password = RandomSecret(f"{name}-app-password", length=40, opts=stateful)
+        # Letters and digits only, so the value sits in a postgresql:// URL without escaping.
+        self.app_password = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=stateful)
         # The service's credentials as the proxy expects them: {"username", "password"}.
         self.app_secret = aws.secretsmanager.Secret(
             f"{name}-app-credentials",
@@ -186,7 +187,7 @@ class Database(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-app-credentials-value",
             secret_id=self.app_secret.id,
-            secret_string=pulumi.Output.secret(self.app_password.value).apply(
+            secret_string=pulumi.Output.secret(self.app_password.result).apply(
                 lambda pw: json.dumps({"username": args.app_username, "password": pw})
             ),
             opts=child,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra import assume_role_policy, policy_document, require, type_token
-from infra.random_secret import RandomSecret
 
 TYPE = type_token("service", "Service")
 
@@ -112,7 +112,7 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
         # The signing key of the service's JWTs, generated once.
-        jwt_value = RandomSecret(f"{name}-jwt-value", length=64, opts=child)
+        jwt_value = random.RandomPassword(f"{name}-jwt-value", length=64, special=False, opts=child)
         # JWT_SECRET of the service, injected by ECS from Secrets Manager.
         self.jwt_secret = aws.secretsmanager.Secret(
             f"{name}-jwt-secret",
@@ -124,7 +124,7 @@ class Service(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-jwt-secret-value",
             secret_id=self.jwt_secret.id,
-            secret_string=pulumi.Output.secret(jwt_value.value),
+            secret_string=pulumi.Output.secret(jwt_value.result),
             opts=child,
         )
 

@@ -194,7 +194,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             instance_identifier=database.identifier,
             credentials_secret_arn=database.app_secret.arn,
             username=APP_USERNAME,
-            password=database.app_password.value,
+            password=database.app_password.result,
             database_name=s.database_name,
             max_connections_percent=s.proxy_max_connections_percent,
             max_idle_connections_percent=s.proxy_max_idle_connections_percent,
@@ -380,7 +380,7 @@ def _database_objects(s: StackSettings, prefix: str, database: Database, provide
             database_name=s.database_name,
             owner=s.db_master_username,
             app_username=APP_USERNAME,
-            app_password=database.app_password.value,
+            app_password=database.app_password.result,
         ),
         pulumi.ResourceOptions(providers={"postgresql": admin}, depends_on=[database]),
     )

@@ -167,8 +167,11 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
             case "aws:sns/topic:Topic":
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
-            case "pulumi-python:dynamic:Resource":
-                return {"value": "m0ck" + _hex(name, int(inputs["length"]) - 4)}
+            case "random:index/randomPassword:RandomPassword":
+                return {
+                    "result": "m0ck" + _hex(name, int(inputs["length"]) - 4),
+                    "bcryptHash": "$2a$10$" + _hex(name, 53),
+                }
         return {"arn": arn}
 
 

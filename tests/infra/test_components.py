@@ -22,7 +22,6 @@ from infra import (
     loadbalancer,
     network,
     pooling,
-    random_secret,
     registry,
     service,
     storage,
@@ -228,21 +227,6 @@ def test_connection_url_escapes_credentials_and_requires_tls() -> None:
     assert urllib.parse.unquote(parsed.password or "") == "p@ss/w:rd"
     assert parsed.query == "sslmode=require"
     assert parsed.path == "/app"
-
-
-def test_random_secret_provider_creates_once_and_replaces_only_on_length_change() -> None:
-    provider = random_secret.RandomSecretProvider()
-    first = provider.create({"length": 40})
-    second = provider.create({"length": 40})
-    assert len(first.outs["value"]) == 40
-    assert first.outs["value"] != second.outs["value"]
-    assert re.fullmatch(r"[A-Za-z0-9]{40}", first.outs["value"])
-    assert provider.diff("id", first.outs, {"length": 40}).changes is False
-    changed = provider.diff("id", first.outs, {"length": 64})
-    assert changed.changes is True
-    assert changed.replaces == ["length"]
-    with pytest.raises(ValueError, match="length=8"):
-        random_secret.RandomSecret("r", length=8)
 
 
 def test_ipv6_blocks_are_distinct_64s_of_the_vpc() -> None:

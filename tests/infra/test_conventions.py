@@ -10,7 +10,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INFRA = sorted((ROOT / "infra").glob("*.py"))
-RESOURCE_CALL = re.compile(r"(aws|postgresql|docker_build)\.([a-z0-9_]+\.)?[A-Z]\w*$|RandomSecret$")
+RESOURCE_CALL = re.compile(r"(aws|postgresql|docker_build|random)\.([a-z0-9_]+\.)?[A-Z]\w*$")
 NOT_RESOURCES = ("docker_build.Platform",)
 
 

@@ -568,8 +568,9 @@ def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
     exported = json.dumps(stack.exports, default=str)
     for value in values:
         assert value not in exported
-    for random in stack.of_type("pulumi-python:dynamic:Resource"):
-        assert random.state["value"] not in exported
+    for password in stack.of_type("random:index/randomPassword:RandomPassword"):
+        assert password.state["result"] not in exported
+        assert password["special"] is False, password.urn
     for secret in stack.of_type("aws:secretsmanager/secret:Secret"):
         assert secret["recoveryWindowInDays"] == stack.settings.secret_recovery_window_days, secret.urn
 

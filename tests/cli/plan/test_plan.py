@@ -59,8 +59,8 @@ def test_secrets_never_appear_in_a_plan() -> None:
         for value in r.wrapped_inputs.values():
             if is_secret(value):
                 leaked += _strings(value["value"])
-        if r.type == "pulumi-python:dynamic:Resource":
-            leaked.append(r.state["value"])
+        if r.type == "random:index/randomPassword:RandomPassword":
+            leaked.append(r.state["result"])
     assert len(leaked) >= 5
     for secret in leaked:
         assert secret not in text, f"secret value {secret[:6]}… is in the plan"
