@@ -35,7 +35,7 @@ def moto_server_bin() -> Path:
     return server
 
 
-def _check_ports(name: str, ports: list[int]) -> None:
+def check_ports(name: str, ports: list[int]) -> None:
     for port in ports:
         if not port_is_free(port):
             raise PortTaken(
@@ -84,7 +84,7 @@ class DatabaseService(Service):
         return self.cluster.exists()
 
     def start(self) -> None:
-        _check_ports(self.name, self.ports)
+        check_ports(self.name, self.ports)
         if self.cluster.exists():
             self.cluster.start()
         else:
@@ -106,7 +106,7 @@ class PoolerService(Service):
         return self.pooler.pidfile.exists() and self.pooler.pid() is None
 
     def start(self) -> None:
-        _check_ports(self.name, self.ports)
+        check_ports(self.name, self.ports)
         self.pooler.start()
 
     def stop(self) -> None:
@@ -131,7 +131,7 @@ class ProcessService(Service):
         return self.pidfile.exists() and self.pid() is None
 
     def launch(self, cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, ready_port: int) -> None:
-        _check_ports(self.name, self.ports)
+        check_ports(self.name, self.ports)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
@@ -235,7 +235,7 @@ class TlsService(Service):
 
     def start(self) -> None:
         executable = nginx.nginx_bin()
-        _check_ports(self.name, self.ports)
+        check_ports(self.name, self.ports)
         if not self.files.exist():
             tls.generate(self.files)
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):

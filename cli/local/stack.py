@@ -24,6 +24,7 @@ from cli.local.services import (
     PoolerService,
     Service,
     TlsService,
+    check_ports,
     moto_server_bin,
 )
 
@@ -186,6 +187,10 @@ class LocalStack:
         self.check_prerequisites()
         before = {state.name: state for state in self.preview()}
         services = self.services()
+        # Every port is checked before anything starts, so a conflict leaves nothing half started.
+        for service in services:
+            if service.pid() is None:
+                check_ports(service.name, service.ports)
         chain = [s for s in services if s.name != "s3"]
         bucket = next(s for s in services if s.name == "s3")
         bucket_error: list[BaseException] = []

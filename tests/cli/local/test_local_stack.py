@@ -17,7 +17,7 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
-from cli.local.processes import pid_alive
+from cli.local.processes import free_port, pid_alive
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -187,9 +187,15 @@ def test_a_taken_port_is_named_with_the_fix(scratch):
         squatter.listen()
         taken = squatter.getsockname()[1]
         local_dir.mkdir()
-        ports = {"postgres": taken, "pgbouncer": 1, "api": 2, "http": 3, "https": 4, "s3": 5}
+        ports = {name: free_port() for name in ("postgres", "pgbouncer", "api", "http", "https")}
+        ports["s3"] = taken  # the last service in line: nothing before it may start either
         (local_dir / "state.json").write_text(json.dumps({"ports": ports}))
-        error = infra(local_dir, "up", code=2)["error"]
+        try:
+            error = infra(local_dir, "up", code=2)["error"]
+            started = [s for s in infra(local_dir, "status")["services"] if s["state"] == "running"]
+        finally:
+            infra(local_dir, "destroy", "--yes")
+    assert started == [], "a port conflict must leave nothing started"
     assert error["kind"] == "PortTaken"
     assert f"127.0.0.1:{taken}" in error["message"]
     assert "ss -ltnp" in error["hint"]
