@@ -40,7 +40,10 @@ def client_factory(region: str) -> ClientFactory:
 
     def client(service: str) -> Any:
         if service not in made:
-            made[service] = session.client(service, config=config)
+            try:
+                made[service] = session.client(service, config=config)
+            except ProfileNotFound as exc:  # botocore may read the profile only now
+                raise credentials_error(str(exc)) from exc
         return made[service]
 
     return client
