@@ -12,7 +12,7 @@ from pathlib import Path
 from cli.errors import ConfigError
 from cli.local.processes import (
     give_to_service_user,
-    pid_alive,
+    ours,
     read_pid,
     run,
     stop_pid,
@@ -117,8 +117,7 @@ class Cluster:
 
     def pid(self) -> int | None:
         """The postmaster's pid when it runs; a stale postmaster.pid counts as not running."""
-        pid = read_pid(self.data / "postmaster.pid")
-        return pid if pid is not None and pid_alive(pid) else None
+        return ours(read_pid(self.data / "postmaster.pid"), str(self.data))
 
     def url(self, *, superuser: bool = False, port: int | None = None, database: str | None = None) -> str:
         user, password = ("postgres", self.superuser_password) if superuser else (self.app_user, self.app_password)
@@ -151,8 +150,7 @@ class Pooler:
         return self.base / "pgbouncer.log"
 
     def pid(self) -> int | None:
-        pid = read_pid(self.pidfile)
-        return pid if pid is not None and pid_alive(pid) else None
+        return ours(read_pid(self.pidfile), str(self.base / "pgbouncer.ini"))
 
     def start(self) -> None:
         executable = pgbouncer_bin()

@@ -114,6 +114,14 @@ def read_pid(pidfile: Path) -> int | None:
     return None
 
 
+def ours(pid: int | None, marker: str) -> int | None:
+    """The pid when it is alive and its command line contains the marker; a pid file naming a process that
+    reused the number (after a crash or a reboot) is not ours, and nothing of ours ever signals it."""
+    if pid is None or not pid_alive(pid) or marker not in command_line(pid):
+        return None
+    return pid
+
+
 def command_line(pid: int) -> str:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -133,26 +141,29 @@ def stop_pid(pid: int, timeout: float = 10, sig: int = signal.SIGTERM) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, read from /proc."""
+def group_members(pgid: int, marker: str) -> list[int]:
+    """Live (not zombie) processes of a process group whose command line contains the marker, from /proc."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(stat.parent.name))
+            pid = int(stat.parent.name)
+            if int(fields[2]) == pgid and fields[0] != "Z" and marker in command_line(pid):
+                members.append(pid)
     return members
 
 
-def stop_group(pgid: int, timeout: float = 10) -> None:
-    """Stop every process left in a process group (SIGTERM, then SIGKILL after the timeout)."""
-    if not group_members(pgid):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
+def stop_group(pgid: int, marker: str, timeout: float = 10) -> None:
+    """Stop what is left of one of our process groups (workers of a killed supervisor): only members whose
+    command line carries the marker are signalled, SIGTERM first and SIGKILL after the timeout."""
+    members = group_members(pgid, marker)
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while group_members(pgid) and time.monotonic() < deadline:
+    while members and time.monotonic() < deadline:
         time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if group_members(pgid):
-            os.killpg(pgid, signal.SIGKILL)
+        members = group_members(pgid, marker)
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

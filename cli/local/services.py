@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,7 @@ from cli.local.api import image_command
 from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
 from cli.local.processes import (
     PortTaken,
-    command_line,
-    pid_alive,
+    ours,
     port_is_free,
     read_pid,
     run,
@@ -26,6 +26,13 @@ from cli.local.processes import (
 
 WORKER_USER = "www-data"
 """nginx's worker processes drop to this user when the stack runs as root."""
+
+
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).resolve()
+    except OSError:
+        return None
 
 
 def moto_server_bin() -> Path:
@@ -120,10 +127,12 @@ class ProcessService(Service):
     pidfile: Path = field(kw_only=True)
     marker: str = field(kw_only=True)
     """Part of the command line that tells our process apart from a stranger that reused the pid."""
+    cwd: Path | None = field(default=None, kw_only=True)
+    """Where our process runs, when the command line alone cannot tell it apart."""
 
     def pid(self) -> int | None:
-        pid = read_pid(self.pidfile)
-        if pid is None or not pid_alive(pid) or self.marker not in command_line(pid):
+        pid = ours(read_pid(self.pidfile), self.marker)
+        if pid is not None and self.cwd is not None and _cwd(pid) != self.cwd.resolve():
             return None
         return pid
 
@@ -148,8 +157,8 @@ class ProcessService(Service):
             stop_pid(pid, timeout=15)
         recorded = read_pid(self.pidfile)
         if recorded is not None:
-            # The process led its own session: whatever it left behind (workers of a killed supervisor) goes too.
-            stop_group(recorded, timeout=15)
+            # The process led its own session: what it left behind (workers of a killed supervisor) goes too.
+            stop_group(recorded, self.marker, timeout=15)
         self.pidfile.unlink(missing_ok=True)
 
 
@@ -160,6 +169,9 @@ class ApiService(ProcessService):
 
     def start(self) -> None:
         self.launch(image_command(self.app_dir), cwd=self.app_dir, env=self.env, ready_port=self.ports[0])
+
+    def __post_init__(self) -> None:
+        self.cwd = self.app_dir
 
 
 @dataclass
@@ -224,8 +236,7 @@ class TlsService(Service):
         return self.base / "nginx.pid"
 
     def pid(self) -> int | None:
-        pid = read_pid(self.pidfile)
-        return pid if pid is not None and pid_alive(pid) and "nginx" in command_line(pid) else None
+        return ours(read_pid(self.pidfile), str(self.base / "nginx.conf"))
 
     def crashed(self) -> bool:
         return self.pidfile.exists() and self.pid() is None

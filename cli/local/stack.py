@@ -146,7 +146,7 @@ class LocalStack:
                 [ports["s3"]],
                 logs / "s3.log",
                 pidfile=self.root / "run" / "s3.pid",
-                marker="moto_server",
+                marker=f"moto_server -H 127.0.0.1 -p {ports['s3']}",
                 buckets=BUCKETS,
                 region=REGION,
             ),

@@ -223,3 +223,32 @@ def test_a_missing_program_is_named_with_the_fix(scratch, monkeypatch, missing, 
         assert "make setup" in document["error"]["hint"]
     finally:
         CliRunner().invoke(app, ["destroy", "--stack", "local", "--yes"])
+
+
+def test_a_stale_pid_file_naming_a_stranger_is_never_signalled(scratch):
+    """After a crash or a reboot a pid file may name an unrelated process that reused the number."""
+    from cli.local.stack import LocalStack
+
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        stack = LocalStack(REPO)
+        stack.root = scratch / "stale"
+        services = {service.name: service for service in stack.services()}
+        pidfiles = [
+            services["api"].pidfile,
+            services["s3"].pidfile,
+            services["tls"].pidfile,
+            services["pgbouncer"].pooler.pidfile,
+            services["postgres"].cluster.data / "postmaster.pid",
+        ]
+        for pidfile in pidfiles:
+            pidfile.parent.mkdir(parents=True, exist_ok=True)
+            pidfile.write_text(f"{stranger.pid}\n")
+        states = {state.name: state.state for state in stack.status()}
+        assert "running" not in states.values(), states
+        for service in services.values():
+            service.stop()
+        assert stranger.poll() is None, "a stranger named by a stale pid file was signalled"
+    finally:
+        stranger.kill()
+        stranger.wait()
