@@ -103,6 +103,10 @@ class Service:
         return b"".join(chunks)
 
     async def metrics_text(self, request: Request) -> Response:
+        # Scrapers reach the task directly; anything relayed by the load balancer (or the local TLS proxy) carries
+        # X-Forwarded-For, whatever spelling of the path it used, and is told there is nothing here.
+        if "x-forwarded-for" in request.headers:
+            raise ApiError(404, "not_found", "Not Found")
         metrics.set_pool(self.database.stats())
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -106,6 +106,21 @@ def test_metrics_expose_requests_latency_and_pool_in_prometheus_text(client):
     assert "db_up 1.0" in text
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/%6Detrics", "/metrics?x=1"])
+def test_metrics_are_refused_to_requests_relayed_by_a_load_balancer(api, path):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n".encode()
+        )
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 404"), reply[:100]
+    assert b"http_requests_total" not in reply
+
+
 def test_openapi_document_and_docs_page(client):
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
