@@ -27,10 +27,14 @@ PARAMETERS = {
     "log_min_duration_statement": "500",
     "log_temp_files": "0",
     "log_autovacuum_min_duration": "1000",
-    "log_statement": "ddl",
+    # Not "ddl": CREATE/ALTER ROLE ... PASSWORD would put the service's password in CloudWatch Logs.
+    "log_statement": "none",
+    # Slow statements are logged without their bind parameters, which carry users' data.
+    "log_parameter_max_length": "0",
     "idle_in_transaction_session_timeout": "60000",
 }
-"""Parameter-group values: TLS only, slow statements and lock waits logged, idle transactions ended."""
+"""Parameter-group values: TLS only, slow statements (without values) and lock waits logged, idle transactions
+ended."""
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip

@@ -251,9 +251,11 @@ def test_database_is_private_encrypted_and_tls_only(stack: Recording) -> None:
     params = stack.one("aws:rds/parameterGroup:ParameterGroup")
     assert db["parameterGroupName"] == params.state["name"], db.urn
     assert params["family"] == f"postgres{stack.settings.db_engine_version}"
-    assert {"name": "rds.force_ssl", "value": "1"} in [
-        {"name": p["name"], "value": p["value"]} for p in params["parameters"]
-    ], params.urn
+    values = {p["name"]: p["value"] for p in params["parameters"]}
+    assert values["rds.force_ssl"] == "1", params.urn
+    # Passwords in CREATE/ALTER ROLE and users' data in bind parameters must not reach the exported logs.
+    assert values["log_statement"] not in ("ddl", "mod", "all"), params.urn
+    assert values["log_parameter_max_length"] == "0", params.urn
     subnet_group = stack.one("aws:rds/subnetGroup:SubnetGroup")
     database_subnets = [s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-database-" in s.name]
     assert sorted(subnet_group["subnetIds"]) == sorted(database_subnets), subnet_group.urn
