@@ -55,7 +55,7 @@ class StackSettings:
     """Stack name (dev, prod, ...)."""
     region: str
     """AWS region of every resource (`aws:region`)."""
-    protect: bool = False
+    protect: bool = True
     """Stateful resources are protected and destroying the stack must be confirmed by name."""
     domain: str
     """Domain whose Route53 public hosted zone holds the service's records."""
@@ -81,9 +81,9 @@ class StackSettings:
     """Standby replica in a second zone."""
     db_backup_retention_days: int = 7
     """Days of automated backups."""
-    db_deletion_protection: bool = False
+    db_deletion_protection: bool = True
     """RDS refuses to delete the instance."""
-    db_final_snapshot: bool = False
+    db_final_snapshot: bool = True
     """Take a named final snapshot when the instance is deleted."""
     db_performance_insights_retention_days: int = 7
     """Performance Insights retention in days."""
@@ -127,7 +127,7 @@ class StackSettings:
     """Days the log bucket keeps objects."""
     app_bucket_noncurrent_days: int = 30
     """Days the application bucket keeps noncurrent object versions."""
-    alb_deletion_protection: bool = False
+    alb_deletion_protection: bool = True
     """The load balancer refuses deletion."""
     secret_recovery_window_days: int = 7
     """Days a deleted secret can be restored."""

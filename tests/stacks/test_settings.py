@@ -84,6 +84,20 @@ def test_missing_file_names_the_file(tmp_path: pathlib.Path) -> None:
     check(caught.value, "stack", "staging", "a stack with a settings file")
 
 
+def test_a_stack_file_that_says_nothing_about_protection_is_protected(tmp_path: pathlib.Path) -> None:
+    silent = {
+        key: None
+        for key in ("protect", "dbDeletionProtection", "dbFinalSnapshot", "albDeletionProtection", "bucketForceDestroy")
+    }
+    config = base_config(**silent, dbBackupRetentionDays=7, secretRecoveryWindowDays=7)
+    settings = load_stack_settings("test", write_stack(tmp_path, config))
+    assert settings.protect is True
+    assert settings.db_deletion_protection is True
+    assert settings.db_final_snapshot is True
+    assert settings.alb_deletion_protection is True
+    assert settings.bucket_force_destroy is False
+
+
 def test_missing_required_key(tmp_path: pathlib.Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("test", write_stack(tmp_path, base_config(domain=None)))
