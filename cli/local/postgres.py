@@ -17,6 +17,7 @@ from cli.local.processes import (
     run,
     stop_pid,
     wait_for_port,
+    write_private,
 )
 
 SETUP_HINT = "run `make setup` (it installs Debian's postgresql and pgbouncer), or apt-get install postgresql pgbouncer"
@@ -61,16 +62,20 @@ class Cluster:
         return self.base / "postgres.log"
 
     def exists(self) -> bool:
-        return (self.data / "PG_VERSION").is_file()
+        """Created completely: the role and database exist too (a half-made cluster is made again)."""
+        return (self.base / "initialised").is_file()
 
     def init(self, *, durable: bool = True) -> None:
         """Create the cluster and the application's role and database; `durable=False` trades safety for speed."""
         bin_dir = postgres_bin()
+        if self.data.exists():  # left half made by an earlier attempt
+            if self.pid() is not None:
+                self.stop("immediate")
+            shutil.rmtree(self.data)
         self.base.mkdir(parents=True, exist_ok=True)
         give_to_service_user(self.base)
         pwfile = self.base / "pwfile"
-        pwfile.write_text(self.superuser_password)
-        pwfile.chmod(0o600)
+        write_private(pwfile, self.superuser_password)
         give_to_service_user(pwfile)
         try:
             run(
@@ -102,9 +107,13 @@ class Cluster:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(settings)
         self.start()
+        from psycopg import sql
+
         with self.connect() as conn:
-            conn.execute(f"CREATE ROLE {self.app_user} LOGIN PASSWORD '{self.app_password}'")
-            conn.execute(f"CREATE DATABASE {self.app_database} OWNER {self.app_user}")
+            user, database = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
+        (self.base / "initialised").touch()
 
     def start(self) -> None:
         run(
@@ -158,8 +167,7 @@ class Pooler:
         give_to_service_user(self.base)
         cluster = self.cluster
         users = self.base / "userlist.txt"
-        users.write_text(f'"{cluster.app_user}" "{cluster.app_password}"\n')
-        users.chmod(0o600)
+        write_private(users, f'"{cluster.app_user}" "{cluster.app_password}"\n')
         give_to_service_user(users)
         ini = self.base / "pgbouncer.ini"
         ini.write_text(

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.errors import ConfigError
 from cli.local import tls
 from cli.local.api import environment
 from cli.local.nginx import nginx_bin
 from cli.local.postgres import Cluster, Pooler, pgbouncer_bin, postgres_bin
-from cli.local.processes import free_port, service_user_can_reach
+from cli.local.processes import (
+    free_port,
+    ours,
+    read_pid,
+    run,
+    service_user_can_reach,
+    stop_pid,
+    write_private,
+)
 from cli.local.services import (
     ApiService,
     BucketService,
@@ -66,14 +79,46 @@ class ServiceState:
         }
 
 
-def _load_or_create(path: Path, make) -> dict:
-    if path.is_file():
-        return json.loads(path.read_text())
-    value = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(value, indent=2))
+def _load_or_create(path: Path, make, required: tuple[str, ...]) -> dict:
+    """A JSON file of the stack, created once; a damaged one is named with what to do about it."""
+    if not path.is_file():
+        value = make()
+        write_private(path, json.dumps(value, indent=2))
+        return value
+    try:
+        value = json.loads(path.read_text())
+        missing = [key for key in required if key not in value]
+    except (ValueError, TypeError, OSError) as exc:
+        raise DamagedState(f"{path} is not readable JSON ({exc})", hint=DAMAGED_HINT) from None
+    if missing:
+        raise DamagedState(f"{path} lacks {', '.join(missing)}", hint=DAMAGED_HINT)
     return value
+
+
+class DamagedState(ConfigError):
+    """A file of the local stack's state is missing keys or is not JSON."""
+
+
+DAMAGED_HINT = "run `infra destroy --stack local` (it copes with damaged state) and `infra up --stack local` again"
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create the stack's directory (others may only traverse it), or accept an existing one only when it is ours:
+    a predictable path such as /var/tmp/groundwork-local-* could have been prepared by someone else."""
+    if not path.exists() and not path.is_symlink():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o711)
+        return
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            f"{path} is not a directory (or is a symbolic link)", hint=f"remove it, or set {LOCAL_DIR_ENV}"
+        )
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ConfigError(
+            f"{path} belongs to another user or others may write to it; the local stack keeps secrets there",
+            hint=f"remove it, or set {LOCAL_DIR_ENV} to a directory of your own",
+        )
 
 
 class LocalStack:
@@ -87,7 +132,16 @@ class LocalStack:
         return (self.root / "state.json").is_file()
 
     def _state(self) -> dict:
-        return _load_or_create(self.root / "state.json", lambda: {"ports": {n: free_port() for n in PORT_NAMES}})
+        state = _load_or_create(
+            self.root / "state.json", lambda: {"ports": {n: free_port() for n in PORT_NAMES}}, ("ports",)
+        )
+        if not isinstance(state["ports"], dict) or any(
+            not isinstance(state["ports"].get(name), int) for name in PORT_NAMES
+        ):
+            raise DamagedState(
+                f"{self.root / 'state.json'} needs a port for each of {', '.join(PORT_NAMES)}", hint=DAMAGED_HINT
+            )
+        return state
 
     def _secrets(self) -> dict:
         return _load_or_create(
@@ -97,7 +151,16 @@ class LocalStack:
                 "postgres_password": secrets.token_urlsafe(24),
                 "app_password": secrets.token_urlsafe(24),
             },
+            ("jwt_secret", "postgres_password", "app_password"),
         )
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One `up` or `destroy` at a time: a second waits for the first instead of racing it."""
+        ensure_private_dir(self.root)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def services(self) -> list[Service]:
         """The services in start order (the bucket endpoint is independent of the rest)."""
@@ -185,6 +248,10 @@ class LocalStack:
     def up(self) -> list[ServiceState]:
         """Start whatever is not running; return what each service needed (its state before)."""
         self.check_prerequisites()
+        with self.locked():
+            return self._up()
+
+    def _up(self) -> list[ServiceState]:
         before = {state.name: state for state in self.preview()}
         services = self.services()
         # Every port is checked before anything starts, so a conflict leaves nothing half started.
@@ -205,11 +272,13 @@ class LocalStack:
         # moto's server takes a second or two to import; it starts beside the database chain.
         side = threading.Thread(target=start_bucket, daemon=True)
         side.start()
-        for service in chain:
-            if service.pid() is None:
-                service.stop()  # clears a stale pid file left by a crash
-                service.start()
-        side.join()
+        try:
+            for service in chain:
+                if service.pid() is None:
+                    service.stop()  # clears a stale pid file left by a crash
+                    service.start()
+        finally:
+            side.join()
         if bucket_error:
             raise bucket_error[0]
         return [before[name] for name in SERVICE_NAMES]
@@ -220,11 +289,35 @@ class LocalStack:
 
     def destroy(self) -> list[ServiceState]:
         """Stop every service and delete the stack's directory: data, certificates, secrets and logs."""
-        states = self.status()
-        if self.exists():
-            self.stop_all()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.root.exists():
+            return []
+        with self.locked():
+            try:
+                states = self.status()
+                if self.exists():
+                    self.stop_all()
+                else:
+                    self._stop_from_pid_files()
+            except DamagedState:
+                states = []
+                self._stop_from_pid_files()
+            shutil.rmtree(self.root, ignore_errors=True)
         return states
+
+    def _stop_from_pid_files(self) -> None:
+        """With the state unreadable, stop what the pid files name, each still checked to be ours."""
+        cluster_data = self.root / "postgres" / "pgdata"
+        if ours(read_pid(cluster_data / "postmaster.pid"), str(cluster_data)) is not None:
+            run([str(postgres_bin() / "pg_ctl"), "-D", str(cluster_data), "-m", "fast", "-w", "stop"], as_service=True)
+        for pidfile, marker in (
+            (self.root / "pgbouncer" / "pgbouncer.pid", str(self.root / "pgbouncer" / "pgbouncer.ini")),
+            (self.root / "run" / "api.pid", "groundwork_api"),
+            (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
+            (self.root / "run" / "s3.pid", "moto_server"),
+        ):
+            pid = ours(read_pid(pidfile), marker)
+            if pid is not None:
+                stop_pid(pid, timeout=15)
 
     def outputs(self) -> dict[str, tuple[Any, bool]]:
         """Output values by the cloud stacks' names (stacks/outputs.py), each with whether it is secret."""

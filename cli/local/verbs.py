@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.errors import ConfigError
-from cli.local.stack import STACK, ServiceState, stack_for
+from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -93,10 +93,13 @@ def outputs(project_dir: Path) -> dict[str, Any]:
 
 def destroy(project_dir: Path, console: Console, *, approve: Callable[[], str]) -> dict[str, Any]:
     stack = stack_for(project_dir)
-    if not stack.exists():
+    if not stack.root.exists():
         console.print("the local stack does not exist; nothing to destroy")
         return {"ok": True, "stack": STACK, "destroyed": False, "services": []}
-    _table(console, "destroying the local stack stops", stack.status(), "state")
+    try:
+        _table(console, "destroying the local stack stops", stack.status(), "state")
+    except DamagedState as damaged:
+        console.print(f"[yellow]{damaged.message}[/]; the processes its pid files name will be stopped")
     console.print(f"[bold red]and deletes[/] {stack.root}: the database's data, the buckets, certificates and secrets")
     how = approve()
     states = stack.destroy()

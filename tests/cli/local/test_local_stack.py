@@ -252,3 +252,25 @@ def test_a_stale_pid_file_naming_a_stranger_is_never_signalled(scratch):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_damaged_state_is_named_and_destroy_still_cleans_up(scratch):
+    local_dir = scratch / "damaged"
+    infra(local_dir, "up")
+    pids = _pids(local_dir)
+    (local_dir / "state.json").write_text("{bad")
+    error = infra(local_dir, "status", code=2)["error"]
+    assert "state.json is not readable JSON" in error["message"]
+    assert "infra destroy --stack local" in error["hint"]
+    assert infra(local_dir, "destroy", "--yes")["destroyed"] is True
+    assert not any(pid_alive(pid) for pid in pids.values())
+    assert not local_dir.exists()
+
+
+def test_a_directory_prepared_by_someone_else_is_refused(scratch):
+    local_dir = scratch / "prepared"
+    local_dir.mkdir()
+    local_dir.chmod(0o777)
+    error = infra(local_dir, "up", code=2)["error"]
+    assert "others may write to it" in error["message"]
+    assert not (local_dir / "secrets.json").exists()
