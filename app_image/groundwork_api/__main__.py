@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -16,9 +17,10 @@ def main() -> int:
     except SettingsError as exc:
         logs.emit("error", "invalid settings", problems=exc.problems)
         return 2
-    # Workers share one metrics directory so /metrics sums every process; a fresh one per start.
+    # Workers share one metrics directory so /metrics sums every process; a fresh one per start, removed at exit.
+    created = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="groundwork-metrics-")
+        created = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="groundwork-metrics-")
 
     import uvicorn
 
@@ -37,7 +39,11 @@ def main() -> int:
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    return serve(config, settings.workers, settings.shutdown_timeout)
+    try:
+        return serve(config, settings.workers, settings.shutdown_timeout)
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def uvicorn_log_config(level: str) -> dict:
-    """Route uvicorn's own loggers through JsonFormatter; its access log is replaced by ours."""
+    """Route uvicorn's and psycopg's loggers through JsonFormatter; uvicorn's access log is replaced by ours."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -93,5 +93,7 @@ def uvicorn_log_config(level: str) -> dict:
             "uvicorn": {"handlers": ["stdout"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
             "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+            # The pool reports failed connection attempts; without this they reach stderr as plain text.
+            "psycopg": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         },
     }

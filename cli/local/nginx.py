@@ -46,7 +46,6 @@ http {{
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers off;
-    add_header Strict-Transport-Security "max-age=31536000" always;
     client_max_body_size 1m;
     location = /metrics {{ return 404; }}
     location / {{

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -133,3 +134,8 @@ def test_starts_without_a_database_and_connects_when_it_appears(own_database, st
     response = _write(app, "late-schema")
     assert response.status_code == 201, response.text
     assert server.query("SELECT version FROM schema_migrations") == [(1,)]
+    app.log_entry(response.headers["x-request-id"])
+    lines = app.log.read_text().splitlines()
+    assert any("connection" in line for line in lines), "the failed connection attempts are logged"
+    for line in lines:
+        json.loads(line)  # every line, the pool's connection errors included, is one JSON object
