@@ -10,12 +10,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.local import api as local_api
 from cli.local.postgres import Cluster, Pooler
 from cli.local.processes import free_port, wait_for_port
 
@@ -76,28 +76,21 @@ class PgBouncer(Pooler):
 
 
 def image_command() -> list[str]:
-    """The Dockerfile's CMD: the one way the service is started, in the image, in tests and in benches."""
-    for line in reversed((APP_DIR / "Dockerfile").read_text().splitlines()):
-        if line.startswith("CMD "):
-            return json.loads(line[4:])
-    raise HarnessError("app_image/Dockerfile has no exec-form CMD")
+    """The Dockerfile's CMD: the one way the service is started, in the image, locally, in tests and in benches."""
+    return local_api.image_command(APP_DIR)
 
 
 def app_environment(database_url: str, port: int, **overrides: str) -> dict[str, str]:
-    """The settings surface the task definition gives the image, for a loopback run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "JWT_", "DATABASE_"))}
-    env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        DATABASE_URL=database_url,
-        JWT_SECRET=overrides.pop("JWT_SECRET", "test-signing-secret-" + "x" * 32),
-        JWT_ISSUER="groundwork-tests",
-        JWT_AUDIENCE="groundwork-api",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
+    """The settings surface the task definition gives the image, as the local stack builds it."""
+    secret = overrides.pop("JWT_SECRET", "test-signing-secret-" + "x" * 32)
+    return local_api.environment(
+        database_url=database_url,
+        port=port,
+        jwt_secret=secret,
+        issuer="groundwork-tests",
+        audience="groundwork-api",
+        **overrides,
     )
-    env.update(overrides)
-    return env
 
 
 @dataclass

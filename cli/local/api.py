@@ -19,9 +19,14 @@ def image_command(app_dir: Path) -> list[str]:
     raise ConfigError(f"{dockerfile} has no exec-form CMD", hint="restore the CMD line of app_image/Dockerfile")
 
 
+INHERITED = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "SYSTEMROOT"})
+
+
 def environment(*, database_url: str, port: int, jwt_secret: str, issuer: str, audience: str, **extra: str) -> dict:
     """The settings surface the cloud task definition gives the image, for a loopback run."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PROMETHEUS_", "JWT_", "DATABASE_"))}
+    # Only what a process needs to run: cloud credentials, the state passphrase and stray API settings in the
+    # caller's shell stay out, as they stay out of the container.
+    inherited = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
     return {
         **inherited,
         # The image's `python` is this interpreter, which has the image's requirements installed.
