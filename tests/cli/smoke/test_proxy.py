@@ -47,10 +47,11 @@ async def _round_trips(profile: Profile, count: int, seed: int = 7) -> tuple[flo
 def test_added_latency_matches_the_round_trip_time():
     first, times, _ = asyncio.run(_round_trips(_profile(rtt_ms=60), 5))
     median = statistics.median(times)
-    assert 0.060 <= median < 0.095, median
+    # Lower bounds are the shaping itself; upper bounds are loose enough for a loaded machine yet catch a doubled delay.
+    assert 0.060 <= median < 0.110, median
     assert min(times) >= 0.060
     # The first exchange also pays the emulated handshake: two round trips.
-    assert 0.120 <= first < 0.160, first
+    assert 0.120 <= first < 0.220, first
 
 
 def test_without_shaping_a_round_trip_is_nearly_free():
@@ -97,17 +98,17 @@ async def _download(profile: Profile, size: int, connections: int = 1) -> float:
 def test_download_bandwidth_matches_the_limit():
     # 100 kB at 2000 kbit/s (250 kB/s) take 0.4 s.
     elapsed = asyncio.run(_download(_profile(down_kbps=2000), 100_000))
-    assert 0.38 <= elapsed < 0.6, elapsed
+    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
 
 
 def test_bandwidth_is_shared_by_all_connections():
     # Two connections of 50 kB each share the same 250 kB/s: 0.4 s together, not 0.2 s.
     elapsed = asyncio.run(_download(_profile(down_kbps=2000), 50_000, connections=2))
-    assert 0.38 <= elapsed < 0.6, elapsed
+    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
 
 
 def test_without_a_limit_the_same_download_is_fast():
-    assert asyncio.run(_download(_profile(), 100_000)) < 0.1
+    assert asyncio.run(_download(_profile(), 100_000)) < 0.25  # the limited download takes 0.4 s
 
 
 def test_upload_bandwidth_matches_the_limit():
@@ -133,7 +134,7 @@ def test_upload_bandwidth_matches_the_limit():
             return arrived - began
 
     elapsed = asyncio.run(scenario())
-    assert 0.38 <= elapsed < 0.6, elapsed
+    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
 
 
 def test_an_upstream_that_is_down_closes_the_client_connection():
