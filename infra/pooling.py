@@ -181,4 +181,5 @@ def connection_url(host: str, username: str, password: str, database: str, port:
     """A postgresql:// URL with TLS required; user and password are percent-encoded."""
     user = urllib.parse.quote(username, safe="")
     secret = urllib.parse.quote(password, safe="")
-    return f"postgresql://{user}:{secret}@{host}:{port}/{urllib.parse.quote(database, safe='')}?sslmode=require"
+    name = urllib.parse.quote(database, safe="")
+    return f"postgresql://{user}:{secret}@{host}:{port}/{name}?sslmode=verify-full&sslrootcert=system"

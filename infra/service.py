@@ -163,7 +163,8 @@ class Service(pulumi.ComponentResource):
             "PORT": str(args.container_port),
             "JWT_ISSUER": args.jwt_issuer,
             "JWT_AUDIENCE": args.jwt_audience,
-            "DATABASE_SSLMODE": "require",
+            # The proxy's certificate is publicly trusted: verify it and its name, not just encrypt.
+            "DATABASE_SSLMODE": "verify-full",
             "APP_VERSION": args.app_version,
             **dict(args.extra_environment),
         }

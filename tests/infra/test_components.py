@@ -225,7 +225,7 @@ def test_connection_url_escapes_credentials_and_requires_tls() -> None:
     assert parsed.hostname == "proxy.example"
     assert parsed.port == 5432
     assert urllib.parse.unquote(parsed.password or "") == "p@ss/w:rd"
-    assert parsed.query == "sslmode=require"
+    assert parsed.query == "sslmode=verify-full&sslrootcert=system"
     assert parsed.path == "/app"
 
 

@@ -340,7 +340,7 @@ def test_service_connects_through_the_proxy_not_the_instance(stack: Recording) -
     proxy = stack.one("aws:rds/proxy:Proxy").state["endpoint"]
     instance = stack.one("aws:rds/instance:Instance").state["address"]
     assert url.startswith("postgresql://app:")
-    assert f"@{proxy}:5432/app?sslmode=require" in url
+    assert f"@{proxy}:5432/app?sslmode=verify-full&sslrootcert=system" in url
     assert instance not in url
     url_secret = stack.one("aws:secretsmanager/secret:Secret", "-database-url")
     container = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition")["containerDefinitions"])[0]
@@ -502,7 +502,7 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION", "WORKERS"}
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
-    assert env["DATABASE_SSLMODE"] == "require"
+    assert env["DATABASE_SSLMODE"] == "verify-full"
     assert env["JWT_ISSUER"] == stack.settings.issuer
     assert env["APP_VERSION"].startswith("sha-")
     assert {s["name"] for s in c["secrets"]} == {"DATABASE_URL", "JWT_SECRET"}
