@@ -133,13 +133,17 @@ def main() -> None:
     args = parser.parse_args()
 
     base = scratch_dir("groundwork-bench-")
-    postgres = Postgres(base / "pg").init()
-    bouncer = PgBouncer(postgres, base / "pgbouncer").start()
-    nginx_port, nginx_pid = _start_nginx(base)
-    app = AppProcess(app_environment(bouncer.url(), free_port()), base / "api.log").start()
-    script = base / "map.lua"
-    script.write_text(MAP_SCRIPT.replace("TOKEN", _mint_token()))
+    postgres = Postgres(base / "pg")
+    bouncer = PgBouncer(postgres, base / "pgbouncer")
+    app = AppProcess(app_environment(bouncer.url(), free_port()), base / "api.log")
+    nginx_pid = base / "nginx" / "nginx.pid"
     try:
+        postgres.init()
+        bouncer.start()
+        nginx_port, nginx_pid = _start_nginx(base)
+        app.start()
+        script = base / "map.lua"
+        script.write_text(MAP_SCRIPT.replace("TOKEN", _mint_token()))
         print(f"bench: warming up; {args.rounds} interleaved rounds of {args.seconds} s per run", file=sys.stderr)
         wrk(f"{app.base_url}/heartbeat", 10, 2)
         wrk(f"{app.base_url}/map", 10, 2, script)
@@ -163,9 +167,11 @@ def main() -> None:
         startup = startup_seconds(bouncer.url(), base)
     finally:
         app.stop()
-        subprocess.run(["kill", Path(nginx_pid).read_text().strip()], check=False)
+        if nginx_pid.exists():
+            subprocess.run(["kill", nginx_pid.read_text().strip()], check=False)
         bouncer.stop()
         postgres.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
     medians = {
         key: {

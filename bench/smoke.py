@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def main() -> None:
             )
     finally:
         subprocess.run(["kill", pid_file.read_text().strip()], check=False)
+        shutil.rmtree(base, ignore_errors=True)
 
     def median(name: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[name])
