@@ -9,7 +9,8 @@ need_apt=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
 # nginx is the local stack's TLS endpoint and the benchmarks' reference server.
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+nginx_package=nginx-light  # Debian's small build; distributions without it get the plain package after apt-get update
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 if [ "${GROUNDWORK_BENCH_TOOLS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 fi
@@ -24,6 +25,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${need_apt[*]} (Debian packages)" >&2
   $sudo apt-get update -qq
+  if apt-cache show "$nginx_package" >/dev/null 2>&1; then
+    need_apt=("${need_apt[@]/#nginx/$nginx_package}")
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # The packaged cluster and pooler are not used; groundwork starts its own on free loopback ports.
   $sudo service postgresql stop >/dev/null 2>&1 || true
