@@ -223,40 +223,13 @@ class Network(pulumi.ComponentResource):
         self._allow(name, "service-to-proxy", svc, proxy, args.database_port, "Service to the proxy")
         self._allow(name, "proxy-to-database", proxy, db, args.database_port, "Proxy to the database")
         # Tasks reach ECR, Secrets Manager and CloudWatch Logs over HTTPS through NAT.
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-service-out-https",
-            security_group_id=svc.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=_ANY_IPV4,
-            description="HTTPS to AWS APIs",
-            opts=child,
-        )
+        self._https_out(name, "service", svc, "HTTPS to AWS APIs")
         # The proxy fetches its credentials from Secrets Manager over HTTPS through NAT.
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-proxy-out-https",
-            security_group_id=proxy.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=_ANY_IPV4,
-            description="HTTPS to Secrets Manager",
-            opts=child,
-        )
+        self._https_out(name, "proxy", proxy, "HTTPS to Secrets Manager")
         if bastion is not None:
             self._allow(name, "bastion-to-database", bastion, db, args.database_port, "Bastion to the database")
             # The SSM agent talks to Session Manager over HTTPS through NAT.
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-bastion-out-https",
-                security_group_id=bastion.id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                cidr_ipv4=_ANY_IPV4,
-                description="HTTPS to SSM",
-                opts=child,
-            )
+            self._https_out(name, "bastion", bastion, "HTTPS to SSM")
 
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = [s.id for s in public]
@@ -280,6 +253,20 @@ class Network(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             description=description,
             tags={"Name": f"{name}-{suffix}"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _https_out(self, name: str, who: str, group: aws.ec2.SecurityGroup, description: str) -> None:
+        """Egress from `group` to any address on 443, the only way out to AWS APIs through NAT."""
+        # Lets this group open HTTPS connections to AWS endpoints.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-{who}-out-https",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=_ANY_IPV4,
+            description=description,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -28,26 +28,25 @@ def normalise_dns(name: str) -> str:
     return name.removeprefix("dualstack.")
 
 
-def database_instance(ctx: Context) -> str:
-    """The RDS instance identifier: the output, or the first label of the database endpoint."""
-    value = ctx.output(out.DATABASE_INSTANCE)
+def _named_or_from_endpoint(ctx: Context, name_output: str, endpoint_output: str, what: str) -> str:
+    """A name output, or else the first label of the matching endpoint output (RDS names its endpoints so)."""
+    value = ctx.output(name_output)
     if value:
         return str(value)
-    endpoint = ctx.output(out.DATABASE_ENDPOINT)
+    endpoint = ctx.output(endpoint_output)
     if endpoint:
         return first_label(str(endpoint))
-    raise MissingOutput(out.DATABASE_INSTANCE, "database instance identifier")
+    raise MissingOutput(name_output, what)
+
+
+def database_instance(ctx: Context) -> str:
+    """The RDS instance identifier: the output, or the first label of the database endpoint."""
+    return _named_or_from_endpoint(ctx, out.DATABASE_INSTANCE, out.DATABASE_ENDPOINT, "database instance identifier")
 
 
 def proxy_name(ctx: Context) -> str:
     """The RDS Proxy name: the output, or the first label of the proxy endpoint."""
-    value = ctx.output(out.PROXY_NAME)
-    if value:
-        return str(value)
-    endpoint = ctx.output(out.PROXY_ENDPOINT)
-    if endpoint:
-        return first_label(str(endpoint))
-    raise MissingOutput(out.PROXY_NAME, "RDS Proxy name")
+    return _named_or_from_endpoint(ctx, out.PROXY_NAME, out.PROXY_ENDPOINT, "RDS Proxy name")
 
 
 def host_name(ctx: Context) -> str:
