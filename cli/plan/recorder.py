@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator
@@ -169,6 +170,27 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _closing_thread_loop(call: Callable[..., Any], *args: Any) -> Any:
+    """Runs one monitor call, then closes the event loop Pulumi's mock monitor opened on this worker thread."""
+    try:
+        return call(*args)
+    finally:
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and not loop.is_running():
+            loop.close()
+            asyncio.set_event_loop(None)
+
+
+class _LoopClosingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The run's default executor: no worker thread is left holding an open loop for the garbage collector."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        return super().submit(_closing_thread_loop, functools.partial(fn, **kwargs), *args)
+
+
 def run(settings: Any, build: Callable[[Any], dict[str, Any]], *, region: str | None = None) -> Recording:
     """Runs `build(settings)` under fresh mocks and returns what it declared and exported."""
     recording = Recording(settings=settings)
@@ -182,6 +204,7 @@ def run(settings: Any, build: Callable[[Any], dict[str, Any]], *, region: str | 
 
     # A loop of its own: a caller may have closed or unset the thread's loop, and none is left open after.
     loop = asyncio.new_event_loop()
+    loop.set_default_executor(_LoopClosingExecutor(thread_name_prefix="plan-monitor"))
     asyncio.set_event_loop(loop)
     try:
         runtime_settings.ROOT.set(None)
@@ -192,6 +215,7 @@ def run(settings: Any, build: Callable[[Any], dict[str, Any]], *, region: str | 
         runtime_settings.SETTINGS.outputs.clear()
         _sync_await(run_pulumi_func(program))
     finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
         asyncio.set_event_loop(None)
         loop.close()
     recording.exports = exported

@@ -97,3 +97,24 @@ def test_cli_plan_json_is_one_document_and_out_is_the_same_bytes(infra, tmp_path
 def test_cli_plan_refuses_the_local_stack_and_unknown_stacks(infra) -> None:
     assert "--stack dev" in infra("plan", code=2).stderr
     assert "Pulumi.nope.yaml" in infra("plan", "--stack", "nope", code=2).stderr
+
+
+def test_a_run_leaves_no_event_loop_open_for_the_garbage_collector() -> None:
+    """Pulumi's mock monitor opens a loop on each worker thread; one left unclosed can fail at interpreter exit."""
+    import gc
+    import threading
+    import time
+    import warnings
+
+    from tests.mocks import run, settings_for
+
+    threads_before = threading.active_count()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run(settings_for("dev"))
+        deadline = time.monotonic() + 5
+        while threading.active_count() > threads_before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if "unclosed event loop" in str(w.message)]
+    assert unclosed == []
