@@ -180,21 +180,32 @@ class Database(pulumi.ComponentResource):
         # The service's database password, generated once and kept secret in state.
         # Letters and digits only, so the value sits in a postgresql:// URL without escaping.
         self.app_password = random.RandomPassword(f"{name}-app-password", length=40, special=False, opts=stateful)
-        # The service's credentials as the proxy expects them: {"username", "password"}.
+        # The service's credentials: what the proxy signs in with, in the shape the rotation function reads.
         self.app_secret = aws.secretsmanager.Secret(
             f"{name}-app-credentials",
-            description=f"{name}: credentials of the {args.app_username} login role (used by the proxy)",
+            description=f"{name}: credentials of the {args.app_username} login role (used by the proxy, rotated)",
             recovery_window_in_days=args.secret_recovery_window_days,
             opts=stateful,
         )
-        # Current value of the service's credentials.
+        # First value of the credentials; rotation writes every later one, so the program never rewrites it.
         aws.secretsmanager.SecretVersion(
             f"{name}-app-credentials-value",
             secret_id=self.app_secret.id,
-            secret_string=pulumi.Output.secret(self.app_password.result).apply(
-                lambda pw: json.dumps({"username": args.app_username, "password": pw})
+            secret_string=pulumi.Output.all(
+                self.instance.address, self.instance.port, pulumi.Output.secret(self.app_password.result)
+            ).apply(
+                lambda v: json.dumps(
+                    {
+                        "engine": "postgres",
+                        "host": v[0],
+                        "port": int(v[1]),
+                        "dbname": args.database_name,
+                        "username": args.app_username,
+                        "password": v[2],
+                    }
+                )
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
         )
 
         self.log_group_names = [group.name for group in log_groups]

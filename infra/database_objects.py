@@ -26,7 +26,7 @@ class DatabaseObjectsArgs:
     app_username: str = "app"
     """Login role of the service: connect, use and create in its schema, nothing else."""
     app_password: pulumi.Input[str]
-    """Password of the login role (a secret output); the proxy holds the same value."""
+    """First password of the login role (a secret output), as in the credentials secret; rotation owns it after."""
     readonly_role: str = "app_readonly"
     """Group role with read-only access, granted to people and reporting tools."""
     schema: str = "public"
@@ -68,7 +68,8 @@ class DatabaseObjects(pulumi.ComponentResource):
             inherit=True,
             connection_limit=args.app_connection_limit,
             statement_timeout=args.statement_timeout_ms,
-            opts=child,
+            # The first password only: rotation changes it afterwards, and this step must not set it back.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["password"])),
         )
         # A group role for read-only access; people get it granted, it cannot log in itself.
         readonly = postgresql.Role(

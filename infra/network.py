@@ -198,6 +198,8 @@ class Network(pulumi.ComponentResource):
         self.proxy_security_group = self._group(name, "proxy", "Connection proxy: from the service only")
         # Database: only the proxy (and the bastion) may connect.
         self.database_security_group = self._group(name, "database", "Database: from the proxy only")
+        # Credential rotation function: no inbound; out to the database and AWS APIs.
+        self.rotation_security_group = self._group(name, "rotation", "Credential rotation function: no inbound")
         self.bastion_security_group = (
             # Bastion: no inbound at all; reached through SSM Session Manager.
             self._group(name, "bastion", "SSM bastion: no inbound") if args.bastion else None
@@ -222,10 +224,14 @@ class Network(pulumi.ComponentResource):
         self._allow(name, "alb-to-service", alb, svc, args.app_port, "Load balancer to the service's tasks")
         self._allow(name, "service-to-proxy", svc, proxy, args.database_port, "Service to the proxy")
         self._allow(name, "proxy-to-database", proxy, db, args.database_port, "Proxy to the database")
+        rotation = self.rotation_security_group
+        self._allow(name, "rotation-to-database", rotation, db, args.database_port, "Rotation function to the database")
         # Tasks reach ECR, Secrets Manager and CloudWatch Logs over HTTPS through NAT.
         self._https_out(name, "service", svc, "HTTPS to AWS APIs")
         # The proxy fetches its credentials from Secrets Manager over HTTPS through NAT.
         self._https_out(name, "proxy", proxy, "HTTPS to Secrets Manager")
+        # The rotation function reads and writes the credentials secret over HTTPS through NAT.
+        self._https_out(name, "rotation", rotation, "HTTPS to Secrets Manager")
         if bastion is not None:
             self._allow(name, "bastion-to-database", bastion, db, args.database_port, "Bastion to the database")
             # The SSM agent talks to Session Manager over HTTPS through NAT.

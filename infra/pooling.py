@@ -1,4 +1,4 @@
-"""Pooling: an RDS Proxy in front of the database and the service's connection URL that points at it."""
+"""Pooling: an RDS Proxy in front of the database, clients signing in with IAM, and the URL that points at it."""
 
 from __future__ import annotations
 
@@ -25,11 +25,9 @@ class PoolingArgs:
     instance_identifier: pulumi.Input[str]
     """RDS instance the proxy connects to."""
     credentials_secret_arn: pulumi.Input[str]
-    """Secret holding {"username", "password"} of the role clients log in as."""
+    """Secret holding {"username", "password", ...} the proxy signs in to the database with (rotated)."""
     username: str
-    """That role's name, for the connection URL."""
-    password: pulumi.Input[str]
-    """That role's password (a secret output), for the connection URL."""
+    """That role's name: clients connect as it with an IAM token, never a password."""
     database_name: str
     """Database the connection URL names."""
     max_connections_percent: int = 90
@@ -40,12 +38,10 @@ class PoolingArgs:
     """Seconds a client waits for a pooled connection."""
     idle_client_timeout_seconds: int = 1800
     """Seconds before an idle client connection is closed."""
-    secret_recovery_window_days: int = 30
-    """Days a deleted connection-URL secret can be restored (0 or 7 to 30)."""
 
 
 class Pooling(pulumi.ComponentResource):
-    """RDS Proxy with TLS required and secret-based auth, plus a DATABASE_URL secret for the service."""
+    """RDS Proxy with TLS and IAM authentication required; it signs in to the database with the rotated secret."""
 
     def __init__(self, name: str, args: PoolingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         require(
@@ -70,12 +66,6 @@ class Pooling(pulumi.ComponentResource):
             "1 to 28800",
         )
         require(len(args.subnet_ids) >= 2, "subnet_ids", len(args.subnet_ids), "subnets in two or more zones")
-        require(
-            args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,
-            "secret_recovery_window_days",
-            args.secret_recovery_window_days,
-            "0 or 7 to 30",
-        )
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -104,7 +94,8 @@ class Pooling(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # The proxy: TLS required, clients authenticate with the secret's SCRAM credentials.
+        # The proxy: TLS required; clients present an IAM token, so they hold no database password and the
+        # password the proxy uses (from the secret) can rotate underneath them.
         self.proxy = aws.rds.Proxy(
             f"{name}-proxy",
             engine_family="POSTGRESQL",
@@ -117,7 +108,7 @@ class Pooling(pulumi.ComponentResource):
             auths=[
                 {
                     "auth_scheme": "SECRETS",
-                    "iam_auth": "DISABLED",
+                    "iam_auth": "REQUIRED",
                     "client_password_auth_type": "POSTGRES_SCRAM_SHA_256",
                     "secret_arn": args.credentials_secret_arn,
                     "description": f"{args.username} login role",
@@ -145,41 +136,34 @@ class Pooling(pulumi.ComponentResource):
             opts=child,
         )
 
-        password = pulumi.Output.secret(args.password)
-        url = pulumi.Output.all(self.proxy.endpoint, password).apply(
-            lambda v: connection_url(v[0], args.username, v[1], args.database_name)
-        )
-        # The service's DATABASE_URL, through the proxy; injected into tasks by ECS, never as plain text.
-        self.url_secret = aws.secretsmanager.Secret(
-            f"{name}-database-url",
-            description=f"{name}: DATABASE_URL of the service (through RDS Proxy, TLS required)",
-            recovery_window_in_days=args.secret_recovery_window_days,
-            opts=child,
-        )
-        # Current value of the connection URL.
-        aws.secretsmanager.SecretVersion(
-            f"{name}-database-url-value",
-            secret_id=self.url_secret.id,
-            secret_string=pulumi.Output.secret(url),
-            opts=child,
-        )
-
         self.endpoint = self.proxy.endpoint
         self.proxy_name = self.proxy.name
-        self.url_secret_arn = self.url_secret.arn
+        # The service's DATABASE_URL: no password in it, so it is plain configuration, not a secret.
+        self.database_url = self.proxy.endpoint.apply(
+            lambda host: connection_url(host, args.username, args.database_name)
+        )
+        # What the service's role may connect as: this proxy, this database user.
+        self.connect_arn = self.proxy.arn.apply(lambda arn: connect_arn(arn, args.username))
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
                 "proxy_name": self.proxy_name,
                 "proxy_arn": self.proxy.arn,
-                "url_secret_arn": self.url_secret_arn,
+                "database_url": self.database_url,
+                "connect_arn": self.connect_arn,
             }
         )
 
 
-def connection_url(host: str, username: str, password: str, database: str, port: int = 5432) -> str:
-    """A postgresql:// URL with TLS required; user and password are percent-encoded."""
+def connection_url(host: str, username: str, database: str, port: int = 5432) -> str:
+    """A postgresql:// URL without a password (the client signs in with an IAM token), TLS verified."""
     user = urllib.parse.quote(username, safe="")
-    secret = urllib.parse.quote(password, safe="")
     name = urllib.parse.quote(database, safe="")
-    return f"postgresql://{user}:{secret}@{host}:{port}/{name}?sslmode=verify-full&sslrootcert=system"
+    return f"postgresql://{user}@{host}:{port}/{name}?sslmode=verify-full&sslrootcert=system"
+
+
+def connect_arn(proxy_arn: str, username: str) -> str:
+    """The `rds-db:connect` resource of a database user behind a proxy (arn:...:dbuser:prx-<id>/<user>)."""
+    head, _, proxy_id = proxy_arn.rpartition(":db-proxy:")
+    require(bool(head) and proxy_id.startswith("prx-"), "proxy_arn", proxy_arn, "an RDS Proxy ARN (…:db-proxy:prx-…)")
+    return f"{head.replace(':rds:', ':rds-db:', 1)}:dbuser:{proxy_id}/{username}"

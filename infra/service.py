@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,10 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 """Retention periods CloudWatch Logs accepts."""
 _SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
+JWT_KEY_SLOTS = ("previous", "current", "next")
+"""JSON keys of the signing-key secret."""
+JWT_KEY_ENVIRONMENT = {"JWT_SECRET": "current", "JWT_SECRET_NEXT": "next", "JWT_SECRET_PREVIOUS": "previous"}
+"""The app's key variables and the secret's JSON key each is injected from."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,8 +57,10 @@ class ServiceArgs:
     """ECR repository the execution role may pull from."""
     app_version: str
     """Version reported by the app (APP_VERSION)."""
-    database_url_secret_arn: pulumi.Input[str]
-    """Secret holding the full DATABASE_URL (through the proxy)."""
+    database_url: pulumi.Input[str]
+    """DATABASE_URL through the proxy, without a password: the task signs in with an IAM token."""
+    database_connect_arn: pulumi.Input[str]
+    """The `rds-db:connect` resource the task role may use (that proxy, that database user)."""
     bucket_arn: pulumi.Input[str]
     """Application bucket the task may read and write."""
     jwt_issuer: str
@@ -83,7 +90,7 @@ class ServiceArgs:
     log_retention_days: int = 30
     """Retention of the container log group."""
     secret_recovery_window_days: int = 30
-    """Days a deleted JWT secret can be restored (0 or 7 to 30)."""
+    """Days a deleted JWT key-set secret can be restored (0 or 7 to 30)."""
     user: str = "10001:10001"
     """Non-root user and group the container runs as."""
     extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -111,51 +118,59 @@ class Service(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
-        # The signing key of the service's JWTs, generated once.
-        jwt_value = random.RandomPassword(f"{name}-jwt-value", length=64, special=False, opts=child)
-        # JWT_SECRET of the service, injected by ECS from Secrets Manager.
+        # The first signing keys of the service's JWTs; rotation replaces them afterwards.
+        keys = [
+            random.RandomPassword(f"{name}-jwt-{slot}", length=64, special=False, opts=child).result
+            for slot in JWT_KEY_SLOTS
+        ]
+        # The key set: tokens are signed with "current"; the service also accepts "next" and "previous", so a
+        # rotation (next becomes current) never rejects a token and tasks started before it keep working.
         self.jwt_secret = aws.secretsmanager.Secret(
             f"{name}-jwt-secret",
-            description=f"{name}: JWT_SECRET of the service",
+            description=f"{name}: the service's JWT signing keys (previous, current, next), rotated",
             recovery_window_in_days=args.secret_recovery_window_days,
             opts=child,
         )
-        # Current value of the JWT signing key.
+        # First value of the key set; rotation writes every later one, so the program never rewrites it.
         aws.secretsmanager.SecretVersion(
             f"{name}-jwt-secret-value",
             secret_id=self.jwt_secret.id,
-            secret_string=pulumi.Output.secret(jwt_value.result),
-            opts=child,
+            secret_string=pulumi.Output.secret(pulumi.Output.all(*keys)).apply(
+                lambda values: json.dumps(dict(zip(JWT_KEY_SLOTS, values, strict=True)))
+            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
         )
 
-        # Role ECS uses to pull the image, write logs and read the two secrets at task start.
+        # Role ECS uses to pull the image, write logs and read the key set at task start.
         execution_role = aws.iam.Role(
             f"{name}-execution-role",
             assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
             description=f"{name}: ECS task execution (image pull, logs, secrets)",
             opts=child,
         )
-        # Image pull from this repository, this log group's streams, these two secrets; nothing else.
+        # Image pull from this repository, this log group's streams, the key set; nothing else.
         self.execution_policy = aws.iam.RolePolicy(
             f"{name}-execution-policy",
             role=execution_role.id,
-            policy=pulumi.Output.all(
-                args.repository_arn, self.log_group.arn, args.database_url_secret_arn, self.jwt_secret.arn
-            ).apply(lambda v: execution_policy(repository_arn=v[0], log_group_arn=v[1], secret_arns=[v[2], v[3]])),
+            policy=pulumi.Output.all(args.repository_arn, self.log_group.arn, self.jwt_secret.arn).apply(
+                lambda v: execution_policy(repository_arn=v[0], log_group_arn=v[1], secret_arns=[v[2]])
+            ),
             opts=child,
         )
-        # Role the application code runs as: the application bucket and nothing else.
+        # Role the application code runs as: the application bucket and its database user, nothing else.
         task_role = aws.iam.Role(
             f"{name}-task-role",
             assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
             description=f"{name}: the API's own permissions",
             opts=child,
         )
-        # Objects of the application bucket; nothing else.
+        # Objects of the application bucket and IAM sign-in to the proxy as the service's user; nothing else.
         self.task_policy = aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            policy=pulumi.Output.from_input(args.bucket_arn).apply(task_policy),
+            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn).apply(
+                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1])
+            ),
             opts=child,
         )
 
@@ -165,11 +180,14 @@ class Service(pulumi.ComponentResource):
             "JWT_AUDIENCE": args.jwt_audience,
             # The proxy's certificate is publicly trusted: verify it and its name, not just encrypt.
             "DATABASE_SSLMODE": "verify-full",
+            # No database password anywhere: each new connection presents an IAM token made with the task role.
+            "DATABASE_IAM_AUTH": "true",
+            "AWS_REGION": args.region,
             "APP_VERSION": args.app_version,
             **dict(args.extra_environment),
         }
         self.container_definitions = pulumi.Output.all(
-            args.image, self.log_group.name, args.database_url_secret_arn, self.jwt_secret.arn
+            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn
         ).apply(
             lambda v: json.dumps(
                 container_definitions(
@@ -177,7 +195,8 @@ class Service(pulumi.ComponentResource):
                     log_group=v[1],
                     region=args.region,
                     environment=environment,
-                    secrets={"DATABASE_URL": v[2], "JWT_SECRET": v[3]},
+                    database_url=v[2],
+                    secrets={env: f"{v[3]}:{slot}::" for env, slot in JWT_KEY_ENVIRONMENT.items()},
                     port=args.container_port,
                     health_check_path=args.health_check_path,
                     user=args.user,
@@ -280,6 +299,7 @@ class Service(pulumi.ComponentResource):
 
         self.cluster_name = self.cluster.name
         self.service_name = self.service.name
+        self.service_arn = self.service.arn
         self.jwt_secret_arn = self.jwt_secret.arn
         self.log_group_name = self.log_group.name
         self.task_definition_arn = self.task_definition.arn
@@ -287,6 +307,7 @@ class Service(pulumi.ComponentResource):
             {
                 "cluster_name": self.cluster_name,
                 "service_name": self.service_name,
+                "service_arn": self.service_arn,
                 "task_definition_arn": self.task_definition.arn,
                 "jwt_secret_arn": self.jwt_secret_arn,
                 "log_group_name": self.log_group_name,
@@ -300,6 +321,7 @@ def container_definitions(
     log_group: str,
     region: str,
     environment: Mapping[str, str],
+    database_url: str,
     secrets: Mapping[str, str],
     port: int,
     health_check_path: str,
@@ -309,6 +331,9 @@ def container_definitions(
     for key in environment:
         if any(word in key.upper() for word in _SECRETISH):
             raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
+    if urllib.parse.urlsplit(database_url).password is not None:
+        raise ValueError("database_url carries a password (not shown); allowed: a URL without one (IAM sign-in)")
+    environment = {**environment, "DATABASE_URL": database_url}
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
     log_options = {
         "awslogs-group": log_group,
@@ -376,10 +401,16 @@ def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Se
     )
 
 
-def task_policy(bucket_arn: str) -> str:
-    """Least-privilege policy of the application itself: objects of its own bucket."""
+def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
+    """Least-privilege policy of the application itself: objects of its own bucket, sign-in as its database user."""
     return policy_document(
         [
+            {
+                "Sid": "ConnectToDatabase",
+                "Effect": "Allow",
+                "Action": "rds-db:connect",
+                "Resource": database_connect_arn,
+            },
             {"Sid": "ListBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
             {
                 "Sid": "ReadWriteObjects",

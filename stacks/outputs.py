@@ -47,7 +47,7 @@ HTTP_URL = "http_url"
 CA_CERTIFICATE = "ca_certificate"
 """Path of the CA certificate that signs the local stack's TLS certificate (local stack only)."""
 DATABASE_URL = "database_url"
-"""Pooled connection URL (secret; local stack only: the cloud keeps it in Secrets Manager)."""
+"""Pooled connection URL: the cloud's has no password (IAM sign-in at the proxy); the local stack's is secret."""
 JWT_SECRET = "jwt_secret"  # noqa: S105 - an output name, not a secret
 """Token signing secret (secret; local stack only: the cloud exports JWT_SECRET_ARN)."""
 JWT_ISSUER = "jwt_issuer"

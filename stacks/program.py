@@ -23,6 +23,12 @@ from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.pooling import Pooling, PoolingArgs
 from infra.registry import Registry, RegistryArgs
+from infra.rotation import (
+    DatabaseCredentialsRotation,
+    DatabaseCredentialsRotationArgs,
+    SigningKeyRotation,
+    SigningKeyRotationArgs,
+)
 from infra.service import Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from stacks import outputs
@@ -194,13 +200,23 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             instance_identifier=database.identifier,
             credentials_secret_arn=database.app_secret.arn,
             username=APP_USERNAME,
-            password=database.app_password.result,
             database_name=s.database_name,
             max_connections_percent=s.proxy_max_connections_percent,
             max_idle_connections_percent=s.proxy_max_idle_connections_percent,
             borrow_timeout_seconds=s.proxy_borrow_timeout_seconds,
             idle_client_timeout_seconds=s.proxy_idle_client_timeout_seconds,
-            secret_recovery_window_days=s.secret_recovery_window_days,
+        ),
+        opts,
+    )
+    credentials_rotation = DatabaseCredentialsRotation(
+        f"{prefix}-dbrotate",
+        DatabaseCredentialsRotationArgs(
+            region=s.region,
+            secret_arn=database.app_secret.arn,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.rotation_security_group.id,
+            rotation_days=s.secret_rotation_days,
+            log_retention_days=s.log_retention_days,
         ),
         opts,
     )
@@ -246,7 +262,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             image=registry.image_ref,
             repository_arn=registry.repository_arn,
             app_version=registry.image_tag,
-            database_url_secret_arn=pooling.url_secret_arn,
+            database_url=pooling.database_url,
+            database_connect_arn=pooling.connect_arn,
             bucket_arn=storage.app_bucket_arn,
             jwt_issuer=s.issuer,
             jwt_audience=s.jwt_audience,
@@ -262,6 +279,18 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             log_retention_days=s.log_retention_days,
             secret_recovery_window_days=s.secret_recovery_window_days,
             extra_environment={"WORKERS": str(workers(s.service_cpu))},
+        ),
+        opts,
+    )
+    key_rotation = SigningKeyRotation(
+        f"{prefix}-jwtrotate",
+        SigningKeyRotationArgs(
+            secret_arn=service.jwt_secret_arn,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            service_arn=service.service_arn,
+            rotation_days=s.secret_rotation_days,
+            log_retention_days=s.log_retention_days,
         ),
         opts,
     )
@@ -322,7 +351,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         outputs.DATABASE_ENDPOINT: database.address,
         outputs.DATABASE_INSTANCE: database.identifier,
         outputs.DATABASE_NAME: s.database_name,
-        outputs.DATABASE_SECRET_ARN: pooling.url_secret_arn,
+        outputs.DATABASE_URL: pooling.database_url,
+        outputs.DATABASE_SECRET_ARN: database.app_secret.arn,
         outputs.JWT_SECRET_ARN: service.jwt_secret_arn,
         outputs.APP_BUCKET: storage.app_bucket_name,
         outputs.LOG_BUCKET: storage.log_bucket_name,
@@ -344,7 +374,12 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         outputs.TASK_DEFINITION_ARN: service.task_definition_arn,
         outputs.DASHBOARD_NAME: monitoring.dashboard_name,
         outputs.ALARM_NAMES: monitoring.alarm_names,
-        outputs.LOG_GROUPS: [service.log_group_name, *database.log_group_names],
+        outputs.LOG_GROUPS: [
+            service.log_group_name,
+            *database.log_group_names,
+            credentials_rotation.log_group_name,
+            key_rotation.log_group_name,
+        ],
     }
     for key, value in exported.items():
         pulumi.export(key, value)

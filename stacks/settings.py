@@ -131,6 +131,8 @@ class StackSettings:
     """The load balancer refuses deletion."""
     secret_recovery_window_days: int = 7
     """Days a deleted secret can be restored."""
+    secret_rotation_days: int = 30
+    """Days between rotations of the database credentials and the JWT signing keys."""
     alarm_email: str | None = dataclasses.field(default=None, repr=False)
     """Address subscribed to the alarm topic, if any."""
     alarm_5xx_percent: int = 5
@@ -290,6 +292,7 @@ KEYS: tuple[_Key, ...] = (
     _Key("appBucketNoncurrentDays", "app_bucket_noncurrent_days", _int(1, 3650)),
     _Key("albDeletionProtection", "alb_deletion_protection", _bool),
     _Key("secretRecoveryWindowDays", "secret_recovery_window_days", _one_of(0, *range(7, 31))),
+    _Key("secretRotationDays", "secret_rotation_days", _int(1, 90)),
     _Key(
         "alarmEmail",
         "alarm_email",

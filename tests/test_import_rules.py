@@ -58,7 +58,8 @@ def violations(path: pathlib.Path, *, modules: tuple[str, ...], names: tuple[str
 
 
 def test_infra_reads_neither_config_nor_environment() -> None:
-    files = sources("infra")
+    # infra/lambdas holds function sources that run in AWS Lambda, where the environment is their configuration.
+    files = [p for p in sources("infra") if "lambdas" not in p.relative_to(ROOT).parts]
     assert files, "infra/ has no modules"
     problems = []
     for path in files:

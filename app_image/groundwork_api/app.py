@@ -32,9 +32,8 @@ class Service:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.database = Database(settings)
-        self.tokens = TokenVerifier(
-            settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience, settings.jwt_leeway
-        )
+        keys = (settings.jwt_secret, settings.jwt_secret_next, settings.jwt_secret_previous)
+        self.tokens = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience, settings.jwt_leeway)
         self.started = time.monotonic()
         self._tasks: list[asyncio.Task] = []
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Sequence
 
 import jwt
 
@@ -13,10 +15,12 @@ CACHE_SIZE = 4096
 
 
 class TokenVerifier:
-    """Verifies the Authorization header of a request against the service's signing secret."""
+    """Verifies the Authorization header of a request against the service's signing keys, the current one first."""
 
-    def __init__(self, secret: str, issuer: str, audience: str, leeway: float):
-        self._secret = secret
+    def __init__(self, keys: Sequence[str], issuer: str, audience: str, leeway: float):
+        # Rotation promotes the next key to current and the current to previous: a token signed with any of them
+        # is accepted, so tasks started before or after a rotation agree.
+        self._keys = tuple(dict.fromkeys(key for key in keys if key))
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
@@ -45,15 +49,10 @@ class TokenVerifier:
 
     def _decode(self, token: str) -> dict:
         try:
-            return jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud"]},
-            )
+            for key in self._keys[:-1]:
+                with contextlib.suppress(jwt.InvalidSignatureError):
+                    return self._decode_with(token, key)
+            return self._decode_with(token, self._keys[-1])
         except jwt.ExpiredSignatureError:
             reason = "token has expired"
         except jwt.InvalidAudienceError:
@@ -69,3 +68,14 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             reason = "token is malformed"
         raise ApiError(401, "unauthorized", reason, headers=_CHALLENGE)
+
+    def _decode_with(self, token: str, key: str) -> dict:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            issuer=self._issuer,
+            audience=self._audience,
+            leeway=self._leeway,
+            options={"require": ["exp", "iss", "aud"]},
+        )

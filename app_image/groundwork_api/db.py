@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from . import logs
-from .settings import Settings
+from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
 set_json_loads(orjson.loads)
@@ -92,6 +92,23 @@ def _describe(exc: BaseException, deadline: float) -> str:
     return f"database error: {first_line[:200]}"
 
 
+def _with_iam_token(settings: Settings, options: dict):
+    """A pool `kwargs` callable: the options plus a fresh RDS IAM auth token as the password, per new connection."""
+    import botocore.session  # only deployments using IAM auth pay for the import
+
+    params = connection_params(settings.database_url)
+    target = {"DBHostname": params["host"], "Port": int(params["port"]), "DBUsername": params["user"]}
+    client = botocore.session.Session().create_client("rds", region_name=settings.aws_region)
+
+    async def options_with_token() -> dict:
+        # Signing is local, but the first call and each credential refresh fetch the task role's credentials over
+        # HTTP: kept off the event loop.
+        token = await asyncio.to_thread(client.generate_db_auth_token, **target)
+        return {**options, "password": token}
+
+    return options_with_token
+
+
 def _version_text(number: int) -> str:
     major, minor = divmod(number, 10000)
     return f"{major}.{minor}" if major >= 10 else f"{major}.{minor // 100}.{minor % 100}"
@@ -113,7 +130,7 @@ class Database:
             connect_options["sslmode"] = settings.database_sslmode
         self.pool = AsyncConnectionPool(
             settings.database_url,
-            kwargs=connect_options,
+            kwargs=_with_iam_token(settings, connect_options) if settings.database_iam_auth else connect_options,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.database_timeout,

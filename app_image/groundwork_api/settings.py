@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_SECRET_BYTES = 32
@@ -35,6 +38,8 @@ class Settings:
 
     database_url: str = field(repr=False)
     jwt_secret: str = field(repr=False)
+    jwt_secret_next: str = field(default="", repr=False)
+    jwt_secret_previous: str = field(default="", repr=False)
     jwt_issuer: str
     jwt_audience: str
     host: str = "0.0.0.0"  # noqa: S104 - the container's port is the service's only interface
@@ -42,6 +47,8 @@ class Settings:
     workers: int = 1
     database_sslmode: str = ""
     """Empty: as DATABASE_URL says (libpq's default, prefer)."""
+    database_iam_auth: bool = False
+    aws_region: str = ""
     database_timeout: float = 2.0
     pool_min_size: int = 2
     pool_max_size: int = 10
@@ -69,6 +76,12 @@ class _Reader:
         if default is None:
             self.problems.append(f"{name} is missing; it is required")
         return default or ""
+
+    def secret(self, name: str, required: bool = True) -> str:
+        value = self.text(name, None if required else "")
+        if value and len(value.encode()) < MIN_SECRET_BYTES:
+            self.problems.append(f"{name} is too short; allowed: at least {MIN_SECRET_BYTES} bytes")
+        return value
 
     def number(self, name: str, default: float, low: float, high: float, *, integer: bool = False):
         raw = self.env.get(name, "").strip()
@@ -102,15 +115,43 @@ class _Reader:
         return default
 
 
+def connection_params(database_url: str) -> dict[str, str]:
+    """The URL's connection parameters as libpq reads them, with the port defaulted."""
+    params = conninfo_to_dict(database_url)
+    params.setdefault("port", "5432")
+    return params
+
+
+def _check_iam_url(database_url: str, problems: list[str]) -> None:
+    try:
+        params = connection_params(database_url)
+    except psycopg.Error:  # libpq's message may quote part of the URL
+        problems.append("DATABASE_URL could not be parsed (its value is not shown)")
+        return
+    if params.get("password"):
+        problems.append("DATABASE_URL must not contain a password with DATABASE_IAM_AUTH on (its value is not shown)")
+    host = params.get("host", "")
+    if not params.get("user") or not host or "," in host or host.startswith("/") or not params["port"].isdigit():
+        problems.append(
+            "DATABASE_URL must name a user, one host and at most one port with DATABASE_IAM_AUTH on"
+            " (its value is not shown)"
+        )
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise SettingsError naming every bad or missing variable."""
     read = _Reader(os.environ if env is None else env)
     database_url = read.text("DATABASE_URL")
-    if database_url and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+    is_postgres_url = urlsplit(database_url).scheme in ("postgres", "postgresql")
+    if database_url and not is_postgres_url:
         read.problems.append("DATABASE_URL must be a postgresql:// URL (its value is not shown)")
-    jwt_secret = read.text("JWT_SECRET")
-    if jwt_secret and len(jwt_secret.encode()) < MIN_SECRET_BYTES:
-        read.problems.append(f"JWT_SECRET is too short; allowed: at least {MIN_SECRET_BYTES} bytes")
+    iam_auth = read.flag("DATABASE_IAM_AUTH", False)
+    region = read.text("AWS_REGION", "") or read.text("AWS_DEFAULT_REGION", "")
+    if iam_auth:
+        if is_postgres_url:
+            _check_iam_url(database_url, read.problems)
+        if not region:
+            read.problems.append("AWS_REGION and AWS_DEFAULT_REGION are both missing; DATABASE_IAM_AUTH needs one")
     origins = tuple(o.strip() for o in read.text("CORS_ORIGINS", "").split(",") if o.strip())
     for origin in origins:
         if origin != "*" and urlsplit(origin).scheme not in ("http", "https"):
@@ -121,13 +162,17 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         read.problems.append(f"POOL_MIN_SIZE={pool_min} exceeds POOL_MAX_SIZE={pool_max}; allowed: min <= max")
     settings = Settings(
         database_url=database_url,
-        jwt_secret=jwt_secret,
+        jwt_secret=read.secret("JWT_SECRET"),
+        jwt_secret_next=read.secret("JWT_SECRET_NEXT", required=False),
+        jwt_secret_previous=read.secret("JWT_SECRET_PREVIOUS", required=False),
         jwt_issuer=read.text("JWT_ISSUER"),
         jwt_audience=read.text("JWT_AUDIENCE"),
         host=read.text("HOST", "0.0.0.0"),  # noqa: S104
         port=read.number("PORT", 8000, 1, 65535, integer=True),
         workers=read.number("WORKERS", default_workers(), 1, 64, integer=True),
         database_sslmode=read.choice("DATABASE_SSLMODE", "", SSL_MODES),
+        database_iam_auth=iam_auth,
+        aws_region=region,
         database_timeout=read.number("DATABASE_TIMEOUT", 2.0, 0.05, 60),
         pool_min_size=pool_min,
         pool_max_size=pool_max,

@@ -153,7 +153,13 @@ class StrictMocks(pulumi.runtime.Mocks):
             case "aws:ecs/cluster:Cluster":
                 return {"name": physical, "arn": f"arn:aws:ecs:{region}:{account}:cluster/{physical}"}
             case "aws:ecs/service:Service":
-                return {"name": physical}
+                cluster = str(inputs.get("cluster", "")).rpartition("/")[2]
+                return {"name": physical, "arn": f"arn:aws:ecs:{region}:{account}:service/{cluster}/{physical}"}
+            case "aws:lambda/function:Function":
+                return {"arn": f"arn:aws:lambda:{region}:{account}:function:{physical}", "name": physical}
+            case "aws:serverlessrepository/cloudFormationStack:CloudFormationStack":
+                function = (inputs.get("parameters") or {}).get("functionName", physical)
+                return {"outputs": {"RotationLambdaARN": f"arn:aws:lambda:{region}:{account}:function:{function}"}}
             case "aws:ecs/taskDefinition:TaskDefinition":
                 return {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{inputs['family']}:1", "revision": 1}
             case "aws:cloudwatch/logGroup:LogGroup":

@@ -6,7 +6,7 @@ import json
 import pathlib
 from typing import Any
 
-from cli.plan.recorder import Recorded, Recording, is_secret
+from cli.plan.recorder import Recorded, Recording, asset_data, is_secret
 
 FORMAT = "groundwork-plan/1"
 """Identifies the plan document's shape; a saved plan with another value is refused."""
@@ -55,6 +55,7 @@ def _clean(value: Any, root: str) -> Any:
     """Secrets as REDACTED, integral floats as ints, project paths relative, Pulumi internals dropped."""
     if is_secret(value):
         return REDACTED
+    value = asset_data(value)
     if isinstance(value, dict):
         return {k: _clean(v, root) for k, v in sorted(value.items()) if not k.startswith("__")}
     if isinstance(value, list | tuple):

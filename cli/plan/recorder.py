@@ -7,6 +7,8 @@ import collections
 import concurrent.futures
 import dataclasses
 import functools
+import hashlib
+import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -159,8 +161,24 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(_SIG_KEY) == SECRET_SIG
 
 
+def asset_data(value: Any) -> Any:
+    """A Pulumi asset or archive as plain data (its path and a digest of its content); any other value unchanged."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: asset_data(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = pathlib.Path(value.path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return {"file": str(value.path), "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text_sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+    if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
+        return {"uri": value.uri}
+    return value
+
+
 def plain(value: Any) -> Any:
-    """Inputs without Pulumi wrappers: secrets unwrapped, resources as their URNs."""
+    """Inputs without Pulumi wrappers: secrets unwrapped, resources as their URNs, assets as data."""
+    value = asset_data(value)
     if isinstance(value, dict):
         if is_secret(value):
             return plain(value.get("value"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,23 @@ def read_secret(arn: str, region: str | None) -> str:
         ) from None
 
 
+def signing_key(secret_string: str) -> str:
+    """The key issuers sign with: "current" of the stack's key set, or the whole value of a single-key secret."""
+    try:
+        keys = json.loads(secret_string)
+    except ValueError:
+        return secret_string
+    if not isinstance(keys, dict):
+        return secret_string
+    current = keys.get("current")
+    if not isinstance(current, str) or not current:
+        raise ConfigError(
+            'the stack\'s signing secret has no "current" key',
+            hint="check the secret's rotation (its value must hold previous, current and next), or pass --token",
+        )
+    return current
+
+
 def _value(outputs: Mapping[str, StackOutput], name: str, stack: str) -> Any:
     item = outputs.get(name)
     if item is None or item.value in (None, ""):
@@ -122,7 +140,7 @@ def from_stack(
         arn = str(_value(outputs, names.JWT_SECRET_ARN, target.stack))
         region_output = outputs.get(names.REGION)
         region = str(region_output.value) if region_output and region_output.value else target.region
-        secret = reader(arn, region)
+        secret = signing_key(reader(arn, region))
         settings = target.settings
         token = mint_token(secret, issuer=settings.issuer, audience=settings.jwt_audience)
     # The stack's load balancer always answers plain HTTP with a redirect to HTTPS (infra/loadbalancer.py).

@@ -81,3 +81,39 @@ def test_tokens_and_secrets_never_reach_the_log(api, postgres):
     log = api.log.read_text()
     for secret in (token, TOKEN_SECRET, postgres.app_password, "x.y.z"):
         assert secret not in log
+
+
+NEXT_SECRET = "next-signing-secret-" + "n" * 32
+PREVIOUS_SECRET = "previous-signing-secret-" + "p" * 32
+
+
+@pytest.fixture(scope="module")
+def rotating_api(postgres, start_app):
+    """The API holding the cloud secret's three keys, as during a rotation."""
+    return start_app(postgres.url(), WORKERS="1", JWT_SECRET_NEXT=NEXT_SECRET, JWT_SECRET_PREVIOUS=PREVIOUS_SECRET)
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [(TOKEN_SECRET, 201), (NEXT_SECRET, 201), (PREVIOUS_SECRET, 201), ("unrelated-signing-secret-" + "u" * 32, 401)],
+    ids=["current", "next", "previous", "unrelated"],
+)
+def test_tokens_signed_with_any_of_the_key_set_are_accepted(rotating_api, postgres, key, status):
+    user_id = f"rotation-{uuid.uuid4()}"
+    response = httpx.post(
+        f"{rotating_api.base_url}/map",
+        json={"user_id": user_id, "practice": {}},
+        headers={"Authorization": f"Bearer {mint_token(secret=key)}"},
+    )
+    assert response.status_code == status, response.text
+    stored = postgres.query("SELECT count(*) FROM user_practice WHERE user_id = %s", (user_id,))
+    assert stored == [(1 if status == 201 else 0,)]
+    if status == 401:
+        assert response.json()["error"] == {"code": "unauthorized", "message": "token signature is invalid"}
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_key_set_never_reaches_the_log(rotating_api):
+    log = rotating_api.log.read_text()
+    for secret in (TOKEN_SECRET, NEXT_SECRET, PREVIOUS_SECRET):
+        assert secret not in log

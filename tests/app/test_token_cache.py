@@ -17,9 +17,9 @@ from groundwork_api.errors import ApiError
 SECRET = "s" * 40
 
 
-def _token(**claims) -> str:
+def _token(key: str = SECRET, **claims) -> str:
     payload = {"iss": "i", "aud": "a", "exp": int(time.time()) + 60, **claims}
-    return jwt.encode(payload, SECRET, algorithm="HS256")
+    return jwt.encode(payload, key, algorithm="HS256")
 
 
 @pytest.fixture
@@ -36,14 +36,14 @@ def decodes(monkeypatch):
 
 
 def test_a_verified_token_is_not_verified_again(decodes):
-    verifier = auth.TokenVerifier(SECRET, "i", "a", leeway=0)
+    verifier = auth.TokenVerifier([SECRET], "i", "a", leeway=0)
     token = _token()
     assert verifier.verify(f"Bearer {token}") == verifier.verify(f"Bearer {token}")
     assert decodes == [token]
 
 
 def test_a_remembered_token_past_its_expiry_is_verified_again(decodes, monkeypatch):
-    verifier = auth.TokenVerifier(SECRET, "i", "a", leeway=0)
+    verifier = auth.TokenVerifier([SECRET], "i", "a", leeway=0)
     token = _token()
     verifier.verify(f"Bearer {token}")
     monkeypatch.setattr(auth.time, "time", lambda: time.monotonic() + 10**10)
@@ -52,7 +52,7 @@ def test_a_remembered_token_past_its_expiry_is_verified_again(decodes, monkeypat
 
 
 def test_a_token_that_fails_is_never_remembered(decodes):
-    verifier = auth.TokenVerifier(SECRET, "i", "a", leeway=0)
+    verifier = auth.TokenVerifier([SECRET], "i", "a", leeway=0)
     forged = _token()[:-2] + "xx"
     for _ in range(2):
         with pytest.raises(ApiError):
@@ -62,7 +62,35 @@ def test_a_token_that_fails_is_never_remembered(decodes):
 
 def test_the_memory_is_bounded(monkeypatch):
     monkeypatch.setattr(auth, "CACHE_SIZE", 3)
-    verifier = auth.TokenVerifier(SECRET, "i", "a", leeway=0)
+    verifier = auth.TokenVerifier([SECRET], "i", "a", leeway=0)
     for n in range(5):
         verifier.verify(f"Bearer {_token(sub=str(n))}")
     assert len(verifier._verified) == 3
+
+
+NEXT, PREVIOUS = "n" * 40, "p" * 40
+
+
+def test_the_current_key_is_tried_first_then_next_then_previous(decodes):
+    verifier = auth.TokenVerifier([SECRET, NEXT, PREVIOUS], "i", "a", leeway=0)
+    for key, attempts in ((SECRET, 1), (NEXT, 2), (PREVIOUS, 3)):
+        decodes.clear()
+        token = _token(key)
+        assert verifier.verify(f"Bearer {token}")["iss"] == "i"
+        assert decodes == [token] * attempts
+
+
+def test_a_token_signed_with_another_key_fails_on_its_signature(decodes):
+    verifier = auth.TokenVerifier([SECRET, NEXT, PREVIOUS], "i", "a", leeway=0)
+    with pytest.raises(ApiError) as caught:
+        verifier.verify(f"Bearer {_token('o' * 40)}")
+    assert caught.value.status == 401
+    assert "signature" in caught.value.message
+    assert len(decodes) == 3
+
+
+def test_other_checks_still_apply_with_a_rotated_key():
+    verifier = auth.TokenVerifier([SECRET, NEXT, ""], "i", "a", leeway=0)
+    with pytest.raises(ApiError) as caught:
+        verifier.verify(f"Bearer {_token(NEXT, aud='elsewhere')}")
+    assert "audience" in caught.value.message

@@ -23,6 +23,7 @@ from infra import (
     network,
     pooling,
     registry,
+    rotation,
     service,
     storage,
 )
@@ -43,7 +44,6 @@ def _pooling(**kw: Any) -> Any:
         instance_identifier="db",
         credentials_secret_arn="arn",
         username="app",
-        password="pw",
         database_name="app",
     )
     return pooling.Pooling("p", pooling.PoolingArgs(**{**base, **kw}))
@@ -59,7 +59,8 @@ def _service(**kw: Any) -> Any:
         image="img",
         repository_arn="repo",
         app_version="v1",
-        database_url_secret_arn="s1",
+        database_url="postgresql://app@proxy:5432/app",
+        database_connect_arn="arn:aws:rds-db:eu-west-1:1:dbuser:prx-1/app",
         bucket_arn="b",
         jwt_issuer="https://x",
         jwt_audience="aud",
@@ -131,6 +132,26 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
         "linux/amd64",
     ),
     ("latency_p95_ms", lambda: _monitoring(latency_p95_ms=1), "10 or more"),
+    (
+        "rotation_days",
+        lambda: rotation.SigningKeyRotation(
+            "k",
+            rotation.SigningKeyRotationArgs(
+                secret_arn="s", cluster_name="c", service_name="s", service_arn="a", rotation_days=120
+            ),
+        ),
+        "1 to 90",
+    ),
+    (
+        "log_retention_days",
+        lambda: rotation.DatabaseCredentialsRotation(
+            "r",
+            rotation.DatabaseCredentialsRotationArgs(
+                region="eu-west-1", secret_arn="s", subnet_ids=SUBNETS, security_group_id="g", log_retention_days=2
+            ),
+        ),
+        "14",
+    ),
     ("alarm_email", lambda: _monitoring(alarm_email="not-an-address"), "an address"),
     (
         "instance_type",
@@ -218,15 +239,39 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
         assert re.fullmatch(r"[A-Z][A-Za-z]+", name)
 
 
-def test_connection_url_escapes_credentials_and_requires_tls() -> None:
-    url = pooling.connection_url("proxy.example", "app", "p@ss/w:rd", "app")
+def test_connection_url_has_no_password_and_requires_verified_tls() -> None:
+    url = pooling.connection_url("proxy.example", "app user", "app")
     parsed = urllib.parse.urlsplit(url)
     assert parsed.scheme == "postgresql"
     assert parsed.hostname == "proxy.example"
     assert parsed.port == 5432
-    assert urllib.parse.unquote(parsed.password or "") == "p@ss/w:rd"
+    assert urllib.parse.unquote(parsed.username or "") == "app user"
+    assert parsed.password is None
     assert parsed.query == "sslmode=verify-full&sslrootcert=system"
     assert parsed.path == "/app"
+
+
+def test_connect_arn_names_the_proxy_and_the_user() -> None:
+    arn = pooling.connect_arn("arn:aws:rds:eu-west-1:123456789012:db-proxy:prx-0abc", "app")
+    assert arn == "arn:aws:rds-db:eu-west-1:123456789012:dbuser:prx-0abc/app"
+    with pytest.raises(ValueError, match=r"proxy_arn=.*RDS Proxy ARN"):
+        pooling.connect_arn("arn:aws:rds:eu-west-1:123456789012:db:mydb", "app")
+
+
+def test_a_database_url_with_a_password_never_reaches_the_task_environment() -> None:
+    with pytest.raises(ValueError, match="database_url carries a password") as raised:
+        service.container_definitions(
+            image="i",
+            log_group="g",
+            region="eu-west-1",
+            environment={},
+            database_url="postgresql://app:hunter2@proxy:5432/app",
+            secrets={},
+            port=8000,
+            health_check_path="/livez",
+            user="10001:10001",
+        )
+    assert "hunter2" not in str(raised.value)
 
 
 def test_ipv6_blocks_are_distinct_64s_of_the_vpc() -> None:

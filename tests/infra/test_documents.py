@@ -8,6 +8,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from infra.rotation import signing_key_policy
 from infra.service import container_definitions, execution_policy, task_policy
 from tests.mocks import Recording, recorded
 
@@ -91,6 +92,7 @@ def test_container_definitions_refuse_secret_names_in_environment() -> None:
             log_group="g",
             region="eu-west-1",
             environment={"JWT_SECRET": "x"},
+            database_url="postgresql://app@proxy:5432/app",
             secrets={},
             port=8000,
             health_check_path="/livez",
@@ -178,6 +180,7 @@ def test_roles_trust_only_the_service_that_uses_them() -> None:
         "api-execution-role": "ecs-tasks.amazonaws.com",
         "api-task-role": "ecs-tasks.amazonaws.com",
         "bastion-role": "ec2.amazonaws.com",
+        "jwtrotate-role": "lambda.amazonaws.com",
     }
 
 
@@ -192,7 +195,7 @@ def test_roles_do_not_mix_inline_and_attached_policies() -> None:
         assert "AdministratorAccess" not in attachment["policyArn"], attachment.urn
 
 
-def test_execution_policy_reads_only_the_two_secrets() -> None:
+def test_execution_and_task_policies_name_only_their_resources() -> None:
     document = json.loads(
         execution_policy(
             repository_arn="arn:aws:ecr:eu-west-1:1:repository/r",
@@ -204,5 +207,19 @@ def test_execution_policy_reads_only_the_two_secrets() -> None:
     assert statements["ReadSecrets"]["Resource"] == ["arn:s1", "arn:s2"]
     assert statements["WriteLogs"]["Resource"] == "arn:aws:logs:eu-west-1:1:log-group:/g:*"
     assert policy_problems(document, strict=True) == []
-    bucket = json.loads(task_policy("arn:aws:s3:::b"))
-    assert {s["Resource"] for s in bucket["Statement"]} == {"arn:aws:s3:::b", "arn:aws:s3:::b/*"}
+    connect = "arn:aws:rds-db:eu-west-1:1:dbuser:prx-1/app"
+    task = json.loads(task_policy(bucket_arn="arn:aws:s3:::b", database_connect_arn=connect))
+    assert {s["Resource"] for s in task["Statement"]} == {"arn:aws:s3:::b", "arn:aws:s3:::b/*", connect}
+    assert {s["Action"] for s in task["Statement"] if s["Resource"] == connect} == {"rds-db:connect"}
+    assert policy_problems(task, strict=True) == []
+    rotation = json.loads(
+        signing_key_policy(
+            secret_arn="arn:s1", service_arn="arn:svc", log_group_arn="arn:aws:logs:eu-west-1:1:log-group:/f"
+        )
+    )
+    assert {json.dumps(s["Resource"]) for s in rotation["Statement"]} == {
+        '"arn:s1"',
+        '"arn:svc"',
+        '"arn:aws:logs:eu-west-1:1:log-group:/f:*"',
+    }
+    assert policy_problems(rotation, strict=True) == []

@@ -175,7 +175,7 @@ def test_only_the_load_balancer_is_open_to_the_internet(full: Recording) -> None
 
 
 def test_security_groups_chain_alb_service_proxy_database(full: Recording) -> None:
-    ids = {name: sg_id(full, name) for name in ("alb", "service", "proxy", "database", "bastion")}
+    ids = {name: sg_id(full, name) for name in ("alb", "service", "proxy", "database", "bastion", "rotation")}
     sources: dict[str, set[tuple[str, float]]] = {}
     for rule in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
         target = next(k for k, v in ids.items() if v == rule["securityGroupId"])
@@ -183,8 +183,9 @@ def test_security_groups_chain_alb_service_proxy_database(full: Recording) -> No
         sources.setdefault(target, set()).add((source, rule["fromPort"]))
     assert sources["service"] == {("alb", 8000.0)}
     assert sources["proxy"] == {("service", 5432.0)}
-    assert sources["database"] == {("proxy", 5432.0), ("bastion", 5432.0)}
+    assert sources["database"] == {("proxy", 5432.0), ("bastion", 5432.0), ("rotation", 5432.0)}
     assert "bastion" not in sources, "the bastion accepts no inbound traffic"
+    assert "rotation" not in sources, "the rotation function accepts no inbound traffic"
 
 
 def test_vpc_flow_logs_go_to_the_log_bucket(stack: Recording) -> None:
@@ -333,18 +334,61 @@ def test_proxy_requires_tls_and_reads_only_its_secret(stack: Recording) -> None:
     assert target["dbInstanceIdentifier"] == stack.one("aws:rds/instance:Instance").state["identifier"]
 
 
-def test_service_connects_through_the_proxy_not_the_instance(stack: Recording) -> None:
-    url_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-database-url-value")
-    assert "secretString" in url_value.secret_inputs, f"{url_value.urn}: the URL must be a secret input"
-    url = url_value["secretString"]
-    proxy = stack.one("aws:rds/proxy:Proxy").state["endpoint"]
+def test_service_connects_through_the_proxy_with_iam_not_a_password(stack: Recording) -> None:
+    proxy = stack.one("aws:rds/proxy:Proxy")
     instance = stack.one("aws:rds/instance:Instance").state["address"]
-    assert url.startswith("postgresql://app:")
-    assert f"@{proxy}:5432/app?sslmode=verify-full&sslrootcert=system" in url
+    env = {e["name"]: e["value"] for e in container(stack)["environment"]}
+    url = env["DATABASE_URL"]
+    assert url == f"postgresql://app@{proxy.state['endpoint']}:5432/app?sslmode=verify-full&sslrootcert=system"
     assert instance not in url
-    url_secret = stack.one("aws:secretsmanager/secret:Secret", "-database-url")
-    container = json.loads(stack.one("aws:ecs/taskDefinition:TaskDefinition")["containerDefinitions"])[0]
-    assert {"name": "DATABASE_URL", "valueFrom": url_secret.state["arn"]} in container["secrets"]
+    assert env["DATABASE_IAM_AUTH"] == "true"
+    assert env["AWS_REGION"] == stack.settings.region
+    assert stack.exports["database_url"] == url
+    (auth,) = proxy["auths"]
+    assert auth["iamAuth"] == "REQUIRED"
+    assert auth["secretArn"] == stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
+    # The task role may sign in as exactly this user on exactly this proxy.
+    task_policy = json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", "-api-task-policy")["policy"])
+    (connect,) = [s for s in task_policy["Statement"] if s["Action"] == "rds-db:connect"]
+    proxy_id = proxy.state["arn"].rpartition(":")[2]
+    assert connect["Resource"] == f"arn:aws:rds-db:{stack.settings.region}:123456789012:dbuser:{proxy_id}/app"
+
+
+def test_both_secrets_rotate_within_the_settings_interval(stack: Recording) -> None:
+    rotations = {r["secretId"]: r for r in stack.of_type("aws:secretsmanager/secretRotation:SecretRotation")}
+    secrets = {s.state["arn"]: s.name for s in stack.of_type("aws:secretsmanager/secret:Secret")}
+    assert set(rotations) == set(secrets), "every secret the program declares rotates"
+    for rotation in rotations.values():
+        assert rotation["rotationRules"]["automaticallyAfterDays"] == stack.settings.secret_rotation_days
+    # The database password: AWS's single-user PostgreSQL rotation function, in the private subnets.
+    app = stack.one("aws:serverlessrepository/cloudFormationStack:CloudFormationStack")
+    assert app["applicationId"].endswith("applications/SecretsManagerRDSPostgreSQLRotationSingleUser")
+    assert app["parameters"]["vpcSecurityGroupIds"] == sg_id(stack, "rotation")
+    private = {s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name}
+    assert set(app["parameters"]["vpcSubnetIds"].split(",")) == private
+    credentials = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
+    assert rotations[credentials]["rotationLambdaArn"] == app.state["outputs"]["RotationLambdaARN"]
+    # The signing keys: the project's own function, invoked by Secrets Manager for that secret only.
+    function = stack.one("aws:lambda/function:Function")
+    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
+    assert rotations[jwt]["rotationLambdaArn"] == function.state["arn"]
+    permission = stack.one("aws:lambda/permission:Permission")
+    assert (permission["principal"], permission["sourceArn"]) == ("secretsmanager.amazonaws.com", jwt)
+    service = stack.one("aws:ecs/service:Service")
+    assert function["environment"]["variables"]["SERVICE_NAME"] == service.state["name"]
+
+
+def test_rotation_owns_secret_values_and_the_login_password_after_the_first(stack: Recording) -> None:
+    for version in stack.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        assert "secretString" in version.ignore_changes, version.urn
+    credentials = json.loads(
+        stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-app-credentials-value")["secretString"]
+    )
+    assert set(credentials) == {"engine", "host", "port", "dbname", "username", "password"}
+    assert credentials["host"] == stack.one("aws:rds/instance:Instance").state["address"]
+    keys = json.loads(stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-jwt-secret-value")["secretString"])
+    assert set(keys) == {"previous", "current", "next"}
+    assert len(set(keys.values())) == 3
 
 
 # --- storage -----------------------------------------------------------------------------------------
@@ -499,15 +543,29 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert c["portMappings"][0]["containerPort"] == 8000
     assert "/livez" in " ".join(c["healthCheck"]["command"])
     env = {e["name"]: e["value"] for e in c["environment"]}
-    assert set(env) == {"PORT", "JWT_ISSUER", "JWT_AUDIENCE", "DATABASE_SSLMODE", "APP_VERSION", "WORKERS"}
+    assert set(env) == {
+        "PORT",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "DATABASE_SSLMODE",
+        "DATABASE_URL",
+        "DATABASE_IAM_AUTH",
+        "AWS_REGION",
+        "APP_VERSION",
+        "WORKERS",
+    }
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "verify-full"
     assert env["JWT_ISSUER"] == stack.settings.issuer
     assert env["APP_VERSION"].startswith("sha-")
-    assert {s["name"] for s in c["secrets"]} == {"DATABASE_URL", "JWT_SECRET"}
+    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
+    assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == {
+        "JWT_SECRET": f"{jwt}:current::",
+        "JWT_SECRET_NEXT": f"{jwt}:next::",
+        "JWT_SECRET_PREVIOUS": f"{jwt}:previous::",
+    }
     for value in env.values():
-        assert "postgresql://" not in value
         assert "m0ck" not in value
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs"
@@ -563,7 +621,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(stack: Recording) -> None:
 
 def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
     versions = stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert len(versions) == 3
+    assert len(versions) == 2
     for version in versions:
         assert "secretString" in version.secret_inputs, version.urn
     values = [v["secretString"] for v in versions]

@@ -106,6 +106,7 @@ MUTATIONS: dict[str, Mutation] = {
     "36": ("aws:ecr/lifecyclePolicy:LifecyclePolicy", _set(repository="some-other-repository")),
     "37": ("aws:cloudwatch/logGroup:LogGroup", _set(retention_in_days=None)),
     "38": ("aws:cloudwatch/metricAlarm:MetricAlarm", _set(alarm_actions=[])),
+    "39": ("aws:secretsmanager/secretRotation:SecretRotation", _set(rotation_rules={"automatically_after_days": 120})),
     "40": ("aws:iam/rolePolicy:RolePolicy", _set(policy=_WILDCARD)),
     "41": ("aws:iam/role:Role", _set(assume_role_policy=_TRUST_ANYONE)),
     "42": (

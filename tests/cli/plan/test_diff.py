@@ -148,5 +148,8 @@ def test_cli_policy_exit_codes_and_markdown(infra, tmp_path: pathlib.Path, monke
     assert "policy passes" in note.read_text()
     prod = tmp_path / "prod.json"
     prod.write_text(dumps(planned("prod")))
-    failed = infra("policy", "--stack", "prod", "--plan", str(prod), "--json", code=1)
+    assert infra.json("policy", "--stack", "prod", "--plan", str(prod))["ok"] is True
+    broken = tmp_path / "broken.json"
+    broken.write_text(dumps(planned("prod", mutations=("1",))))
+    failed = infra("policy", "--stack", "prod", "--plan", str(broken), "--json", code=1)
     assert json.loads(failed.stdout)["counts"]["error"] == 1

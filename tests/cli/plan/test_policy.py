@@ -14,8 +14,6 @@ from stacks.settings import PROJECT_DIR
 from tests.cli.plan.programs import MUTATIONS, SETTINGS_BREAKAGE, broken_by_arguments, broken_by_settings, planned
 
 CONTROL_IDS = [str(n) for n in range(1, 43)]
-KNOWN_VIOLATIONS = {"39": "no automatic rotation"}
-"""Controls the committed prod program breaks today (reported, not waived): secrets without rotation."""
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +43,9 @@ def test_control_passes_on_the_committed_programs(reports, control_id: str) -> N
     for stack, report in reports.items():
         result = _result(report, control_id)
         errors = [f for f in result.findings if f.severity == "error"]
-        if control_id in KNOWN_VIOLATIONS and stack == "prod":
-            assert errors, result.findings
-            assert all(KNOWN_VIOLATIONS[control_id] in f.message for f in errors), result.findings
-            continue
         assert not errors, f"{stack}: {result.findings}"
     prod = _result(reports["prod"], control_id)
-    if control_id not in KNOWN_VIOLATIONS:
-        assert all(f.severity == "advisory" for f in prod.findings), prod.findings
+    assert all(f.severity == "advisory" for f in prod.findings), prod.findings
 
 
 @pytest.mark.parametrize("control_id", sorted(MUTATIONS, key=int))
@@ -91,7 +84,8 @@ def test_dev_reports_production_controls_as_warnings(reports) -> None:
     assert dev.ok
     assert _result(dev, "3").status == "warning"
     assert _result(dev, "5").status == "warning"
-    assert not reports["prod"].ok
+    assert reports["prod"].ok
+    assert _result(reports["prod"], "3").status == "pass"
 
 
 def test_a_project_module_in_policies_adds_a_control(tmp_path: pathlib.Path) -> None:
@@ -128,10 +122,27 @@ def test_report_json_lists_every_control(reports) -> None:
     document = reports["prod"].to_json()
     json.dumps(document)
     assert [c["id"] for c in document["controls"]] == CONTROL_IDS
-    assert document["counts"]["error"] == 1
+    assert document["counts"]["error"] == 0
+    assert document["counts"]["pass"] + document["counts"].get("advisory", 0) == len(CONTROL_IDS)
 
 
 def test_docs_list_every_control_with_its_function(controls) -> None:
     text = (PROJECT_DIR / "docs" / "plan-and-policy.md").read_text()
     for c in controls:
         assert f"| {c.id} | `{c.check.__name__}` " in text, c.id
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("postgresql://app@proxy.example:5432/app?sslmode=verify-full", True),
+        ("postgresql://app:hunter2@proxy.example:5432/app", False),
+        ("postgresql://app@proxy.example:5432/app?password=hunter2", False),
+        ("not a url", False),
+    ],
+)
+def test_a_plain_database_url_is_allowed_only_without_a_password(value: str, allowed: bool) -> None:
+    from cli.plan.policy.controls.ecs import _passwordless_url
+
+    assert _passwordless_url("DATABASE_URL", value) is allowed
+    assert _passwordless_url("OTHER_URL", value) is False

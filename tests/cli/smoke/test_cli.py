@@ -41,7 +41,8 @@ def _outputs(url: str, arn: str) -> dict[str, StackOutput]:
 
 
 def test_smoke_a_stack_mints_its_token_from_the_signing_secret(infra, fake, aws, stack_api):
-    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
+    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
     fake.script("outputs", result=_outputs(stack_api.base_url, arn))
     result = infra("smoke", "--stack", "dev", "-n", "40", "--json", code=0)
     doc = json.loads(result.stdout)
@@ -126,7 +127,8 @@ def _script_deploy(fake, outputs):
 
 
 def test_up_smoke_runs_the_check_after_applying(infra, fake, aws, stack_api):
-    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
+    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
     _script_deploy(fake, _outputs(stack_api.base_url, arn))
     result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=0)
     doc = json.loads(result.stdout)
@@ -139,7 +141,8 @@ def test_up_smoke_runs_the_check_after_applying(infra, fake, aws, stack_api):
 
 def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, faulty):
     faulty.mode = "status500"
-    arn = aws.create_secret(Name="dev-jwt", SecretString=SECRET)["ARN"]
+    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
+    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
     _script_deploy(fake, _outputs(faulty.base_url, arn))
     result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=1)
     doc = json.loads(result.stdout)

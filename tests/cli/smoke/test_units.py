@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 
@@ -11,7 +13,7 @@ from cli.smoke.gates import Gates, evaluate
 from cli.smoke.preflight import Check
 from cli.smoke.profiles import BUILTIN, get_profile, load_profiles
 from cli.smoke.stats import Sample, histogram, percentile, summarise
-from cli.smoke.target import from_stack, from_url, normalise_url
+from cli.smoke.target import from_stack, from_url, normalise_url, signing_key
 from cli.smoke.token import mint_token
 from cli.target import resolve_target
 
@@ -173,7 +175,7 @@ def test_a_stack_target_mints_a_token_from_the_signing_secret(project):
 
     def reader(arn, region):
         reads.append((arn, region))
-        return "k" * 64
+        return json.dumps({"previous": "p" * 64, "current": "k" * 64, "next": "n" * 64})
 
     smoke_target = from_stack(target, _outputs(), token=None, reader=reader)
     assert smoke_target.base_url == "https://api.dev.example.com"
@@ -201,3 +203,12 @@ def test_a_given_token_skips_the_secret(project):
 def test_a_stack_without_a_service_url_is_not_deployed(project):
     with pytest.raises(StackNotFound, match="service_url"):
         from_stack(resolve_target("dev", project), _outputs(service_url=None), token="t")
+
+
+def test_the_signing_key_is_current_of_the_key_set_or_a_single_key():
+    assert signing_key(json.dumps({"previous": "p", "current": "c", "next": "n"})) == "c"
+    assert signing_key("k" * 64) == "k" * 64
+    with pytest.raises(ConfigError, match='no "current" key') as raised:
+        signing_key(json.dumps({"previous": "p-secret", "next": "n-secret"}))
+    assert "p-secret" not in str(raised.value)
+    assert "n-secret" not in str(raised.value)

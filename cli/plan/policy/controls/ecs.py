@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator
 
 from cli.plan.policy.model import Violation, control
@@ -16,6 +17,8 @@ _LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 _REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)", re.I)
 """Environment variable names that must come from `secrets[].valueFrom` instead."""
+PASSWORDLESS_URL_NAMES = frozenset({"DATABASE_URL"})
+"""Names allowed in plain text when the value is a URL without a password (IAM sign-in)."""
 SECRET_VALUE = re.compile(r"(AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY)")
 """Values that look like an access key, a URL with a password, or a private key."""
 
@@ -48,12 +51,23 @@ def read_only_root(view: PlanView) -> Iterator[Violation]:
                 yield Violation(task["urn"], f"container {c.get('name')} has a writable root filesystem")
 
 
+def _passwordless_url(name: str, value: str) -> bool:
+    """A connection URL that carries no password, such as DATABASE_URL with IAM sign-in."""
+    if name.upper() not in PASSWORDLESS_URL_NAMES:
+        return False
+    parts = urllib.parse.urlsplit(value)
+    query = urllib.parse.parse_qs(parts.query)
+    return bool(parts.scheme and parts.hostname) and parts.password is None and "password" not in query
+
+
 @control("31", "No secrets in the environment", sources=("ECS.8", "AVD-AWS-0036"), level="E")
 def no_secret_environment(view: PlanView) -> Iterator[Violation]:
     for task in view.of(_TASK):
         for c in _containers(task):
             for entry in c.get("environment") or []:
                 name, value = str(entry.get("name", "")), str(entry.get("value", ""))
+                if _passwordless_url(name, value):
+                    continue
                 if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
                     yield Violation(
                         task["urn"], f"container {c.get('name')}: {name} looks secret; use secrets[].valueFrom"
