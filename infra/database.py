@@ -125,6 +125,11 @@ class Database(pulumi.ComponentResource):
                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
                 opts=child,
             )
+        snapshot_suffix = None
+        if args.final_snapshot:
+            # A suffix drawn once per life of the stack: the final snapshot of one life never blocks the deletion
+            # of the next, which would otherwise find a snapshot of the same name already there.
+            snapshot_suffix = random.RandomId(f"{name}-final-snapshot-suffix", byte_length=4, opts=child)
         # The identifier is fixed so the exported logs' groups can exist, with retention, before RDS writes to them.
         identifier = name
         # Exported database logs, kept for the configured period instead of forever.
@@ -164,7 +169,9 @@ class Database(pulumi.ComponentResource):
             delete_automated_backups=not args.protect,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{name}-final" if args.final_snapshot else None,
+            final_snapshot_identifier=(
+                pulumi.Output.concat(f"{name}-final-", snapshot_suffix.hex) if snapshot_suffix else None
+            ),
             performance_insights_enabled=True,
             performance_insights_retention_period=args.performance_insights_retention_days,
             monitoring_interval=args.monitoring_interval_seconds,

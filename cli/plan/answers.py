@@ -173,6 +173,9 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
             case "aws:sns/topic:Topic":
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
+            case "random:index/randomId:RandomId":
+                digest = _hex(name, int(inputs["byteLength"]) * 2)
+                return {"hex": digest, "dec": str(int(digest, 16))}
             case "random:index/randomPassword:RandomPassword":
                 return {
                     "result": "m0ck" + _hex(name, int(inputs["length"]) - 4),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 
 import pytest
 
@@ -294,7 +295,9 @@ def test_database_protection_follows_settings(dev: Recording, prod: Recording) -
     assert p["deletionProtection"], p.urn
     assert p["multiAz"], p.urn
     assert p["skipFinalSnapshot"] is False, p.urn
-    assert p["finalSnapshotIdentifier"], p.urn
+    suffix = prod.one("random:index/randomId:RandomId", "-final-snapshot-suffix").state["hex"]
+    assert p["finalSnapshotIdentifier"] == f"gw-prod-db-final-{suffix}", p.urn
+    assert re.fullmatch(r"[0-9a-f]{8}", suffix), suffix
     assert p["backupRetentionPeriod"] >= 7, p.urn
     d = dev.one("aws:rds/instance:Instance")
     assert not d.protect, d.urn
