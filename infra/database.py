@@ -195,7 +195,7 @@ class Database(pulumi.ComponentResource):
             opts=stateful,
         )
         # First value of the credentials; rotation writes every later one, so the program never rewrites it.
-        aws.secretsmanager.SecretVersion(
+        self.app_secret_value = aws.secretsmanager.SecretVersion(
             f"{name}-app-credentials-value",
             secret_id=self.app_secret.id,
             secret_string=pulumi.Output.all(

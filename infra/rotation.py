@@ -18,6 +18,8 @@ POSTGRES_SINGLE_USER_APP = (
     "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser"
 )
 """AWS's published rotation function for one PostgreSQL user who changes its own password."""
+POSTGRES_SINGLE_USER_VERSION = "1.1.671"
+"""Its version, pinned so every deployment runs the same function."""
 SIGNING_KEY_SOURCE = pathlib.Path(__file__).parent / "lambdas" / "jwt_rotation.py"
 """Source of the signing-key rotation function, zipped alone as index.py."""
 LAMBDA_RUNTIME = "python3.12"
@@ -59,6 +61,8 @@ class DatabaseCredentialsRotationArgs:
     """Region of the Secrets Manager endpoint the function calls."""
     secret_arn: pulumi.Input[str]
     """Secret with {"engine", "host", "port", "dbname", "username", "password"} of the login role."""
+    ready: Sequence[pulumi.Resource] = ()
+    """What must exist before the schedule: the secret's first value, the database, the login role."""
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets (with a route to Secrets Manager) the function runs in."""
     security_group_id: pulumi.Input[str]
@@ -85,6 +89,7 @@ class DatabaseCredentialsRotation(pulumi.ComponentResource):
             f"{name}-app",
             name=f"{name}-app",
             application_id=POSTGRES_SINGLE_USER_APP,
+            semantic_version=POSTGRES_SINGLE_USER_VERSION,
             capabilities=["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"],
             parameters={
                 "endpoint": f"https://secretsmanager.{args.region}.amazonaws.com",
@@ -94,13 +99,15 @@ class DatabaseCredentialsRotation(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
-        # The schedule: Secrets Manager calls the function every `rotation_days`.
+        # The schedule: Secrets Manager calls the function every `rotation_days`, the first time one interval after
+        # it is set up; by then the database-objects step has created the login role the function signs in as.
         self.rotation = aws.secretsmanager.SecretRotation(
             f"{name}-schedule",
             secret_id=args.secret_arn,
             rotation_lambda_arn=application.outputs.apply(lambda o: o["RotationLambdaARN"]),
             rotation_rules={"automatically_after_days": args.rotation_days},
-            opts=pulumi.ResourceOptions(parent=self),
+            rotate_immediately=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready)),
         )
         self.log_group_name = log_group.name
         self.register_outputs({"log_group_name": self.log_group_name})
@@ -112,6 +119,8 @@ class SigningKeyRotationArgs:
 
     secret_arn: pulumi.Input[str]
     """Secret with {"previous", "current", "next"} signing keys."""
+    ready: Sequence[pulumi.Resource] = ()
+    """What must exist before the schedule: the secret's first value."""
     cluster_name: pulumi.Input[str]
     """ECS cluster of the service whose tasks read the keys at start."""
     service_name: pulumi.Input[str]
@@ -171,13 +180,15 @@ class SigningKeyRotation(pulumi.ComponentResource):
             source_arn=args.secret_arn,
             opts=child,
         )
-        # The schedule: Secrets Manager calls the function every `rotation_days`.
+        # The schedule: Secrets Manager calls the function every `rotation_days`, the first time one interval after
+        # it is set up (not in the middle of the deployment that creates the service).
         self.rotation = aws.secretsmanager.SecretRotation(
             f"{name}-schedule",
             secret_id=args.secret_arn,
             rotation_lambda_arn=function.arn,
             rotation_rules={"automatically_after_days": args.rotation_days},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            rotate_immediately=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, *args.ready]),
         )
         self.log_group_name = log_group.name
         self.register_outputs({"log_group_name": self.log_group_name, "function_arn": function.arn})

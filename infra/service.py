@@ -132,7 +132,7 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
         # First value of the key set; rotation writes every later one, so the program never rewrites it.
-        aws.secretsmanager.SecretVersion(
+        self.jwt_secret_value = aws.secretsmanager.SecretVersion(
             f"{name}-jwt-secret-value",
             secret_id=self.jwt_secret.id,
             secret_string=pulumi.Output.secret(pulumi.Output.all(*keys)).apply(

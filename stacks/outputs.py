@@ -8,6 +8,7 @@ PROXY_ENDPOINT = "proxy_endpoint"
 DATABASE_ENDPOINT = "database_endpoint"
 DATABASE_NAME = "database_name"
 DATABASE_SECRET_ARN = "database_secret_arn"  # noqa: S105 - an output name, not a secret
+"""The proxy's credentials secret (JSON: engine, host, port, dbname, username, password), rotated."""
 JWT_SECRET_ARN = "jwt_secret_arn"  # noqa: S105 - an output name, not a secret
 APP_BUCKET = "app_bucket"
 LOG_BUCKET = "log_bucket"

@@ -208,6 +208,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+    # The login role the rotation function signs in as exists once the database-objects step has run.
+    objects = _database_objects(s, prefix, database, provider) if s.database_objects else None
     credentials_rotation = DatabaseCredentialsRotation(
         f"{prefix}-dbrotate",
         DatabaseCredentialsRotationArgs(
@@ -217,6 +219,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             security_group_id=network.rotation_security_group.id,
             rotation_days=s.secret_rotation_days,
             log_retention_days=s.log_retention_days,
+            ready=[database.app_secret_value, database.instance, *([objects] if objects else [])],
         ),
         opts,
     )
@@ -289,6 +292,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             service_arn=service.service_arn,
+            ready=[service.jwt_secret_value],
             rotation_days=s.secret_rotation_days,
             log_retention_days=s.log_retention_days,
         ),
@@ -327,8 +331,6 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             BastionArgs(subnet_id=network.private_subnet_ids[0], security_group_id=network.bastion_security_group.id),
             opts,
         )
-    if s.database_objects:
-        _database_objects(s, prefix, database, provider)
 
     data_resources = [
         {"kind": "rds-instance", "name": database.identifier, "protected": s.protect},
@@ -386,7 +388,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     return exported
 
 
-def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> None:
+def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> pulumi.Resource:
     """The separate step: roles and grants through an explicit postgresql provider (docs/database-objects.md)."""
     import pulumi_postgresql as postgresql
 
@@ -409,7 +411,7 @@ def _database_objects(s: StackSettings, prefix: str, database: Database, provide
         superuser=False,
         connect_timeout=15,
     )
-    DatabaseObjects(
+    return DatabaseObjects(
         f"{prefix}-dbobjects",
         DatabaseObjectsArgs(
             database_name=s.database_name,

@@ -23,7 +23,10 @@ def handler(event: dict[str, str], context: object) -> None:
         raise ValueError(f"Unknown rotation step {step!r} for secret {secret_id}")
     client = boto3.client("secretsmanager")
     if is_already_current(client, secret_id, token):
-        outcome = f"version {token} is already AWSCURRENT, nothing to do"
+        outcome = f"version {token} is already AWSCURRENT"
+        if step == "finishSecret":
+            # A retry after a failed restart: the keys moved, the service may not have; a second restart is harmless.
+            outcome += f"; {restart_service()}"
     else:
         outcome = STEPS[step](client, secret_id, token)
     logger.info("%s for secret %s: %s", step, secret_id, outcome)

@@ -256,6 +256,21 @@ def test_finish_forces_a_new_deployment_of_the_service(aws: Any, monkeypatch: py
     assert primary_deployment() != before
 
 
+def test_a_retried_finish_restarts_the_service_again(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restart that failed after the keys moved is retried: finishSecret on the current version restarts anyway."""
+    service_deployment()
+    monkeypatch.setenv("SERVICE_CLUSTER", "groundwork")
+    monkeypatch.setenv("SERVICE_NAME", "api")
+    secret_with(aws, json.dumps(new_keys()))
+    for step in STEPS:
+        run(step)
+    after_first = primary_deployment()
+    current_before = value(aws, VersionStage="AWSCURRENT")
+    run("finishSecret")
+    assert primary_deployment() != after_first
+    assert value(aws, VersionStage="AWSCURRENT") == current_before
+
+
 def test_without_a_service_configured_nothing_is_restarted(aws: Any) -> None:
     before = service_deployment()
     secret_with(aws, json.dumps(new_keys()))

@@ -381,6 +381,32 @@ def test_both_secrets_rotate_within_the_settings_interval(stack: Recording) -> N
     assert function["environment"]["variables"]["SERVICE_NAME"] == service.state["name"]
 
 
+def test_rotation_schedules_wait_for_the_first_values_and_not_for_the_deploy(stack: Recording) -> None:
+    by_secret = {r["secretId"]: r for r in stack.of_type("aws:secretsmanager/secretRotation:SecretRotation")}
+    credentials = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
+    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
+    database_schedule, key_schedule = by_secret[credentials], by_secret[jwt]
+    for schedule in (database_schedule, key_schedule):
+        # Not in the middle of the first deployment: the first rotation comes one interval later.
+        assert schedule["rotateImmediately"] is False, schedule.urn
+    credentials_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-app-credentials-value").urn
+    instance = stack.one("aws:rds/instance:Instance").urn
+    assert {credentials_value, instance} <= set(database_schedule.dependencies)
+    keys_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-jwt-secret-value").urn
+    assert keys_value in key_schedule.dependencies
+
+
+def test_with_database_objects_the_rotation_waits_for_the_login_role() -> None:
+    rec = recorded("prod", (("databaseObjects", True),))
+    credentials = rec.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
+    (schedule,) = [
+        r for r in rec.of_type("aws:secretsmanager/secretRotation:SecretRotation") if r["secretId"] == credentials
+    ]
+    # Depending on the component means depending on what it declares, the login role among them.
+    role = rec.one("postgresql:index/role:Role", "-app-role").urn
+    assert role in schedule.dependencies
+
+
 def test_rotation_owns_secret_values_and_the_login_password_after_the_first(stack: Recording) -> None:
     for version in stack.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
         assert "secretString" in version.ignore_changes, version.urn
