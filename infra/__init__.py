@@ -8,6 +8,10 @@ from typing import Any
 
 PROJECT = "groundwork"
 """Prefix of every component's type token: `groundwork:<module>:<Type>`."""
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""Retention periods CloudWatch Logs accepts."""
 
 
 def type_token(module: str, name: str) -> str:
@@ -24,6 +28,11 @@ def require(condition: bool, field: str, value: Any, allowed: str) -> None:
     """Raises `invalid(...)` unless the condition holds."""
     if not condition:
         raise invalid(field, value, allowed)
+
+
+def require_log_retention(days: int) -> None:
+    """Raises `invalid(...)` unless CloudWatch Logs accepts `days` as a retention period."""
+    require(days in LOG_RETENTION_DAYS, "log_retention_days", days, ", ".join(map(str, LOG_RETENTION_DAYS)))
 
 
 def policy_document(statements: Iterable[dict[str, Any]]) -> str:

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra import assume_role_policy, require, type_token
+from infra import assume_role_policy, require, require_log_retention, type_token
 
 TYPE = type_token("database", "Database")
 
@@ -35,10 +35,6 @@ PARAMETERS = {
 }
 """Parameter-group values: TLS only, slow statements (without values) and lock waits logged, idle transactions
 ended."""
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-"""Retention periods CloudWatch Logs accepts."""
 _PI_RETENTION = (7, *range(31, 714, 31), 731)
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
@@ -281,12 +277,7 @@ def _validate(args: DatabaseArgs) -> None:
         args.app_username,
         "a role other than the master user",
     )
-    require(
-        args.log_retention_days in LOG_RETENTION_DAYS,
-        "log_retention_days",
-        args.log_retention_days,
-        ", ".join(map(str, LOG_RETENTION_DAYS)),
-    )
+    require_log_retention(args.log_retention_days)
     require(
         args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,
         "secret_recovery_window_days",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra import assume_role_policy, policy_document, require, type_token
+from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
 
 DATABASE_TYPE = type_token("rotation", "DatabaseCredentialsRotation")
 SIGNING_KEY_TYPE = type_token("rotation", "SigningKeyRotation")
@@ -25,21 +25,12 @@ SIGNING_KEY_SOURCE = pathlib.Path(__file__).parent / "lambdas" / "jwt_rotation.p
 LAMBDA_RUNTIME = "python3.12"
 MAX_ROTATION_DAYS = 90
 """Longest rotation interval the policy controls accept."""
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-"""Retention periods CloudWatch Logs accepts."""
 
 
 def _validate(rotation_days: int, log_retention_days: int) -> None:
     """Raises ValueError naming the field and what is allowed."""
     require(1 <= rotation_days <= MAX_ROTATION_DAYS, "rotation_days", rotation_days, f"1 to {MAX_ROTATION_DAYS}")
-    require(
-        log_retention_days in LOG_RETENTION_DAYS,
-        "log_retention_days",
-        log_retention_days,
-        ", ".join(map(str, LOG_RETENTION_DAYS)),
-    )
+    require_log_retention(log_retention_days)
 
 
 def _function_log_group(name: str, function_name: str, retention_days: int, parent: pulumi.Resource):

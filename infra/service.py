@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra import assume_role_policy, policy_document, require, type_token
+from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
 
 TYPE = type_token("service", "Service")
 
@@ -26,10 +26,6 @@ FARGATE_SIZES = {
     4096: tuple(range(8192, 30721, 1024)),
 }
 """Fargate CPU units and the memory sizes (MiB) each allows."""
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-"""Retention periods CloudWatch Logs accepts."""
 _SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
 JWT_KEY_SLOTS = ("previous", "current", "next")
 """JSON keys of the signing-key secret."""
@@ -436,12 +432,7 @@ def _validate(args: ServiceArgs) -> None:
     )
     require(10 <= args.cpu_target_percent <= 90, "cpu_target_percent", args.cpu_target_percent, "10 to 90")
     require(args.requests_per_target >= 1, "requests_per_target", args.requests_per_target, "1 or more")
-    require(
-        args.log_retention_days in LOG_RETENTION_DAYS,
-        "log_retention_days",
-        args.log_retention_days,
-        ", ".join(map(str, LOG_RETENTION_DAYS)),
-    )
+    require_log_retention(args.log_retention_days)
     require(
         args.user.split(":")[0] not in ("", "0", "root"),
         "user",
