@@ -27,6 +27,7 @@ from cli.verify import (
     loadbalancer,
     logs,
     proxy,
+    secrets,
     service,
 )
 from cli.verify.aws import CREDENTIAL_CODES, client_factory, credentials_error, error_code, error_message
@@ -52,6 +53,7 @@ FAMILIES: tuple[Family, ...] = (
     (alarms.FAMILY, alarms.verify),
     (logs.FAMILY, logs.verify),
     (buckets.FAMILY, buckets.verify),
+    (secrets.FAMILY, secrets.verify),
 )
 """Every family, in the order the report lists them."""
 _NO_CREDENTIALS = (

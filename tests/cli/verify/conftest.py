@@ -53,8 +53,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def cloud(aws_env: None) -> Iterator[healthy.Stack]:
-    """A healthy dev stack in moto."""
-    with mock_aws():
+    """A healthy dev stack in moto; Lambda functions are stored, never run (no Docker)."""
+    with mock_aws(config={"lambda": {"use_docker": False}}):
         yield healthy.build_healthy_stack()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +32,15 @@ SERVICE_LOGS = f"/groundwork/{PREFIX}-api"
 RDS_LOGS = [f"/aws/rds/instance/{DB_ID}/postgresql", f"/aws/rds/instance/{DB_ID}/upgrade"]
 APP_BUCKET = f"{PREFIX}-store-app-0a1b2c"
 LOG_BUCKET = f"{PREFIX}-store-logs-3d4e5f"
-SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gw-dev-pool-database-url-Zz9"
+DATABASE_SECRET = f"{PREFIX}-pool-database-url"
+JWT_SECRET = f"{PREFIX}-api-jwt"
+SECRET_VALUES = {
+    DATABASE_SECRET: json.dumps({"engine": "postgres", "username": "app_login", "password": "moto-db-password-9f3k"}),
+    JWT_SECRET: json.dumps({"previous": "moto-jwt-key-p1", "current": "moto-jwt-key-c2", "next": "moto-jwt-key-n3"}),
+}
+"""Values of the stack's secrets, which no check may read or print."""
+ROTATION_DAYS = 30
+"""The dev stack's rotation interval (secretRotationDays' default)."""
 LB_ADDRESS = "192.0.2.10"
 """The address the fake resolver gives the service's host name (TEST-NET-1, never routed)."""
 
@@ -98,6 +108,8 @@ class Stack:
     http_listener: str = ""
     https_listener: str = ""
     certificate: str = ""
+    database_secret: str = ""
+    jwt_secret: str = ""
     zone: str = ""
     task_definition: str = ""
     topic: str = ""
@@ -169,7 +181,7 @@ def create_proxy(stack: Stack, name: str = PROXY, *, require_tls: bool = True, t
     rds.create_db_proxy(
         DBProxyName=name,
         EngineFamily="POSTGRESQL",
-        Auth=[{"AuthScheme": "SECRETS", "SecretArn": SECRET_ARN, "IAMAuth": "DISABLED"}],
+        Auth=[{"AuthScheme": "SECRETS", "SecretArn": stack.database_secret, "IAMAuth": "DISABLED"}],
         RoleArn="arn:aws:iam::123456789012:role/gw-dev-pool-role",
         VpcSubnetIds=stack.subnets,
         RequireTLS=require_tls,
@@ -320,10 +332,63 @@ def build_buckets() -> None:
         s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
 
 
+def rotation_function(name: str) -> str:
+    """A Lambda function standing in for a rotation function: moto stores it and (without Docker) never runs it."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+    return boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="index.handler", Code={"ZipFile": code.getvalue()}
+    )["FunctionArn"]
+
+
+def schedule_rotation(secret: str, days: int = ROTATION_DAYS, function: str | None = None) -> None:
+    """Rotate `secret` every `days` days with `function` (by default its current one), first one interval from now.
+
+    RotateImmediately=False, as the program sets it. moto then invokes only the testSecret step (no code runs), but
+    leaves that step's AWSPENDING version behind, which AWS removes: its label is removed here, so the secret looks as
+    AWS leaves it. moto also sets LastRotatedDate to now where AWS sets none before the first rotation; verify accepts
+    both (the never-rotated case is stubbed in test_secrets.py)."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    function = function or client.describe_secret(SecretId=secret)["RotationLambdaARN"]
+    client.rotate_secret(
+        SecretId=secret,
+        RotationLambdaARN=function,
+        RotationRules={"AutomaticallyAfterDays": days},
+        RotateImmediately=False,
+    )
+    for version, stages in client.describe_secret(SecretId=secret)["VersionIdsToStages"].items():
+        if stages == ["AWSPENDING"]:
+            client.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING", RemoveFromVersionId=version)
+
+
+def create_rotated_secret(name: str, function: str) -> str:
+    """A secret holding its SECRET_VALUES entry, rotated every ROTATION_DAYS by a new function named `function`."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name=name, SecretString=SECRET_VALUES[name])["ARN"]
+    schedule_rotation(arn, function=rotation_function(function))
+    return arn
+
+
+def build_secrets(stack: Stack) -> None:
+    stack.database_secret = create_rotated_secret(DATABASE_SECRET, f"{PREFIX}-dbrotate-app-fn")
+    stack.jwt_secret = create_rotated_secret(JWT_SECRET, f"{PREFIX}-jwtrotate-fn")
+
+
 def build_healthy_stack() -> Stack:
     """Every resource of a healthy dev stack, and the outputs the program exports for it."""
     stack = Stack()
     build_network(stack)
+    build_secrets(stack)
     create_database()
     create_proxy(stack)
     build_load_balancer(stack)
@@ -342,8 +407,8 @@ def build_healthy_stack() -> Stack:
         out.DATABASE_ENDPOINT: f"{DB_ID}.abc.{REGION}.rds.amazonaws.com",
         out.DATABASE_INSTANCE: DB_ID,
         out.DATABASE_NAME: "app",
-        out.DATABASE_SECRET_ARN: SECRET_ARN,
-        out.JWT_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gw-dev-api-jwt-Yy8",
+        out.DATABASE_SECRET_ARN: stack.database_secret,
+        out.JWT_SECRET_ARN: stack.jwt_secret,
         out.APP_BUCKET: APP_BUCKET,
         out.LOG_BUCKET: LOG_BUCKET,
         out.IMAGE_REF: IMAGE,

@@ -42,7 +42,7 @@ def test_the_human_report_goes_to_stderr(infra, deployed):
     assert result.stdout == ""
     assert "database: encrypted" in result.stderr
     assert "storage encrypted" in result.stderr
-    assert "dev: 40 passed, 0 warning(s), 0 failed" in result.stderr
+    assert "dev: 46 passed, 0 warning(s), 0 failed" in result.stderr
 
 
 def test_a_failed_check_exits_1_and_names_it(infra, deployed):
@@ -76,9 +76,12 @@ def test_a_failed_check_in_json_is_one_document_with_the_checks(infra, deployed)
     ]
 
 
-def test_secret_outputs_are_never_printed(infra, deployed):
+def test_secret_outputs_and_values_are_never_printed(infra, deployed):
     result = infra("verify", "--stack", "dev", "--json", code=0)
-    assert healthy.SECRET_ARN not in result.stdout + result.stderr
+    printed = result.stdout + result.stderr
+    assert '"family": "secrets"' in printed
+    for secret in (deployed.database_secret, deployed.jwt_secret, *healthy.SECRET_VALUES.values()):
+        assert secret not in printed
 
 
 def test_missing_credentials_stop_with_exit_2_and_a_hint(infra, fake, project, monkeypatch, tmp_path):
