@@ -6,12 +6,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from infra.limits import LOG_RETENTION_DAYS
+
 PROJECT = "groundwork"
 """Prefix of every component's type token: `groundwork:<module>:<Type>`."""
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-"""Retention periods CloudWatch Logs accepts."""
 
 
 def type_token(module: str, name: str) -> str:

@@ -12,6 +12,16 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra import assume_role_policy, require, require_log_retention, type_token
+from infra.limits import (
+    IDENTIFIER,
+    IDENTIFIER_TEXT,
+    MASTER_USERNAME,
+    MASTER_USERNAME_TEXT,
+    MONITORING_INTERVALS_SECONDS,
+    PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+    PERFORMANCE_INSIGHTS_RETENTION_TEXT,
+    RESERVED_DB_USERS,
+)
 
 TYPE = type_token("database", "Database")
 
@@ -35,8 +45,6 @@ PARAMETERS = {
 }
 """Parameter-group values: TLS only, slow statements (without values) and lock waits logged, idle transactions
 ended."""
-_PI_RETENTION = (7, *range(31, 714, 31), 731)
-_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -251,26 +259,29 @@ def _validate(args: DatabaseArgs) -> None:
     )
     require(1 <= args.backup_retention_days <= 35, "backup_retention_days", args.backup_retention_days, "1 to 35")
     require(
-        args.performance_insights_retention_days in _PI_RETENTION,
+        args.performance_insights_retention_days in PERFORMANCE_INSIGHTS_RETENTION_DAYS,
         "performance_insights_retention_days",
         args.performance_insights_retention_days,
-        "7, a multiple of 31 up to 713, or 731",
+        PERFORMANCE_INSIGHTS_RETENTION_TEXT,
     )
     require(
-        args.monitoring_interval_seconds in (0, 1, 5, 10, 15, 30, 60),
+        args.monitoring_interval_seconds in MONITORING_INTERVALS_SECONDS,
         "monitoring_interval_seconds",
         args.monitoring_interval_seconds,
-        "0, 1, 5, 10, 15, 30 or 60",
+        ", ".join(map(str, MONITORING_INTERVALS_SECONDS)),
     )
-    for field in ("master_username", "app_username", "database_name"):
+    for field in ("app_username", "database_name"):
         value = getattr(args, field)
-        require(_IDENTIFIER.fullmatch(value) is not None, field, value, "a lowercase SQL identifier")
+        require(IDENTIFIER.fullmatch(value) is not None, field, value, IDENTIFIER_TEXT)
     require(
-        args.master_username not in ("postgres", "admin", "rdsadmin"),
+        MASTER_USERNAME.fullmatch(args.master_username) is not None,
         "master_username",
         args.master_username,
-        "a name other than postgres, admin or rdsadmin",
+        MASTER_USERNAME_TEXT,
     )
+    for field in ("master_username", "app_username"):
+        value = getattr(args, field)
+        require(value not in RESERVED_DB_USERS, field, value, "a name other than " + ", ".join(RESERVED_DB_USERS))
     require(
         args.app_username != args.master_username,
         "app_username",

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import pulumi
 import pulumi_postgresql as postgresql
 
 from infra import require, type_token
+from infra.limits import IDENTIFIER, IDENTIFIER_TEXT
 
 TYPE = type_token("database_objects", "DatabaseObjects")
-
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -45,7 +43,7 @@ class DatabaseObjects(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatabaseObjectsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         for field in ("database_name", "owner", "app_username", "readonly_role", "schema"):
             value = getattr(args, field)
-            require(_IDENTIFIER.fullmatch(value) is not None, field, value, "a lowercase SQL identifier")
+            require(IDENTIFIER.fullmatch(value) is not None, field, value, IDENTIFIER_TEXT)
         require(
             len({args.owner, args.app_username, args.readonly_role}) == 3,
             "readonly_role",

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
+from infra.limits import MAX_ROTATION_DAYS
 
 DATABASE_TYPE = type_token("rotation", "DatabaseCredentialsRotation")
 SIGNING_KEY_TYPE = type_token("rotation", "SigningKeyRotation")
@@ -23,8 +24,6 @@ POSTGRES_SINGLE_USER_VERSION = "1.1.671"
 SIGNING_KEY_SOURCE = pathlib.Path(__file__).parent / "lambdas" / "jwt_rotation.py"
 """Source of the signing-key rotation function, zipped alone as index.py."""
 LAMBDA_RUNTIME = "python3.12"
-MAX_ROTATION_DAYS = 90
-"""Longest rotation interval the policy controls accept."""
 
 
 def _validate(rotation_days: int, log_retention_days: int) -> None:

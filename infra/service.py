@@ -13,19 +13,12 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
+from infra.limits import FARGATE_SIZES, fargate_memory_text
 
 TYPE = type_token("service", "Service")
 
 CONTAINER_NAME = "api"
 """Name of the application container in the task definition."""
-FARGATE_SIZES = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-}
-"""Fargate CPU units and the memory sizes (MiB) each allows."""
 _SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
 JWT_KEY_SLOTS = ("previous", "current", "next")
 """JSON keys of the signing-key secret."""
@@ -421,8 +414,7 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
 def _validate(args: ServiceArgs) -> None:
     """Raises ValueError naming the field and what is allowed."""
     require(args.cpu in FARGATE_SIZES, "cpu", args.cpu, ", ".join(map(str, FARGATE_SIZES)))
-    allowed = FARGATE_SIZES[args.cpu]
-    require(args.memory in allowed, "memory", args.memory, f"for cpu {args.cpu}: " + ", ".join(map(str, allowed)))
+    require(args.memory in FARGATE_SIZES[args.cpu], "memory", args.memory, fargate_memory_text(args.cpu))
     require(args.cpu_architecture in ("X86_64", "ARM64"), "cpu_architecture", args.cpu_architecture, "X86_64, ARM64")
     require(
         1 <= args.min_count <= args.desired_count <= args.max_count,

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from cli.verify.aws import is_not_found
 from cli.verify.context import Context
 from cli.verify.model import Check, Status, Unverifiable, judge
+from infra.limits import MAX_ROTATION_DAYS
 from stacks import outputs as out
 
 FAMILY = "secrets"
@@ -18,8 +19,6 @@ SECRETS = (
     (out.JWT_SECRET_ARN, "ARN of the JWT signing key secret"),
 )
 """The rotated secrets: the output holding each one's ARN (never printed) and what it is."""
-MAX_ROTATION_DAYS = 90
-"""Longest rotation interval allowed (the limit of `secretRotationDays`)."""
 GRACE_DAYS = 1
 """A rotation this many days later than its interval is not yet overdue."""
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, as_list, document, inputs, statements
+from infra.limits import MAX_ROTATION_DAYS
 
 _LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 _ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -19,8 +20,6 @@ _ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 _INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 _SG = "aws:ec2/securityGroup:SecurityGroup"
 _WORLD = ("0.0.0.0/0", "::/0")
-MAX_ROTATION_DAYS = 90
-"""Longest acceptable interval between automatic rotations of a secret."""
 
 
 @control("37", "Log retention set, KMS advised", sources=("CKV_AWS_66", "CKV_AWS_158"), level="E/A")
