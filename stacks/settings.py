@@ -1,15 +1,40 @@
-"""Stack settings: one frozen, validated object read from Pulumi.<stack>.yaml or from pulumi.Config."""
+"""Stack settings: each declared once on StackSettings, read from Pulumi.<stack>.yaml or pulumi.Config, validated."""
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
+import difflib
 import pathlib
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import yaml
+from infra.limits import (
+    FARGATE_SIZES,
+    IDENTIFIER,
+    IDENTIFIER_TEXT,
+    LOG_RETENTION_DAYS,
+    MASTER_USERNAME,
+    MASTER_USERNAME_TEXT,
+    MAX_ROTATION_DAYS,
+    MONITORING_INTERVALS_SECONDS,
+    PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+    PERFORMANCE_INSIGHTS_RETENTION_TEXT,
+    RESERVED_DB_USERS,
+    SECRET_RECOVERY_WINDOW_DAYS,
+)
+from stacks import stack_file
+from stacks.setting_types import (
+    BOOL,
+    PRIVATE_CIDR,
+    REQUIRED,
+    Invalid,
+    Setting,
+    declarations,
+    integer,
+    one_of,
+    pattern,
+    setting,
+)
 
 NAMESPACE = "groundwork"
 """Config namespace of the project's own keys (`groundwork:<key>` in Pulumi.<stack>.yaml)."""
@@ -20,137 +45,308 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 REDACTED = "[secret]"
 """Stand-in for a `{secure: ...}` value read offline; secure values are never decrypted here."""
 
-_LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-_FARGATE_MEMORY = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-}
-_PI_RETENTION_DAYS = (7, *range(31, 714, 31), 731)
-_RESERVED_DB_USERS = ("postgres", "admin", "rdsadmin", "root", "master", "user", "public")
+OTHER_NAMESPACES = ("aws", "pulumi", "docker-build", "postgresql")
+"""Namespaces of the providers' own config keys, which a stack file may also carry."""
+
+REGION = pattern(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
+"""What `aws:region` accepts."""
 
 
 class SettingsError(ValueError):
-    """A stack setting is missing or has a value that is not allowed."""
+    """A stack setting is missing or has a value that is not allowed; `line` is its line in the stack file."""
 
-    def __init__(self, key: str, value: Any, allowed: str, *, source: str | None = None) -> None:
+    def __init__(self, key: str, value: Any, allowed: str, *, source: str | None = None, line: int | None = None):
         self.key = key
         self.value = value
         self.allowed = allowed
         self.source = source
-        where = f" in {source}" if source else ""
-        shown = "<missing>" if value is None else repr(value)
+        self.line = line
+        where = f" in {source}" + (f":{line}" if line else "") if source else ""
+        shown = "<missing>" if value is None else stack_file.shorten(value)
         super().__init__(f"setting {key!r}{where} has value {shown}; allowed: {allowed}")
+
+
+_DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+_LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+_TOKEN = pattern(r"\S{1,512}", "a non-empty string without spaces (at most 512 characters)")
+_IDENTITY = "Identity, protection and DNS"
+_NETWORK = "Network"
+_DATABASE = "Database"
+_POOLING = "Connection pooling (RDS Proxy)"
+_SERVICE = "Container service"
+_STORAGE = "Storage and secrets"
+_MONITORING = "Monitoring"
+_OBJECTS = "Database objects and access to the private database"
+GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS)
+"""Sections of docs/settings.md, in order."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class StackSettings:
-    """Everything that makes one stack differ from another; built only by this module."""
+    """Everything that makes one stack differ from another; each field after `region` declares one setting."""
 
     stack: str
-    """Stack name (dev, prod, ...)."""
+    """Stack name (dev, prod, local, ...)."""
     region: str
     """AWS region of every resource (`aws:region`)."""
-    protect: bool = True
-    """Stateful resources are protected and destroying the stack must be confirmed by name."""
-    domain: str
-    """Domain whose Route53 public hosted zone holds the service's records."""
-    service_subdomain: str = "api"
-    """Labels in front of the domain that form the service's host name."""
-    create_hosted_zone: bool = False
-    """Create the hosted zone instead of looking up an existing one."""
-    vpc_cidr: str = "10.0.0.0/16"
-    """IPv4 range of the VPC."""
-    availability_zones: int = 2
-    """Number of availability zones the network spans."""
-    nat_gateways: str = "single"
-    """One NAT gateway for the whole VPC (`single`) or one per zone (`perZone`)."""
-    db_engine_version: str = "17"
-    """PostgreSQL major version."""
-    db_instance_class: str = "db.t4g.small"
-    """RDS instance class."""
-    db_allocated_storage_gb: int = 20
-    """Initial storage in GiB."""
-    db_max_allocated_storage_gb: int = 100
-    """Storage autoscaling ceiling in GiB."""
-    db_multi_az: bool = False
-    """Standby replica in a second zone."""
-    db_backup_retention_days: int = 7
-    """Days of automated backups."""
-    db_deletion_protection: bool = True
-    """RDS refuses to delete the instance."""
-    db_final_snapshot: bool = True
-    """Take a named final snapshot when the instance is deleted."""
-    db_performance_insights_retention_days: int = 7
-    """Performance Insights retention in days."""
-    db_monitoring_interval_seconds: int = 60
-    """Enhanced Monitoring interval in seconds (0 turns it off)."""
-    db_master_username: str = "groundwork_admin"
-    """Name of the RDS master user."""
-    database_name: str = "app"
-    """Name of the application database."""
-    proxy_max_connections_percent: int = 90
-    """Share of the database's max_connections the proxy may open."""
-    proxy_max_idle_connections_percent: int = 50
-    """Share of max_connections the proxy keeps idle."""
-    proxy_borrow_timeout_seconds: int = 30
-    """Seconds a client waits for a pooled connection before an error."""
-    proxy_idle_client_timeout_seconds: int = 1800
-    """Seconds before the proxy closes an idle client connection."""
-    service_cpu: int = 256
-    """Fargate task CPU units."""
-    service_memory: int = 512
-    """Fargate task memory in MiB."""
-    service_desired_count: int = 1
-    """Tasks at first deployment."""
-    service_min_count: int = 1
-    """Autoscaling floor."""
-    service_max_count: int = 2
-    """Autoscaling ceiling."""
-    autoscaling_cpu_target: int = 60
-    """Average CPU percentage autoscaling keeps the service at."""
-    autoscaling_requests_per_target: int = 500
-    """Requests per task per minute autoscaling keeps the service at."""
-    log_retention_days: int = 14
-    """Retention of the service's log group."""
-    ecr_immutable_tags: bool = False
-    """Image tags in the repository cannot be overwritten."""
-    ecr_keep_images: int = 10
-    """Images the repository keeps."""
-    bucket_force_destroy: bool = False
-    """Buckets may be deleted with their objects."""
-    log_bucket_expiration_days: int = 90
-    """Days the log bucket keeps objects."""
-    app_bucket_noncurrent_days: int = 30
-    """Days the application bucket keeps noncurrent object versions."""
-    alb_deletion_protection: bool = True
-    """The load balancer refuses deletion."""
-    secret_recovery_window_days: int = 7
-    """Days a deleted secret can be restored."""
-    secret_rotation_days: int = 30
-    """Days between rotations of the database credentials and the JWT signing keys."""
-    alarm_email: str | None = dataclasses.field(default=None, repr=False)
-    """Address subscribed to the alarm topic, if any."""
-    alarm_5xx_percent: int = 5
-    """5xx responses as a percentage of requests that raise the alarm."""
-    alarm_latency_p95_ms: int = 200
-    """p95 target response time in milliseconds that raises the alarm."""
-    jwt_issuer: str | None = None
-    """Expected `iss` of tokens; defaults to the service URL."""
-    jwt_audience: str = "groundwork-api"
-    """Expected `aud` of tokens."""
-    database_objects: bool = False
-    """Declare the database, roles and grants with the postgresql provider (a separate step)."""
-    database_admin_host: str | None = None
-    """Host the postgresql provider connects to; defaults to the instance endpoint."""
-    database_admin_port: int = 5432
-    """Port the postgresql provider connects to."""
-    bastion: bool = False
-    """An SSM-managed host in a private subnet for port forwarding to the database."""
+
+    # fmt: off
+    # Identity, protection and DNS
+    protect: bool = setting(
+        "protect", True, BOOL,
+        "Stateful resources (database, buckets, credentials secret, a created hosted zone) get Pulumi's `protect`, "
+        "and destroying the stack must be confirmed by name.",
+        group=_IDENTITY, feeds=("StorageArgs.protect", "DatabaseArgs.protect", "HostedZoneArgs.protect"),
+    )
+    domain: str = setting(
+        "domain", REQUIRED, pattern(_DNS_NAME, "a lowercase domain such as example.com"),
+        "Domain whose Route53 public hosted zone holds the service's records.",
+        group=_IDENTITY, feeds=("HostedZoneArgs.domain",),
+    )
+    service_subdomain: str = setting(
+        "serviceSubdomain", "api", pattern(_LABELS, "lowercase DNS labels such as api.dev"),
+        "Labels in front of the domain that form the service's host name.",
+        group=_IDENTITY,
+    )
+    create_hosted_zone: bool = setting(
+        "createHostedZone", False, BOOL,
+        "Create the hosted zone instead of looking up an existing one (delegate its name servers afterwards; "
+        "see the `name_servers` output).",
+        group=_IDENTITY, feeds=("HostedZoneArgs.create",),
+    )
+
+    # Network
+    vpc_cidr: str = setting(
+        "vpcCidr", "10.0.0.0/16", PRIVATE_CIDR,
+        "IPv4 range of the VPC; split into public, private (NAT) and database (no route out) subnets per zone.",
+        group=_NETWORK, feeds=("NetworkArgs.cidr",),
+    )
+    availability_zones: int = setting(
+        "availabilityZones", 2, one_of((2, 3)), "Number of availability zones the network spans.",
+        group=_NETWORK, feeds=("NetworkArgs.zone_count",),
+    )
+    nat_gateways: str = setting(
+        "natGateways", "single", one_of(("single", "perZone")),
+        "One NAT gateway for the whole VPC (`single`) or one per zone (`perZone`).",
+        group=_NETWORK, feeds=("NetworkArgs.nat_per_zone",),
+    )
+
+    # Database
+    db_engine_version: str = setting(
+        "dbEngineVersion", "17", one_of(("16", "17")),
+        "PostgreSQL major version (minor versions are upgraded automatically).",
+        group=_DATABASE, feeds=("DatabaseArgs.engine_version",),
+    )
+    db_instance_class: str = setting(
+        "dbInstanceClass", "db.t4g.small",
+        pattern(r"db\.[a-z0-9]+\.[a-z0-9]+", "an RDS instance class such as db.t4g.small"),
+        "RDS instance class.",
+        group=_DATABASE, feeds=("DatabaseArgs.instance_class",),
+    )
+    db_allocated_storage_gb: int = setting(
+        "dbAllocatedStorageGb", 20, integer(20, 65536),
+        "Initial gp3 storage in GiB; also the base of the free-storage alarm.",
+        group=_DATABASE, feeds=("DatabaseArgs.allocated_storage_gb", "MonitoringArgs.db_storage_gb"),
+    )
+    db_max_allocated_storage_gb: int = setting(
+        "dbMaxAllocatedStorageGb", 100, integer(20, 65536), "Storage autoscaling ceiling in GiB.",
+        group=_DATABASE, feeds=("DatabaseArgs.max_allocated_storage_gb",),
+    )
+    db_multi_az: bool = setting(
+        "dbMultiAz", False, BOOL, "Synchronous standby in another zone.",
+        group=_DATABASE, feeds=("DatabaseArgs.multi_az",),
+    )
+    db_backup_retention_days: int = setting(
+        "dbBackupRetentionDays", 7, integer(1, 35), "Days of automated backups (point-in-time recovery window).",
+        group=_DATABASE, feeds=("DatabaseArgs.backup_retention_days",),
+    )
+    db_deletion_protection: bool = setting(
+        "dbDeletionProtection", True, BOOL, "RDS refuses to delete the instance.",
+        group=_DATABASE, feeds=("DatabaseArgs.deletion_protection",),
+    )
+    db_final_snapshot: bool = setting(
+        "dbFinalSnapshot", True, BOOL,
+        "Take a final snapshot named `gw-<stack>-db-final-<8 hex digits>` when the instance is deleted; the suffix "
+        "is drawn once per life of the stack, so snapshots of earlier lives never clash.",
+        group=_DATABASE, feeds=("DatabaseArgs.final_snapshot",),
+    )
+    db_performance_insights_retention_days: int = setting(
+        "dbPerformanceInsightsRetentionDays", 7,
+        one_of(PERFORMANCE_INSIGHTS_RETENTION_DAYS, PERFORMANCE_INSIGHTS_RETENTION_TEXT),
+        "Performance Insights retention in days.",
+        group=_DATABASE, feeds=("DatabaseArgs.performance_insights_retention_days",),
+    )
+    db_monitoring_interval_seconds: int = setting(
+        "dbMonitoringIntervalSeconds", 60, one_of(MONITORING_INTERVALS_SECONDS),
+        "Enhanced Monitoring interval in seconds (0 turns it off).",
+        group=_DATABASE, feeds=("DatabaseArgs.monitoring_interval_seconds",),
+    )
+    db_master_username: str = setting(
+        "dbMasterUsername", "groundwork_admin",
+        pattern(MASTER_USERNAME, MASTER_USERNAME_TEXT, not_in=RESERVED_DB_USERS),
+        "RDS master user; its password is generated, stored and rotated by RDS in Secrets Manager.",
+        group=_DATABASE, feeds=("DatabaseArgs.master_username", "DatabaseObjectsArgs.owner"),
+    )
+    database_name: str = setting(
+        "databaseName", "app", pattern(IDENTIFIER, IDENTIFIER_TEXT),
+        "Application database named in `DATABASE_URL` and created by the database-objects step.",
+        group=_DATABASE,
+        feeds=("DatabaseArgs.database_name", "PoolingArgs.database_name", "DatabaseObjectsArgs.database_name"),
+    )
+
+    # Connection pooling (RDS Proxy)
+    proxy_max_connections_percent: int = setting(
+        "proxyMaxConnectionsPercent", 90, integer(1, 100),
+        "Share of the database's `max_connections` the proxy may open.",
+        group=_POOLING, feeds=("PoolingArgs.max_connections_percent",),
+    )
+    proxy_max_idle_connections_percent: int = setting(
+        "proxyMaxIdleConnectionsPercent", 50, integer(0, 100), "Share of `max_connections` kept open while idle.",
+        group=_POOLING, feeds=("PoolingArgs.max_idle_connections_percent",),
+    )
+    proxy_borrow_timeout_seconds: int = setting(
+        "proxyBorrowTimeoutSeconds", 30, integer(0, 3600),
+        "Seconds a client waits for a pooled connection before an error.",
+        group=_POOLING, feeds=("PoolingArgs.borrow_timeout_seconds",),
+    )
+    proxy_idle_client_timeout_seconds: int = setting(
+        "proxyIdleClientTimeoutSeconds", 1800, integer(1, 28800),
+        "Seconds before the proxy closes an idle client connection.",
+        group=_POOLING, feeds=("PoolingArgs.idle_client_timeout_seconds",),
+    )
+
+    # Container service
+    service_cpu: int = setting(
+        "serviceCpu", 256, one_of(tuple(FARGATE_SIZES)), "Fargate task CPU units.",
+        group=_SERVICE, feeds=("ServiceArgs.cpu",),
+    )
+    service_memory: int = setting(
+        "serviceMemory", 512, integer(512, 30720),
+        "Fargate task memory in MiB; a size Fargate allows for serviceCpu.",
+        group=_SERVICE, feeds=("ServiceArgs.memory",),
+    )
+    service_desired_count: int = setting(
+        "serviceDesiredCount", 1, integer(1, 100),
+        "Tasks at first deployment; autoscaling owns the number afterwards.",
+        group=_SERVICE, feeds=("ServiceArgs.desired_count",),
+    )
+    service_min_count: int = setting(
+        "serviceMinCount", 1, integer(1, 100), "Autoscaling floor.",
+        group=_SERVICE, feeds=("ServiceArgs.min_count",),
+    )
+    service_max_count: int = setting(
+        "serviceMaxCount", 2, integer(1, 100), "Autoscaling ceiling.",
+        group=_SERVICE, feeds=("ServiceArgs.max_count",),
+    )
+    autoscaling_cpu_target: int = setting(
+        "autoscalingCpuTarget", 60, integer(10, 90), "Average CPU percentage autoscaling keeps the service at.",
+        group=_SERVICE, feeds=("ServiceArgs.cpu_target_percent",),
+    )
+    autoscaling_requests_per_target: int = setting(
+        "autoscalingRequestsPerTarget", 500, integer(1, 100000),
+        "Requests per task per minute autoscaling keeps the service at.",
+        group=_SERVICE, feeds=("ServiceArgs.requests_per_target",),
+    )
+    log_retention_days: int = setting(
+        "logRetentionDays", 14, one_of(LOG_RETENTION_DAYS),
+        "Retention of the service's, the database's and the rotation functions' log groups.",
+        group=_SERVICE,
+        feeds=(
+            "ServiceArgs.log_retention_days",
+            "DatabaseArgs.log_retention_days",
+            "DatabaseCredentialsRotationArgs.log_retention_days",
+            "SigningKeyRotationArgs.log_retention_days",
+        ),
+    )
+    ecr_immutable_tags: bool = setting(
+        "ecrImmutableTags", False, BOOL, "Image tags cannot be moved once pushed.",
+        group=_SERVICE, feeds=("RegistryArgs.immutable_tags",),
+    )
+    ecr_keep_images: int = setting(
+        "ecrKeepImages", 10, integer(1, 1000),
+        "Tagged images the repository keeps (untagged ones expire after a day).",
+        group=_SERVICE, feeds=("RegistryArgs.keep_images",),
+    )
+    alb_deletion_protection: bool = setting(
+        "albDeletionProtection", True, BOOL, "AWS refuses to delete the load balancer.",
+        group=_SERVICE, feeds=("LoadBalancerArgs.deletion_protection",),
+    )
+    jwt_issuer: str | None = setting(
+        "jwtIssuer", None, _TOKEN, "`JWT_ISSUER` of the service.",
+        group=_SERVICE, feeds=("ServiceArgs.jwt_issuer",), default_text="the service URL",
+    )
+    jwt_audience: str = setting(
+        "jwtAudience", "groundwork-api", _TOKEN, "`JWT_AUDIENCE` of the service.",
+        group=_SERVICE, feeds=("ServiceArgs.jwt_audience",),
+    )
+
+    # Storage and secrets
+    bucket_force_destroy: bool = setting(
+        "bucketForceDestroy", False, BOOL,
+        "Buckets (and the image repository) may be deleted while they still hold objects.",
+        group=_STORAGE, feeds=("StorageArgs.force_destroy", "RegistryArgs.force_delete"),
+    )
+    log_bucket_expiration_days: int = setting(
+        "logBucketExpirationDays", 90, integer(1, 3650), "Days the log bucket keeps access logs.",
+        group=_STORAGE, feeds=("StorageArgs.log_expiration_days",),
+    )
+    app_bucket_noncurrent_days: int = setting(
+        "appBucketNoncurrentDays", 30, integer(1, 3650),
+        "Days the application bucket keeps overwritten or deleted object versions.",
+        group=_STORAGE, feeds=("StorageArgs.app_noncurrent_days",),
+    )
+    secret_recovery_window_days: int = setting(
+        "secretRecoveryWindowDays", 7, one_of(SECRET_RECOVERY_WINDOW_DAYS, "0 or 7 to 30"),
+        "Days a deleted secret can be restored.",
+        group=_STORAGE, feeds=("DatabaseArgs.secret_recovery_window_days", "ServiceArgs.secret_recovery_window_days"),
+    )
+    secret_rotation_days: int = setting(
+        "secretRotationDays", 30, integer(1, MAX_ROTATION_DAYS),
+        "Days between rotations of the database credentials and the JWT signing keys.",
+        group=_STORAGE,
+        feeds=("DatabaseCredentialsRotationArgs.rotation_days", "SigningKeyRotationArgs.rotation_days"),
+    )
+
+    # Monitoring
+    alarm_email: str | None = setting(
+        "alarmEmail", None, pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
+        "Address subscribed to the alarm topic (AWS mails a confirmation first). May be a secure value.",
+        group=_MONITORING, feeds=("MonitoringArgs.alarm_email",), secret_ok=True,
+    )
+    alarm_5xx_percent: int = setting(
+        "alarm5xxPercent", 5, integer(1, 100),
+        "5xx responses (load balancer and targets) as a percentage of requests that raise the alarm.",
+        group=_MONITORING, feeds=("MonitoringArgs.error_5xx_percent",),
+    )
+    alarm_latency_p95_ms: int = setting(
+        "alarmLatencyP95Ms", 200, integer(10, 60000), "p95 target response time in milliseconds that raises the alarm.",
+        group=_MONITORING, feeds=("MonitoringArgs.latency_p95_ms",),
+    )
+
+    # Database objects and access to the private database
+    database_objects: bool = setting(
+        "databaseObjects", False, BOOL,
+        "Declare the application database, its login and read-only roles, grants and default privileges with the "
+        "postgresql provider. A separate step: see [database-objects.md](database-objects.md).",
+        group=_OBJECTS,
+    )
+    database_admin_host: str | None = setting(
+        "databaseAdminHost", None, pattern(r"[A-Za-z0-9.-]{1,253}", "a host name or IP address"),
+        "Host the postgresql provider connects to, e.g. `localhost` through an SSM port forward.",
+        group=_OBJECTS, default_text="the instance endpoint",
+    )
+    database_admin_port: int = setting(
+        "databaseAdminPort", 5432, integer(1, 65535), "Port the postgresql provider connects to.",
+        group=_OBJECTS,
+    )
+    bastion: bool = setting(
+        "bastion", False, BOOL,
+        "An SSM-managed host with no inbound rules in a private subnet, admitted by the database's security group, "
+        "for port forwarding.",
+        group=_OBJECTS, feeds=("NetworkArgs.bastion",),
+    )
+
+    # fmt: on
 
     @property
     def host_name(self) -> str:
@@ -168,281 +364,215 @@ class StackSettings:
         return self.jwt_issuer or self.service_url
 
 
+SETTINGS: tuple[Setting, ...] = declarations(StackSettings)
+"""Every `groundwork:` setting, in documentation order."""
+KEYS = SETTINGS
+"""Former name of SETTINGS."""
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
 @dataclasses.dataclass(frozen=True)
-class _Key:
-    """How one config key is parsed and checked."""
+class Rule:
+    """A check across keys: `key` is the one reported; `allowed` returns what it allows when the check fails."""
 
     key: str
-    attr: str
-    parse: Callable[[str, Any], Any]
-    required: bool = False
-    secret_ok: bool = False
+    text: str
+    allowed: Callable[[StackSettings], str | None]
 
 
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise SettingsError(key, value, "true or false")
+def _when_protected(attr: str, wanted: Any, text: str) -> Callable[[StackSettings], str | None]:
+    return lambda s: text if s.protect and getattr(s, attr) != wanted else None
 
 
-def _int(low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(key: str, value: Any) -> int:
-        number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            number = int(value)
-        if number is None or not low <= number <= high:
-            raise SettingsError(key, value, f"an integer from {low} to {high}")
-        return number
-
-    return parse
-
-
-def _one_of(*choices: Any) -> Callable[[str, Any], Any]:
-    def parse(key: str, value: Any) -> Any:
-        for choice in choices:
-            if value == choice or (isinstance(value, str) and value == str(choice)):
-                return choice
-        raise SettingsError(key, value, "one of " + ", ".join(str(c) for c in choices))
-
-    return parse
-
-
-def _pattern(regex: str, description: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        if not isinstance(value, str) or not re.fullmatch(regex, value):
-            raise SettingsError(key, value, description)
-        return value
-
-    return parse
-
-
-def _cidr(key: str, value: Any) -> str:
-    try:
-        network = ipaddress.ip_network(value, strict=True) if isinstance(value, str) else None
-    except ValueError:
-        network = None
-    if network is None or network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 20:
-        raise SettingsError(key, value, "a private IPv4 network from /16 to /20, e.g. 10.0.0.0/16")
-    return str(network)
-
-
-def _username(key: str, value: Any) -> str:
-    name = _pattern(r"[a-z][a-z0-9_]{0,15}", "a lowercase name of 1-16 letters, digits or _")(key, value)
-    if name in _RESERVED_DB_USERS:
-        raise SettingsError(key, value, "a name other than " + ", ".join(_RESERVED_DB_USERS))
-    return name
-
-
-_DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
-_LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
-_HOST = r"[A-Za-z0-9.-]{1,253}"
-
-KEYS: tuple[_Key, ...] = (
-    _Key("protect", "protect", _bool),
-    _Key("domain", "domain", _pattern(_DNS_NAME, "a lowercase domain such as example.com"), required=True),
-    _Key("serviceSubdomain", "service_subdomain", _pattern(_LABELS, "lowercase DNS labels such as api.dev")),
-    _Key("createHostedZone", "create_hosted_zone", _bool),
-    _Key("vpcCidr", "vpc_cidr", _cidr),
-    _Key("availabilityZones", "availability_zones", _one_of(2, 3)),
-    _Key("natGateways", "nat_gateways", _one_of("single", "perZone")),
-    _Key("dbEngineVersion", "db_engine_version", _one_of("16", "17")),
-    _Key(
-        "dbInstanceClass",
-        "db_instance_class",
-        _pattern(r"db\.[a-z0-9]+\.[a-z0-9]+", "an RDS instance class such as db.t4g.small"),
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "dbMaxAllocatedStorageGb", "`dbMaxAllocatedStorageGb` is at least `dbAllocatedStorageGb`.",
+        lambda s: None if s.db_max_allocated_storage_gb >= s.db_allocated_storage_gb
+        else f"at least dbAllocatedStorageGb ({s.db_allocated_storage_gb})",
     ),
-    _Key("dbAllocatedStorageGb", "db_allocated_storage_gb", _int(20, 65536)),
-    _Key("dbMaxAllocatedStorageGb", "db_max_allocated_storage_gb", _int(20, 65536)),
-    _Key("dbMultiAz", "db_multi_az", _bool),
-    _Key("dbBackupRetentionDays", "db_backup_retention_days", _int(1, 35)),
-    _Key("dbDeletionProtection", "db_deletion_protection", _bool),
-    _Key("dbFinalSnapshot", "db_final_snapshot", _bool),
-    _Key(
-        "dbPerformanceInsightsRetentionDays",
-        "db_performance_insights_retention_days",
-        _one_of(*_PI_RETENTION_DAYS),
+    Rule(
+        "proxyMaxIdleConnectionsPercent", "`proxyMaxIdleConnectionsPercent` is at most `proxyMaxConnectionsPercent`.",
+        lambda s: None if s.proxy_max_idle_connections_percent <= s.proxy_max_connections_percent
+        else f"at most proxyMaxConnectionsPercent ({s.proxy_max_connections_percent})",
     ),
-    _Key("dbMonitoringIntervalSeconds", "db_monitoring_interval_seconds", _one_of(0, 1, 5, 10, 15, 30, 60)),
-    _Key("dbMasterUsername", "db_master_username", _username),
-    _Key(
-        "databaseName",
-        "database_name",
-        _pattern(r"[a-z_][a-z0-9_]{0,62}", "a lowercase identifier of letters, digits or _"),
+    Rule(
+        "serviceMemory", "`serviceMemory` is a size Fargate allows for `serviceCpu`.",
+        lambda s: None if s.service_memory in FARGATE_SIZES[s.service_cpu]
+        else f"for serviceCpu {s.service_cpu}: one of " + ", ".join(map(str, FARGATE_SIZES[s.service_cpu])),
     ),
-    _Key("proxyMaxConnectionsPercent", "proxy_max_connections_percent", _int(1, 100)),
-    _Key("proxyMaxIdleConnectionsPercent", "proxy_max_idle_connections_percent", _int(0, 100)),
-    _Key("proxyBorrowTimeoutSeconds", "proxy_borrow_timeout_seconds", _int(0, 3600)),
-    _Key("proxyIdleClientTimeoutSeconds", "proxy_idle_client_timeout_seconds", _int(1, 28800)),
-    _Key("serviceCpu", "service_cpu", _one_of(*_FARGATE_MEMORY)),
-    _Key("serviceMemory", "service_memory", _int(512, 30720)),
-    _Key("serviceDesiredCount", "service_desired_count", _int(1, 100)),
-    _Key("serviceMinCount", "service_min_count", _int(1, 100)),
-    _Key("serviceMaxCount", "service_max_count", _int(1, 100)),
-    _Key("autoscalingCpuTarget", "autoscaling_cpu_target", _int(10, 90)),
-    _Key("autoscalingRequestsPerTarget", "autoscaling_requests_per_target", _int(1, 100000)),
-    _Key("logRetentionDays", "log_retention_days", _one_of(*_LOG_RETENTION_DAYS)),
-    _Key("ecrImmutableTags", "ecr_immutable_tags", _bool),
-    _Key("ecrKeepImages", "ecr_keep_images", _int(1, 1000)),
-    _Key("bucketForceDestroy", "bucket_force_destroy", _bool),
-    _Key("logBucketExpirationDays", "log_bucket_expiration_days", _int(1, 3650)),
-    _Key("appBucketNoncurrentDays", "app_bucket_noncurrent_days", _int(1, 3650)),
-    _Key("albDeletionProtection", "alb_deletion_protection", _bool),
-    _Key("secretRecoveryWindowDays", "secret_recovery_window_days", _one_of(0, *range(7, 31))),
-    _Key("secretRotationDays", "secret_rotation_days", _int(1, 90)),
-    _Key(
-        "alarmEmail",
-        "alarm_email",
-        _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
-        secret_ok=True,
+    Rule(
+        "serviceDesiredCount", "`serviceMinCount <= serviceDesiredCount <= serviceMaxCount`.",
+        lambda s: None if s.service_min_count <= s.service_desired_count <= s.service_max_count
+        else f"from serviceMinCount ({s.service_min_count}) to serviceMaxCount ({s.service_max_count})",
     ),
-    _Key("alarm5xxPercent", "alarm_5xx_percent", _int(1, 100)),
-    _Key("alarmLatencyP95Ms", "alarm_latency_p95_ms", _int(10, 60000)),
-    _Key("jwtIssuer", "jwt_issuer", _pattern(r"\S{1,512}", "a non-empty string without spaces")),
-    _Key("jwtAudience", "jwt_audience", _pattern(r"\S{1,512}", "a non-empty string without spaces")),
-    _Key("databaseObjects", "database_objects", _bool),
-    _Key("databaseAdminHost", "database_admin_host", _pattern(_HOST, "a host name or IP address")),
-    _Key("databaseAdminPort", "database_admin_port", _int(1, 65535)),
-    _Key("bastion", "bastion", _bool),
-)
-"""Every `groundwork:` key the program reads, in documentation order."""
-
-_REGION = _pattern(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
-
-
-def _validate(settings: StackSettings, source: str | None) -> None:
-    """Checks that involve more than one key."""
-    s = settings
-    if s.db_max_allocated_storage_gb < s.db_allocated_storage_gb:
-        raise SettingsError(
-            "dbMaxAllocatedStorageGb",
-            s.db_max_allocated_storage_gb,
-            f"at least dbAllocatedStorageGb ({s.db_allocated_storage_gb})",
-            source=source,
-        )
-    if s.proxy_max_idle_connections_percent > s.proxy_max_connections_percent:
-        raise SettingsError(
-            "proxyMaxIdleConnectionsPercent",
-            s.proxy_max_idle_connections_percent,
-            f"at most proxyMaxConnectionsPercent ({s.proxy_max_connections_percent})",
-            source=source,
-        )
-    memory = _FARGATE_MEMORY[s.service_cpu]
-    if s.service_memory not in memory:
-        raise SettingsError(
-            "serviceMemory",
-            s.service_memory,
-            f"for serviceCpu {s.service_cpu}: one of " + ", ".join(str(m) for m in memory),
-            source=source,
-        )
-    if not s.service_min_count <= s.service_desired_count <= s.service_max_count:
-        raise SettingsError(
-            "serviceDesiredCount",
-            s.service_desired_count,
-            f"from serviceMinCount ({s.service_min_count}) to serviceMaxCount ({s.service_max_count})",
-            source=source,
-        )
-    if s.nat_gateways == "perZone" and s.availability_zones < 2:
-        raise SettingsError("natGateways", s.nat_gateways, "single when one zone is used", source=source)
-    if s.protect:
-        for key, attr, allowed in (
-            ("bucketForceDestroy", "bucket_force_destroy", False),
-            ("dbDeletionProtection", "db_deletion_protection", True),
-            ("dbFinalSnapshot", "db_final_snapshot", True),
-            ("albDeletionProtection", "alb_deletion_protection", True),
-        ):
-            if getattr(s, attr) != allowed:
-                raise SettingsError(
-                    key, getattr(s, attr), f"{str(allowed).lower()} when protect is true", source=source
-                )
-        if s.secret_recovery_window_days == 0:
-            raise SettingsError("secretRecoveryWindowDays", 0, "7 to 30 when protect is true", source=source)
-        if s.db_backup_retention_days < 7:
-            raise SettingsError(
-                "dbBackupRetentionDays",
-                s.db_backup_retention_days,
-                "7 to 35 when protect is true",
-                source=source,
-            )
+    Rule(
+        "bucketForceDestroy", "When `protect` is true: `bucketForceDestroy` is false.",
+        _when_protected("bucket_force_destroy", False, "false when protect is true"),
+    ),
+    Rule(
+        "dbDeletionProtection", "When `protect` is true: `dbDeletionProtection` is true.",
+        _when_protected("db_deletion_protection", True, "true when protect is true"),
+    ),
+    Rule(
+        "dbFinalSnapshot", "When `protect` is true: `dbFinalSnapshot` is true.",
+        _when_protected("db_final_snapshot", True, "true when protect is true"),
+    ),
+    Rule(
+        "albDeletionProtection", "When `protect` is true: `albDeletionProtection` is true.",
+        _when_protected("alb_deletion_protection", True, "true when protect is true"),
+    ),
+    Rule(
+        "secretRecoveryWindowDays", "When `protect` is true: `secretRecoveryWindowDays` is not 0.",
+        lambda s: "7 to 30 when protect is true" if s.protect and s.secret_recovery_window_days == 0 else None,
+    ),
+    Rule(
+        "dbBackupRetentionDays", "When `protect` is true: `dbBackupRetentionDays` is at least 7.",
+        lambda s: "7 to 35 when protect is true" if s.protect and s.db_backup_retention_days < 7 else None,
+    ),
+)  # fmt: skip
+"""Checks that involve more than one key, run after each value is checked on its own."""
 
 
-def from_values(stack: str, region: Any, values: Mapping[str, Any], *, source: str | None = None) -> StackSettings:
-    """Builds settings from `groundwork:` values keyed without the namespace; raises SettingsError."""
-    known = {k.key: k for k in KEYS}
+def closest_key(key: str) -> str | None:
+    """The declared key a misspelt one most likely meant."""
+    by_case = {k.lower(): k for k in _BY_KEY}
+    if key.lower() in by_case:
+        return by_case[key.lower()]
+    match = difflib.get_close_matches(key, list(_BY_KEY), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _unknown(key: str, value: Any, source: str | None, line: int | None) -> SettingsError:
+    guess = closest_key(key)
+    hint = f" (did you mean {NAMESPACE}:{guess}?)" if guess else ""
+    allowed = f"one of the keys in docs/settings.md{hint}"
+    return SettingsError(f"{NAMESPACE}:{key}", value, allowed, source=source, line=line)
+
+
+def from_values(
+    stack: str,
+    region: Any,
+    values: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    lines: Mapping[str, int] | None = None,
+) -> StackSettings:
+    """Builds settings from `groundwork:` values keyed without the namespace; raises SettingsError.
+
+    `lines` maps full keys (`groundwork:databaseName`) to their line in the stack file, for the error.
+    """
+    lines = lines or {}
+
+    def fail(key: str, value: Any, allowed: str) -> SettingsError:
+        return SettingsError(key, value, allowed, source=source, line=lines.get(key))
+
     for key in values:
-        if key not in known:
-            raise SettingsError(f"{NAMESPACE}:{key}", values[key], "one of the keys in docs/settings.md", source=source)
+        if key not in _BY_KEY:
+            raise _unknown(key, values[key], source, lines.get(f"{NAMESPACE}:{key}"))
     if region is None:
-        raise SettingsError("aws:region", None, "an AWS region such as eu-west-1", source=source)
+        raise fail("aws:region", None, REGION.allowed)
     if region == REDACTED:
-        raise SettingsError("aws:region", region, "a plain (not secure) value", source=source)
-    fields: dict[str, Any] = {"stack": stack, "region": _REGION("aws:region", region)}
-    for spec in KEYS:
+        raise fail("aws:region", region, "a plain (not secure) value")
+    try:
+        fields: dict[str, Any] = {"stack": stack, "region": REGION(region)}
+    except Invalid as error:
+        raise fail("aws:region", region, error.allowed) from None
+    for spec in SETTINGS:
         name = f"{NAMESPACE}:{spec.key}"
-        if spec.key not in values or values[spec.key] is None:
+        value = values.get(spec.key)
+        if value is None:
             if spec.required:
-                raise SettingsError(name, None, f"a value ({_allowed(spec)})", source=source)
-            continue
-        value = values[spec.key]
-        if value == REDACTED and spec.secret_ok:
-            fields[spec.attr] = REDACTED
+                raise fail(name, None, f"a value ({spec.kind.allowed})")
             continue
         if value == REDACTED:
-            raise SettingsError(name, value, "a plain (not secure) value", source=source)
+            if not spec.secret_ok:
+                raise fail(name, value, "a plain (not secure) value")
+            fields[spec.attr] = REDACTED
+            continue
         try:
-            fields[spec.attr] = spec.parse(name, value)
-        except SettingsError as error:
-            raise SettingsError(error.key, error.value, error.allowed, source=source) from None
+            fields[spec.attr] = spec.kind(value)
+        except Invalid as error:
+            raise fail(name, value, error.allowed) from None
     settings = StackSettings(**fields)
-    _validate(settings, source)
+    for rule in RULES:
+        allowed = rule.allowed(settings)
+        if allowed is not None:
+            spec = _BY_KEY[rule.key]
+            raise fail(f"{NAMESPACE}:{rule.key}", getattr(settings, spec.attr), allowed)
     return settings
 
 
-def _allowed(spec: _Key) -> str:
-    """What a key accepts, taken from its parser's own error."""
-    try:
-        spec.parse(spec.key, object())
-    except SettingsError as error:
-        return error.allowed
-    return "any value"  # pragma: no cover
-
-
 def allowed_values(key: str) -> str:
-    """What the `groundwork:` key accepts, as it appears in error messages."""
-    return _allowed({k.key: k for k in KEYS}[key])
+    """What the `groundwork:` key accepts on its own, as it appears in errors and docs."""
+    return _BY_KEY[key].kind.allowed
 
 
-def load_stack_settings(stack: str, project_dir: pathlib.Path | None = None) -> StackSettings:
-    """Reads Pulumi.<stack>.yaml without pulumi.Config; secure values stay redacted."""
-    directory = pathlib.Path(project_dir) if project_dir is not None else PROJECT_DIR
-    path = directory / f"Pulumi.{stack}.yaml"
+def stack_file_path(stack: str, project_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """Where the stack's settings file is."""
+    return (pathlib.Path(project_dir) if project_dir is not None else PROJECT_DIR) / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_values(
+    stack: str, project_dir: pathlib.Path | None = None
+) -> tuple[Any, dict[str, Any], stack_file.StackFile]:
+    """The region, the `groundwork:` values (secure ones redacted) and the file they came from; strict."""
+    path = stack_file_path(stack, project_dir)
     source = str(path)
     if not path.is_file():
         raise SettingsError("stack", stack, f"a stack with a settings file ({source} does not exist)")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise SettingsError("stack", stack, f"a valid YAML file at {source} ({error})") from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if config is None:
-        config = {}
-    if not isinstance(config, dict):
-        raise SettingsError("config", config, "a mapping of namespaced keys", source=source)
+        document = stack_file.read(path)
+    except stack_file.StackFileError as error:
+        raise SettingsError(error.key or "stack", stack, error.problem, source=source, line=error.line) from None
     region: Any = None
     values: dict[str, Any] = {}
-    for full_key, raw in config.items():
+    for full_key, raw in document.config.items():
+        line = document.lines.get(full_key)
         value = REDACTED if isinstance(raw, dict) and "secure" in raw else raw
-        namespace, _, key = str(full_key).partition(":")
+        namespace, _, key = full_key.partition(":")
         if full_key == "aws:region":
             region = value
         elif namespace == NAMESPACE and key:
+            if isinstance(value, list | dict):
+                raise SettingsError(full_key, value, "a single value, not a list or mapping", source=source, line=line)
             values[key] = value
-        elif namespace not in ("aws", "pulumi", "docker-build", "postgresql"):
-            raise SettingsError(str(full_key), value, f"keys namespaced {NAMESPACE}: or aws:", source=source)
-    return from_values(stack, region, values, source=source)
+        elif namespace not in OTHER_NAMESPACES or not key:
+            allowed = f"keys namespaced {NAMESPACE}: or one of " + ", ".join(f"{n}:" for n in OTHER_NAMESPACES)
+            raise SettingsError(full_key, value, allowed, source=source, line=line)
+    return region, values, document
+
+
+def load_stack_settings(stack: str, project_dir: pathlib.Path | None = None) -> StackSettings:
+    """Reads Pulumi.<stack>.yaml with the strict loader, without pulumi.Config; secure values stay redacted."""
+    region, values, document = read_stack_values(stack, project_dir)
+    return from_values(stack, region, values, source=str(document.path), lines=document.lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Effective:
+    """One setting's value in a stack and where it came from (`file` or `default`)."""
+
+    key: str
+    value: Any
+    source: str
+    line: int | None
+    setting: Setting | None
+
+
+def effective(stack: str, project_dir: pathlib.Path | None = None) -> list[Effective]:
+    """Every setting of a validated stack with its value and source, `aws:region` first."""
+    region, values, document = read_stack_values(stack, project_dir)
+    settings = from_values(stack, region, values, source=str(document.path), lines=document.lines)
+    rows = [Effective("aws:region", settings.region, "file", document.lines.get("aws:region"), None)]
+    for spec in SETTINGS:
+        full = f"{NAMESPACE}:{spec.key}"
+        given = values.get(spec.key) is not None
+        rows.append(
+            Effective(
+                full, getattr(settings, spec.attr), "file" if given else "default", document.lines.get(full), spec
+            )
+        )
+    return rows
 
 
 def load() -> StackSettings:
@@ -450,17 +580,15 @@ def load() -> StackSettings:
     import pulumi
 
     config = pulumi.Config(NAMESPACE)
-    present = _config_keys()
     values: dict[str, Any] = {}
-    for key in present:
+    for key in _config_keys():
         if key.startswith(f"{NAMESPACE}:"):
-            values[key.partition(":")[2]] = None
-    for spec in KEYS:
+            name = key.partition(":")[2]
+            values[name] = config.get(name)
+    for spec in SETTINGS:
         value = config.get(spec.key)
         if value is not None:
             values[spec.key] = value
-    for key in [k for k, v in values.items() if v is None]:
-        values[key] = config.get(key)
     region = pulumi.Config("aws").get("region")
     return from_values(pulumi.get_stack(), region, values, source=f"stack {pulumi.get_stack()}")
 

@@ -139,12 +139,13 @@ def test_unknown_key_catches_typos(tmp_path: pathlib.Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("test", write_stack(tmp_path, base_config(dbMultiAZ=True)))
     check(caught.value, "groundwork:dbMultiAZ", True, "one of the keys in docs/settings.md")
+    assert "did you mean groundwork:dbMultiAz?" in caught.value.allowed
 
 
 def test_inconsistent_combination(tmp_path: pathlib.Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("test", write_stack(tmp_path, base_config(serviceCpu=256, serviceMemory=4096)))
-    check(caught.value, "serviceMemory", 4096, "for serviceCpu 256: one of 512, 1024, 2048")
+    check(caught.value, "groundwork:serviceMemory", 4096, "for serviceCpu 256: one of 512, 1024, 2048")
 
 
 def test_protected_stack_refuses_unsafe_values(tmp_path: pathlib.Path) -> None:
@@ -152,7 +153,7 @@ def test_protected_stack_refuses_unsafe_values(tmp_path: pathlib.Path) -> None:
     config["groundwork:dbBackupRetentionDays"] = 7
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("test", write_stack(tmp_path, config))
-    check(caught.value, "bucketForceDestroy", True, "false when protect is true")
+    check(caught.value, "groundwork:bucketForceDestroy", True, "false when protect is true")
 
 
 def test_secure_value_on_a_plain_key(tmp_path: pathlib.Path) -> None:
@@ -212,7 +213,7 @@ def test_load_reads_pulumi_config_like_the_offline_loader() -> None:
 def test_load_rejects_unknown_keys_from_pulumi_config() -> None:
     with pytest.raises(SettingsError) as caught:
         run_with_config("dev", _as_config("dev", dbMultiAZ=True), settings_module.load)
-    check(caught.value, "groundwork:dbMultiAZ", "true", "one of the keys")
+    check(caught.value, "groundwork:dbMultiAZ", "true", "one of the keys")  # the engine passes strings
 
 
 MAIN = settings_module.PROJECT_DIR / "stacks" / "__main__.py"

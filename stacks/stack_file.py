@@ -1,0 +1,169 @@
+"""The strict reader of Pulumi.<stack>.yaml: untrusted input, bounded in size, plain scalars as YAML 1.2 reads them."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 256 * 1024
+"""Largest stack file read; the project's own are about 2 KiB."""
+MAX_DEPTH = 8
+"""Deepest nesting of mappings and sequences accepted."""
+SHOWN_CHARACTERS = 60
+"""Characters of a value quoted back in an error before it is shortened."""
+_NULLS = ("", "~", "null", "Null", "NULL")
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?[0-9]{1,18}")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+class StackFileError(ValueError):
+    """The stack file cannot be read as a stack file; names the file, the line (1-based) and the key if known."""
+
+    def __init__(self, path: pathlib.Path | str, problem: str, *, line: int | None = None, key: str | None = None):
+        self.path = str(path)
+        self.problem = problem
+        self.line = line
+        self.key = key
+        where = f"{self.path}:{line}" if line else self.path
+        about = f" (key {key!r})" if key else ""
+        super().__init__(f"{where}{about}: {problem}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StackFile:
+    """The `config:` mapping of a stack file: raw values by full key, and the line each key is on."""
+
+    path: pathlib.Path
+    config: dict[str, Any]
+    lines: dict[str, int]
+
+
+def shorten(value: Any) -> str:
+    """repr of a value, cut to SHOWN_CHARACTERS with the full length stated, for error messages."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    size = len(value) if isinstance(value, str | bytes) else len(text)
+    return f"{text[:SHOWN_CHARACTERS]}... ({size} characters)"
+
+
+def read(path: pathlib.Path) -> StackFile:
+    """Reads and checks a stack file; raises StackFileError on anything but plain, bounded YAML."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise StackFileError(path, f"larger than {MAX_BYTES // 1024} KiB; a stack file holds a few dozen keys")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise StackFileError(path, f"not UTF-8 (byte 0x{data[error.start]:02x})", line=line) from None
+    if "\x00" in text:
+        raise StackFileError(path, "contains a NUL character", line=text[: text.index("\x00")].count("\n") + 1)
+    document = _Builder(path).build(text)
+    if document is None:
+        return StackFile(pathlib.Path(path), {}, {})
+    if not isinstance(document, _Mapping):
+        raise StackFileError(path, "the document is not a mapping", line=1)
+    config = document.get("config")
+    if config is None:
+        return StackFile(pathlib.Path(path), {}, {})
+    if not isinstance(config, _Mapping):
+        line = document.lines.get("config")
+        raise StackFileError(path, "config is not a mapping of keys to values", line=line, key="config")
+    return StackFile(pathlib.Path(path), dict(config), dict(config.lines))
+
+
+class _Mapping(dict):
+    """A mapping read from the file, with the line of each key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[str, int] = {}
+
+
+class _Builder:
+    """Builds plain Python values from PyYAML's event stream, refusing what a stack file never needs."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def build(self, text: str) -> Any:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            events = list(yaml.parse(text, Loader=loader))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            problem = getattr(error, "problem", None) or "not valid YAML"
+            raise StackFileError(
+                self.path, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None
+            ) from None
+        body = [e for e in events if not isinstance(e, yaml.StreamStartEvent | yaml.StreamEndEvent)]
+        documents = sum(isinstance(e, yaml.DocumentStartEvent) for e in body)
+        if documents > 1:
+            raise StackFileError(self.path, "more than one YAML document", line=self._line(body[-1]))
+        content = [e for e in body if not isinstance(e, yaml.DocumentStartEvent | yaml.DocumentEndEvent)]
+        if not content:
+            return None
+        return self._node(content, 0, 0, None)[0]
+
+    def _line(self, event: yaml.Event) -> int | None:
+        return event.start_mark.line + 1 if event.start_mark is not None else None
+
+    def _check(self, event: yaml.Event, key: str | None) -> None:
+        if isinstance(event, yaml.AliasEvent):
+            raise StackFileError(self.path, "aliases (*name) are not allowed", line=self._line(event), key=key)
+        if getattr(event, "anchor", None) is not None:
+            raise StackFileError(self.path, "anchors (&name) are not allowed", line=self._line(event), key=key)
+        if getattr(event, "tag", None) is not None:
+            raise StackFileError(self.path, f"tags ({event.tag}) are not allowed", line=self._line(event), key=key)
+
+    def _node(self, events: list[yaml.Event], index: int, depth: int, key: str | None) -> tuple[Any, int]:
+        event = events[index]
+        self._check(event, key)
+        if depth > MAX_DEPTH:
+            raise StackFileError(self.path, f"nested deeper than {MAX_DEPTH} levels", line=self._line(event), key=key)
+        if isinstance(event, yaml.ScalarEvent):
+            return (_resolve(event.value) if not event.style else event.value), index + 1
+        if isinstance(event, yaml.SequenceStartEvent):
+            items, index = [], index + 1
+            while not isinstance(events[index], yaml.SequenceEndEvent):
+                item, index = self._node(events, index, depth + 1, key)
+                items.append(item)
+            return items, index + 1
+        if isinstance(event, yaml.MappingStartEvent):
+            mapping = _Mapping()
+            index += 1
+            while not isinstance(events[index], yaml.MappingEndEvent):
+                key_event = events[index]
+                self._check(key_event, key)
+                if not isinstance(key_event, yaml.ScalarEvent):
+                    raise StackFileError(self.path, "keys must be plain strings", line=self._line(key_event), key=key)
+                name = key_event.value
+                line = self._line(key_event) or 0
+                if name in mapping:
+                    raise StackFileError(
+                        self.path, f"given twice (first on line {mapping.lines[name]})", line=line, key=name
+                    )
+                mapping[name], index = self._node(events, index + 1, depth + 1, name)
+                mapping.lines[name] = line
+            return mapping, index + 1
+        raise StackFileError(self.path, f"unexpected {type(event).__name__}", line=self._line(event), key=key)
+
+
+def _resolve(text: str) -> Any:
+    """A plain scalar by YAML 1.2's core schema: `030` is thirty, `yes`, `on` and `0x1F` stay strings."""
+    if text in _NULLS:
+        return None
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if _INT.fullmatch(text):
+        return int(text, 10)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
