@@ -59,18 +59,23 @@ def load_settings(stack: str, project_dir: Path) -> Any:
         key = getattr(exc, "key", None)
         value = getattr(exc, "value", None)
         allowed = getattr(exc, "allowed", None)
-        where = stack_config_path(project_dir, stack).name
+        line = getattr(exc, "line", None)
+        name = stack_config_path(project_dir, stack).name
+        where = name + (f" line {line}" if line else "")
         hint = f"fix {key} in {where}" if key else f"fix {where}"
         if allowed:
-            hint += f"; allowed: {allowed}"
+            hint += f"; allowed: {allowed} (docs/settings.md)"
+        setting = {"key": key, "value": _printable(value), "allowed": allowed, "file": name, "line": line}
         raise StackSettingsInvalid(
-            f"stack {stack!r} settings are invalid: {exc}",
-            hint=hint,
-            details={"setting": {"key": key, "value": _printable(value), "allowed": _printable(allowed)}},
-        ) from exc
+            f"stack {stack!r} settings are invalid: {exc}", hint=hint, details={"setting": setting}
+        ) from None
 
 
 def _printable(value: Any) -> Any:
+    from stacks.stack_file import SHOWN_CHARACTERS
+
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        return f"{value[:SHOWN_CHARACTERS]}... ({len(value)} characters)"
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list | tuple | set | frozenset):

@@ -55,7 +55,16 @@ REGION = pattern(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
 class SettingsError(ValueError):
     """A stack setting is missing or has a value that is not allowed; `line` is its line in the stack file."""
 
-    def __init__(self, key: str, value: Any, allowed: str, *, source: str | None = None, line: int | None = None):
+    def __init__(
+        self,
+        key: str,
+        value: Any,
+        allowed: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        message: str | None = None,
+    ) -> None:
         self.key = key
         self.value = value
         self.allowed = allowed
@@ -63,7 +72,7 @@ class SettingsError(ValueError):
         self.line = line
         where = f" in {source}" + (f":{line}" if line else "") if source else ""
         shown = "<missing>" if value is None else stack_file.shorten(value)
-        super().__init__(f"setting {key!r}{where} has value {shown}; allowed: {allowed}")
+        super().__init__(message or f"setting {key!r}{where} has value {shown}; allowed: {allowed}")
 
 
 _DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
@@ -523,7 +532,8 @@ def read_stack_values(
     try:
         document = stack_file.read(path)
     except stack_file.StackFileError as error:
-        raise SettingsError(error.key or "stack", stack, error.problem, source=source, line=error.line) from None
+        key = error.key or "stack file"
+        raise SettingsError(key, None, error.expected, source=source, line=error.line, message=str(error)) from None
     region: Any = None
     values: dict[str, Any] = {}
     for full_key, raw in document.config.items():

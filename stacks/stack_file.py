@@ -22,16 +22,17 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 
 
 class StackFileError(ValueError):
-    """The stack file cannot be read as a stack file; names the file, the line (1-based) and the key if known."""
+    """A file that is not a plain, bounded stack file: the file, the line (1-based), the key if known, and what a
+    stack file holds instead (`expected`)."""
 
-    def __init__(self, path: pathlib.Path | str, problem: str, *, line: int | None = None, key: str | None = None):
+    def __init__(self, path: pathlib.Path | str, expected: str, *, line: int | None = None, key: str | None = None):
         self.path = str(path)
-        self.problem = problem
+        self.expected = expected
         self.line = line
         self.key = key
         where = f"{self.path}:{line}" if line else self.path
-        about = f" (key {key!r})" if key else ""
-        super().__init__(f"{where}{about}: {problem}")
+        about = f" key {key!r}" if key else ""
+        super().__init__(f"{where}:{about} refused; a stack file holds {expected}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,25 +58,25 @@ def read(path: pathlib.Path) -> StackFile:
     with open(path, "rb") as handle:
         data = handle.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise StackFileError(path, f"larger than {MAX_BYTES // 1024} KiB; a stack file holds a few dozen keys")
+        raise StackFileError(path, f"a file of at most {MAX_BYTES // 1024} KiB (the project's own are about 2 KiB)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise StackFileError(path, f"not UTF-8 (byte 0x{data[error.start]:02x})", line=line) from None
+        raise StackFileError(path, f"UTF-8 text (byte 0x{data[error.start]:02x} is not)", line=line) from None
     if "\x00" in text:
-        raise StackFileError(path, "contains a NUL character", line=text[: text.index("\x00")].count("\n") + 1)
+        raise StackFileError(path, "text without NUL characters", line=text[: text.index("\x00")].count("\n") + 1)
     document = _Builder(path).build(text)
     if document is None:
         return StackFile(pathlib.Path(path), {}, {})
     if not isinstance(document, _Mapping):
-        raise StackFileError(path, "the document is not a mapping", line=1)
+        raise StackFileError(path, "a mapping with a config key at the top", line=1)
     config = document.get("config")
     if config is None:
         return StackFile(pathlib.Path(path), {}, {})
     if not isinstance(config, _Mapping):
         line = document.lines.get("config")
-        raise StackFileError(path, "config is not a mapping of keys to values", line=line, key="config")
+        raise StackFileError(path, "a mapping of keys to values", line=line, key="config")
     return StackFile(pathlib.Path(path), dict(config), dict(config.lines))
 
 
@@ -100,13 +101,11 @@ class _Builder:
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             problem = getattr(error, "problem", None) or "not valid YAML"
-            raise StackFileError(
-                self.path, f"not valid YAML: {problem}", line=mark.line + 1 if mark else None
-            ) from None
+            raise StackFileError(self.path, f"valid YAML ({problem})", line=mark.line + 1 if mark else None) from None
         body = [e for e in events if not isinstance(e, yaml.StreamStartEvent | yaml.StreamEndEvent)]
         documents = sum(isinstance(e, yaml.DocumentStartEvent) for e in body)
         if documents > 1:
-            raise StackFileError(self.path, "more than one YAML document", line=self._line(body[-1]))
+            raise StackFileError(self.path, "one YAML document", line=self._line(body[-1]))
         content = [e for e in body if not isinstance(e, yaml.DocumentStartEvent | yaml.DocumentEndEvent)]
         if not content:
             return None
@@ -117,17 +116,21 @@ class _Builder:
 
     def _check(self, event: yaml.Event, key: str | None) -> None:
         if isinstance(event, yaml.AliasEvent):
-            raise StackFileError(self.path, "aliases (*name) are not allowed", line=self._line(event), key=key)
+            raise StackFileError(self.path, "plain values (no aliases such as *name)", line=self._line(event), key=key)
         if getattr(event, "anchor", None) is not None:
-            raise StackFileError(self.path, "anchors (&name) are not allowed", line=self._line(event), key=key)
+            raise StackFileError(self.path, "plain values (no anchors such as &name)", line=self._line(event), key=key)
         if getattr(event, "tag", None) is not None:
-            raise StackFileError(self.path, f"tags ({event.tag}) are not allowed", line=self._line(event), key=key)
+            raise StackFileError(
+                self.path, f"plain values (no tags such as {event.tag})", line=self._line(event), key=key
+            )
 
     def _node(self, events: list[yaml.Event], index: int, depth: int, key: str | None) -> tuple[Any, int]:
         event = events[index]
         self._check(event, key)
         if depth > MAX_DEPTH:
-            raise StackFileError(self.path, f"nested deeper than {MAX_DEPTH} levels", line=self._line(event), key=key)
+            raise StackFileError(
+                self.path, f"values nested at most {MAX_DEPTH} levels deep", line=self._line(event), key=key
+            )
         if isinstance(event, yaml.ScalarEvent):
             return (_resolve(event.value) if not event.style else event.value), index + 1
         if isinstance(event, yaml.SequenceStartEvent):
@@ -143,17 +146,17 @@ class _Builder:
                 key_event = events[index]
                 self._check(key_event, key)
                 if not isinstance(key_event, yaml.ScalarEvent):
-                    raise StackFileError(self.path, "keys must be plain strings", line=self._line(key_event), key=key)
+                    raise StackFileError(self.path, "plain string keys", line=self._line(key_event), key=key)
                 name = key_event.value
                 line = self._line(key_event) or 0
                 if name in mapping:
                     raise StackFileError(
-                        self.path, f"given twice (first on line {mapping.lines[name]})", line=line, key=name
+                        self.path, f"each key once (also on line {mapping.lines[name]})", line=line, key=name
                     )
                 mapping[name], index = self._node(events, index + 1, depth + 1, name)
                 mapping.lines[name] = line
             return mapping, index + 1
-        raise StackFileError(self.path, f"unexpected {type(event).__name__}", line=self._line(event), key=key)
+        raise StackFileError(self.path, f"plain YAML (not {type(event).__name__})", line=self._line(event), key=key)
 
 
 def _resolve(text: str) -> Any:

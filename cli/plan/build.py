@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from cli.errors import OperationFailed, StackNotFound, StackSettingsInvalid
+from cli.errors import OperationFailed, StackNotFound
 
 WORKER = "cli.plan.worker"
 """Module that plans a project tree other than the one this interpreter imported."""
@@ -16,7 +16,16 @@ WORKER = "cli.plan.worker"
 
 def plan_stack(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     """The stack's plan; in this process when `stacks` is the project's own, otherwise in a fresh interpreter."""
+    from cli.target import load_settings
+
     project_dir = pathlib.Path(project_dir).resolve()
+    if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
+        raise StackNotFound(
+            f"stack {stack!r} has no Pulumi.{stack}.yaml in {project_dir}",
+            hint="plan a stack that has a settings file, such as dev or prod",
+        )
+    # Refused here, with exit 2 and the key, whichever interpreter then runs the program.
+    load_settings(stack, project_dir)
     if _imported_root() == project_dir:
         return plan_here(stack, project_dir)
     return plan_in_subprocess(stack, project_dir)
@@ -27,18 +36,15 @@ def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     from cli.plan.answers import UnknownInvoke
     from cli.plan.document import plan_document
     from cli.plan.recorder import run
+    from cli.target import load_settings
     from stacks.program import build
-    from stacks.settings import SettingsError, load_stack_settings
 
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
         raise StackNotFound(
             f"stack {stack!r} has no Pulumi.{stack}.yaml in {project_dir}",
             hint="plan a stack that has a settings file, such as dev or prod",
         )
-    try:
-        settings = load_stack_settings(stack, project_dir)
-    except SettingsError as error:
-        raise StackSettingsInvalid(str(error), hint=f"fix Pulumi.{stack}.yaml (docs/settings.md)") from None
+    settings = load_settings(stack, project_dir)
     try:
         recording = run(settings, build)
     except UnknownInvoke as error:

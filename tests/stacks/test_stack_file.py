@@ -1,0 +1,177 @@
+"""Hostile stack files: each refusal exits 2 from `infra plan` / `infra policy`, naming file, line, key and value."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from stacks import stack_file
+from stacks.settings import SettingsError, load_stack_settings
+from tests.cli.conftest import Infra, project  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def infra() -> Infra:
+    return Infra()
+
+
+def _append(project: pathlib.Path, stack: str, text: str) -> None:  # noqa: F811
+    path = project / f"Pulumi.{stack}.yaml"
+    path.write_bytes(path.read_bytes() + text.encode())
+
+
+def _replace(project: pathlib.Path, stack: str, old: str, new: str) -> None:  # noqa: F811
+    path = project / f"Pulumi.{stack}.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+
+
+def _refused(infra: Infra, verb: str, stack: str) -> dict:
+    doc = infra.json(verb, "--stack", stack, code=2)
+    assert doc["error"]["kind"] == "StackSettingsInvalid", doc
+    assert "Traceback" not in doc["error"]["message"]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "value", "allowed"),
+    [
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:databaseName: _app", "databaseName", "_app",
+         "a letter"),
+        ("serviceMemory: 512", "serviceMemory: 4096", "serviceMemory", 4096, "one of 512, 1024, 2048"),
+        ("logRetentionDays: 14", "logRetentionDays: 15", "logRetentionDays", 15, "3653"),
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:dbMasterUsername: public",
+         "dbMasterUsername", "public", "not postgres, admin, rdsadmin, root, master, user, public"),
+        ("dbMultiAz: false", "dbMultiAZ: false", "dbMultiAZ", False, "did you mean groundwork:dbMultiAz?"),
+        ("dbMultiAz: false", "dbMultiAz: yes", "dbMultiAz", "yes", "true or false"),
+        ("serviceCpu: 256", "serviceCpu: 0x100", "serviceCpu", "0x100", "one of 256"),
+    ],
+)  # fmt: skip
+def test_plan_refuses_a_bad_setting_with_key_value_and_allowed(
+    infra: Infra,
+    project: pathlib.Path,  # noqa: F811
+    old: str,
+    new: str,
+    key: str,
+    value: object,
+    allowed: str,
+) -> None:
+    _replace(project, "dev", old, new)
+    doc = _refused(infra, "plan", "dev")
+    setting = doc["setting"]
+    assert setting["key"] == f"groundwork:{key}"
+    assert setting["value"] == value
+    assert allowed in setting["allowed"]
+    assert setting["file"] == "Pulumi.dev.yaml"
+    assert isinstance(setting["line"], int)
+    assert f"groundwork:{key}" in doc["error"]["message"]
+    assert repr(value) in doc["error"]["message"]
+
+
+def test_a_key_given_twice_is_refused_even_when_it_weakens_prod(infra: Infra, project: pathlib.Path) -> None:  # noqa: F811
+    _append(project, "prod", "  groundwork:protect: false\n")
+    for verb in ("plan", "policy"):
+        doc = _refused(infra, verb, "prod")
+        assert doc["setting"]["key"] == "groundwork:protect"
+        assert "each key once (also on line 7)" in doc["error"]["message"]
+        assert "Pulumi.prod.yaml:41" in doc["error"]["message"]
+        assert doc["setting"]["line"] == 41
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("  groundwork:jwtAudience: &b x\n", "no anchors"),
+        ("  groundwork:jwtAudience: *b\n", "no aliases"),
+        ("  groundwork:jwtAudience: !!str x\n", "no tags"),
+        ("---\nconfig: {}\n", "one YAML document"),
+        ("  groundwork:jwtAudience: \xff\n", "UTF-8 text (byte 0xff is not)"),
+        ("  groundwork:jwtAudience: [unclosed\n", "valid YAML"),
+    ],
+)
+def test_hostile_yaml_is_refused_with_file_and_line(
+    infra: Infra,
+    project: pathlib.Path,  # noqa: F811
+    text: str,
+    problem: str,
+) -> None:
+    path = project / "Pulumi.dev.yaml"
+    data = text.encode("latin-1") if "\xff" in text else text.encode()
+    path.write_bytes(path.read_bytes() + data)
+    doc = _refused(infra, "plan", "dev")
+    assert problem in doc["error"]["message"]
+    assert "Pulumi.dev.yaml:" in doc["error"]["message"]
+
+
+def test_an_alias_bomb_is_refused_before_any_expansion(tmp_path: pathlib.Path) -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1}]" for i in range(1, 12)]
+    (tmp_path / "Pulumi.bomb.yaml").write_text("\n".join(lines) + "\nconfig:\n  aws:region: *a11\n")
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("bomb", tmp_path)
+    assert "no anchors" in caught.value.allowed
+    assert caught.value.line == 1
+
+
+def test_a_large_file_is_refused_without_reading_it_whole(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "Pulumi.big.yaml"
+    with open(path, "wb") as handle:
+        handle.write(b"config:\n  groundwork:jwtAudience: ")
+        handle.truncate(64 * 1024 * 1024)
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("big", tmp_path)
+    assert "at most 256 KiB" in caught.value.allowed
+
+
+def test_a_huge_value_is_quoted_back_shortened(tmp_path: pathlib.Path) -> None:
+    value = "x" * 200_000
+    (tmp_path / "Pulumi.long.yaml").write_text(f"config:\n  aws:region: eu-west-1\n  groundwork:domain: {value}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("long", tmp_path)
+    message = str(caught.value)
+    assert len(message) < 400
+    assert "(200000 characters)" in message
+    assert "Pulumi.long.yaml:3" in message
+
+
+def test_plain_scalars_are_read_as_yaml_1_2(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        "config:\n  a: 030\n  b: yes\n  c: on\n  d: 0o17\n  e: true\n  f: '030'\n  g: ~\n  h: 1.5\n"
+    )
+    config = stack_file.read(tmp_path / "Pulumi.s.yaml").config
+    assert config == {"a": 30, "b": "yes", "c": "on", "d": "0o17", "e": True, "f": "030", "g": None, "h": 1.5}
+
+
+def test_thirty_written_with_a_leading_zero_is_thirty(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "Pulumi.z.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  groundwork:domain: example.com\n  groundwork:protect: false\n"
+        "  groundwork:secretRotationDays: 030\n"
+    )
+    assert load_stack_settings("z", tmp_path).secret_rotation_days == 30
+
+
+def test_a_stack_file_with_only_the_required_keys_works_for_any_stack_name(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "Pulumi.local.yaml").write_text("config:\n  aws:region: eu-west-1\n  groundwork:domain: example.test\n")
+    settings = load_stack_settings("local", tmp_path)
+    assert settings.protect
+    assert settings.host_name == "api.example.test"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "config:\n  groundwork:domain:\n    nested: [1, 2]\n",
+        "config:\n  ? [a, b]\n  : x\n",
+        "config: [1, 2]\n",
+        "- 1\n",
+        "config:\n  groundwork:domain: " + "[" * 20 + "]" * 20 + "\n",
+        "config:\n  groundwork:domain: a\x00b\n",
+        "config:\n  aws:region: eu-west-1\n  groundwork:: x\n",
+    ],
+)
+def test_other_malformed_files_are_settings_errors(tmp_path: pathlib.Path, text: str) -> None:
+    (tmp_path / "Pulumi.bad.yaml").write_text(text)
+    with pytest.raises(SettingsError):
+        load_stack_settings("bad", tmp_path)
