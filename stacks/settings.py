@@ -281,8 +281,8 @@ class StackSettings:
         group=_SERVICE, feeds=("LoadBalancerArgs.deletion_protection",),
     )
     jwt_issuer: str | None = setting(
-        "jwtIssuer", None, _TOKEN, "`JWT_ISSUER` of the service.",
-        group=_SERVICE, feeds=("ServiceArgs.jwt_issuer",), default_text="the service URL",
+        "jwtIssuer", None, _TOKEN, "`JWT_ISSUER` of the service (through `StackSettings.issuer`).",
+        group=_SERVICE, default_text="the service URL",
     )
     jwt_audience: str = setting(
         "jwtAudience", "groundwork-api", _TOKEN, "`JWT_AUDIENCE` of the service.",

@@ -21,25 +21,19 @@ def test_documented_resource_counts_match_both_stacks() -> None:
     assert documented == actual
 
 
-def _shown(value: object) -> str:
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
+def test_settings_doc_is_generated_from_the_declarations() -> None:
+    from stacks import settings_doc
+
+    committed = settings_doc.DOC.read_text(encoding="utf-8")
+    assert committed == settings_doc.render(committed), "docs/settings.md is stale: run python -m stacks.settings_doc"
 
 
-def test_settings_doc_shows_the_values_of_both_stack_files() -> None:
-    from stacks.settings import KEYS, load_stack_settings
+def test_settings_doc_check_fails_on_a_stale_row(tmp_path, monkeypatch) -> None:
+    from stacks import settings_doc
 
-    text = (PROJECT_DIR / "docs" / "settings.md").read_text()
-    rows = {
-        key: (dev.strip(), prod.strip())
-        for key, dev, prod in re.findall(r"^\| `([a-z]+:[A-Za-z0-9]+)` \|.*\| ([^|]+) \| ([^|]+) \|$", text, re.M)
-    }
-    dev, prod = load_stack_settings("dev"), load_stack_settings("prod")
-    assert rows["aws:region"] == (dev.region, prod.region)
-    for spec in KEYS:
-        key = f"groundwork:{spec.key}"
-        expected = (_shown(getattr(dev, spec.attr)), _shown(getattr(prod, spec.attr)))
-        assert rows[key] == expected, key
+    stale = tmp_path / "settings.md"
+    stale.write_text(settings_doc.DOC.read_text().replace("| 365 |", "| 366 |", 1))
+    monkeypatch.setattr(settings_doc, "DOC", stale)
+    assert settings_doc.main(["--check"]) == 1
+    assert settings_doc.main([]) == 0
+    assert settings_doc.main(["--check"]) == 0

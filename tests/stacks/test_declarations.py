@@ -1,0 +1,74 @@
+"""Every setting is declared once and bound for real: each Args field it names exists and receives the setting."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+
+import pytest
+
+from stacks.settings import PROJECT_DIR, SETTINGS, StackSettings
+
+INFRA = PROJECT_DIR / "infra"
+
+
+def args_classes() -> dict[str, type]:
+    """Every `...Args` dataclass of the components, by name."""
+    found = {}
+    for path in sorted(INFRA.glob("*.py")):
+        module = importlib.import_module(f"infra.{path.stem}")
+        for name, value in vars(module).items():
+            if name.endswith("Args") and dataclasses.is_dataclass(value):
+                found[name] = value
+    return found
+
+
+def program_bindings() -> set[tuple[str, str, str]]:
+    """(Args class, field, settings attribute) for every `XArgs(field=... s.attr ...)` in stacks/program.py."""
+    tree = ast.parse((PROJECT_DIR / "stacks" / "program.py").read_text(encoding="utf-8"))
+    bound = set()
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id.endswith("Args"):
+            for keyword in call.keywords:
+                for node in ast.walk(keyword.value):
+                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "s":
+                        bound.add((call.func.id, keyword.arg or "", node.attr))
+    return bound
+
+
+def test_keys_and_fields_are_unique_and_described() -> None:
+    assert len({s.key for s in SETTINGS}) == len(SETTINGS)
+    fields = {f.name for f in dataclasses.fields(StackSettings)}
+    for spec in SETTINGS:
+        assert spec.attr in fields, spec.key
+        assert spec.description.endswith((".", ")")), spec.key
+        assert "\n" not in spec.description, spec.key
+        assert spec.kind.allowed, spec.key
+
+
+@pytest.mark.parametrize("spec", SETTINGS, ids=lambda s: s.key)
+def test_each_bound_args_field_exists_and_receives_the_setting(spec) -> None:
+    classes = args_classes()
+    bound = program_bindings()
+    for target in spec.feeds:
+        class_name, _, field = target.partition(".")
+        assert class_name in classes, f"{spec.key}: no component Args class {class_name}"
+        assert field in {f.name for f in dataclasses.fields(classes[class_name])}, f"{spec.key}: no {target}"
+        assert (class_name, field, spec.attr) in bound, f"{spec.key}: program does not pass s.{spec.attr} to {target}"
+
+
+def test_the_binding_check_sees_a_missing_binding() -> None:
+    bound = program_bindings()
+    assert ("DatabaseArgs", "database_name", "database_name") in bound
+    assert ("DatabaseArgs", "database_name", "service_cpu") not in bound
+
+
+def test_the_defaults_are_those_of_the_dataclass() -> None:
+    for spec in SETTINGS:
+        field = next(f for f in dataclasses.fields(StackSettings) if f.name == spec.attr)
+        if spec.required:
+            assert field.default is dataclasses.MISSING
+        else:
+            assert field.default == spec.default, spec.key
+            assert spec.default is None or spec.kind(spec.default) == spec.default, spec.key
