@@ -71,6 +71,32 @@ def load_settings(stack: str, project_dir: Path) -> Any:
         ) from None
 
 
+def effective_settings(stack: str, project_dir: Path) -> dict[str, Any]:
+    """Every setting of a stack with its effective value and its source (`file` with a line, or `default`)."""
+    from stacks.settings import REDACTED, SettingsError, effective
+
+    load_settings(stack, project_dir)  # a bad file is the same exit-2 error as everywhere else
+    try:
+        rows = effective(stack, project_dir)
+    except SettingsError as exc:  # pragma: no cover - load_settings refused it already
+        raise StackSettingsInvalid(str(exc)) from None
+    settings = []
+    for row in rows:
+        spec = row.setting
+        hidden = spec is not None and spec.secret_ok and row.value is not None
+        settings.append(
+            {
+                "key": row.key,
+                "value": REDACTED if hidden else _printable(row.value),
+                "source": row.source,
+                "line": row.line,
+                "allowed": spec.kind.allowed if spec else None,
+                "feeds": list(spec.feeds) if spec else [],
+            }
+        )
+    return {"stack": stack, "file": stack_config_path(project_dir, stack).name, "settings": settings}
+
+
 def _printable(value: Any) -> Any:
     from stacks.stack_file import SHOWN_CHARACTERS
 

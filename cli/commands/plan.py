@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.options import JsonOption, StackOption
 
+if TYPE_CHECKING:
+    from cli.commands.context import Session
+
 OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the plan to this file (for diff --base).")]
+SettingsOption = Annotated[
+    bool,
+    typer.Option("--settings", help="Show every setting's effective value and source (file or default) instead."),
+]
 
 
-def plan(stack: StackOption = "local", out: OutOption = None, as_json: JsonOption = False) -> None:
+def plan(
+    stack: StackOption = "local", out: OutOption = None, settings: SettingsOption = False, as_json: JsonOption = False
+) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
     from cli.plan.commands import plan_for_exit, require_cloud_stack
@@ -21,6 +30,9 @@ def plan(stack: StackOption = "local", out: OutOption = None, as_json: JsonOptio
 
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)
+    if settings:
+        _show_settings(stack, session, as_json)
+        return
     document = plan_for_exit(stack, session.project_dir)
     text = dumps(document)
     if out is not None:
@@ -30,4 +42,19 @@ def plan(stack: StackOption = "local", out: OutOption = None, as_json: JsonOptio
         import sys
 
         sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _show_settings(stack: str, session: Session, as_json: bool) -> None:
+    """The `--settings` view: a table on stderr, the same rows as one JSON document on stdout with --json."""
+    import json
+    import sys
+
+    from cli.plan.render import render_settings
+    from cli.target import effective_settings
+
+    document = effective_settings(stack, session.project_dir)
+    render_settings(session.console, document)
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         sys.stdout.flush()

@@ -37,6 +37,28 @@ def render_plan(console: Console, plan: dict[str, Any]) -> None:
     console.print(root)
 
 
+def render_settings(console: Console, document: dict[str, Any]) -> None:
+    """Each setting's effective value and where it came from."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{document['stack']} settings ({document['file']})", title_justify="left")
+    for column in ("key", "value", "source"):
+        table.add_column(column)
+    for row in document["settings"]:
+        value = (
+            "unset"
+            if row["value"] is None
+            else str(row["value"]).lower()
+            if isinstance(row["value"], bool)
+            else str(row["value"])
+        )
+        source = f"file line {row['line']}" if row["source"] == "file" and row["line"] else row["source"]
+        style = "" if row["source"] == "file" else "dim"
+        table.add_row(escape(row["key"]), escape(value), source, style=style)
+    console.print(table)
+
+
 def render_diff(console: Console, diff: PlanDiff, base_label: str) -> None:
     """Added, removed and changed resources, then the risks."""
     from rich.markup import escape

@@ -175,3 +175,28 @@ def test_other_malformed_files_are_settings_errors(tmp_path: pathlib.Path, text:
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
     with pytest.raises(SettingsError):
         load_stack_settings("bad", tmp_path)
+
+
+def test_plan_settings_shows_each_value_with_its_source(infra: Infra, project: pathlib.Path) -> None:  # noqa: F811
+    _append(project, "dev", "  groundwork:alarmEmail:\n    secure: v1:c2VjcmV0\n")
+    doc = infra.json("plan", "--stack", "dev", "--settings")
+    rows = {row["key"]: row for row in doc["settings"]}
+    assert doc["stack"] == "dev"
+    assert rows["groundwork:serviceCpu"] == {
+        "key": "groundwork:serviceCpu",
+        "value": 256,
+        "source": "file",
+        "line": 22,
+        "allowed": "one of 256, 512, 1024, 2048, 4096",
+        "feeds": ["ServiceArgs.cpu"],
+    }
+    assert rows["groundwork:vpcCidr"]["source"] == "default"
+    assert rows["groundwork:vpcCidr"]["value"] == "10.0.0.0/16"
+    assert rows["groundwork:alarmEmail"]["value"] == "[secret]"
+    assert "c2VjcmV0" not in str(doc)
+    assert len(rows) == 49
+
+
+def test_plan_settings_refuses_a_bad_file_like_plan(infra: Infra, project: pathlib.Path) -> None:  # noqa: F811
+    _append(project, "dev", "  groundwork:protect: true\n")
+    infra("plan", "--stack", "dev", "--settings", code=2)
