@@ -125,6 +125,7 @@ SETTINGS_BREAKAGE: dict[str, tuple[str, Any]] = {
     "25": ("albDeletionProtection", False),
     "35": ("ecrImmutableTags", False),
     "39": ("secretRecoveryWindowDays", 0),
+    "43": ("protect", False),
 }
 """Per control, a prod setting (with protect off, which would refuse it) that the control must catch."""
 

@@ -13,7 +13,7 @@ from cli.plan.policy.model import REGISTRY
 from stacks.settings import PROJECT_DIR
 from tests.cli.plan.programs import MUTATIONS, SETTINGS_BREAKAGE, broken_by_arguments, broken_by_settings, planned
 
-CONTROL_IDS = [str(n) for n in range(1, 43)]
+CONTROL_IDS = [str(n) for n in range(1, 44)]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _result(report: PolicyReport, control_id: str):
     return next(r for r in report.results if r.control.id == control_id)
 
 
-def test_the_table_has_42_controls_with_sources_and_levels(controls) -> None:
+def test_the_table_has_43_controls_with_sources_and_levels(controls) -> None:
     assert [c.id for c in controls] == CONTROL_IDS
     for c in controls:
         assert c.sources, c.id
@@ -77,6 +77,16 @@ def test_production_level_is_an_error_on_prod_and_a_warning_on_dev(controls) -> 
     assert on_dev.status == "warning"
     assert [severity(level, False) for level in "EPA"] == ["error", "warning", "advisory"]
     assert [severity(level, True) for level in "EPA"] == ["error", "error", "advisory"]
+
+
+def test_an_unprotected_prod_stack_is_a_policy_error(controls) -> None:
+    plan = planned("prod", overrides=(("protect", False), ("dbDeletionProtection", False)))
+    result = _result(evaluate(plan, controls), "43")
+    assert result.status == "error"
+    urns = {f.urn for f in result.findings}
+    assert any("rds/instance:Instance" in urn for urn in urns), urns
+    assert any("s3/bucket:Bucket" in urn for urn in urns), urns
+    assert _result(evaluate(plan, controls, production=False), "43").status == "warning"
 
 
 def test_dev_reports_production_controls_as_warnings(reports) -> None:
