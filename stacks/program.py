@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import hashlib
 import json
 import pathlib
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -32,6 +27,8 @@ from infra.rotation import (
 from infra.service import Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from stacks import outputs
+from stacks.content_tag import content_tag
+from stacks.gc_pause import without_collection_pauses
 from stacks.settings import PROJECT_DIR, REDACTED, StackSettings
 
 APP_DIR = PROJECT_DIR / "app_image"
@@ -42,65 +39,6 @@ LIVENESS_PATH = "/livez"
 """The API's no-I/O liveness endpoint."""
 APP_USERNAME = "app"
 """Login role of the service in the database."""
-_GENERATED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
-_ALWAYS_HASHED = frozenset({"Dockerfile", ".dockerignore"})
-"""Docker reads these even when .dockerignore excludes them, and they shape the image."""
-
-
-def content_tag(directory: pathlib.Path) -> str:
-    """A tag derived from the Dockerfile, .dockerignore and every file Docker would send as build context."""
-    ignore_file = directory / ".dockerignore"
-    rules: list[tuple[re.Pattern[str], bool]] = []
-    if ignore_file.is_file():
-        for line in ignore_file.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                negated = line.startswith("!")
-                rules.append((_pattern(line.removeprefix("!").strip()), negated))
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        relative = path.relative_to(directory).as_posix()
-        if relative not in _ALWAYS_HASHED and (_generated(relative) or _excluded(relative, rules)):
-            continue
-        digest.update(relative.encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return f"sha-{digest.hexdigest()[:16]}"
-
-
-def _pattern(text: str) -> re.Pattern[str]:
-    """A .dockerignore pattern as a regular expression over slash-separated relative paths."""
-    text = text.strip("/")
-    out, i = "", 0
-    while i < len(text):
-        if text.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif text.startswith("**", i):
-            out, i = out + ".*", i + 2
-        elif text[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif text[i] == "?":
-            out, i = out + "[^/]", i + 1
-        else:
-            out, i = out + re.escape(text[i]), i + 1
-    return re.compile(out)
-
-
-def _excluded(relative: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
-    """Docker's rule: the last pattern matching the path, or a directory above it, decides."""
-    parts = relative.split("/")
-    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    excluded = False
-    for pattern, negated in rules:
-        if any(pattern.fullmatch(candidate) for candidate in candidates):
-            excluded = not negated
-    return excluded
-
-
-def _generated(relative: str) -> bool:
-    """Interpreter and tool caches never count, whatever .dockerignore says."""
-    parts = relative.split("/")
-    return any(part in _GENERATED_DIRS for part in parts[:-1]) or parts[-1].endswith((".pyc", ".pyo"))
 
 
 def workers(cpu_units: int) -> int:
@@ -108,25 +46,9 @@ def workers(cpu_units: int) -> int:
     return max(1, cpu_units // 512)
 
 
-@contextlib.contextmanager
-def _without_collection_pauses() -> Iterator[None]:
-    """Suspends the cyclic garbage collector while the program declares its resources.
-
-    Declaring loads the provider modules' type tables: hundreds of thousands of long-lived objects that every
-    collection pass would walk again for nothing; in this short-lived process that costs about a second.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[str, Any]:
     """Declares every resource of the stack and exports its outputs; returns the exported values."""
-    with _without_collection_pauses():
+    with without_collection_pauses():
         return _declare(settings, app_dir)
 
 

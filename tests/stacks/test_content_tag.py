@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from stacks.program import content_tag
+from stacks.content_tag import content_tag
 
 
 def make_context(root: pathlib.Path) -> pathlib.Path:

@@ -66,15 +66,15 @@ def test_every_resource_is_a_named_child_of_a_groundwork_component(full: Recordi
 def test_build_leaves_the_garbage_collector_as_it_found_it() -> None:
     import gc
 
-    from stacks.program import _without_collection_pauses
+    from stacks.gc_pause import without_collection_pauses
 
     assert gc.isenabled()
-    with _without_collection_pauses():
+    with without_collection_pauses():
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with _without_collection_pauses():
+        with without_collection_pauses():
             pass
         assert not gc.isenabled()
     finally:
@@ -609,7 +609,8 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
 
 
 def test_image_is_built_from_app_image_and_tagged_by_content(stack: Recording) -> None:
-    from stacks.program import APP_DIR, content_tag
+    from stacks.content_tag import content_tag
+    from stacks.program import APP_DIR
 
     image = stack.one("docker-build:index:Image")
     tag = content_tag(APP_DIR)
