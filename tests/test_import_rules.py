@@ -111,3 +111,127 @@ def test_the_rule_checker_finds_violations(tmp_path: pathlib.Path, code: str, ex
     )
     for fragment in expected:
         assert any(fragment in f for f in found), (fragment, found)
+
+
+# Transitive rules: an import through an intermediate module counts as much as a direct one.
+
+PACKAGES = ("infra", "stacks", "cli")
+CLI_MAY_REACH_INFRA = frozenset({"infra", "infra.limits"})
+"""The CLI may use AWS's tables (plain Python) without loading a component."""
+OFFLINE_PLAN = ("cli.plan.build", "stacks.program")
+"""The one documented way from the CLI to the components: the offline plan builds the program."""
+
+
+def module_name(root: pathlib.Path, path: pathlib.Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph(root: pathlib.Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
+    """Each project module and the project modules it imports anywhere in its body (lazy imports included)."""
+    files = {module_name(root, p): p for package in packages for p in sorted((root / package).rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*anchor, base] if base else anchor)
+                targets.add(base)
+                targets.update(f"{base}.{alias.name}" for alias in node.names)
+        edges = set()
+        for target in targets:
+            # `import a.b.c` also runs a and a.b.
+            parts = target.split(".")
+            edges.update(".".join(parts[: i + 1]) for i in range(len(parts)) if ".".join(parts[: i + 1]) in files)
+        graph[name] = edges - {name}
+    return graph
+
+
+def reach(graph: dict[str, set[str]], start: str, *, allowed_edge=lambda a, b: True) -> dict[str, list[str]]:
+    """Every module reachable from start, with one import path to it."""
+    paths = {start: [start]}
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        for target in sorted(graph.get(current, ())):
+            if target not in paths and allowed_edge(current, target):
+                paths[target] = [*paths[current], target]
+                todo.append(target)
+    return paths
+
+
+def cli_paths_into_infra(graph: dict[str, set[str]]) -> list[str]:
+    """Import chains from a CLI module to a component other than through the offline plan."""
+    problems = []
+    for module in sorted(m for m in graph if m == "cli" or m.startswith("cli.")):
+        # The program (and what it imports) is not followed: the offline plan's edge to it is the documented one,
+        # and any other module that imports it is reported itself.
+        paths = reach(graph, module, allowed_edge=lambda a, b: b != OFFLINE_PLAN[1])
+        for target, path in sorted(paths.items()):
+            if target.split(".")[0] == "infra" and target not in CLI_MAY_REACH_INFRA:
+                problems.append(" -> ".join(path))
+            if OFFLINE_PLAN[1] in graph.get(target, ()) and target != OFFLINE_PLAN[0]:
+                problems.append(" -> ".join([*path, OFFLINE_PLAN[1]]))
+    return problems
+
+
+def test_cli_reaches_components_only_through_the_offline_plan() -> None:
+    assert cli_paths_into_infra(import_graph(ROOT)) == []
+
+
+def test_the_offline_plan_is_the_path_that_is_allowed() -> None:
+    graph = import_graph(ROOT)
+    assert "stacks.program" in graph["cli.plan.build"]
+    assert "infra.database" in reach(graph, "cli.plan.build")
+
+
+def test_infra_and_stacks_never_reach_the_cli() -> None:
+    graph = import_graph(ROOT)
+    problems = []
+    for module in sorted(m for m in graph if m.split(".")[0] in ("infra", "stacks")):
+        for target, path in reach(graph, module).items():
+            if target.split(".")[0] == "cli" or (module.startswith("infra") and target.startswith("stacks")):
+                problems.append(" -> ".join(path))
+    assert problems == []
+
+
+def test_the_limits_module_needs_no_cloud_sdk() -> None:
+    for module in ("infra", "infra.limits"):
+        path = ROOT / (module.replace(".", "/") + ("/__init__.py" if module == "infra" else ".py"))
+        found = violations(path, modules=("pulumi", "pulumi_aws", "boto3", "botocore", "httpx"), names=())
+        assert found == [], found
+
+
+def test_a_rule_broken_through_an_intermediate_module_is_found(tmp_path: pathlib.Path) -> None:
+    for name, text in {
+        "cli/__init__.py": "",
+        "cli/commands.py": "def run():\n    from cli import helpers\n",
+        "cli/helpers.py": "from stacks.tools import thing\n",
+        "cli/plan/__init__.py": "",
+        "cli/plan/build.py": "from stacks import program\n",
+        "stacks/__init__.py": "",
+        "stacks/tools.py": "from ..infra import network\nthing = 1\n",
+        "stacks/program.py": "import infra.database\n",
+        "infra/__init__.py": "",
+        "infra/network.py": "",
+        "infra/database.py": "from . import limits\n",
+        "infra/limits.py": "",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "stacks/tools.py").write_text("from infra import network\nthing = 1\n")
+    problems = cli_paths_into_infra(import_graph(tmp_path))
+    assert "cli.commands -> cli.helpers -> stacks.tools -> infra.network" in problems
+    assert not any(p.endswith("infra.database") for p in problems), problems
+    (tmp_path / "cli/helpers.py").write_text("from stacks.tools import thing\nfrom stacks.program import build\n")
+    problems = cli_paths_into_infra(import_graph(tmp_path))
+    assert "cli.helpers -> stacks.program" in problems
