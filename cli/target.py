@@ -65,7 +65,7 @@ def load_settings(stack: str, project_dir: Path) -> Any:
         hint = f"fix {key} in {where}" if key else f"fix {where}"
         if allowed:
             hint += f"; allowed: {allowed} (docs/settings.md)"
-        setting = {"key": key, "value": _printable(value), "allowed": allowed, "file": name, "line": line}
+        setting = {"key": _printable(key), "value": _printable(value), "allowed": allowed, "file": name, "line": line}
         raise StackSettingsInvalid(
             f"stack {stack!r} settings are invalid: {exc}", hint=hint, details={"setting": setting}
         ) from None

@@ -72,7 +72,8 @@ class SettingsError(ValueError):
         self.line = line
         where = f" in {source}" + (f":{line}" if line else "") if source else ""
         shown = "<missing>" if value is None else stack_file.shorten(value)
-        super().__init__(message or f"setting {key!r}{where} has value {shown}; allowed: {allowed}")
+        name = stack_file.shorten(key)
+        super().__init__(message or f"setting {name}{where} has value {shown}; allowed: {allowed}")
 
 
 _DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
@@ -444,6 +445,8 @@ RULES: tuple[Rule, ...] = (
 
 def closest_key(key: str) -> str | None:
     """The declared key a misspelt one most likely meant."""
+    if len(key) > 64:
+        return None
     by_case = {k.lower(): k for k in _BY_KEY}
     if key.lower() in by_case:
         return by_case[key.lower()]

@@ -31,7 +31,7 @@ class StackFileError(ValueError):
         self.line = line
         self.key = key
         where = f"{self.path}:{line}" if line else self.path
-        about = f" key {key!r}" if key else ""
+        about = f" key {shorten(key)}" if key else ""
         super().__init__(f"{where}:{about} refused; a stack file holds {expected}")
 
 

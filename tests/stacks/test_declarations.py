@@ -72,3 +72,32 @@ def test_the_defaults_are_those_of_the_dataclass() -> None:
         else:
             assert field.default == spec.default, spec.key
             assert spec.default is None or spec.kind(spec.default) == spec.default, spec.key
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("master_username", "root", "a name other than postgres"),
+        ("master_username", "_admin", "a letter"),
+        ("database_name", "_app", "a letter"),
+        ("app_username", "public", "a name other than postgres"),
+    ],
+)
+def test_the_database_component_refuses_what_the_settings_refuse(field: str, value: str, allowed: str) -> None:
+    from infra import database
+
+    args = database.DatabaseArgs(subnet_ids=["a", "b"], security_group_id="sg", **{field: value})
+    with pytest.raises(ValueError, match=f"{field}={value!r}") as caught:
+        database._validate(args)
+    assert allowed in str(caught.value)
+
+
+def test_settings_and_components_share_the_tables() -> None:
+    from infra import limits, service
+
+    assert service.FARGATE_SIZES is limits.FARGATE_SIZES
+    spec = next(s for s in SETTINGS if s.key == "logRetentionDays")
+    for days in limits.LOG_RETENTION_DAYS:
+        assert spec.kind(days) == days
+    with pytest.raises(ValueError, match="3653"):
+        spec.kind(15)

@@ -200,3 +200,18 @@ def test_plan_settings_shows_each_value_with_its_source(infra: Infra, project: p
 def test_plan_settings_refuses_a_bad_file_like_plan(infra: Infra, project: pathlib.Path) -> None:  # noqa: F811
     _append(project, "dev", "  groundwork:protect: true\n")
     infra("plan", "--stack", "dev", "--settings", code=2)
+
+
+def test_a_huge_unknown_key_is_quoted_back_shortened(tmp_path: pathlib.Path) -> None:
+    key = "groundwork:" + "k" * 100_000
+    (tmp_path / "Pulumi.k.yaml").write_text(f"config:\n  aws:region: eu-west-1\n  {key}: 1\n")
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("k", tmp_path)
+    assert len(str(caught.value)) < 400
+
+
+def test_deep_brackets_are_refused_quickly(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "Pulumi.d.yaml").write_text("config:\n  groundwork:domain: " + "[" * 200_000 + "\n")
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("d", tmp_path)
+    assert caught.value.line is not None
