@@ -63,10 +63,18 @@ def read(path: pathlib.Path) -> StackFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise StackFileError(path, f"UTF-8 text (byte 0x{data[error.start]:02x} is not)", line=line) from None
+        start = data.rfind(b"\n", 0, error.start) + 1
+        key = re.match(rb"\s*([A-Za-z0-9_.:-]+):", data[start : error.start])
+        expected = f"UTF-8 text (byte 0x{data[error.start]:02x} is not)"
+        raise StackFileError(path, expected, line=line, key=key.group(1).decode() if key else None) from None
     if "\x00" in text:
         raise StackFileError(path, "text without NUL characters", line=text[: text.index("\x00")].count("\n") + 1)
-    document = _Builder(path).build(text)
+    try:
+        document = _Builder(path).build(text)
+    except StackFileError as error:
+        if error.key is None and error.line:
+            error = StackFileError(path, error.expected, line=error.line, key=_key_on_line(text, error.line))
+        raise error from None
     if document is None:
         return StackFile(pathlib.Path(path), {}, {})
     if not isinstance(document, _Mapping):
@@ -99,7 +107,8 @@ class _Builder:
         try:
             events = list(yaml.parse(text, Loader=loader))
         except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
+            # Where the unfinished construct began names the key better than where parsing gave up.
+            mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
             problem = getattr(error, "problem", None) or "not valid YAML"
             raise StackFileError(self.path, f"valid YAML ({problem})", line=mark.line + 1 if mark else None) from None
         body = [e for e in events if not isinstance(e, yaml.StreamStartEvent | yaml.StreamEndEvent)]
@@ -170,3 +179,10 @@ def _resolve(text: str) -> Any:
     if _FLOAT.fullmatch(text):
         return float(text)
     return text
+
+
+def _key_on_line(text: str, line: int) -> str | None:
+    """The mapping key written at the start of a line, if any."""
+    lines = text.splitlines()
+    found = re.match(r"\s*([A-Za-z0-9_.:-]+?):(\s|$)", lines[line - 1]) if 0 < line <= len(lines) else None
+    return found.group(1) if found else None

@@ -103,6 +103,9 @@ def test_hostile_yaml_is_refused_with_file_and_line(
     doc = _refused(infra, "plan", "dev")
     assert problem in doc["error"]["message"]
     assert "Pulumi.dev.yaml:" in doc["error"]["message"]
+    assert doc["setting"]["line"] >= 36
+    if "groundwork:jwtAudience" in text and "---" not in text:
+        assert doc["setting"]["key"] == "groundwork:jwtAudience", doc
 
 
 def test_an_alias_bomb_is_refused_before_any_expansion(tmp_path: pathlib.Path) -> None:
