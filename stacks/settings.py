@@ -406,7 +406,9 @@ RULES: tuple[Rule, ...] = (
         else f"at most proxyMaxConnectionsPercent ({s.proxy_max_connections_percent})",
     ),
     Rule(
-        "serviceMemory", "`serviceMemory` is a size Fargate allows for `serviceCpu`.",
+        "serviceMemory",
+        "`serviceMemory` is a size Fargate allows for `serviceCpu`: "
+        + "; ".join(f"{cpu}: {', '.join(map(str, sizes))}" for cpu, sizes in FARGATE_SIZES.items()) + ".",
         lambda s: None if s.service_memory in FARGATE_SIZES[s.service_cpu]
         else f"for serviceCpu {s.service_cpu}: one of " + ", ".join(map(str, FARGATE_SIZES[s.service_cpu])),
     ),
