@@ -84,8 +84,37 @@ class FaultyServer:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
 
+@dataclass
+class RawServer:
+    """Answers the first request of each connection with `answer` (raw bytes, or nothing when None), then keeps the
+    connection open without reading or answering again, as a server that meant to close it and never did."""
+
+    answer: bytes | None = None
+    tls: ssl.SSLContext | None = None
+    port: int = 0
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+            if self.answer is not None:
+                writer.write(self.answer)
+                await writer.drain()
+            await asyncio.Event().wait()  # hold the connection until the server stops
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+
 @contextmanager
-def serve(server: FaultyServer) -> Iterator[FaultyServer]:
+def serve(server: FaultyServer | RawServer) -> Iterator[FaultyServer | RawServer]:
     """Run the server on a loop in a daemon thread until the block ends."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
