@@ -19,6 +19,7 @@ from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
 from cli.smoke.profiles import Profile
 from cli.smoke.proxy import ShapingProxy
+from cli.smoke.redact import Redactor
 from cli.smoke.report import SmokeReport
 from cli.smoke.target import SmokeTarget
 
@@ -124,6 +125,7 @@ async def _run(
         service=plan.service,
         run_id=run_id,
     )
+    Redactor(target.token).report(report)
     report.gate_results = evaluate(options.gates, report.overall, checks)
     return report
 

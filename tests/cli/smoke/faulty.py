@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version")
+MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version", "echo")
 LIVEZ = b'{"status":"ok"}'
 
 
@@ -48,7 +48,11 @@ class FaultyServer:
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         writer.transport.abort()
                         return
-                    status, payload, extra = self._answer(method, path, body, headers.get("host", ""))
+                    if self.mode == "echo":  # an API that quotes the credential it rejects
+                        quoted = json.dumps({"error": f"token rejected: {headers.get('authorization', '')}"})
+                        status, payload, extra = 401, quoted.encode(), {}
+                    else:
+                        status, payload, extra = self._answer(method, path, body, headers.get("host", ""))
                 extra["Content-Length"] = str(len(payload))
                 fields = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(

@@ -145,6 +145,9 @@ def test_urls_that_are_not_service_urls_are_refused(url):
 def test_urls_are_normalised():
     assert normalise_url("https://api.example.com/") == "https://api.example.com"
     assert normalise_url(" http://127.0.0.1:8000/base/ ") == "http://127.0.0.1:8000/base"
+    assert normalise_url("HTTPS://API.Example.com:443/V1/") == "https://api.example.com:443/V1"
+    assert normalise_url("http://[0:0::1]:8080/api/") == "http://[::1]:8080/api"
+    assert normalise_url("https://api.example.com/@team/") == "https://api.example.com/@team"
 
 
 def test_a_url_target_checks_the_redirect_only_when_asked():
