@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version", "echo")
+MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version", "echo", "silent")
 LIVEZ = b'{"status":"ok"}'
 
 
@@ -41,6 +41,8 @@ class FaultyServer:
                 if path == "/livez" and self.mode != "redirect":
                     status, payload, extra = 200, LIVEZ, {}
                 else:
+                    if self.mode == "silent":  # accepts and reads the request, never answers
+                        await asyncio.Event().wait()
                     if self.mode == "slow" or self.delay_s:
                         await asyncio.sleep(self.delay_s)
                     if self.mode == "reset":
