@@ -58,9 +58,11 @@ class Response:
 
 
 def build_request(method: str, path: str, host: str, headers: dict[str, str], body: bytes | None = None) -> bytes:
-    """The bytes of one HTTP/1.1 request."""
+    """The bytes of one HTTP/1.1 request; a line break in any part is refused, so nothing can add a header."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "User-Agent: infra-smoke"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if any("\r" in line or "\n" in line or "\0" in line for line in lines):
+        raise ValueError("a request line or header carries a line break or NUL")
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
@@ -76,7 +78,7 @@ class Parser:
     def __init__(self) -> None:
         self._parser = httptools.HttpResponseParser(self)
         self._done: list[Response] = []
-        self._begin()
+        self._begin()  # sets every per-answer field
         self._started = False
 
     def _begin(self) -> None:
@@ -106,7 +108,7 @@ class Parser:
 
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
-        if status >= 200 or status == 101:
+        if status >= 200:  # 1xx answers are interim: the real one follows
             body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
             self._done.append(Response(status, self._headers, body, self._parser.should_keep_alive()))
         self._started, self._in_head = False, True

@@ -87,6 +87,20 @@ def test_the_request_bytes():
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "host", "headers"),
+    [
+        ("/a\r\nX: y", "h", {}),
+        ("/", "h\nX: y", {}),
+        ("/", "h", {"Authorization": "Bearer t\r\nX: y"}),
+        ("/\0", "h", {}),
+    ],
+)
+def test_a_line_break_cannot_reach_the_request(path, host, headers):
+    with pytest.raises(ValueError, match="line break"):
+        build_request("GET", path, host, headers)
+
+
 async def _server(handler):
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     return server, Endpoint("127.0.0.1", server.sockets[0].getsockname()[1], "test")
