@@ -104,6 +104,8 @@ class _Progress:
     checks: list[preflight.Check] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     load_started: float | None = None
+    wall_s: float | None = None
+    """The requests' wall time, once they all ended."""
 
 
 async def _run(
@@ -129,7 +131,9 @@ async def _run(
             summary = f"cut off: the run's deadline of {deadline_s:g} s ran out"
             progress.checks.append(preflight.Check(name, preflight.FAIL, summary, None, {"failure": DEADLINE}))
     ended = time.perf_counter()
-    wall_s = ended - progress.load_started if progress.load_started is not None else 0.0
+    wall_s = progress.wall_s
+    if wall_s is None:  # cut off during the requests, or never got to them
+        wall_s = ended - progress.load_started if progress.load_started is not None else 0.0
     report = SmokeReport(
         target_url=target.base_url,
         source=target.source,
@@ -197,7 +201,7 @@ async def _phases(
         on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
         progress.phase = "load"
         progress.load_started = time.perf_counter()
-        await run_requests(
+        _, progress.wall_s = await run_requests(
             where,
             plan,
             total=options.requests,
