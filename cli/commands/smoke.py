@@ -37,6 +37,15 @@ def smoke(
         int, typer.Option("--concurrency", "-c", min=1, max=1000, help="Requests in flight at once.")
     ] = 10,
     timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="Seconds each request may take.")] = 5.0,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0.001,
+            help="Seconds the whole run may take, pre-flight included; default: the profile's deadline_s, else 60.",
+            show_default=False,
+        ),
+    ] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="Only GET /heartbeat; no writes.")] = False,
     profile: Annotated[
         str | None, typer.Option("--profile", help="Network profile through the shaping proxy: wifi, 4g, 3g, lossy.")
@@ -102,6 +111,7 @@ def smoke(
         gates=Gates(max_failures=max_failures, p95_ms=p95_ms, p99_ms=p99_ms),
         profile=get_profile(profile, profiles_file) if profile else None,
         seed=seed,
+        deadline_s=deadline,
     )
     report = run_and_report(target, options, console, junit=junit, html=html)
     judge(report)

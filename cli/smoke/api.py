@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from cli.smoke.classify import WRONG_BODY, http_status
 from cli.smoke.http import build_request
 from cli.smoke.load import Call, Verdict
+from cli.smoke.redact import Redactor
 
 HEARTBEAT = "GET /heartbeat"
 MAP = "POST /map"
@@ -63,6 +64,7 @@ class ApiPlan:
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
+        self._redact = Redactor(self.token)
         self._host = parts.netloc
         self._prefix = parts.path.rstrip("/")
         self._heartbeat = build_request("GET", self._prefix + "/heartbeat", self._host, {"Accept": "application/json"})
@@ -81,6 +83,7 @@ class ApiPlan:
         return Call(HEARTBEAT, self._heartbeat, self._judge_heartbeat)
 
     def _judge_heartbeat(self, status: int, body: bytes) -> Verdict:
+        body = self._redact.body(body)
         verdict = judge_heartbeat(status, body)
         if verdict[0] is None and not self.service:
             doc = json.loads(body)
@@ -93,6 +96,7 @@ class ApiPlan:
         body = json.dumps({"user_id": user_id, "practice": {"check": "infra smoke", "run": self.run_id, "n": n}})
 
         def judge(status: int, raw: bytes) -> Verdict:
+            raw = self._redact.body(raw)  # a server may echo the request, bearer token and all
             if status not in (200, 201):
                 state.uncertain = state.uncertain or status >= 500
                 return http_status(status), _snippet(raw), None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import ssl
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -14,17 +16,22 @@ from urllib.parse import urlsplit
 from cli.errors import ConfigError
 from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
-from cli.smoke.gates import Gates, evaluate
+from cli.smoke.classify import DEADLINE
+from cli.smoke.gates import Gates, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
 from cli.smoke.profiles import Profile
 from cli.smoke.proxy import ShapingProxy
+from cli.smoke.redact import Redactor
 from cli.smoke.report import SmokeReport
+from cli.smoke.stats import Sample
 from cli.smoke.target import SmokeTarget
 
 DEFAULT_REQUESTS = 200
 DEFAULT_CONCURRENCY = 10
 DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_DEADLINE_S = 60.0
+"""The whole run's limit when neither --deadline nor the profile sets one: a healthy service needs a few seconds."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,16 @@ class SmokeOptions:
     profile: Profile | None = None
     seed: int | None = None
     """Seed of the shaping proxy's jitter and loss, for repeatable runs."""
+    deadline_s: float | None = None
+    """How long the whole run may take; None takes the profile's `deadline_s`, else DEFAULT_DEADLINE_S."""
+
+    @property
+    def effective_deadline_s(self) -> float:
+        if self.deadline_s is not None:
+            return self.deadline_s
+        if self.profile is not None and self.profile.deadline_s is not None:
+            return self.profile.deadline_s
+        return DEFAULT_DEADLINE_S
 
 
 def validate(target: SmokeTarget, options: SmokeOptions) -> None:
@@ -47,6 +64,8 @@ def validate(target: SmokeTarget, options: SmokeOptions) -> None:
         raise ConfigError("--requests and --concurrency must be at least 1", hint="e.g. --requests 200")
     if options.timeout_s <= 0:
         raise ConfigError("--timeout must be above 0 seconds", hint="e.g. --timeout 5")
+    if not math.isfinite(options.effective_deadline_s) or options.effective_deadline_s <= 0:
+        raise ConfigError("--deadline must be a number of seconds above 0", hint="e.g. --deadline 60")
     if options.gates.max_failures < 0:
         raise ConfigError("--max-failures must be 0 or more", hint="0 means every request must succeed")
     if options.writes and not target.token:
@@ -77,36 +96,44 @@ def endpoint(target: SmokeTarget, address: str, context: ssl.SSLContext | None) 
     return Endpoint(address, target.port, _netloc(target), context, target.host if context else None)
 
 
+@dataclass
+class _Progress:
+    """What a run has done so far, kept outside the phases so a run cut off by its deadline still reports it."""
+
+    phase: str = "preflight dns"
+    checks: list[preflight.Check] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    load_started: float | None = None
+    wall_s: float | None = None
+    """The requests' wall time, once they all ended."""
+
+
 async def _run(
     target: SmokeTarget, options: SmokeOptions, context: ssl.SSLContext | None, on_stage: Callable[[str], None]
 ) -> SmokeReport:
     started_at = datetime.now(UTC)
-    limit = options.timeout_s
-    checks: list[preflight.Check] = []
-    on_stage(f"pre-flight checks for {target.base_url}")
-    dns_check, addresses = await preflight.dns(target.host, target.port, limit)
-    checks.append(dns_check)
-    if context is not None and addresses:
-        checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
-    if target.redirect_port is not None and addresses:
-        checks.append(await preflight.redirect(target.host, addresses[0], target.redirect_port, limit))
+    began = time.perf_counter()
     run_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     plan = ApiPlan(target.base_url, target.token, run_id, writes=options.writes)
-    samples, wall_s = [], 0.0
-    if addresses:
-        async with AsyncExitStack() as stack:
-            where = endpoint(target, addresses[0], context)
-            if options.profile is not None:
-                proxy = await stack.enter_async_context(
-                    ShapingProxy(addresses[0], target.port, options.profile, seed=options.seed)
-                )
-                where = replace(where, address="127.0.0.1", port=proxy.port)
-            checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
-            shaped = f" through profile {options.profile.name}" if options.profile else ""
-            on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
-            samples, wall_s = await run_requests(
-                where, plan, total=options.requests, concurrency=options.concurrency, timeout_s=limit
-            )
+    progress = _Progress()
+    deadline_s = options.effective_deadline_s
+    budget = asyncio.timeout(deadline_s)
+    ran_out = None
+    try:
+        async with budget:
+            await _phases(target, options, context, on_stage, plan, progress)
+    except TimeoutError:
+        if not budget.expired():
+            raise
+        ran_out = progress.phase
+        if ran_out.startswith("preflight "):
+            name = ran_out.removeprefix("preflight ")
+            summary = f"cut off: the run's deadline of {deadline_s:g} s ran out"
+            progress.checks.append(preflight.Check(name, preflight.FAIL, summary, None, {"failure": DEADLINE}))
+    ended = time.perf_counter()
+    wall_s = progress.wall_s
+    if wall_s is None:  # cut off during the requests, or never got to them
+        wall_s = ended - progress.load_started if progress.load_started is not None else 0.0
     report = SmokeReport(
         target_url=target.base_url,
         source=target.source,
@@ -117,15 +144,71 @@ async def _run(
         writes=options.writes,
         gates=options.gates,
         profile=options.profile,
-        preflight=checks,
-        samples=samples,
+        preflight=progress.checks,
+        samples=progress.samples,
         wall_s=wall_s,
         gate_results=[],
         service=plan.service,
         run_id=run_id,
+        deadline_s=deadline_s,
+        elapsed_s=ended - began,
+        ran_out=ran_out,
     )
-    report.gate_results = evaluate(options.gates, report.overall, checks)
+    Redactor(target.token).report(report)
+    answered = sum(1 for s in report.samples if s.failure != DEADLINE)
+    done = f"{answered} of {options.requests} requests done" if ran_out == "load" else ""
+    report.gate_results = [
+        *evaluate(options.gates, report.overall, report.preflight),
+        deadline_gate(deadline_s, report.elapsed_s, ran_out, done),
+    ]
     return report
+
+
+async def _phases(
+    target: SmokeTarget,
+    options: SmokeOptions,
+    context: ssl.SSLContext | None,
+    on_stage: Callable[[str], None],
+    plan: ApiPlan,
+    progress: _Progress,
+) -> None:
+    """Pre-flight, then the requests; `progress.phase` names what is running, for a deadline that runs out."""
+    limit = options.timeout_s
+    checks = progress.checks
+    on_stage(f"pre-flight checks for {target.base_url}")
+    progress.phase = "preflight dns"
+    dns_check, addresses = await preflight.dns(target.host, target.port, limit)
+    checks.append(dns_check)
+    if not addresses:
+        return
+    if context is not None:
+        progress.phase = "preflight tls"
+        checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
+    if target.redirect_port is not None:
+        progress.phase = "preflight redirect"
+        checks.append(await preflight.redirect(target.host, addresses[0], target.redirect_port, limit))
+    async with AsyncExitStack() as stack:
+        where = endpoint(target, addresses[0], context)
+        if options.profile is not None:
+            progress.phase = "proxy start"
+            proxy = await stack.enter_async_context(
+                ShapingProxy(addresses[0], target.port, options.profile, seed=options.seed)
+            )
+            where = replace(where, address="127.0.0.1", port=proxy.port)
+        progress.phase = "preflight livez"
+        checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
+        shaped = f" through profile {options.profile.name}" if options.profile else ""
+        on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
+        progress.phase = "load"
+        progress.load_started = time.perf_counter()
+        _, progress.wall_s = await run_requests(
+            where,
+            plan,
+            total=options.requests,
+            concurrency=options.concurrency,
+            timeout_s=limit,
+            into=progress.samples,
+        )
 
 
 def _netloc(target: SmokeTarget) -> str:

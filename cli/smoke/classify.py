@@ -1,4 +1,4 @@
-"""Failure classes of one request: DNS, connect, TLS, timeout, reset, protocol, HTTP status, wrong body."""
+"""Failure classes of one request: DNS, connect, TLS, timeout, reset, protocol, HTTP status, wrong body, deadline."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ TIMEOUT = "timeout"
 RESET = "reset"
 PROTOCOL = "protocol"
 WRONG_BODY = "wrong_body"
+DEADLINE = "deadline"
+"""In flight when the run's overall deadline ran out."""
 
 
 def http_status(code: int) -> str:

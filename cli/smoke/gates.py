@@ -65,3 +65,11 @@ def evaluate(gates: Gates, overall: Summary, preflight: Sequence[Check]) -> list
     if gates.p99_ms is not None:
         results.append(_latency_gate("p99", gates.p99_ms, overall.percentiles_ms.get(99)))
     return results
+
+
+def deadline_gate(limit_s: float, elapsed_s: float, ran_out: str | None, progress: str = "") -> GateResult:
+    """Whether the whole run ended within its deadline, and if not, in which phase it ran out."""
+    if ran_out is None:
+        return GateResult("deadline", f"the run ends within {limit_s:g} s", f"ended in {elapsed_s:.1f} s", True)
+    actual = f"ran out during {ran_out}" + (f" ({progress})" if progress else "")
+    return GateResult("deadline", f"the run ends within {limit_s:g} s", actual, False)

@@ -9,11 +9,15 @@ import ssl
 import struct
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import httptools
 
 MAX_HEAD = 65536
 """Largest status line plus headers accepted before the answer counts as malformed."""
+MAX_BODY = 16 * 1048576
+"""Largest body accepted: the check's endpoints answer a few hundred bytes, a stream without end is a fault."""
 READ_SIZE = 262144
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35 if sys.platform.startswith("linux") else None)
 """Linux's receive-timestamp option (asm-generic value; Python does not name it); SCM_TIMESTAMPNS is the same."""
@@ -54,125 +58,97 @@ class Response:
 
 
 def build_request(method: str, path: str, host: str, headers: dict[str, str], body: bytes | None = None) -> bytes:
-    """The bytes of one HTTP/1.1 request."""
+    """The bytes of one HTTP/1.1 request; a line break in any part is refused, so nothing can add a header."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "User-Agent: infra-smoke"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    if any("\r" in line or "\n" in line or "\0" in line for line in lines):
+        raise ValueError("a request line or header carries a line break or NUL")
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
 
 
-@dataclass
 class Parser:
-    """Turns the bytes of answers into Responses: Content-Length, chunked, or delimited by the connection closing."""
+    """Turns the bytes of answers into Responses; llhttp (through httptools) does the HTTP/1.x parsing.
 
-    buffer: bytearray = field(default_factory=bytearray)
+    One request is outstanding at a time, so any byte past a complete answer means the server and the client no
+    longer agree on where answers end: that answer is returned with `keep_alive` off, which closes the connection.
+    """
 
-    def __post_init__(self) -> None:
-        self._reset()
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._done: list[Response] = []
+        self._begin()  # sets every per-answer field
+        self._started = False
 
-    def _reset(self) -> None:
-        self.status: int | None = None
-        self.headers: dict[str, str] = {}
-        self.length: int | None = None
-        self.chunked = False
-        self.chunks: list[bytes] = []
-        self.keep_alive = True
+    def _begin(self) -> None:
+        self._started = True
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._head_size = 0
+        self._in_head = True
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        self._headers[key] = f"{self._headers[key]}, {text}" if key in self._headers else text
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > MAX_BODY:
+            raise ProtocolError(f"answer body larger than {MAX_BODY // 1048576} MiB")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status >= 200:  # 1xx answers are interim: the real one follows
+            body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+            self._done.append(Response(status, self._headers, body, self._parser.should_keep_alive()))
+        self._started, self._in_head = False, True
 
     def feed(self, data: bytes) -> Response | None:
         """Add bytes; the answer once it is complete."""
-        self.buffer += data
-        return self._parse(eof=False)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            raise ProtocolError("the server switched protocols (101) though the request asked for no upgrade") from None
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, ProtocolError):
+                raise exc.__context__ from None
+            raise ProtocolError(f"not an HTTP/1.x answer: {exc}") from None
+        if not self._done:
+            if self._started and self._in_head:
+                self._head_size += len(data)
+                if self._head_size > MAX_HEAD:
+                    raise ProtocolError(f"answer head larger than {MAX_HEAD // 1024} KiB")
+            return None
+        response = self._done[0]
+        if len(self._done) > 1 or self._started:
+            response.keep_alive = False
+        self._done.clear()
+        return response
 
     def finish(self) -> Response | None:
         """The connection ended: the answer it completed, or ResetError when it cut one short."""
-        return self._parse(eof=True)
-
-    def _head(self) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(self.buffer) > MAX_HEAD:
-                raise ProtocolError("answer head larger than 64 KiB")
-            return False
-        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
-        del self.buffer[: end + 4]
-        version, _, rest = lines[0].partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
-        status = int(code)
-        if 100 <= status < 200:
-            return True
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        self.status, self.headers = status, headers
-        connection = headers.get("connection", "").lower()
-        self.keep_alive = connection != "close" and (version == "HTTP/1.1" or connection == "keep-alive")
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            self.chunked = True
-        elif "content-length" in headers:
-            text = headers["content-length"]
-            if not text.isdigit():
-                raise ProtocolError(f"bad Content-Length {text[:20]!r}")
-            self.length = int(text)
-        elif status in (204, 304):
-            self.length = 0
-        else:
-            self.keep_alive = False
-        return True
-
-    def _chunks(self) -> bool:
-        """Consume chunks; True once the last chunk and the trailers are in."""
-        while True:
-            line_end = self.buffer.find(b"\r\n")
-            if line_end < 0:
-                return False
-            size_text = bytes(self.buffer[:line_end]).split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
-            if size == 0:
-                trailer_end = self.buffer.find(b"\r\n\r\n", line_end)
-                if trailer_end < 0:
-                    return False
-                del self.buffer[: trailer_end + 4]
-                return True
-            start = line_end + 2
-            if len(self.buffer) < start + size + 2:
-                return False
-            self.chunks.append(bytes(self.buffer[start : start + size]))
-            del self.buffer[: start + size + 2]
-
-    def _parse(self, eof: bool) -> Response | None:
-        while self.status is None:
-            if not self._head():
-                if eof:
-                    raise ResetError("the connection closed before an answer")
-                return None
-        if self.chunked:
-            if not self._chunks():
-                if eof:
-                    raise ResetError("the connection closed in the middle of a chunked body")
-                return None
-            body = b"".join(self.chunks)
-        elif self.length is not None:
-            if len(self.buffer) < self.length:
-                if eof:
-                    raise ResetError(f"the connection closed after {len(self.buffer)} of {self.length} body bytes")
-                return None
-            body = bytes(self.buffer[: self.length])
-            del self.buffer[: self.length]
-        else:
-            if not eof:
-                return None
-            body = bytes(self.buffer)
-            self.buffer.clear()
-        response = Response(self.status, self.headers, body, self.keep_alive)
-        self._reset()
-        return response
+        if not self._started:
+            raise ResetError("the connection closed before an answer")
+        if self._in_head:
+            raise ResetError("the connection closed in the middle of the answer's head")
+        length = self._headers.get("content-length")
+        if "chunked" in self._headers.get("transfer-encoding", "").lower():
+            raise ResetError("the connection closed in the middle of a chunked body")
+        if length is not None:
+            raise ResetError(f"the connection closed after {self._body_size} of {length} body bytes")
+        # Neither a length nor chunks: the body is whatever came before the connection closed.
+        self._started = False
+        return Response(self._parser.get_status_code(), self._headers, b"".join(self._body), False)
 
 
 def _kernel_time_ns(ancillary: list[tuple[int, int, bytes]]) -> int:
@@ -317,17 +293,22 @@ class Connection:
         if not data:
             return self.parser.finish()
         self.incoming.write(data)
-        response = None
+        pieces, closed = [], False
         while True:
             try:
                 chunk = self.tls.read(READ_SIZE)
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
-                return self.parser.finish()
+                closed = True
+                break
             if not chunk:
-                return self.parser.finish()
-            response = self.parser.feed(chunk) or response
+                closed = True
+                break
+            pieces.append(chunk)
+        response = self.parser.feed(b"".join(pieces)) if pieces else None
+        if response is None and closed:
+            return self.parser.finish()
         return response
 
     def close(self) -> None:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from cli.smoke.classify import classify_exception
+from cli.smoke.classify import DEADLINE, classify_exception
 from cli.smoke.http import Client, Endpoint
 from cli.smoke.stats import Sample
 
+CUT_OFF = "no answer before the run's deadline"
 Verdict = tuple[str | None, str, float | None]
 """How an answer is judged: (failure class or None, detail, database round trip in ms or None)."""
 
@@ -39,16 +40,23 @@ class Plan(Protocol):
 
 
 async def run_requests(
-    target: Endpoint, plan: Plan, *, total: int, concurrency: int, timeout_s: float
+    target: Endpoint,
+    plan: Plan,
+    *,
+    total: int,
+    concurrency: int,
+    timeout_s: float,
+    into: list[Sample] | None = None,
 ) -> tuple[list[Sample], float]:
     """Make `total` requests with `concurrency` workers; return the samples and the wall time in seconds.
 
     Latency runs from just before the request's bytes are written (or its connection is opened) to the kernel's
     receive time of the answer's last bytes (see `http.Client.send`), so the client's own work on other requests
-    is not counted.
+    is not counted. Samples go to `into` as they come, so a run cancelled by its deadline keeps what it measured;
+    the requests in flight at that moment are recorded as `deadline` failures.
     """
     counter = itertools.count()
-    samples: list[Sample] = []
+    samples: list[Sample] = [] if into is None else into
     clock = time.perf_counter
     began = clock()
 
@@ -62,6 +70,11 @@ async def run_requests(
                 before = clock()
                 try:
                     response, started, latency = await client.send(call.payload, timeout_s)
+                except asyncio.CancelledError:
+                    call.lost()
+                    cut = Sample(call.endpoint, before - began, (clock() - before) * 1000, DEADLINE, None, CUT_OFF)
+                    samples.append(cut)
+                    raise
                 except Exception as exc:
                     now = clock()
                     failure, detail = classify_exception(exc)

@@ -11,12 +11,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from cli.smoke.http import Client, Endpoint, build_request
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 EXPIRY_WARN_DAYS = 30
 REDIRECT_CODES = (301, 302, 307, 308)
+MAX_LOCATION = 200
 
 
 @dataclass(frozen=True)
@@ -122,31 +124,37 @@ async def tls(
 
 async def redirect(host: str, address: str, port: int, timeout_s: float) -> Check:
     """Plain HTTP on `port` must answer with a redirect to https://<host>."""
+    from cli.smoke.classify import classify_exception
+
     start = time.perf_counter()
-    writer = None
+    authority = f"[{host}]" if ":" in host else host
+    client = Client(Endpoint(address, port, authority))
+    request = build_request("GET", "/livez", authority, {"Connection": "close"})
     try:
-        async with asyncio.timeout(timeout_s):
-            reader, writer = await asyncio.open_connection(address, port)
-            writer.write(f"GET /livez HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("ascii"))
-            head = await reader.readuntil(b"\r\n\r\n")
-    except TimeoutError:
-        return Check("redirect", FAIL, f"http://{host}:{port} did not answer within {timeout_s:g} s", _ms_since(start))
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-        return Check("redirect", FAIL, f"http://{host}:{port} failed: {type(exc).__name__}: {exc}", _ms_since(start))
+        response, _, took = await client.send(request, timeout_s)
+    except Exception as exc:
+        kind, detail = classify_exception(exc)
+        return Check("redirect", FAIL, f"http://{authority}:{port} failed: {kind}: {detail}", _ms_since(start))
     finally:
-        if writer is not None:
-            writer.close()
-    took = _ms_since(start)
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    location = next((line.split(":", 1)[1].strip() for line in lines[1:] if line.lower().startswith("location:")), "")
+        client.close()
+    status, location = response.status, response.headers.get("location", "")[:MAX_LOCATION]
     data = {"http_status": status, "location": location}
-    if status in REDIRECT_CODES and location.startswith(f"https://{host}"):
+    if status in REDIRECT_CODES and _is_https_to(location, host):
         return Check("redirect", PASS, f"http -> {status} {location}", took, data)
     if status in REDIRECT_CODES:
-        return Check("redirect", FAIL, f"http redirects to {location or 'nowhere'}, not https://{host}", took, data)
-    return Check("redirect", FAIL, f"http answered {status or lines[0]!r} instead of redirecting to https", took, data)
+        summary = f"http redirects to {location or 'nowhere'}, not https://{authority}"
+        return Check("redirect", FAIL, summary, took, data)
+    return Check("redirect", FAIL, f"http answered {status} instead of redirecting to https", took, data)
+
+
+def _is_https_to(location: str, host: str) -> bool:
+    """Whether a Location points at https on this very host (not merely a name that starts the same)."""
+    try:
+        parts = urlsplit(location)
+        parts.port  # noqa: B018 (reading the port validates it)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and parts.hostname == host.lower()
 
 
 async def livez(endpoint: Endpoint, path_prefix: str, timeout_s: float) -> Check:

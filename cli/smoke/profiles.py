@@ -11,7 +11,7 @@ from typing import Any
 from cli.errors import ConfigError
 
 BUILTIN = Path(__file__).with_name("profiles.toml")
-_NUMBERS = ("rtt_ms", "jitter_ms", "down_kbps", "up_kbps", "loss_percent", "rto_ms")
+_NUMBERS = ("rtt_ms", "jitter_ms", "down_kbps", "up_kbps", "loss_percent", "rto_ms", "deadline_s")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class Profile:
     up_kbps: float | None = None
     loss_percent: float = 0.0
     rto_ms: float = 200.0
+    deadline_s: float | None = None
+    """How long a whole run through this profile may take; None leaves the check's default."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,6 +37,8 @@ class Profile:
         parts.append(f"down {_rate(self.down_kbps)}")
         parts.append(f"up {_rate(self.up_kbps)}")
         parts.append(f"loss {self.loss_percent:g} % (RTO {self.rto_ms:g} ms)")
+        if self.deadline_s is not None:
+            parts.append(f"deadline {self.deadline_s:g} s")
         return ", ".join(parts)
 
 
@@ -64,6 +68,8 @@ def _profile(name: str, table: Any, source: Path) -> Profile:
         values[key] = float(value)
     if values.get("loss_percent", 0) > 100:
         raise ConfigError(f"profile {where}: loss_percent above 100", hint="loss_percent is from 0 to 100")
+    if values.get("deadline_s") == 0:
+        raise ConfigError(f"profile {where}: deadline_s = 0", hint="deadline_s is a number of seconds above 0")
     for key in ("down_kbps", "up_kbps"):
         if values.get(key) == 0:
             raise ConfigError(f"profile {where}: {key} = 0", hint=f"leave {key} out for an unlimited link")

@@ -36,6 +36,12 @@ class SmokeReport:
     service: dict[str, Any]
     run_id: str = ""
     """Names the records the run wrote: `smoke-<run_id>-<worker>`."""
+    deadline_s: float = 0.0
+    """How long the whole run was allowed to take."""
+    elapsed_s: float = 0.0
+    """How long it took, pre-flight included."""
+    ran_out: str | None = None
+    """The phase the deadline ran out in (`preflight tls`, `load`, ...), or None when the run ended in time."""
 
     @property
     def passed(self) -> bool:
@@ -86,8 +92,11 @@ class SmokeReport:
                 "concurrency": self.concurrency,
                 "timeout_s": self.timeout_s,
                 "writes": self.writes,
+                "deadline_s": self.deadline_s,
                 "gates": self.gates.to_json(),
             },
+            "elapsed_s": round(self.elapsed_s, 4),
+            "ran_out": self.ran_out,
             "profile": self.profile.to_json() if self.profile else None,
             "preflight": [c.to_json() for c in self.preflight],
             "service": self.service,
@@ -118,6 +127,14 @@ def breach(report: SmokeReport, **extra: Any) -> SmokeFailed:
     """The error for a run whose gates broke; its JSON document carries the whole report."""
     names = ", ".join(g.name for g in report.broken)
     details = {"smoke": report.to_json(), **extra}
+    if report.ran_out is not None:
+        return SmokeFailed(
+            f"smoke check against {report.target_url} failed: its deadline of {report.deadline_s:g} s ran out "
+            f"during {report.ran_out} (broken: {names})",
+            hint="a service that accepts connections and does not answer, or a link slower than the deadline allows; "
+            "if the run needs longer, raise --deadline (or the profile's deadline_s)",
+            details=details,
+        )
     return SmokeFailed(
         f"smoke check against {report.target_url} failed: {names}",
         hint="read the failures and gates above; the JSON, JUnit and HTML reports carry every request",

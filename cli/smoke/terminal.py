@@ -54,6 +54,8 @@ def render_report(console: Console, report: SmokeReport) -> None:
             console.print(
                 f"service: {_esc(str(report.service.get('name')))} {_esc(str(report.service.get('version')))}"
             )
+    elif report.ran_out:
+        console.print(f"[bold red]no requests were made[/]: the deadline ran out during {report.ran_out}")
     else:
         console.print("[bold red]no requests were made[/]: the pre-flight checks found nothing to connect to")
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version")
+MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version", "echo", "silent")
 LIVEZ = b'{"status":"ok"}'
 
 
@@ -41,6 +41,8 @@ class FaultyServer:
                 if path == "/livez" and self.mode != "redirect":
                     status, payload, extra = 200, LIVEZ, {}
                 else:
+                    if self.mode == "silent":  # accepts and reads the request, never answers
+                        await asyncio.Event().wait()
                     if self.mode == "slow" or self.delay_s:
                         await asyncio.sleep(self.delay_s)
                     if self.mode == "reset":
@@ -48,7 +50,11 @@ class FaultyServer:
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         writer.transport.abort()
                         return
-                    status, payload, extra = self._answer(method, path, body, headers.get("host", ""))
+                    if self.mode == "echo":  # an API that quotes the credential it rejects
+                        quoted = json.dumps({"error": f"token rejected: {headers.get('authorization', '')}"})
+                        status, payload, extra = 401, quoted.encode(), {}
+                    else:
+                        status, payload, extra = self._answer(method, path, body, headers.get("host", ""))
                 extra["Content-Length"] = str(len(payload))
                 fields = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(
@@ -84,8 +90,37 @@ class FaultyServer:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
 
+@dataclass
+class RawServer:
+    """Answers the first request of each connection with `answer` (raw bytes, or nothing when None), then keeps the
+    connection open without reading or answering again, as a server that meant to close it and never did."""
+
+    answer: bytes | None = None
+    tls: ssl.SSLContext | None = None
+    port: int = 0
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+            if self.answer is not None:
+                writer.write(self.answer)
+                await writer.drain()
+            await asyncio.Event().wait()  # hold the connection until the server stops
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+
 @contextmanager
-def serve(server: FaultyServer) -> Iterator[FaultyServer]:
+def serve(server: FaultyServer | RawServer) -> Iterator[FaultyServer | RawServer]:
     """Run the server on a loop in a daemon thread until the block ends."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -82,7 +82,7 @@ def test_a_stack_never_deployed_has_no_service_url(infra, fake):
     [
         (["--stack", "dev", "--url", "http://127.0.0.1:1"], "alternatives"),
         (["--url", "http://127.0.0.1:1"], "need a bearer token"),
-        (["--url", "not a url", "--token", "t"], "is not a service URL"),
+        (["--url", "not a url", "--token", "t"], "the service URL has whitespace"),
         (["--url", "http://127.0.0.1:1", "--token", "t", "--profile", "5g"], "no network profile named '5g'"),
         (["--url", "http://127.0.0.1:1", "--token", "t", "--expect-redirect"], "needs an https:// URL"),
         (["--stack", "dev", "--expect-redirect"], "is for --url"),
@@ -173,3 +173,93 @@ def test_the_local_stack_is_the_default_target(infra, project, faulty, monkeypat
 def test_smoke_on_a_local_stack_that_is_not_up_says_how_to_start_it(infra, project):
     result = infra("smoke", "--stack", "local", code=2)
     assert "infra up --stack local" in result.stderr
+
+
+CREDENTIAL = "hunter2-credential"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://user:{c}@{hp}", "user info"),
+        ("http://{c}@{hp}", "user info"),
+        ("http://@{hp}", "user info"),
+        ("http://user%3A{c}%40{hp}", "user info"),
+        ("http://{hp}%40{c}", "user info"),
+        ("http://{c}@[::1]:8080", "user info"),
+        ("http://{hp}/?token={c}", "query"),
+        ("http://{hp}?password={c}", "query"),
+        ("http://{hp}/#{c}", "fragment"),
+        ("http://{hp}\\@{c}", "backslash"),
+        ("http://{hp}/\\{c}", "backslash"),
+        ("gopher://{c}@{hp}", "only http and https"),
+        ("javascript:{c}", "not an absolute"),
+        ("http://{hp}/ {c}", "whitespace"),
+        ("http://{hp}/\x00{c}", "control"),
+        ("http://{hp}/\u202e{c}", "non-ASCII"),
+        ("http://127.0.0.1:99999/{c}", "port 99999"),
+        ("http://127.0.0.1:0/{c}", "port 0"),
+        ("http://127.0.0.1:{c}", "port that is not a number"),
+        ("http://[::1/{c}", "IPv6"),
+        ("http://[fe80::1%25eth0]/{c}", "percent-encoded host"),
+        ("http://::1:80/{c}", "brackets"),
+        ("http://127.1/{c}", "IPv4"),
+        ("http://{hp}/%zz{c}", "path"),
+    ],
+)
+def test_urls_with_credentials_or_odd_spellings_are_refused_and_nothing_is_sent_or_written(
+    infra, faulty, tmp_path, url, message
+):
+    url = url.format(c=CREDENTIAL, hp=f"127.0.0.1:{faulty.port}")
+    junit, html = tmp_path / "smoke.xml", tmp_path / "smoke.html"
+    result = infra("smoke", "--url", url, "--token", "a" * 32, "--json", "--junit", str(junit), "--html", str(html))
+    assert result.exit_code == 2, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["error"]["kind"] == "ConfigError"
+    assert message in doc["error"]["message"]
+    assert CREDENTIAL not in result.stdout + result.stderr
+    assert not junit.exists()
+    assert not html.exists()
+    assert faulty.requests == 0
+
+
+@pytest.mark.parametrize(
+    ("token", "via_env"),
+    [
+        ("abc\r\nX-Injected: 1", True),
+        ("abc\r\nX-Injected: 1", False),
+        ("bearer with spaces", False),
+        ("t\x00k", False),
+        ("tøken", False),
+        ("x" * 20000, False),
+    ],
+)
+def test_a_token_a_header_cannot_carry_is_refused_without_being_shown(infra, faulty, monkeypatch, token, via_env):
+    if via_env:
+        monkeypatch.setenv("INFRA_SMOKE_TOKEN", token)
+    result = infra("smoke", "--url", faulty.base_url, *([] if via_env else ["--token", token]), code=2)
+    assert "bearer token" in result.stderr
+    assert token[:12] not in result.stdout + result.stderr
+    assert faulty.requests == 0
+
+
+@pytest.mark.parametrize("kind", ["jwt", "opaque"])
+def test_a_server_quoting_the_token_does_not_get_it_into_any_report(infra, faulty, tmp_path, kind):
+    from cli.smoke.token import mint_token
+
+    if kind == "jwt":
+        token = mint_token("s" * 64, issuer="https://api.dev.example.com", audience="groundwork-api")
+    else:
+        token = "opaque-" + "k" * 40
+    faulty.mode = "echo"
+    junit, html = tmp_path / "smoke.xml", tmp_path / "smoke.html"
+    result = infra(
+        "smoke", "--url", faulty.base_url, "--token", token, "-n", "10", "--junit", str(junit), "--html", str(html),
+        "--json", code=1,
+    )  # fmt: skip
+    doc = json.loads(result.stdout)
+    assert doc["smoke"]["overall"]["failures"] == {"http_401": 10}
+    assert "token rejected: Bearer [redacted]" in json.dumps(doc["smoke"]["failure_examples"])
+    everything = result.stdout + result.stderr + junit.read_text() + html.read_text()
+    # Snippets are cut at 120 characters: not even the start of the token may show.
+    assert token[:40] not in everything

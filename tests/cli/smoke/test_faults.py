@@ -9,6 +9,7 @@ import pytest
 from cli.smoke.check import SmokeOptions, run_smoke
 from cli.smoke.gates import Gates
 from cli.smoke.target import from_url
+from tests.cli.smoke.faulty import RawServer, serve
 
 TOKEN = "a-test-token-not-a-real-one"
 
@@ -171,3 +172,21 @@ def test_reports_of_a_breach_carry_the_failures(faulty, tmp_path):
     assert "failed: failures" in page
     assert "http_500" in page
     assert page.count("<svg") == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    ],
+)
+def test_malformed_answers_are_protocol_failures_of_the_run_not_waits(answer):
+    with serve(RawServer(answer)) as server:
+        target = from_url(server.base_url, token=TOKEN, expect_redirect=False)
+        report = run_smoke(target, SmokeOptions(requests=6, concurrency=2, gates=LENIENT))
+    assert report.overall.failures == {"protocol": 6}
+    livez = next(c for c in report.preflight if c.name == "livez")
+    assert livez.summary.startswith("protocol: ")
+    assert server.connections == 7  # each failure closed its connection

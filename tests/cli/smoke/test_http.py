@@ -8,14 +8,39 @@ import pytest
 
 from cli.smoke.classify import classify_exception
 from cli.smoke.http import Client, Endpoint, Parser, ProtocolError, ResetError, build_request
+from tests.cli.smoke.faulty import RawServer, serve
 
 
-def test_content_length_framing_leaves_the_next_answer_in_the_buffer():
+def test_content_length_framing_across_reads():
     parser = Parser()
     assert parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel") is None
-    response = parser.feed(b"loHTTP/1.1 204 No Content\r\n\r\n")
+    response = parser.feed(b"lo")
     assert (response.status, response.body, response.keep_alive) == (200, b"hello", True)
-    assert parser.feed(b"").status == 204
+    assert parser.feed(b"HTTP/1.1 204 No Content\r\n\r\n").status == 204
+
+
+def test_bytes_past_the_answer_make_it_the_connections_last():
+    response = Parser().feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No Content\r\n\r\n")
+    assert (response.body, response.keep_alive) == (b"ok", False)
+
+
+def test_a_head_without_end_is_refused_once_it_passes_the_limit():
+    parser = Parser()
+    assert parser.feed(b"HTTP/1.1 200 OK\r\n") is None
+    for _ in range(64):
+        assert parser.feed(b"X-Filler: " + b"a" * 1000 + b"\r\n") is None
+    with pytest.raises(ProtocolError, match="head larger than 64 KiB"):
+        parser.feed(b"X-Filler: " + b"a" * 1000 + b"\r\n")
+
+
+def test_a_body_without_end_is_refused_once_it_passes_the_limit():
+    parser = Parser()
+    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    piece = b"100000\r\n" + b"a" * 0x100000 + b"\r\n"
+    for _ in range(16):
+        assert parser.feed(piece) is None
+    with pytest.raises(ProtocolError, match="body larger than 16 MiB"):
+        parser.feed(piece)
 
 
 def test_chunked_bodies_are_joined():
@@ -60,6 +85,20 @@ def test_the_request_bytes():
     assert build_request("POST", "/map", "api:8443", {"A": "b"}, b"{}") == (
         b"POST /map HTTP/1.1\r\nHost: api:8443\r\nUser-Agent: infra-smoke\r\nA: b\r\nContent-Length: 2\r\n\r\n{}"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "headers"),
+    [
+        ("/a\r\nX: y", "h", {}),
+        ("/", "h\nX: y", {}),
+        ("/", "h", {"Authorization": "Bearer t\r\nX: y"}),
+        ("/\0", "h", {}),
+    ],
+)
+def test_a_line_break_cannot_reach_the_request(path, host, headers):
+    with pytest.raises(ValueError, match="line break"):
+        build_request("GET", path, host, headers)
 
 
 async def _server(handler):
@@ -140,3 +179,62 @@ def test_silence_is_a_timeout():
     with pytest.raises(TimeoutError) as info:
         asyncio.run(scenario())
     assert classify_exception(info.value)[0] == "timeout"
+
+
+def _send_twice(answer: bytes, timeout_s: float = 2.0):
+    """Two requests in turn over one Client to a RawServer answering `answer`: what each got, and the server."""
+    server = RawServer(answer)
+
+    async def scenario():
+        client = Client(Endpoint("127.0.0.1", server.port, "test"))
+        outcomes = []
+        for _ in range(2):
+            try:
+                outcomes.append((await client.send(build_request("GET", "/", "test", {}), timeout_s))[0])
+            except Exception as exc:
+                outcomes.append(exc)
+        client.close()
+        return outcomes
+
+    with serve(server):
+        return asyncio.run(scenario()), server
+
+
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (CHUNKED_HEAD + b"-5\r\nabcde\r\n0\r\n\r\n", "chunk size"),
+        (CHUNKED_HEAD + b"-1\r\n", "chunk size"),
+        (CHUNKED_HEAD + b"3\r\nabcXX0\r\n\r\n", "after chunk data"),
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "CR"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nok", "header"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", "Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Transfer-Encoding"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Content-Length"),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n", "switched protocols"),
+    ],
+)
+def test_malformed_answers_from_a_server_are_protocol_errors_at_once(answer, reason):
+    outcomes, _ = _send_twice(answer, timeout_s=5)
+    error = outcomes[0]
+    assert isinstance(error, ProtocolError), error
+    assert reason in str(error)
+    assert classify_exception(error)[0] == "protocol"
+
+
+@pytest.mark.parametrize("connection", ["close, x", "x, close", "Close", "keep-alive, close"])
+def test_a_close_among_other_connection_options_closes_the_connection(connection):
+    answer = f"HTTP/1.1 200 OK\r\nConnection: {connection}\r\nContent-Length: 2\r\n\r\nok".encode()
+    outcomes, server = _send_twice(answer, timeout_s=2)
+    assert [getattr(o, "body", o) for o in outcomes] == [b"ok", b"ok"]
+    assert server.connections == 2
+
+
+def test_bytes_beyond_the_answer_end_the_connection():
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
+    outcomes, server = _send_twice(answer, timeout_s=2)
+    assert [getattr(o, "body", o) for o in outcomes] == [b"ok", b"ok"]
+    assert server.connections == 2

@@ -13,7 +13,7 @@ from cli.smoke.check import SmokeOptions, run_smoke
 from cli.smoke.gates import Gates
 from cli.smoke.target import SmokeTarget
 from tests.cli.smoke.conftest import server_context
-from tests.cli.smoke.faulty import FaultyServer, serve
+from tests.cli.smoke.faulty import FaultyServer, RawServer, serve
 
 TOKEN = "a-test-token-not-a-real-one"
 
@@ -95,21 +95,31 @@ def test_plain_http_that_does_not_redirect_fails_the_preflight_gate(ca, ca_file)
     assert [g.name for g in report.broken] == ["preflight"]
 
 
-def test_a_redirect_elsewhere_fails():
-    async def scenario():
-        async def handler(reader, writer):
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 301 Moved\r\nLocation: http://elsewhere.example/\r\nContent-Length: 0\r\n\r\n")
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        async with server:
-            return await preflight.redirect("api.example.com", "127.0.0.1", server.sockets[0].getsockname()[1], 2)
-
-    check = asyncio.run(scenario())
+@pytest.mark.parametrize(
+    ("answer", "summary"),
+    [
+        (b"HTTP/1.1 301 Moved\r\nLocation: http://elsewhere.example/\r\nContent-Length: 0\r\n\r\n", "elsewhere"),
+        (b"HTTP/1.1 301 Moved\r\nLocation: http://api.example.com/\r\nContent-Length: 0\r\n\r\n", "not https"),
+        (
+            b"HTTP/1.1 301 Moved\r\nLocation: https://api.example.com.evil.example/\r\nContent-Length: 0\r\n\r\n",
+            "evil.example",
+        ),
+        (b"HTTP/1.1 301 Moved\nLocation: https://api.example.com/\n\n", "protocol"),
+    ],
+)
+def test_a_redirect_elsewhere_or_malformed_fails(answer, summary):
+    with serve(RawServer(answer)) as server:
+        check = asyncio.run(preflight.redirect("api.example.com", "127.0.0.1", server.port, 5))
     assert check.status == "fail"
-    assert "http://elsewhere.example/" in check.summary
+    assert summary in check.summary
+
+
+def test_a_redirect_to_https_on_the_same_host_passes_on_any_port():
+    answer = b"HTTP/1.1 308 Permanent\r\nLocation: https://API.example.com:8443/livez\r\nContent-Length: 0\r\n\r\n"
+    with serve(RawServer(answer)) as server:
+        check = asyncio.run(preflight.redirect("api.example.com", "127.0.0.1", server.port, 5))
+    assert check.status == "pass"
+    assert (check.data["http_status"], check.data["location"]) == (308, "https://API.example.com:8443/livez")
 
 
 def test_an_address_needs_no_resolution():

@@ -145,6 +145,9 @@ def test_urls_that_are_not_service_urls_are_refused(url):
 def test_urls_are_normalised():
     assert normalise_url("https://api.example.com/") == "https://api.example.com"
     assert normalise_url(" http://127.0.0.1:8000/base/ ") == "http://127.0.0.1:8000/base"
+    assert normalise_url("HTTPS://API.Example.com:443/V1/") == "https://api.example.com:443/V1"
+    assert normalise_url("http://[0:0::1]:8080/api/") == "http://[::1]:8080/api"
+    assert normalise_url("https://api.example.com/@team/") == "https://api.example.com/@team"
 
 
 def test_a_url_target_checks_the_redirect_only_when_asked():
@@ -212,3 +215,27 @@ def test_the_signing_key_is_current_of_the_key_set_or_a_single_key():
         signing_key(json.dumps({"previous": "p-secret", "next": "n-secret"}))
     assert "p-secret" not in str(raised.value)
     assert "n-secret" not in str(raised.value)
+
+
+def test_a_stack_whose_service_url_carries_credentials_is_refused_without_quoting_them(project):
+    def reader(arn, region):
+        raise AssertionError("the secret must not be read")
+
+    outputs = _outputs(service_url="https://admin:s3cr3t-value@api.dev.example.com")
+    with pytest.raises(ConfigError, match="user info") as raised:
+        from_stack(resolve_target("dev", project), outputs, token=None, reader=reader)
+    assert "s3cr3t-value" not in str(raised.value) + raised.value.hint
+
+
+def test_the_redactor_masks_a_token_and_each_long_part_of_it():
+    from cli.smoke.redact import MASK, Redactor
+
+    token = mint_token("s" * 64, issuer="https://api.dev.example.com", audience="groundwork-api")
+    _, claims, signature = token.split(".")
+    redact = Redactor(token)
+    assert redact.text(f"got {token}!") == f"got {MASK}!"
+    assert redact.text(f"signature {signature} alone") == f"signature {MASK} alone"
+    assert redact.body(f"claims {claims}".encode()) == f"claims {MASK}".encode()
+    assert redact.value({"name": [token], "n": 1}) == {"name": [MASK], "n": 1}
+    assert Redactor("short").text("a short text") == "a short text"
+    assert Redactor(None).text(token) == token
