@@ -103,7 +103,8 @@ def test_a_violation_names_the_control_the_resource_and_the_fix(controls) -> Non
     reported: list[tuple[str, str | None]] = []
     multi_az.validate(StackValidationArgs(engine_resources(plan), {}), lambda m, u=None: reported.append((m, u)))
     [(message, urn)] = reported
-    assert urn is not None and "aws:rds/instance:Instance" in urn
+    assert urn is not None
+    assert "aws:rds/instance:Instance" in urn
     assert "fix: make 'Database is Multi-AZ' hold" in message
     assert "infra policy --stack dev" in message
     assert multi_az.name == "groundwork-3-multi-az"
