@@ -86,3 +86,9 @@ class StackBusy(InfraError):
     """Another update holds the stack's lock."""
 
     exit_code = ExitCode.BUSY
+
+
+class PolicyViolation(InfraError):
+    """The policy pack reported a mandatory violation."""
+
+    exit_code = ExitCode.FAILED
