@@ -54,6 +54,10 @@ class ConfigError(InfraError):
     exit_code = ExitCode.USAGE
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong: an unknown option or command, a missing value."""
+
+
 class PulumiMissing(ConfigError):
     """The Pulumi CLI is not on PATH (or too old for the Automation API)."""
 

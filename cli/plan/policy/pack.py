@@ -149,7 +149,7 @@ def pack_policies(
 ) -> list[ControlPolicy]:
     """Every control of `infra policy` (built-in and the project's `policies/`) at each of its levels."""
     if controls is None:
-        controls = load_controls(pathlib.Path.cwd())
+        controls = load_controls()
     return [ControlPolicy(c, level, production) for c in controls for level in levels_of(c)]
 
 
