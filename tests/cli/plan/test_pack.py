@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 from typing import Any
 
+import grpc
 import pytest
 import yaml
-from google.protobuf import struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import proto
+from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
@@ -202,3 +206,26 @@ def test_the_pack_directory_is_a_python_policy_pack() -> None:
     main = (pack / "__main__.py").read_text()
     assert "serve(PROJECT_DIR)" in main
     assert "pulumi-policy" in (pack / "requirements.txt").read_text()
+
+
+def test_the_pack_program_serves_the_policies_over_grpc_on_loopback() -> None:
+    """Runs policy-pack/__main__.py as the Pulumi CLI would and asks it what it enforces."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", str(REPO / PACK_DIR / "__main__.py")],
+        cwd=REPO / PACK_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(process.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    finally:
+        process.kill()
+        process.communicate()
+    names = [p.name for p in info.policies]
+    assert info.name == "groundwork"
+    assert "groundwork-1-storage-encrypted" in names
+    assert "groundwork-42-ingress" in names
+    assert len(names) == len(set(names)) > 42
