@@ -158,3 +158,28 @@ def test_the_real_automation_api_passes_the_pack_and_reads_its_events(infra, pro
     args = next(c for c in stub.calls() if "preview" in c["args"])["args"]
     assert args[args.index("--policy-pack") + 1] == str(REPO / PACK_DIR)
     assert args[args.index("--policy-pack-config") + 1].endswith("/dev.json")
+
+
+def test_odd_policy_events_are_reported_not_crashed_on(infra, fake):
+    odd = [
+        policy_event("groundwork-999-unknown", "mandatory", "", urn="not-a-urn"),
+        policy_event(MULTI_AZ, "advisory", "3. Database is Multi-AZ\n", urn=""),
+        ev.EngineEvent(
+            sequence=901,
+            timestamp=1_763_790_000,
+            policy_event=ev.PolicyEvent(
+                message="x",
+                color="raw",
+                policy_name="other",
+                policy_pack_name="someone-elses-pack",
+                policy_pack_version="1",
+                policy_pack_version_tag="1",
+                enforcement_level="mandatory",
+            ),
+        ),
+    ]
+    fake.script("preview", events=[*events.first_deploy("dev", planning=True), *odd], error=PREVIEW_FAILED)
+    doc = infra.json("preview", "--stack", "dev", code=1)
+    assert doc["error"]["kind"] == "PolicyViolation"
+    assert "control ? (groundwork-999-unknown) on not-a-urn" in doc["error"]["message"]
+    assert [v["policy"] for v in doc["policy"]["violations"]] == ["groundwork-999-unknown", MULTI_AZ]

@@ -49,7 +49,10 @@ class Violation:
         }
 
     def line(self) -> str:
-        where = f"{urn_name(self.urn)} ({self.urn.split('::')[-2].split('$')[-1]})" if self.urn else "the stack"
+        """`control 1 (title) on name (type): message`."""
+        parts = self.urn.split("::")
+        kind = parts[-2].split("$")[-1] if len(parts) >= 4 else ""
+        where = f"{urn_name(self.urn)} ({kind})" if kind else self.urn or "the stack"
         return f"control {self.control} ({self.title}) on {where}: {self.message}"
 
 
