@@ -183,3 +183,17 @@ def test_odd_policy_events_are_reported_not_crashed_on(infra, fake):
     assert doc["error"]["kind"] == "PolicyViolation"
     assert "control ? (groundwork-999-unknown) on not-a-urn" in doc["error"]["message"]
     assert [v["policy"] for v in doc["policy"]["violations"]] == ["groundwork-999-unknown", MULTI_AZ]
+
+
+def test_several_mandatory_violations_are_each_listed(infra, fake):
+    second = policy_event(
+        "groundwork-2-not-public", "mandatory", "2. Database is not publicly accessible\npubliclyAccessible is true"
+    )
+    fake.script(
+        "preview", events=[*events.first_deploy("dev", planning=True), UNENCRYPTED, second], error=PREVIEW_FAILED
+    )
+    result = infra("preview", "--stack", "dev", code=1)
+    assert "2 violations" in result.stderr
+    assert "control 1 (Database storage is encrypted) on main-db" in result.stderr
+    assert "control 2 (Database is not publicly accessible) on main-db" in result.stderr
+    assert "infra policy --stack dev" in result.stderr

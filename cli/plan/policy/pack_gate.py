@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from cli.engine import PolicyPacks
     from cli.target import Target
 
+MAX_LISTED = 10
+"""Blocking violations spelled out in the error message; all of them are in the JSON document."""
 SKIP_BANNER = (
     "POLICY CHECKS SKIPPED (--skip-policy): the engine evaluates none of the policy controls for {stack!r}; "
     "nothing stops a non-compliant change. Run `infra policy --stack {stack}` before you rely on it."
@@ -105,14 +107,26 @@ class PolicyGate:
             raise self.error(before_changes=before_changes)
 
     def error(self, *, before_changes: bool) -> PolicyViolation:
-        """The error for the blocking violations; the first is spelled out, all are in the JSON details."""
+        """The error for the blocking violations: each control, resource and finding, and the fix."""
         blocking = self.blocking
-        body, _, fix = blocking[0].line().partition("\nfix: ")
-        more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
         when = "nothing was changed" if before_changes else "the engine checks the whole stack after applying"
+        findings = [v.line().partition("\nfix: ") for v in blocking]
+        if len(findings) == 1:
+            body, _, fix = findings[0]
+            message = f"the policy pack stopped {self.stack!r} ({when}): {body}"
+        else:
+            shown = [f"  {body}" for body, _, _ in findings[:MAX_LISTED]]
+            if len(findings) > MAX_LISTED:
+                shown.append(f"  and {len(findings) - MAX_LISTED} more (see --json)")
+            message = f"the policy pack stopped {self.stack!r} ({when}): {len(findings)} violations\n" + "\n".join(
+                shown
+            )
+            fix = ""
         return PolicyViolation(
-            f"the policy pack stopped {self.stack!r} ({when}): {body}{more}",
-            hint=fix or f"fix the resource, then check offline with `infra policy --stack {self.stack}`",
+            message,
+            hint=fix
+            or f"make each control hold for its resource (docs/plan-and-policy.md), then check offline with "
+            f"`infra policy --stack {self.stack}`",
             details={"policy": self.to_json()},
         )
 
