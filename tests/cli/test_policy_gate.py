@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi.automation import errors as auto_errors
 from pulumi.automation import events as ev
 from pulumi.automation._cmd import CommandResult
 
+from cli.plan.policy.model import REGISTRY
 from cli.plan.policy.pack_levels import PACK_DIR
 from tests.cli import events
 from tests.cli.fakes import OUTPUTS
@@ -197,3 +200,30 @@ def test_several_mandatory_violations_are_each_listed(infra, fake):
     assert "control 1 (Database storage is encrypted) on main-db" in result.stderr
     assert "control 2 (Database is not publicly accessible) on main-db" in result.stderr
     assert "infra policy --stack dev" in result.stderr
+
+
+@pytest.fixture
+def isolated_registry():
+    """User controls loaded by a test leave the registry and the module cache as they were."""
+    saved = dict(REGISTRY)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(saved)
+    for name in [m for m in sys.modules if m.startswith("_groundwork_policies.")]:
+        del sys.modules[name]
+
+
+def test_controls_whose_policy_names_collide_are_a_configuration_error(infra, fake, project, isolated_registry):
+    policies = project / "policies"
+    policies.mkdir()
+    (policies / "house.py").write_text(
+        "from cli.plan.policy import control\n\n\n"
+        '@control("house 1", "one", sources=("house",), level="E")\n'
+        "def rule(view):\n    return []\n\n\n"
+        '@control("house-1", "two", sources=("house",), level="E")\n'
+        "def rule_(view):\n    return []\n"
+    )
+    doc = infra.json("preview", "--stack", "dev", code=2)
+    assert doc["error"]["kind"] == "ConfigError"
+    assert "groundwork-house-1-rule" in doc["error"]["message"]
+    assert fake.calls == []

@@ -185,7 +185,11 @@ def open_gate(target: Target, *, skip: bool, console: Console) -> Iterator[Polic
 
     controls = load_controls(target.project_dir)
     production = target.protect or target.stack in PRODUCTION_STACKS
-    titles = {name: (c.id, c.title) for name, (c, _) in policies_by_name(controls).items()}
+    try:
+        names = policies_by_name(controls)
+    except ValueError as error:
+        raise ConfigError(f"the policy pack cannot be built: {error}", hint="give the controls distinct ids") from None
+    titles = {name: (c.id, c.title) for name, (c, _) in names.items()}
     pack = pack_directory(target.project_dir)
     with tempfile.TemporaryDirectory(prefix="infra-policy-") as scratch:
         config = Path(scratch) / f"{target.stack}.json"
