@@ -65,14 +65,28 @@ class StackInfo:
     url: str | None
 
 
+@dataclass(frozen=True)
+class PolicyPacks:
+    """Policy pack directories for a preview or update, each with its `--policy-pack-config` file."""
+
+    packs: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+
+    def options(self) -> dict[str, Any]:
+        """The Automation API's keyword arguments for them."""
+        return {"policy_packs": list(self.packs) or None, "policy_pack_configs": list(self.configs) or None}
+
+
 class Engine(Protocol):
     """What the commands need from Pulumi. Tests replace it with a recorded-event fake."""
 
     backend: Backend
 
-    def preview(self, stack: str, on_event: OnEvent, *, diff: bool = False) -> None: ...
+    def preview(
+        self, stack: str, on_event: OnEvent, *, diff: bool = False, policy: PolicyPacks | None = None
+    ) -> None: ...
 
-    def up(self, stack: str, on_event: OnEvent) -> dict[str, StackOutput]: ...
+    def up(self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None) -> dict[str, StackOutput]: ...
 
     def refresh(self, stack: str, on_event: OnEvent) -> None: ...
 
@@ -220,15 +234,17 @@ class AutomationEngine:
         opener = auto.create_or_select_stack if create else auto.select_stack
         return opener(stack_name=stack, work_dir=str(self.project_dir), opts=self._options())
 
-    def preview(self, stack: str, on_event: OnEvent, *, diff: bool = False) -> None:
+    def preview(self, stack: str, on_event: OnEvent, *, diff: bool = False, policy: PolicyPacks | None = None) -> None:
         self._prepare(stack)
+        packs = (policy or PolicyPacks()).options()
         with translate_errors(stack):
-            self._stack(stack, create=True).preview(on_event=on_event, diff=diff, color="never")
+            self._stack(stack, create=True).preview(on_event=on_event, diff=diff, color="never", **packs)
 
-    def up(self, stack: str, on_event: OnEvent) -> dict[str, StackOutput]:
+    def up(self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None) -> dict[str, StackOutput]:
         self._prepare(stack)
+        packs = (policy or PolicyPacks()).options()
         with translate_errors(stack):
-            result = self._stack(stack, create=True).up(on_event=on_event, color="never")
+            result = self._stack(stack, create=True).up(on_event=on_event, color="never", **packs)
         return _outputs(result.outputs)
 
     def refresh(self, stack: str, on_event: OnEvent) -> None:

@@ -54,6 +54,10 @@ class ConfigError(InfraError):
     exit_code = ExitCode.USAGE
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong: an unknown option or command, a missing value."""
+
+
 class PulumiMissing(ConfigError):
     """The Pulumi CLI is not on PATH (or too old for the Automation API)."""
 
@@ -86,3 +90,9 @@ class StackBusy(InfraError):
     """Another update holds the stack's lock."""
 
     exit_code = ExitCode.BUSY
+
+
+class PolicyViolation(InfraError):
+    """The policy pack reported a mandatory violation."""
+
+    exit_code = ExitCode.FAILED

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -24,10 +24,14 @@ from cli.commands.stacks import stacks
 from cli.commands.status import status
 from cli.commands.up import up
 from cli.commands.verify import verify
-from cli.errors import ExitCode, InfraError
+from cli.errors import ExitCode, InfraError, UsageError
 from cli.options import JSON_META_KEY
 
 DEBUG_ENV = "INFRA_DEBUG"
+DISTRIBUTION = "groundwork"
+"""The distribution whose metadata gives `infra --version` (the version lives in pyproject.toml only)."""
+ARGV_META_KEY = "infra.argv"
+COMPLETION_FLAGS = ("install_completion", "show_completion")
 
 HELP = """Deploy and check groundwork's AWS foundation through the Pulumi Automation API.
 
@@ -52,6 +56,19 @@ class InfraGroup(TyperGroup):
             option.default = False
         return option
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        # Typer's completion flags default to None, and Typer coerces None through pydantic; False skips that
+        # import, which would otherwise cost every `infra <cmd>` and `infra <cmd> --help` a few hundred ms.
+        for param in self.params:
+            if param.name in COMPLETION_FLAGS and param.default is None:
+                param.default = False
+        ctx.meta[ARGV_META_KEY] = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as error:
+            _usage_error(ctx, error)
+            raise
+
     def invoke(self, ctx: typer.Context) -> Any:
         from cli.render import render_error
 
@@ -63,9 +80,13 @@ class InfraGroup(TyperGroup):
         except KeyboardInterrupt:
             render_error(InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False)
             raise typer.Exit(int(ExitCode.FAILED)) from None
-        except (Exit, Abort, TyperException):
+        except (Exit, Abort, TyperException) as exc:
+            _usage_error(ctx, exc)
             raise
         except Exception as exc:
+            _usage_error(ctx, exc)
+            if _is_usage_error(exc):
+                raise
             if os.environ.get(DEBUG_ENV):
                 raise
             internal = InfraError(
@@ -76,16 +97,60 @@ class InfraGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILED)) from None
 
 
+def _is_usage_error(error: BaseException) -> bool:
+    # Click's UsageError, whether Typer uses click or its own vendored copy of it.
+    return any(cls.__name__ == "UsageError" for cls in type(error).__mro__) and hasattr(error, "format_message")
+
+
+def _usage_error(ctx: typer.Context, error: BaseException) -> None:
+    """Under --json, a usage error is the JSON error document too (exit 2); otherwise Click prints it as usual."""
+    if not _is_usage_error(error):
+        return
+    argv = ctx.meta.get(ARGV_META_KEY, [])
+    words = argv[: argv.index("--")] if "--" in argv else argv
+    if "--json" not in words:
+        return
+    from cli.render import render_error
+
+    usage_ctx = getattr(error, "ctx", None)
+    command = usage_ctx.command_path if usage_ctx is not None else "infra"
+    render_error(UsageError(error.format_message(), hint=f"see `{command} --help`"), as_json=True)
+    raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        typer.echo(f"infra {version(DISTRIBUTION)}")
+    except PackageNotFoundError:
+        typer.echo(f"infra: the {DISTRIBUTION} distribution is not installed (run scripts/setup.sh)", err=True)
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    raise typer.Exit()
+
+
 app = typer.Typer(
     cls=InfraGroup,
     name="infra",
     help=HELP,
     epilog=EPILOG,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
 
 app.command(epilog=EPILOG)(preview)
 app.command(epilog=EPILOG)(up)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cli.engine import Engine, StackOutput
+    from cli.plan.policy.pack_gate import PolicyGate
     from cli.target import Target
 
 
@@ -34,15 +35,24 @@ def drive(
     return report, result
 
 
-def preview(engine: Engine, target: Target, console: Console, *, diff: bool, spinner: bool) -> ChangeReport:
-    """What `up` would change."""
-    report, _ = drive(
-        "preview",
-        target.stack,
-        console,
-        spinner,
-        lambda on_event: engine.preview(target.stack, on_event, diff=diff),
-    )
+def preview(
+    engine: Engine,
+    target: Target,
+    console: Console,
+    *,
+    diff: bool,
+    spinner: bool,
+    policy: PolicyGate | None = None,
+) -> ChangeReport:
+    """What `up` would change; with a policy gate, the engine also runs the pack and a mandatory violation stops."""
+
+    def run(on_event: Callable[[Any], None]) -> None:
+        if policy is None:
+            return engine.preview(target.stack, on_event, diff=diff)
+        with policy.enforcing(before_changes=True):
+            return engine.preview(target.stack, policy.watch(on_event), diff=diff, policy=policy.packs)
+
+    report, _ = drive("preview", target.stack, console, spinner, run)
     return report
 
 
@@ -76,9 +86,10 @@ def up(
     spinner: bool,
     ask: Callable[[str], bool],
     show_plan: Callable[[ChangeReport], None],
+    policy: PolicyGate | None = None,
 ) -> UpOutcome:
-    """Preview, confirm, apply with live progress, and collect the outputs."""
-    plan = preview(engine, target, console, diff=False, spinner=spinner)
+    """Preview (the policy gate: a mandatory violation stops here), confirm, apply, and collect the outputs."""
+    plan = preview(engine, target, console, diff=False, spinner=spinner, policy=policy)
     show_plan(plan)
     if not plan.has_changes:
         return UpOutcome(plan=plan, applied=None, outputs=engine.outputs(target.stack))
@@ -91,7 +102,14 @@ def up(
             )
         if not ask(f"Apply these changes to {target.stack}?"):
             raise ConfirmationRefused("cancelled; nothing was changed", hint="run the command again when ready")
-    applied, outputs = drive("up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event))
+
+    def apply(on_event: Callable[[Any], None]) -> dict[str, StackOutput]:
+        if policy is None:
+            return engine.up(target.stack, on_event)
+        with policy.enforcing(before_changes=False):
+            return engine.up(target.stack, policy.watch(on_event), policy=policy.packs)
+
+    applied, outputs = drive("up", target.stack, console, spinner, apply)
     return UpOutcome(plan=plan, applied=applied, outputs=outputs)
 
 

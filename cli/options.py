@@ -34,3 +34,10 @@ JsonOption = Annotated[
         is_eager=True,
     ),
 ]
+SkipPolicyOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-policy",
+        help="Do not give the policy pack to the engine. Refused on protected stacks; says so loudly elsewhere.",
+    ),
+]

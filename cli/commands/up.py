@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption, StackOption
+from cli.options import LOCAL_STACK, JsonOption, SkipPolicyOption, StackOption
 
 
 def up(
@@ -18,9 +18,10 @@ def up(
     verify: Annotated[
         bool, typer.Option("--verify", help="Check the live stack through the AWS APIs after applying.")
     ] = False,
+    skip_policy: SkipPolicyOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create or update the stack's resources."""
+    """Create or update the stack's resources; the policy pack's mandatory violations stop it before any change."""
     from cli import operations
     from cli.commands.context import open_target
     from cli.render import done_line, emit_json, render_changes, render_diagnostics, render_outputs
@@ -29,18 +30,28 @@ def up(
     if stack == LOCAL_STACK:
         _up_local(smoke=smoke, verify=verify, as_json=as_json)
         return
+    from cli.plan.policy.pack_gate import open_gate, skipped_json
+
     session, target = open_target(stack, as_json=as_json)
     console = session.console
-    outcome = operations.up(
-        session.engine(),
-        target,
-        console,
-        yes=yes,
-        interactive=session.interactive,
-        spinner=session.spinner,
-        ask=lambda text: typer.confirm(text, default=False, err=True),
-        show_plan=lambda plan: render_changes(console, plan, title=f"Changes to {target.stack}"),
-    )
+
+    def show_plan(plan: Any) -> None:
+        render_changes(console, plan, title=f"Changes to {target.stack}")
+        if gate is not None:
+            gate.render(console)
+
+    with open_gate(target, skip=skip_policy, console=console) as gate:
+        outcome = operations.up(
+            session.engine(),
+            target,
+            console,
+            yes=yes,
+            interactive=session.interactive,
+            spinner=session.spinner,
+            ask=lambda text: typer.confirm(text, default=False, err=True),
+            show_plan=show_plan,
+            policy=gate,
+        )
     if outcome.applied is None:
         console.print("no changes to apply")
     else:
@@ -50,7 +61,7 @@ def up(
     render_outputs(console, values)
     if hidden:
         console.print(f"[dim]{len(hidden)} secret output(s) hidden; see `infra outputs --show-secrets`[/]")
-    document = outcome.to_json()
+    document = {**outcome.to_json(), "policy": gate.to_json() if gate is not None else skipped_json()}
     if verify:
         from cli.verify.runner import verify_applied
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.backend import Backend, resolve_backend
-from cli.engine import StackInfo, StackOutput, translate_errors
+from cli.engine import PolicyPacks, StackInfo, StackOutput, translate_errors
 
 
 @dataclass
@@ -26,6 +26,8 @@ class FakeEngine:
     project_dir: Path
     scripts: dict[str, Script] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    policies: list[tuple[str, PolicyPacks | None]] = field(default_factory=list)
+    """The policy packs each preview and up was given, by call."""
     backend: Backend = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,10 +53,16 @@ class FakeEngine:
                 raise script.error
         return script.result
 
-    def preview(self, stack: str, on_event: Callable[[Any], None], *, diff: bool = False) -> None:
+    def preview(
+        self, stack: str, on_event: Callable[[Any], None], *, diff: bool = False, policy: PolicyPacks | None = None
+    ) -> None:
+        self.policies.append(("preview", policy))
         self._play("preview", stack, on_event, diff=diff)
 
-    def up(self, stack: str, on_event: Callable[[Any], None]) -> dict[str, StackOutput]:
+    def up(
+        self, stack: str, on_event: Callable[[Any], None], *, policy: PolicyPacks | None = None
+    ) -> dict[str, StackOutput]:
+        self.policies.append(("up", policy))
         return self._play("up", stack, on_event) or {}
 
     def refresh(self, stack: str, on_event: Callable[[Any], None]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -63,11 +64,55 @@ def test_pull_requests_run_the_tests_then_plan_diff_and_policy_for_dev_and_prod(
     assert "infra policy" in runs
     assert "--markdown" in runs
     assert checks["steps"][0]["with"]["fetch-depth"] == 0
-    assert "secrets." not in (WORKFLOWS / "pull-request.yml").read_text()
+    offline = {name: job for name, job in jobs.items() if name != "live-preview"}
+    assert "secrets." not in yaml.safe_dump(offline)
+    assert "id-token" not in yaml.safe_dump(offline)
     comment = jobs["comment"]
-    assert comment["needs"] == "checks"
+    assert comment["needs"] == ["checks", "live-preview"]
     assert comment["permissions"] == {"pull-requests": "write"}
     assert "gh pr comment" in _runs(comment)
+    for part in ("summary-dev.md", "summary-prod.md", "summary-live-dev.md"):
+        assert part in _runs(comment)
+
+
+def test_same_repository_pull_requests_also_run_the_real_preview_and_forks_do_not() -> None:
+    jobs = _load("pull-request.yml")["jobs"]
+    live = jobs["live-preview"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in live["if"]
+    assert live["permissions"] == {"contents": "read", "id-token": "write"}
+    credentials = next(s for s in live["steps"] if s.get("uses", "").startswith("aws-actions/"))
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert "aws-access-key-id" not in credentials["with"]
+    runs = _runs(live)
+    assert "infra preview --stack dev --diff --json > preview-dev.json" in runs
+    assert "--skip-policy" not in runs
+    assert "python -m cli.plan.preview_markdown preview-dev.json dev > summary-live-dev.md" in runs
+    assert live["steps"][-1]["if"] == "steps.preview.outcome == 'failure'"
+
+
+def _steps(name: str) -> list[dict]:
+    return [step for job in _load(name)["jobs"].values() for step in job["steps"]]
+
+
+def test_the_pulumi_cli_comes_from_its_action_at_one_pinned_version_and_pip_is_cached() -> None:
+    pins = set()
+    for name in ("main.yml", "pull-request.yml"):
+        text = (WORKFLOWS / name).read_text()
+        assert "curl" not in text
+        assert "get.pulumi.com" not in text
+        assert "setup-node" not in text
+        steps = _steps(name)
+        pulumi = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")]
+        assert len(pulumi) == 1, name
+        version = pulumi[0]["with"]["pulumi-version"]
+        if version.startswith("${{ env."):
+            version = _load(name)["env"][version.removeprefix("${{ env.").removesuffix(" }}")]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", str(version)), version
+        pins.add(version)
+        for step in steps:
+            if step.get("uses", "").startswith("actions/setup-python@"):
+                assert step["with"]["cache"] == "pip", name
+    assert len(pins) == 1, pins
 
 
 def test_main_previews_dev_with_oidc_credentials() -> None:
