@@ -6,15 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from cli import database_path
 from cli.changes import ChangeReport
 from cli.errors import ConfirmationRefused, InfraError
 from cli.progress import LiveProgress
+from cli.render import done_line
 from cli.stack_info import masked_outputs
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import Engine, StackOutput
+    from cli.engine import Engine, RunConfig, StackOutput
     from cli.target import Target
 
 
@@ -35,13 +37,25 @@ def drive(
 
 
 def preview(engine: Engine, target: Target, console: Console, *, diff: bool, spinner: bool) -> ChangeReport:
-    """What `up` would change."""
+    """What `up` would change; through the tunnel when the database objects are in the state."""
+    path = database_path.resolve(engine, target)
+    if not path.objects_in_state:
+        return _preview(engine, target, console, diff=diff, spinner=spinner, config=None)
+    with database_path.opened(
+        path, engine.outputs(target.stack), target.region, console, verb="preview", applying=False
+    ) as values:
+        return _preview(engine, target, console, diff=diff, spinner=spinner, config=values)
+
+
+def _preview(
+    engine: Engine, target: Target, console: Console, *, diff: bool, spinner: bool, config: RunConfig
+) -> ChangeReport:
     report, _ = drive(
         "preview",
         target.stack,
         console,
         spinner,
-        lambda on_event: engine.preview(target.stack, on_event, diff=diff),
+        lambda on_event: engine.preview(target.stack, on_event, diff=diff, config=config),
     )
     return report
 
@@ -53,6 +67,8 @@ class UpOutcome:
     plan: ChangeReport
     applied: ChangeReport | None
     outputs: dict[str, StackOutput] = field(default_factory=dict)
+    phases: list[tuple[str, ChangeReport]] = field(default_factory=list)
+    """The updates of a first deploy in two phases, by name; empty when one update did it all."""
 
     def to_json(self, show_secrets: bool = False) -> dict[str, Any]:
         values, hidden = masked_outputs(self.outputs, show_secrets)
@@ -63,6 +79,7 @@ class UpOutcome:
             "applied": self.applied.to_json() if self.applied else None,
             "outputs": values,
             "secrets_hidden": hidden,
+            "phases": [{"phase": name, "applied": report.to_json()} for name, report in self.phases],
         }
 
 
@@ -77,12 +94,17 @@ def up(
     ask: Callable[[str], bool],
     show_plan: Callable[[ChangeReport], None],
 ) -> UpOutcome:
-    """Preview, confirm, apply with live progress, and collect the outputs."""
-    plan = preview(engine, target, console, diff=False, spinner=spinner)
-    show_plan(plan)
-    if not plan.has_changes:
-        return UpOutcome(plan=plan, applied=None, outputs=engine.outputs(target.stack))
-    if not yes:
+    """Preview, confirm, apply with live progress, and collect the outputs.
+
+    When the CLI reaches the database through the bastion, the tunnel is open around the preview and the update;
+    on a first deploy, everything but the database objects is applied first, then the tunnel opens for the objects.
+    """
+    path = database_path.resolve(engine, target)
+
+    def confirm(plan: ChangeReport) -> None:
+        show_plan(plan)
+        if yes or not plan.has_changes:
+            return
         if not interactive:
             raise ConfirmationRefused(
                 f"not applying to {target.stack!r}: confirmation needed and stdin is not a terminal",
@@ -91,13 +113,90 @@ def up(
             )
         if not ask(f"Apply these changes to {target.stack}?"):
             raise ConfirmationRefused("cancelled; nothing was changed", hint="run the command again when ready")
-    applied, outputs = drive("up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event))
+
+    def apply(config: RunConfig) -> tuple[ChangeReport, dict[str, StackOutput]]:
+        return drive(
+            "up", target.stack, console, spinner, lambda on_event: engine.up(target.stack, on_event, config=config)
+        )
+
+    if path.two_phase:
+        return _up_in_two_phases(engine, target, console, path, spinner=spinner, confirm=confirm, apply=apply)
+    if not path.tunnels:
+        plan = _preview(engine, target, console, diff=False, spinner=spinner, config=None)
+        confirm(plan)
+        if not plan.has_changes:
+            return UpOutcome(plan=plan, applied=None, outputs=engine.outputs(target.stack))
+        applied, outputs = apply(None)
+        return UpOutcome(plan=plan, applied=applied, outputs=outputs)
+    with database_path.opened(
+        path, engine.outputs(target.stack), target.region, console, verb="up", applying=True
+    ) as values:
+        plan = _preview(engine, target, console, diff=False, spinner=spinner, config=values)
+        confirm(plan)
+        if not plan.has_changes:
+            return UpOutcome(plan=plan, applied=None, outputs=engine.outputs(target.stack))
+        applied, outputs = apply(values)
     return UpOutcome(plan=plan, applied=applied, outputs=outputs)
 
 
-def refresh(engine: Engine, target: Target, console: Console, *, spinner: bool) -> ChangeReport:
-    """Bring the state in line with what exists in the cloud."""
-    report, _ = drive(
-        "refresh", target.stack, console, spinner, lambda on_event: engine.refresh(target.stack, on_event)
+def _up_in_two_phases(
+    engine: Engine,
+    target: Target,
+    console: Console,
+    path: database_path.DatabasePath,
+    *,
+    spinner: bool,
+    confirm: Callable[[ChangeReport], None],
+    apply: Callable[[RunConfig], tuple[ChangeReport, dict[str, StackOutput]]],
+) -> UpOutcome:
+    """A first deploy: the plan of the whole stack, then the infrastructure, then the objects through the tunnel."""
+    stack = target.stack
+    plan = _preview(engine, target, console, diff=False, spinner=spinner, config=None)
+    confirm(plan)
+    console.print(
+        "[bold]phase 1 of 2[/]: everything but the database objects (network, database, bastion, service); "
+        "a new stack usually takes 15 to 25 minutes"
     )
-    return report
+    try:
+        first, outputs = apply(path.first_phase_values())
+    except InfraError as exc:
+        raise database_path.with_next_step(exc, stack, "up", applying=True) from exc
+    console.print(f"[bold]phase 1 of 2 done[/]: {done_line(first.counts())}")
+    console.print(
+        "[bold]phase 2 of 2[/]: the database objects (roles, database, grants, default privileges) through the "
+        "SSM tunnel; waiting for the new bastion to register with Session Manager usually takes 1 to 5 minutes"
+    )
+    with database_path.opened(path, outputs, target.region, console, verb="up", applying=True) as values:
+        try:
+            second, outputs = apply(values)
+        except InfraError as exc:
+            raise database_path.with_next_step(exc, stack, "up", applying=True) from exc
+    console.print(f"[bold]phase 2 of 2 done[/]: {done_line(second.counts())}")
+    return UpOutcome(
+        plan=plan,
+        applied=second,
+        outputs=outputs,
+        phases=[("infrastructure", first), ("database objects", second)],
+    )
+
+
+def refresh(engine: Engine, target: Target, console: Console, *, spinner: bool) -> ChangeReport:
+    """Bring the state in line with what exists in the cloud; through the tunnel when the objects are in the state."""
+    path = database_path.resolve(engine, target)
+
+    def run(config: RunConfig) -> ChangeReport:
+        report, _ = drive(
+            "refresh",
+            target.stack,
+            console,
+            spinner,
+            lambda on_event: engine.refresh(target.stack, on_event, config=config),
+        )
+        return report
+
+    if not path.objects_in_state:
+        return run(None)
+    with database_path.opened(
+        path, engine.outputs(target.stack), target.region, console, verb="refresh", applying=False
+    ) as values:
+        return run(values)

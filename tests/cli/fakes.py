@@ -51,14 +51,14 @@ class FakeEngine:
                 raise script.error
         return script.result
 
-    def preview(self, stack: str, on_event: Callable[[Any], None], *, diff: bool = False) -> None:
-        self._play("preview", stack, on_event, diff=diff)
+    def preview(self, stack: str, on_event: Callable[[Any], None], *, diff: bool = False, config=None) -> None:
+        self._play("preview", stack, on_event, diff=diff, **({"config": dict(config)} if config else {}))
 
-    def up(self, stack: str, on_event: Callable[[Any], None]) -> dict[str, StackOutput]:
-        return self._play("up", stack, on_event) or {}
+    def up(self, stack: str, on_event: Callable[[Any], None], *, config=None) -> dict[str, StackOutput]:
+        return self._play("up", stack, on_event, **({"config": dict(config)} if config else {})) or {}
 
-    def refresh(self, stack: str, on_event: Callable[[Any], None]) -> None:
-        self._play("refresh", stack, on_event)
+    def refresh(self, stack: str, on_event: Callable[[Any], None], *, config=None) -> None:
+        self._play("refresh", stack, on_event, **({"config": dict(config)} if config else {}))
 
     def destroy(self, stack: str, on_event: Callable[[Any], None], *, exclude_protected: bool) -> None:
         self._play("destroy", stack, on_event, exclude_protected=exclude_protected)
