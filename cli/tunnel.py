@@ -164,6 +164,8 @@ class Tunnel:
         self._reason = reason
         self.session_id: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.plugin_pid: int | None = None
+        """Process id of the last plugin started (kept after close, to check that it is gone)."""
         self._log: Path | None = None
 
     @property
@@ -276,6 +278,7 @@ class Tunnel:
             self.process = subprocess.Popen(
                 argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+        self.plugin_pid = self.process.pid
 
     def _plugin_output(self) -> str:
         if self._log is None or not self._log.is_file():
