@@ -174,9 +174,27 @@ def _up_in_two_phases(
     console.print(f"[bold]phase 2 of 2 done[/]: {done_line(second.counts())}")
     return UpOutcome(
         plan=plan,
-        applied=second,
+        applied=_combined(first, second),
         outputs=outputs,
         phases=[("infrastructure", first), ("database objects", second)],
+    )
+
+
+def _combined(first: ChangeReport, second: ChangeReport) -> ChangeReport:
+    """Both updates as one: every step, and counts in which phase 1's results are not counted again as unchanged."""
+    summary = None
+    if first.summary is not None and second.summary is not None:
+        summary = {op: first.summary.get(op, 0) + second.summary.get(op, 0) for op in {*first.summary, *second.summary}}
+        done_before = sum(n for op, n in first.summary.items() if op not in ("same", "delete", "discard"))
+        summary["same"] = max(0, second.summary.get("same", 0) - done_before)
+    return ChangeReport(
+        kind=second.kind,
+        stack=second.stack,
+        resources={**first.resources, **second.resources},
+        diagnostics=[*first.diagnostics, *second.diagnostics],
+        summary=summary,
+        duration_seconds=(first.duration_seconds or 0) + (second.duration_seconds or 0),
+        started=True,
     )
 
 
