@@ -72,14 +72,18 @@ class DatabasePath:
         return {OBJECTS: False}
 
 
+def uses_tunnel(settings: Any) -> bool:
+    """Database objects declared, the bastion on, and no admin host of the user's own: the CLI opens the tunnel."""
+    return bool(
+        getattr(settings, "database_objects", False)
+        and getattr(settings, "bastion", False)
+        and not getattr(settings, "database_admin_host", None)
+    )
+
+
 def resolve(engine: Engine, target: Target) -> DatabasePath:
     """Read the settings and, when the tunnel matters, the state."""
-    s = target.settings
-    tunnels = bool(
-        getattr(s, "database_objects", False)
-        and getattr(s, "bastion", False)
-        and not getattr(s, "database_admin_host", None)
-    )
+    tunnels = uses_tunnel(target.settings)
     state = StackState()
     if tunnels:
         try:
