@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -167,18 +168,35 @@ class Tunnel:
         self.plugin_pid: int | None = None
         """Process id of the last plugin started (kept after close, to check that it is gone)."""
         self._log: Path | None = None
+        self._previous_handlers: dict[int, Any] = {}
 
     @property
     def host(self) -> str:
         return LOOPBACK
 
     def __enter__(self) -> Tunnel:
+        self._trap_termination()
         try:
             self.open()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _trap_termination(self) -> None:
+        """While the tunnel is open, SIGTERM and SIGHUP unwind like Ctrl-C, so the plugin and session are closed.
+
+        The plugin runs in its own process group: a signal sent to this process alone would otherwise leave it behind.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            self._previous_handlers[number] = signal.signal(number, _interrupt)
+
+    def _restore_handlers(self) -> None:
+        for number, handler in self._previous_handlers.items():
+            signal.signal(number, handler)
+        self._previous_handlers.clear()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -331,3 +349,8 @@ class Tunnel:
         log, self._log = self._log, None
         if log is not None:
             log.unlink(missing_ok=True)
+        self._restore_handlers()
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {number}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import psycopg
 import pytest
 
@@ -188,3 +191,20 @@ def test_the_preferred_port_is_stable_and_a_busy_one_is_avoided(monkeypatch):
     fallback = choose_local_port("dev")
     assert fallback != preferred
     assert port_closed(fallback)
+
+
+def test_a_termination_signal_closes_the_plugin_and_the_session_too(ssm, plugin):
+    ssm.starts()
+    ssm.terminates()
+    before = signal.getsignal(signal.SIGTERM)
+    tunnel = _tunnel(ssm)
+
+    def terminated() -> None:
+        with tunnel:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt):
+        terminated()
+    assert process_gone(tunnel.plugin_pid)
+    assert signal.getsignal(signal.SIGTERM) is before
+    ssm.done()
