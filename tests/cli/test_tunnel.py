@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import psycopg
 import pytest
@@ -184,6 +185,7 @@ def test_an_interrupt_closes_the_plugin_and_the_session(ssm, plugin):
 
 
 def test_the_preferred_port_is_stable_and_a_busy_one_is_avoided(monkeypatch):
+    monkeypatch.setattr(tunnel_module, "_port_is_free", lambda port: True)
     preferred = choose_local_port("dev")
     assert preferred == choose_local_port("dev")
     assert 15432 <= preferred < 15932
@@ -191,6 +193,17 @@ def test_the_preferred_port_is_stable_and_a_busy_one_is_avoided(monkeypatch):
     fallback = choose_local_port("dev")
     assert fallback != preferred
     assert port_closed(fallback)
+
+
+def test_a_port_with_a_listener_is_busy_and_free_again_once_it_closes():
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    assert tunnel_module._port_is_free(port) is False
+    for end in (accepted, client, listener):
+        end.close()
+    assert tunnel_module._port_is_free(port) is True, "connections in TIME_WAIT do not make the port busy"
 
 
 def test_a_termination_signal_closes_the_plugin_and_the_session_too(ssm, plugin):
