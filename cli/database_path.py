@@ -122,7 +122,8 @@ def with_next_step(error: InfraError, stack: str, verb: str, *, applying: bool) 
     """The same error, saying that the database objects were not applied and how to run it again."""
     message = error.message + ("; the database objects were not applied" if applying else "")
     again = f"then run `infra {verb} --stack {stack}` again" + (" to apply them" if applying else "")
-    hint = f"{error.hint}; {again}" if error.hint else again
+    fix = error.hint.removesuffix(", then try again").removesuffix("; then try again")
+    hint = f"{fix}; {again}" if fix else again
     copy = type(error)(message, hint=hint, details=error.details)
     return copy
 

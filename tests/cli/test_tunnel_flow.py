@@ -296,6 +296,8 @@ def test_a_bastion_that_does_not_register_stops_before_the_objects(infra, engine
     doc = infra.json("up", "--stack", "dev", "--yes", code=1)
     assert doc["error"]["kind"] == "BastionNotRegistered"
     assert "did not register with Session Manager" in doc["error"]["message"]
+    assert "(NAT gateway); then run `infra up --stack dev` again to apply them" in doc["error"]["hint"]
+    assert "try again" not in doc["error"]["hint"]
     _assert_not_applied(doc, engine)
     ssm.done()
 
