@@ -365,3 +365,27 @@ def test_a_stack_without_database_objects_opens_no_tunnel(infra, engine, ssm, co
     infra("up", "--stack", "dev", "--yes", code=0)
     assert calls(engine) == [("preview", None), ("up", None)]
     ssm.done()
+
+
+def test_an_admin_host_of_ones_own_turns_the_tunnel_off(infra, engine, ssm, committed):
+    path = committed / "Pulumi.dev.yaml"
+    path.write_text(path.read_text() + "  groundwork:databaseAdminHost: db-admin.internal.example.com\n")
+    engine.script("preview", events=events.first_deploy("dev", planning=True))
+    engine.script("up", events=events.first_deploy("dev", planning=False), result=OUTPUTS)
+    infra("up", "--stack", "dev", "--yes", code=0)
+    assert calls(engine) == [("preview", None), ("up", None)]
+    ssm.done()
+
+
+def test_prod_takes_the_same_path_in_two_phases(infra, engine, ssm, plugin):
+    engine.script("export_state", result={"resources": []})
+    engine.script("preview", events=events.first_deploy("prod", planning=True))
+    engine.then("up", events=events.first_deploy("prod", planning=False), result=TUNNEL_OUTPUTS)
+    engine.then("up", events=objects_created("prod"), result=TUNNEL_OUTPUTS)
+    ssm.starts(reason="infra up --stack prod")
+    ssm.terminates()
+    doc = infra.json("up", "--stack", "prod", "--yes")
+    assert [p["phase"] for p in doc["phases"]] == ["infrastructure", "database objects"]
+    assert [name for name, _, _ in engine.reached] == ["up"]
+    assert process_gone(plugin.starts()[0]["pid"])
+    ssm.done()
