@@ -214,6 +214,46 @@ def check_docker() -> Check:
     return Check(name, True, f"daemon {_first_line(proc.stdout) or 'reachable'}")
 
 
+def check_session_manager_plugin(needed_by: list[str]) -> Check:
+    """The plugin `infra up` starts for the SSM tunnel to the database; needed when a stack uses the tunnel."""
+    from cli.tunnel import PLUGIN, PLUGIN_INSTALL_HINT, plugin_version
+
+    name = "Session Manager plugin"
+    users = ", ".join(needed_by)
+    path = shutil.which(PLUGIN)
+    if path is None:
+        if not needed_by:
+            return Check(name, True, f"`{PLUGIN}` not installed; no stack reaches its database through the bastion")
+        return Check(
+            name,
+            False,
+            f"`{PLUGIN}` is not on PATH; stacks {users} apply their database objects through it",
+            PLUGIN_INSTALL_HINT.removesuffix("; check with `infra doctor`")
+            + "; the caller also needs ssm:StartSession on the bastion (docs/database-objects.md)",
+        )
+    version = plugin_version(path)
+    if version is None:
+        return Check(name, False, f"`{path} --version` did not print a version", PLUGIN_INSTALL_HINT)
+    text = ".".join(str(part) for part in version)
+    return Check(name, True, f"version {text} at {path}" + (f" (used by {users})" if users else ""))
+
+
+def tunnel_stacks(project_dir: Path) -> list[str]:
+    """The stacks whose `up` opens the SSM tunnel; stacks with invalid settings have their own failing row."""
+    from cli.database_path import uses_tunnel
+    from cli.target import load_settings
+
+    names = []
+    for stack in configured_stacks(project_dir):
+        try:
+            settings = load_settings(stack, project_dir)
+        except Exception:  # noqa: S112 - reported by the stack settings row
+            continue
+        if uses_tunnel(settings):
+            names.append(stack)
+    return names
+
+
 def check_stack_settings(project_dir: Path) -> tuple[list[Check], str | None]:
     """One row per `Pulumi.<stack>.yaml`; also the first region found, for the AWS check."""
     from cli.target import load_settings
@@ -250,5 +290,6 @@ def run_checks(project_dir: Path, env: dict[str, str] | None = None) -> list[Che
         check_secrets(project_dir, env),
         check_aws(region),
         check_docker(),
+        check_session_manager_plugin(tunnel_stacks(project_dir)),
         *settings_checks,
     ]

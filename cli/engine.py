@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from pulumi.automation import EngineEvent, Stack
 
 OnEvent = Callable[["EngineEvent"], None]
+RunConfig = Mapping[str, Any] | None
+"""Config values layered over Pulumi.<stack>.yaml for one run only (e.g. the tunnel's host and port)."""
 
 INSTALL_HINT = (
     "install the Pulumi CLI (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi/tap/pulumi) "
@@ -83,12 +85,20 @@ class Engine(Protocol):
     backend: Backend
 
     def preview(
-        self, stack: str, on_event: OnEvent, *, diff: bool = False, policy: PolicyPacks | None = None
+        self,
+        stack: str,
+        on_event: OnEvent,
+        *,
+        diff: bool = False,
+        policy: PolicyPacks | None = None,
+        config: RunConfig = None,
     ) -> None: ...
 
-    def up(self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None) -> dict[str, StackOutput]: ...
+    def up(
+        self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None, config: RunConfig = None
+    ) -> dict[str, StackOutput]: ...
 
-    def refresh(self, stack: str, on_event: OnEvent) -> None: ...
+    def refresh(self, stack: str, on_event: OnEvent, *, config: RunConfig = None) -> None: ...
 
     def destroy(self, stack: str, on_event: OnEvent, *, exclude_protected: bool) -> None: ...
 
@@ -182,6 +192,31 @@ def translate_errors(stack: str) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def run_config_file(project_dir: Path, stack: str, values: RunConfig) -> Iterator[str | None]:
+    """A private temporary copy of Pulumi.<stack>.yaml with `values` set, for `--config-file`; None without values.
+
+    The stack file itself is never written: the values exist for one run only and the copy is deleted after it.
+    """
+    if not values:
+        yield None
+        return
+    import tempfile
+
+    import yaml
+
+    source = stack_config_path(project_dir, stack)
+    document = yaml.safe_load(source.read_text(encoding="utf-8")) if source.is_file() else None
+    document = document if isinstance(document, dict) else {}
+    config = document.get("config")
+    document["config"] = {**(config if isinstance(config, dict) else {}), **dict(values)}
+    with tempfile.TemporaryDirectory(prefix="infra-run-config-") as directory:
+        path = Path(directory) / source.name
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        path.chmod(0o600)
+        yield str(path)
+
+
 def _outputs(raw: Any) -> dict[str, StackOutput]:
     return {name: StackOutput(value=item.value, secret=bool(item.secret)) for name, item in raw.items()}
 
@@ -234,23 +269,42 @@ class AutomationEngine:
         opener = auto.create_or_select_stack if create else auto.select_stack
         return opener(stack_name=stack, work_dir=str(self.project_dir), opts=self._options())
 
-    def preview(self, stack: str, on_event: OnEvent, *, diff: bool = False, policy: PolicyPacks | None = None) -> None:
+    def preview(
+        self,
+        stack: str,
+        on_event: OnEvent,
+        *,
+        diff: bool = False,
+        policy: PolicyPacks | None = None,
+        config: RunConfig = None,
+    ) -> None:
         self._prepare(stack)
         packs = (policy or PolicyPacks()).options()
         with translate_errors(stack):
-            self._stack(stack, create=True).preview(on_event=on_event, diff=diff, color="never", **packs)
+            selected = self._stack(stack, create=True)
+            with run_config_file(self.project_dir, stack, config) as config_file:
+                selected.preview(on_event=on_event, diff=diff, color="never", config_file=config_file, **packs)
 
-    def up(self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None) -> dict[str, StackOutput]:
+    def up(
+        self, stack: str, on_event: OnEvent, *, policy: PolicyPacks | None = None, config: RunConfig = None
+    ) -> dict[str, StackOutput]:
         self._prepare(stack)
         packs = (policy or PolicyPacks()).options()
         with translate_errors(stack):
-            result = self._stack(stack, create=True).up(on_event=on_event, color="never", **packs)
+            selected = self._stack(stack, create=True)
+            with run_config_file(self.project_dir, stack, config) as config_file:
+                result = selected.up(on_event=on_event, color="never", config_file=config_file, **packs)
         return _outputs(result.outputs)
 
-    def refresh(self, stack: str, on_event: OnEvent) -> None:
+    def refresh(self, stack: str, on_event: OnEvent, *, config: RunConfig = None) -> None:
         self._prepare(stack)
         with translate_errors(stack):
-            self._stack(stack, create=False).refresh(on_event=on_event, color="never")
+            selected = self._stack(stack, create=False)
+            with run_config_file(self.project_dir, stack, config) as config_file:
+                # With run values the program runs, so the providers get them (not the ones recorded in the state).
+                selected.refresh(
+                    on_event=on_event, color="never", config_file=config_file, run_program=True if config else None
+                )
 
     def destroy(self, stack: str, on_event: OnEvent, *, exclude_protected: bool) -> None:
         self._prepare(stack)

@@ -311,7 +311,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
 
 
 def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> pulumi.Resource:
-    """The separate step: roles and grants through an explicit postgresql provider (docs/database-objects.md)."""
+    """Roles and grants with an explicit postgresql provider, applied through the tunnel (docs/database-objects.md)."""
     import pulumi_postgresql as postgresql
 
     from infra.database_objects import DatabaseObjects, DatabaseObjectsArgs
@@ -320,8 +320,9 @@ def _database_objects(s: StackSettings, prefix: str, database: Database, provide
         secret_id=database.master_secret_arn, opts=pulumi.InvokeOutputOptions(provider=provider)
     )
     master_password = pulumi.Output.secret(master.secret_string).apply(lambda text: json.loads(text)["password"])
-    # Connection of the administrator to the private database: through the bastion's port forward or from
-    # inside the VPC; TLS required, the RDS master user is not a superuser.
+    # Connection of the administrator to the private database: `infra` sets databaseAdminHost/Port for each run
+    # to its SSM port forward through the bastion (never in the stack file); without them, the instance endpoint
+    # from a runner inside the VPC. TLS required, the RDS master user is not a superuser.
     admin = postgresql.Provider(
         f"{prefix}-postgresql",
         host=s.database_admin_host or database.address,

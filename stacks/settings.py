@@ -335,14 +335,16 @@ class StackSettings:
 
     # Database objects and access to the private database
     database_objects: bool = setting(
-        "databaseObjects", False, BOOL,
+        "databaseObjects", True, BOOL,
         "Declare the application database, its login and read-only roles, grants and default privileges with the "
-        "postgresql provider. A separate step: see [database-objects.md](database-objects.md).",
+        "postgresql provider. `infra up` applies them through the bastion's SSM tunnel: see "
+        "[database-objects.md](database-objects.md).",
         group=_OBJECTS,
     )
     database_admin_host: str | None = setting(
         "databaseAdminHost", None, pattern(r"[A-Za-z0-9.-]{1,253}", "a host name or IP address"),
-        "Host the postgresql provider connects to, e.g. `localhost` through an SSM port forward.",
+        "Host the postgresql provider connects to. Leave unset: `infra up` points the provider at its own tunnel "
+        "for each run; set it only for a tunnel or runner of your own.",
         group=_OBJECTS, default_text="the instance endpoint",
     )
     database_admin_port: int = setting(
@@ -350,9 +352,9 @@ class StackSettings:
         group=_OBJECTS,
     )
     bastion: bool = setting(
-        "bastion", False, BOOL,
-        "An SSM-managed host with no inbound rules in a private subnet, admitted by the database's security group, "
-        "for port forwarding.",
+        "bastion", True, BOOL,
+        "An SSM-managed host with no inbound rules in a private subnet, admitted by the database's security group; "
+        "`infra up` forwards a local port through it to the database.",
         group=_OBJECTS, feeds=("NetworkArgs.bastion",),
     )
 

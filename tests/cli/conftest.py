@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,21 @@ from tests.cli.fakes import FakeEngine
 REPO = Path(__file__).resolve().parents[2]
 
 
+OBJECTS_ON = "groundwork:databaseObjects: true"
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the project's Pulumi.yaml and stack files; the CLI is pointed at it."""
+    """A copy of the project's Pulumi.yaml and stack files; the CLI is pointed at it.
+
+    The copies switch the database objects off, so the commands' own tests need no tunnel to the database;
+    tests/cli/test_tunnel_flow.py drives the committed files, objects and tunnel included.
+    """
     root = tmp_path / "project"
     root.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(REPO / name, root / name)
+        text = (REPO / name).read_text()
+        (root / name).write_text(text.replace(OBJECTS_ON, "groundwork:databaseObjects: false"))
     monkeypatch.setenv("INFRA_PROJECT_DIR", str(root))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test-passphrase")
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)

@@ -54,19 +54,25 @@ class FakeEngine:
         return script.result
 
     def preview(
-        self, stack: str, on_event: Callable[[Any], None], *, diff: bool = False, policy: PolicyPacks | None = None
+        self,
+        stack: str,
+        on_event: Callable[[Any], None],
+        *,
+        diff: bool = False,
+        policy: PolicyPacks | None = None,
+        config=None,
     ) -> None:
         self.policies.append(("preview", policy))
-        self._play("preview", stack, on_event, diff=diff)
+        self._play("preview", stack, on_event, diff=diff, **({"config": dict(config)} if config else {}))
 
     def up(
-        self, stack: str, on_event: Callable[[Any], None], *, policy: PolicyPacks | None = None
+        self, stack: str, on_event: Callable[[Any], None], *, policy: PolicyPacks | None = None, config=None
     ) -> dict[str, StackOutput]:
         self.policies.append(("up", policy))
-        return self._play("up", stack, on_event) or {}
+        return self._play("up", stack, on_event, **({"config": dict(config)} if config else {})) or {}
 
-    def refresh(self, stack: str, on_event: Callable[[Any], None]) -> None:
-        self._play("refresh", stack, on_event)
+    def refresh(self, stack: str, on_event: Callable[[Any], None], *, config=None) -> None:
+        self._play("refresh", stack, on_event, **({"config": dict(config)} if config else {}))
 
     def destroy(self, stack: str, on_event: Callable[[Any], None], *, exclude_protected: bool) -> None:
         self._play("destroy", stack, on_event, exclude_protected=exclude_protected)

@@ -1,4 +1,4 @@
-"""Preview, up, outputs and destroy of a throwaway stack through the real Pulumi CLI and AWS."""
+"""Preview, up (both phases, through the SSM tunnel), smoke, outputs and destroy of a throwaway stack on real AWS."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ def test_preview_up_outputs_destroy(throwaway):
     applied = _run("up", "--stack", stack, "--yes")
     assert applied["applied"]["failed"] == []
     assert applied["outputs"][names.SERVICE_URL].startswith("https://")
+    assert [phase["phase"] for phase in applied["phases"]] == ["infrastructure", "database objects"]
+    assert applied["outputs"][names.DATABASE_OBJECTS] is True
+
+    smoke = _run("smoke", "--stack", stack)
+    assert smoke["smoke"]["passed"] is True
 
     shown = _run("outputs", "--stack", stack)
     assert names.DATABASE_ENDPOINT in shown["outputs"]

@@ -780,9 +780,22 @@ def test_alarm_metrics_are_known_and_reference_this_stack(stack: Recording) -> N
 # --- database objects and bastion --------------------------------------------------------------------
 
 
-def test_database_objects_are_off_by_default(stack: Recording) -> None:
-    assert not [r for r in stack.resources if "postgresql" in r.type]
-    assert "aws:secretsmanager/getSecretVersion:getSecretVersion" not in {t for t, _ in stack.invokes}
+def test_both_stacks_declare_the_database_objects_and_the_bastion(stack: Recording) -> None:
+    app = stack.one("postgresql:index/role:Role", "-app-role")
+    assert app["login"] is True
+    for right in ("superuser", "createDatabase", "createRole"):
+        assert app.get(right) is False, f"{app.urn}: {right}"
+    assert stack.one("postgresql:index/database:Database")["name"] == stack.settings.database_name
+    assert stack.of_type("postgresql:index/grant:Grant")
+    assert stack.one("pulumi:providers:postgresql")["host"] == stack.one("aws:rds/instance:Instance").state["address"]
+    assert stack.exports[outputs.DATABASE_OBJECTS] is True
+    assert stack.exports[outputs.BASTION_INSTANCE_ID] == stack.one("aws:ec2/instance:Instance").id
+
+
+def test_database_objects_can_be_switched_off() -> None:
+    rec = recorded("dev", (("databaseObjects", False),))
+    assert not [r for r in rec.resources if "postgresql" in r.type]
+    assert "aws:secretsmanager/getSecretVersion:getSecretVersion" not in {t for t, _ in rec.invokes}
 
 
 def test_database_objects_use_their_own_explicit_provider(full: Recording) -> None:

@@ -49,8 +49,10 @@ def test_both_stacks_load_and_differ_as_documented() -> None:
     assert prod.log_retention_days > dev.log_retention_days
     assert dev.bucket_force_destroy
     assert not prod.bucket_force_destroy
-    assert not dev.database_objects
-    assert not prod.database_objects
+    assert dev.database_objects
+    assert prod.database_objects
+    assert dev.bastion
+    assert prod.bastion
 
 
 def test_settings_are_frozen() -> None:
