@@ -31,6 +31,8 @@ TEXT_FORBIDDEN = r"\u0000"
 
 _user_id_forbidden = re.compile(USER_ID_FORBIDDEN)
 _lone_surrogate = re.compile("[\ud800-\udfff]")
+# A \u escape of NUL or of a surrogate (or an escaped backslash followed by such text: a harmless false alarm).
+_suspect_escape = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,38 +70,60 @@ def _plain_digits(number: Decimal) -> int:
     return max(len(digits) + exponent, 1) + max(-exponent, 0)
 
 
-def _check_text(value: str, where: str, limit: int) -> None:
-    if _lone_surrogate.search(value):
+def _number(literal: str) -> Decimal:
+    number = Decimal(literal)
+    # Only a long literal or one with an exponent can exceed the limit written out in full.
+    if (len(literal) > MAX_NUMBER_DIGITS or "e" in literal or "E" in literal) and (
+        _plain_digits(number) > MAX_NUMBER_DIGITS
+    ):
+        raise _invalid(f"a number may have at most {MAX_NUMBER_DIGITS} digits written out in full", "practice")
+    return number
+
+
+def _path(link: tuple | None) -> str:
+    """The readable location of a value from its (parent, key) chain, built only when reporting a problem."""
+    parts: list[str] = []
+    while link is not None:
+        link, key = link
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key[:32]}")
+    return "practice" + "".join(reversed(parts))
+
+
+def _check_text(value: str, where: str, limit: int, suspect: bool = True) -> None:
+    if suspect and _lone_surrogate.search(value):
         raise _not_json(f"unpaired surrogate in a string at {where}")
     if len(value) > limit:
         raise _invalid(f"text longer than {limit} characters", where)
-    if "\x00" in value:
+    if suspect and "\x00" in value:
         raise _invalid("text must not contain NUL characters", where)
 
 
-def _check_practice(root: dict) -> None:
-    """Walk the document iteratively (no recursion limit to hit) and enforce depth, size and content rules."""
+def _check_practice(root: dict, suspect: bool) -> None:
+    """Walk the document iteratively (no recursion limit to hit) and enforce depth, size and content rules.
+
+    suspect: whether the body has escapes that could hold NUL or an unpaired surrogate; without them (strict
+    UTF-8 and JSON allow neither raw) the per-string character checks are skipped.
+    """
     nodes = 0
-    stack: list[tuple[object, int, str]] = [(root, 1, "practice")]
+    stack: list[tuple[object, int, tuple | None]] = [(root, 1, None)]
     while stack:
-        value, depth, where = stack.pop()
+        value, depth, link = stack.pop()
         nodes += 1
         if nodes > MAX_NODES:
             raise _invalid(f"more than {MAX_NODES} values", "practice")
         if isinstance(value, dict):
             if depth > MAX_DEPTH:
-                raise _invalid(f"nested deeper than {MAX_DEPTH} levels", where)
+                raise _invalid(f"nested deeper than {MAX_DEPTH} levels", _path(link))
             for key, item in value.items():
-                _check_text(key, f"{where}.{key[:32]}", MAX_KEY_CHARS)
-                stack.append((item, depth + 1, f"{where}.{key[:32]}"))
+                if suspect or len(key) > MAX_KEY_CHARS:
+                    _check_text(key, _path((link, key)), MAX_KEY_CHARS, suspect)
+                stack.append((item, depth + 1, (link, key)))
         elif isinstance(value, list):
             if depth > MAX_DEPTH:
-                raise _invalid(f"nested deeper than {MAX_DEPTH} levels", where)
-            stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
-        elif isinstance(value, str):
-            _check_text(value, where, MAX_STRING_CHARS)
-        elif isinstance(value, Decimal) and _plain_digits(value) > MAX_NUMBER_DIGITS:
-            raise _invalid(f"a number may have at most {MAX_NUMBER_DIGITS} digits written out in full", where)
+                raise _invalid(f"nested deeper than {MAX_DEPTH} levels", _path(link))
+            stack.extend((item, depth + 1, (link, i)) for i, item in enumerate(value))
+        elif isinstance(value, str) and (suspect or len(value) > MAX_STRING_CHARS):
+            _check_text(value, _path(link), MAX_STRING_CHARS, suspect)
 
 
 def _parse(body: bytes) -> object:
@@ -111,8 +135,8 @@ def _parse(body: bytes) -> object:
     try:
         return json.loads(
             text,
-            parse_float=Decimal,
-            parse_int=Decimal,
+            parse_float=_number,
+            parse_int=_number,
             parse_constant=_refuse_constant,
             object_pairs_hook=_unique_keys,
         )
@@ -143,5 +167,5 @@ def parse_map_request(body: bytes) -> MapRequest:
     practice = document.get("practice")
     if not isinstance(practice, dict):
         raise _invalid("required, a JSON object", "practice")
-    _check_practice(practice)
+    _check_practice(practice, suspect=_suspect_escape.search(body) is not None)
     return MapRequest(user_id=user_id, practice=practice)

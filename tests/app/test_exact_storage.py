@@ -85,6 +85,8 @@ ACCEPTED = {
     "escaped solidus and quotes": '"\\/\\"\\\\"',
     "astral characters": '"𝄞🎹"',
     "byte order mark inside": '"\\ufeffx"',
+    "escaped backslashes before u": '"\\\\ud800\\\\u0000"',
+    "negative, 1000 digits in a longer literal": "-0." + "0" * 998 + "1",
 }
 
 REFUSED = {
