@@ -144,6 +144,9 @@ class Database:
             "autocommit": True,
             "connect_timeout": max(2, math.ceil(settings.database_timeout)),
             "application_name": settings.service_name,
+            # JSON leaves as UTF-8 bytes; the server converts to the database's encoding and refuses (22P05, a 422)
+            # a character that encoding cannot hold, instead of storing the bytes read in another encoding.
+            "client_encoding": "UTF8",
         }
         if settings.database_sslmode:
             connect_options["sslmode"] = settings.database_sslmode

@@ -182,3 +182,34 @@ def test_any_json_value_is_stored_exactly_or_refused(client, postgres, value):
     else:
         assert 400 <= response.status_code < 500, response.text
         assert stored == []
+
+
+@pytest.fixture(scope="module")
+def latin1_api(postgres, start_app):
+    """The API on a database whose encoding cannot hold every character (created LATIN1, as older clusters are)."""
+    with postgres.connect() as conn:
+        conn.execute("DROP DATABASE IF EXISTS latin")
+        conn.execute(
+            "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+            f" OWNER {postgres.app_user}"
+        )
+    return start_app(postgres.url(database="latin"), WORKERS="1")
+
+
+@pytest.mark.parametrize(
+    ("user_id", "text", "status"),
+    [("latin-é", "café", 201), ("latin-日本", "x", 422), ("latin-x", "日本 🎹", 422)],
+    ids=["representable", "user_id the database cannot hold", "text the database cannot hold"],
+)
+def test_a_database_that_cannot_hold_a_character_refuses_with_a_4xx(latin1_api, postgres, user_id, text, status):
+    with httpx.Client(base_url=latin1_api.base_url, timeout=10) as http:
+        response = _post(http, json.dumps({"user_id": user_id, "practice": {"t": text}}).encode())
+    assert response.status_code == status, response.text
+    rows = postgres.query(
+        "SELECT user_id, practice::text FROM user_practice WHERE user_id LIKE 'latin-%%'", database="latin"
+    )
+    stored = {row[0]: row[1] for row in rows}
+    if status == 201:
+        assert same(exact(stored[user_id]), exact(json.dumps({"t": text})))
+    else:
+        assert user_id not in stored
