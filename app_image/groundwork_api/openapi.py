@@ -113,6 +113,8 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                 "minLength": 1,
                 "maxLength": USER_ID_MAX,
                 "pattern": _no(USER_ID_FORBIDDEN),
+                # The same rule as a search, for dialects (Python's re) where $ also matches before a final newline.
+                "not": {"pattern": USER_ID_FORBIDDEN},
                 "description": "No control characters, no whitespace but the space (U+0020), and no invisible "
                 "formatting characters (soft hyphen, zero-width and bidirectional marks, byte order mark).",
             },
