@@ -212,30 +212,34 @@ class Database:
         # The server-side deadline is a little earlier than ours, leaving time for the answer to travel.
         write_by = datetime.now(UTC) + timedelta(seconds=self.deadline - min(0.25, self.deadline / 4))
         await self._ensure_schema()
-        async with self.pool.connection() as conn, conn.transaction():
-            if key is not None:
+        async with self.pool.connection() as conn:
+            if key is None:  # one statement, committed on its own: no BEGIN and COMMIT round trips
+                return await self._upsert(conn, user_id, practice, write_by)
+            async with conn.transaction():
                 replay = await idempotency.claim(conn, key)
                 if replay is not None:
                     return Outcome(replay.status, replay.body, replayed=True)
-            document = Jsonb(practice, dumps=_dump_exact)
-            cursor = await conn.execute(UPSERT, (user_id, document, write_by))
-            row = await cursor.fetchone()
-            if row is None:
-                raise TimeoutError  # rolls the transaction back, the key with it
-            stored_user_id, stored, version, created_at, updated_at, inserted = row
-            status = 201 if inserted else 200
-            body = orjson.dumps(
-                {
-                    "user_id": stored_user_id,
-                    "practice": orjson.Fragment(stored),
-                    "version": version,
-                    "created_at": created_at,
-                    "updated_at": updated_at,
-                }
-            )
-            if key is not None:
-                await idempotency.save(conn, key, status, body)
-        return Outcome(status, body)
+                outcome = await self._upsert(conn, user_id, practice, write_by)
+                await idempotency.save(conn, key, outcome.status, outcome.body)
+                return outcome
+
+    @staticmethod
+    async def _upsert(conn: psycopg.AsyncConnection, user_id: str, practice: dict, write_by: datetime) -> Outcome:
+        cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice, dumps=_dump_exact), write_by))
+        row = await cursor.fetchone()
+        if row is None:
+            raise TimeoutError  # inside a transaction this rolls it back, the idempotency key with it
+        stored_user_id, stored, version, created_at, updated_at, inserted = row
+        body = orjson.dumps(
+            {
+                "user_id": stored_user_id,
+                "practice": orjson.Fragment(stored),
+                "version": version,
+                "created_at": created_at,
+                "updated_at": updated_at,
+            }
+        )
+        return Outcome(201 if inserted else 200, body)
 
     async def prune_idempotency_keys(self, ttl: float, every: float) -> None:
         """Delete expired idempotency keys now and then, for as long as the service runs."""
