@@ -213,3 +213,27 @@ def test_a_database_that_cannot_hold_a_character_refuses_with_a_4xx(latin1_api, 
         assert same(exact(stored[user_id]), exact(json.dumps({"t": text})))
     else:
         assert user_id not in stored
+
+
+EDGE_LITERALS = {
+    "zero with a huge exponent": "0e999999999",
+    "zero with a tiny exponent": "-0e-1000",
+    "a long literal whose exponent PostgreSQL refuses": "0." + "0" * 1004 + "1e1005",
+    "exponent at PostgreSQL's limit": "1e-999",
+    "digits cancelled by the exponent": "123456e-6",
+    "1000 digits with an exponent of zero": "1" + "0" * 999 + "e0",
+}
+
+
+@pytest.mark.parametrize("literal", EDGE_LITERALS.values(), ids=EDGE_LITERALS.keys())
+def test_edge_literals_are_stored_exactly_or_refused_with_a_4xx(client, postgres, literal):
+    user_id = f"{MARKER}{uuid.uuid4()}"
+    practice = f'{{"v": {literal}}}'
+    response = _post(client, f'{{"user_id": "{user_id}", "practice": {practice}}}'.encode())
+    stored = _stored(postgres, user_id)
+    if response.status_code in (200, 201):
+        assert same(_field(response.content, "practice"), exact(practice))
+        assert same(exact(stored[0]), exact(practice))
+    else:
+        assert 400 <= response.status_code < 500, response.text
+        assert stored == []
