@@ -119,20 +119,16 @@ def test_keys_are_scoped_to_the_token_subject(client, postgres):
 
 @pytest.mark.parametrize(
     "key",
-    ["", "k" * 129, "has space", "comma,key", "ключ", "new\nline", "semi;colon", '"quoted"'],
-    ids=["empty", "too long", "space", "comma", "non-ASCII", "newline", "semicolon", "quotes"],
+    ["", "k" * 129, "has space", "comma,key", "ключ", "tab\tinside", "semi;colon", '"quoted"'],
+    ids=["empty", "too long", "space", "comma", "non-ASCII", "tab", "semicolon", "quotes"],
 )
 def test_malformed_keys_are_400_and_write_nothing(client, postgres, key):
     user_id = f"idem-{uuid.uuid4()}"
-    raw_key = key.encode()
-    try:
-        response = client.post(
-            "/map",
-            json={"user_id": user_id, "practice": {}},
-            headers={"Authorization": f"Bearer {mint_token()}", "Idempotency-Key": raw_key},
-        )
-    except (httpx.LocalProtocolError, UnicodeEncodeError):
-        pytest.skip("the client cannot send this header at all")
+    response = client.post(
+        "/map",
+        json={"user_id": user_id, "practice": {}},
+        headers={"Authorization": f"Bearer {mint_token()}", "Idempotency-Key": key.encode()},
+    )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == "Idempotency-Key"
     assert _version(postgres, user_id) is None
