@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from . import logs, metrics, openapi
+from . import idempotency, logs, metrics, openapi
 from .auth import TokenVerifier
 from .db import Database, DatabaseUnavailable, ValueRefused
 from .errors import ApiError, JSONResponse, from_status
@@ -24,6 +24,7 @@ from .validation import parse_map_request
 
 _JSON_TYPES = ("application/json",)
 _LIVEZ = b'{"status":"ok"}'
+PRUNE_EVERY_S = 300.0
 
 
 class Service:
@@ -66,20 +67,33 @@ class Service:
         return JSONResponse(body)
 
     async def map_practice(self, request: Request) -> Response:
-        self.tokens.verify(request.headers.get("authorization"))
+        claims = self.tokens.verify(request.headers.get("authorization"))
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
         body = await self._read_body(request)
         payload = parse_map_request(body)
+        key = idempotency.from_request(
+            request.headers.get(idempotency.HEADER),
+            claims,
+            [payload.user_id, payload.practice],
+            self.settings.idempotency_ttl,
+        )
         try:
-            record = await self.database.upsert_practice(payload.user_id, payload.practice)
+            outcome = await self.database.upsert_practice(payload.user_id, payload.practice, key)
         except DatabaseUnavailable as exc:
             raise ApiError(503, "database_unavailable", str(exc), headers={"Retry-After": "1"}) from None
         except ValueRefused as exc:
             raise ApiError(422, "validation_error", str(exc), "practice") from None
-        created = record.pop("created")
-        return JSONResponse(record, status_code=201 if created else 200)
+        except idempotency.KeyReused:
+            raise ApiError(
+                422,
+                "idempotency_key_reused",
+                f"this {idempotency.HEADER} was first used with a different request; use a new key",
+                idempotency.HEADER,
+            ) from None
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
     async def _read_body(self, request: Request) -> bytes:
         """Read at most the body limit, refusing early on a declared or streamed size above it."""
@@ -122,6 +136,7 @@ class Service:
         self._tasks = [
             asyncio.create_task(self.database.migrate_in_background()),
             asyncio.create_task(self._publish_pool_gauges()),
+            asyncio.create_task(self.database.prune_idempotency_keys(self.settings.idempotency_ttl, PRUNE_EVERY_S)),
         ]
         try:
             yield
@@ -179,8 +194,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID", idempotency.HEADER],
+                expose_headers=["X-Request-ID", "Idempotent-Replayed"],
                 max_age=600,
             )
         )

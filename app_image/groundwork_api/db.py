@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import logs
+from . import idempotency, logs
 from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
@@ -34,6 +34,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         )
         """,
     ),
+    (2, idempotency.SCHEMA),
 )
 
 # The write carries its own deadline: a server that was paused or slow and gets to it after the client has
@@ -43,7 +44,7 @@ INSERT INTO user_practice AS t (user_id, practice)
 SELECT %s, %s WHERE clock_timestamp() < %s
 ON CONFLICT (user_id) DO UPDATE
     SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
-RETURNING user_id, practice, version, created_at, updated_at, (xmax = 0) AS inserted
+RETURNING user_id, practice::text, version, created_at, updated_at, (xmax = 0) AS inserted
 """
 
 
@@ -53,6 +54,20 @@ class DatabaseUnavailable(Exception):
 
 class ValueRefused(Exception):
     """The database refused a value that passed validation; the request is at fault, nothing was written."""
+
+
+# SQLSTATE classes that blame the data: 22 data exception (a number out of range, an untranslatable character),
+# 23 integrity constraint violation, 54 program limit exceeded (a value too large for an index or a jsonb).
+_REFUSALS = ("22", "23", "54")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to a write: its status, its JSON body, and whether it replays an earlier answer."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,10 @@ def _with_iam_token(settings: Settings, options: dict):
     return options_with_token
 
 
+def _dump_exact(document: object) -> bytes:
+    return orjson.dumps(document, default=idempotency.exact_number)
+
+
 def _version_text(number: int) -> str:
     major, minor = divmod(number, 10000)
     return f"{major}.{minor}" if major >= 10 else f"{major}.{minor // 100}.{minor % 100}"
@@ -125,6 +144,9 @@ class Database:
             "autocommit": True,
             "connect_timeout": max(2, math.ceil(settings.database_timeout)),
             "application_name": settings.service_name,
+            # JSON leaves as UTF-8 bytes; the server converts to the database's encoding and refuses (22P05, a 422)
+            # a character that encoding cannot hold, instead of storing the bytes read in another encoding.
+            "client_encoding": "UTF8",
         }
         if settings.database_sslmode:
             connect_options["sslmode"] = settings.database_sslmode
@@ -171,34 +193,69 @@ class Database:
             await conn.execute("SELECT 1")
             return conn.info.server_version
 
-    async def upsert_practice(self, user_id: str, practice: dict) -> dict:
-        """Insert or replace a user's practice; return the stored row with its version and timestamps."""
+    async def upsert_practice(self, user_id: str, practice: dict, key: idempotency.Key | None = None) -> Outcome:
+        """Insert or replace a user's practice and answer with the stored row; with a key, answer a retry the same.
+
+        Numbers in practice are Decimals, stored exactly; the answer carries the stored document as PostgreSQL
+        returns it, so it shows exactly what was written.
+        """
         try:
-            row = await _within(self.deadline, self._upsert(user_id, practice))
+            return await _within(self.deadline, self._write(user_id, practice, key))
         except (TimeoutError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
-        except (psycopg.DataError, psycopg.IntegrityError) as exc:
-            raise ValueRefused(_describe(exc, self.deadline).removeprefix("database error: ")) from None
-        user_id, stored, version, created_at, updated_at, inserted = row
-        return {
-            "user_id": user_id,
-            "practice": stored,
-            "version": version,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "created": inserted,
-        }
+        except psycopg.Error as exc:
+            if (exc.sqlstate or "")[:2] in _REFUSALS:
+                raise ValueRefused(_describe(exc, self.deadline).removeprefix("database error: ")) from None
+            raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
 
-    async def _upsert(self, user_id: str, practice: dict) -> tuple:
+    async def _write(self, user_id: str, practice: dict, key: idempotency.Key | None) -> Outcome:
         # The server-side deadline is a little earlier than ours, leaving time for the answer to travel.
         write_by = datetime.now(UTC) + timedelta(seconds=self.deadline - min(0.25, self.deadline / 4))
         await self._ensure_schema()
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice), write_by))
-            row = await cursor.fetchone()
+            if key is None:  # one statement, committed on its own: no BEGIN and COMMIT round trips
+                return await self._upsert(conn, user_id, practice, write_by)
+            async with conn.transaction():
+                replay = await idempotency.claim(conn, key)
+                if replay is not None:
+                    return Outcome(replay.status, replay.body, replayed=True)
+                outcome = await self._upsert(conn, user_id, practice, write_by)
+                await idempotency.save(conn, key, outcome.status, outcome.body)
+                return outcome
+
+    @staticmethod
+    async def _upsert(conn: psycopg.AsyncConnection, user_id: str, practice: dict, write_by: datetime) -> Outcome:
+        cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice, dumps=_dump_exact), write_by))
+        row = await cursor.fetchone()
         if row is None:
-            raise TimeoutError
-        return row
+            raise TimeoutError  # inside a transaction this rolls it back, the idempotency key with it
+        stored_user_id, stored, version, created_at, updated_at, inserted = row
+        body = orjson.dumps(
+            {
+                "user_id": stored_user_id,
+                "practice": orjson.Fragment(stored),
+                "version": version,
+                "created_at": created_at,
+                "updated_at": updated_at,
+            }
+        )
+        return Outcome(201 if inserted else 200, body)
+
+    async def prune_idempotency_keys(self, ttl: float, every: float) -> None:
+        """Delete expired idempotency keys now and then, for as long as the service runs."""
+        while True:
+            try:
+                await _within(max(self.deadline, 30.0), self._prune(ttl))
+            except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
+                logs.emit("warning", "idempotency key pruning deferred", reason=_describe(exc, self.deadline))
+            await asyncio.sleep(every)
+
+    async def _prune(self, ttl: float) -> None:
+        await self._ensure_schema()
+        async with self.pool.connection() as conn:
+            deleted = idempotency.PRUNE_BATCH
+            while deleted >= idempotency.PRUNE_BATCH:
+                deleted = await idempotency.prune(conn, ttl)
 
     async def migrate_in_background(self) -> None:
         """Apply the schema as soon as the database answers, retrying with a capped backoff."""

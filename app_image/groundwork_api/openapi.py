@@ -7,8 +7,18 @@ from functools import cache
 
 import orjson
 
+from . import idempotency
 from .settings import Settings
-from .validation import MAX_DEPTH, MAX_NODES, USER_ID_MAX
+from .validation import (
+    MAX_DEPTH,
+    MAX_KEY_CHARS,
+    MAX_NODES,
+    MAX_NUMBER_DIGITS,
+    MAX_STRING_CHARS,
+    TEXT_FORBIDDEN,
+    USER_ID_FORBIDDEN,
+    USER_ID_MAX,
+)
 
 _ERROR = {
     "type": "object",
@@ -31,8 +41,34 @@ def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ERROR}}}
 
 
+def _no(forbidden: str) -> str:
+    # A whole-string pattern rather than a search for the forbidden characters, so generators build valid text
+    # directly; the only characters it leaves out are the forbidden ones.
+    return f"^[^{forbidden.strip('[]')}]*$"
+
+
+def _practice_schemas() -> dict[str, dict]:
+    """The practice document, one schema per nesting level, since JSON Schema has no depth limit of its own.
+
+    Each level is one schema listing every JSON type (a keyword such as maxLength applies only to its own type),
+    which keeps generators and validators fast where nested alternatives would multiply.
+    """
+    text = {"maxLength": MAX_STRING_CHARS, "pattern": _no(TEXT_FORBIDDEN)}
+    keys = {"maxLength": MAX_KEY_CHARS, "pattern": _no(TEXT_FORBIDDEN)}
+    scalars = ["null", "boolean", "number", "string"]
+    schemas: dict[str, dict] = {f"Value{MAX_DEPTH + 1}": {"type": scalars, **text}}
+    for depth in range(MAX_DEPTH, 0, -1):
+        child = {"$ref": f"#/components/schemas/Value{depth + 1}"}
+        containers = {"propertyNames": keys, "additionalProperties": child, "items": child}
+        if depth == 1:
+            schemas["Practice"] = {"type": "object", **containers}
+        else:
+            schemas[f"Value{depth}"] = {"type": [*scalars, "object", "array"], **text, **containers}
+    return schemas
+
+
 @cache
-def _document(title: str, version: str, max_body: int) -> dict:
+def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
     heartbeat = {
         "type": "object",
         "required": ["service", "version", "uptime_s", "status", "database", "pool"],
@@ -72,18 +108,54 @@ def _document(title: str, version: str, max_body: int) -> dict:
         "additionalProperties": False,
         "required": ["user_id", "practice"],
         "properties": {
-            "user_id": {"type": "string", "minLength": 1, "maxLength": USER_ID_MAX},
+            "user_id": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": USER_ID_MAX,
+                "pattern": _no(USER_ID_FORBIDDEN),
+                # The same rule as a search, for dialects (Python's re) where $ also matches before a final newline.
+                "not": {"pattern": USER_ID_FORBIDDEN},
+                "description": "No control characters, no whitespace but the space (U+0020), and no invisible "
+                "formatting characters (soft hyphen, zero-width and bidirectional marks, byte order mark).",
+            },
             "practice": {
-                "type": "object",
-                "description": f"Any JSON object: at most {MAX_DEPTH} levels deep, {MAX_NODES} values, "
-                f"no NUL characters; the whole body at most {max_body} bytes.",
+                "$ref": "#/components/schemas/Practice",
+                "description": f"Any JSON object: containers nest at most {MAX_DEPTH} levels (practice itself is "
+                f"level 1), {MAX_NODES} values in all, keys at most {MAX_KEY_CHARS} and strings at most "
+                f"{MAX_STRING_CHARS} characters, no NUL character anywhere, no key twice in one object; "
+                f"numbers finite with at most {MAX_NUMBER_DIGITS} digits written out in full (1e999 has 1000), "
+                "stored as their exact decimal value and returned as PostgreSQL writes it (1E2 as 100, -0 as 0, "
+                f"1.50 as 1.50); the whole body at most {max_body} bytes of UTF-8.",
             },
         },
+    }
+    key_parameter = {
+        "name": idempotency.HEADER,
+        "in": "header",
+        "required": False,
+        "description": "Makes a retry safe: a request with a key used before (by the same token subject, within "
+        f"{ttl:g} s) and the same body gets the first answer (status and body, with Idempotent-Replayed: true) "
+        "and writes nothing; the same key with another body is a 422. Concurrent requests with one key write once.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": idempotency.KEY_MAX,
+            "pattern": idempotency.KEY_PATTERN,
+        },
+    }
+    replayed = {
+        "Idempotent-Replayed": {
+            "description": "true when the answer replays the first answer to this Idempotency-Key",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": _practice_schemas(),
+        },
         "paths": {
             "/livez": {
                 "get": {
@@ -110,15 +182,24 @@ def _document(title: str, version: str, max_body: int) -> dict:
                 "post": {
                     "summary": "Store a user's practice data; the version increases on every write",
                     "security": [{"bearer": []}],
+                    "parameters": [key_parameter],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": map_request}}},
                     "responses": {
-                        "201": {"description": "first write", "content": {"application/json": {"schema": record}}},
-                        "200": {"description": "update", "content": {"application/json": {"schema": record}}},
-                        "400": _error("malformed request"),
+                        "201": {
+                            "description": "first write",
+                            "headers": replayed,
+                            "content": {"application/json": {"schema": record}},
+                        },
+                        "200": {
+                            "description": "update",
+                            "headers": replayed,
+                            "content": {"application/json": {"schema": record}},
+                        },
+                        "400": _error("malformed JSON or Idempotency-Key"),
                         "401": _error("missing or invalid token"),
                         "413": _error("body too large"),
                         "415": _error("not JSON"),
-                        "422": _error("fails the schema"),
+                        "422": _error("fails the schema, or the Idempotency-Key was used with another body"),
                         "503": _error("database unavailable; nothing was written"),
                     },
                 }
@@ -134,7 +215,7 @@ def _document(title: str, version: str, max_body: int) -> dict:
 
 
 def document(settings: Settings) -> dict:
-    return _document(settings.service_name, settings.version, settings.max_body_bytes)
+    return _document(settings.service_name, settings.version, settings.max_body_bytes, settings.idempotency_ttl)
 
 
 def docs_page(settings: Settings) -> str:

@@ -60,6 +60,8 @@ class Settings:
     service_name: str = "groundwork-api"
     version: str = "0.0.0-dev"
     shutdown_timeout: float = 10.0
+    idempotency_ttl: float = 86400.0
+    """Seconds an Idempotency-Key and its answer are kept for retries."""
 
 
 class _Reader:
@@ -184,6 +186,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         service_name=read.text("SERVICE_NAME", "groundwork-api"),
         version=read.text("APP_VERSION", "0.0.0-dev"),
         shutdown_timeout=read.number("SHUTDOWN_TIMEOUT", 10.0, 0, 300),
+        idempotency_ttl=read.number("IDEMPOTENCY_TTL", 86400.0, 60, 7 * 86400),
     )
     if read.problems:
         raise SettingsError(read.problems)

@@ -30,6 +30,7 @@ def test_defaults_are_the_documented_ones():
     assert settings.database_sslmode == ""
     assert settings.database_iam_auth is False
     assert settings.jwt_secret_next == settings.jwt_secret_previous == ""
+    assert settings.idempotency_ttl == 86400
 
 
 def test_secrets_are_not_in_the_settings_repr():
@@ -57,6 +58,8 @@ def test_secrets_are_not_in_the_settings_repr():
         ({"JWT_SECRET_NEXT": "short"}, "JWT_SECRET_NEXT is too short; allowed: at least 32 bytes"),
         ({"JWT_SECRET_PREVIOUS": "short"}, "JWT_SECRET_PREVIOUS is too short; allowed: at least 32 bytes"),
         ({"DATABASE_IAM_AUTH": "maybe"}, "DATABASE_IAM_AUTH='maybe' is not a boolean"),
+        ({"IDEMPOTENCY_TTL": "10"}, "IDEMPOTENCY_TTL='10' is out of range; allowed: 60 to 604800"),
+        ({"IDEMPOTENCY_TTL": "a day"}, "IDEMPOTENCY_TTL='a day' is not a number; allowed: 60 to 604800"),
     ],
 )
 def test_each_mistake_is_named_with_what_is_allowed(change, expected):

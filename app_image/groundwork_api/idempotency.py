@@ -1,0 +1,128 @@
+"""Idempotency keys: a retried POST /map with the same key and body gets the first answer and writes nothing again."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import orjson
+import psycopg
+
+from .errors import ApiError
+
+HEADER = "Idempotency-Key"
+KEY_MAX = 128
+KEY_CHARACTERS = "A-Za-z0-9._:~+/=-"
+KEY_PATTERN = f"^[{KEY_CHARACTERS}]+$"
+PRUNE_BATCH = 10000
+_key_shape = re.compile(f"[{KEY_CHARACTERS}]{{1,{KEY_MAX}}}")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    subject     bytea NOT NULL,
+    key         text NOT NULL CHECK (char_length(key) BETWEEN 1 AND 128),
+    fingerprint bytea NOT NULL,
+    status      smallint,
+    body        bytea,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (subject, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at);
+"""
+
+# Claims the key for this transaction. A concurrent request with the same key waits here until the first one's
+# transaction ends; then it finds the row (and replays it) or, if the first rolled back, claims the key itself.
+# An expired row is taken over as if it were absent.
+_CLAIM = """
+INSERT INTO idempotency_keys AS k (subject, key, fingerprint) VALUES (%(subject)s, %(key)s, %(fingerprint)s)
+ON CONFLICT (subject, key) DO UPDATE
+    SET fingerprint = EXCLUDED.fingerprint, status = NULL, body = NULL, created_at = clock_timestamp()
+    WHERE k.created_at < clock_timestamp() - make_interval(secs => %(ttl)s)
+RETURNING 1
+"""
+_LOOKUP = "SELECT fingerprint, status, body FROM idempotency_keys WHERE subject = %(subject)s AND key = %(key)s"
+_SAVE = "UPDATE idempotency_keys SET status = %(status)s, body = %(body)s WHERE subject = %(subject)s AND key = %(key)s"
+_PRUNE = """
+DELETE FROM idempotency_keys WHERE ctid IN (
+    SELECT ctid FROM idempotency_keys WHERE created_at < clock_timestamp() - make_interval(secs => %s) LIMIT %s
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One caller's idempotency key and the fingerprint of the request it was first used with."""
+
+    subject: bytes
+    key: str
+    fingerprint: bytes
+    ttl: float
+
+    def params(self) -> dict:
+        return {"subject": self.subject, "key": self.key, "fingerprint": self.fingerprint, "ttl": self.ttl}
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The answer first given for a key."""
+
+    status: int
+    body: bytes
+
+
+class KeyReused(Exception):
+    """The key was first used with a different request."""
+
+
+def from_request(header: str | None, claims: dict, request: object, ttl: float) -> Key | None:
+    """The request's key, scoped to the token's subject; None without the header; a 400 ApiError if malformed."""
+    if header is None:
+        return None
+    if not _key_shape.fullmatch(header):
+        raise ApiError(
+            400,
+            "bad_request",
+            f"{HEADER} must be 1 to {KEY_MAX} characters from A-Z a-z 0-9 . _ : ~ + / = -",
+            HEADER,
+        )
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise ApiError(400, "bad_request", f"{HEADER} needs a token with a 'sub' claim to scope it", HEADER)
+    # Keys are scoped by a digest of the subject: bounded in size, and one caller cannot read another's answers.
+    scope = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
+    fingerprint = hashlib.sha256(orjson.dumps(request, default=exact_number, option=orjson.OPT_SORT_KEYS)).digest()
+    return Key(scope, header, fingerprint, ttl)
+
+
+def exact_number(value: object) -> orjson.Fragment:
+    """orjson's hook for the Decimals of a validated request: written as the exact number they hold."""
+    return orjson.Fragment(str(value))
+
+
+async def claim(conn: psycopg.AsyncConnection, key: Key) -> Replay | None:
+    """Inside the write's transaction: None when this request owns the key, else the first answer to replay."""
+    for _ in range(3):
+        cursor = await conn.execute(_CLAIM, key.params())
+        if await cursor.fetchone() is not None:
+            return None
+        cursor = await conn.execute(_LOOKUP, key.params())
+        row = await cursor.fetchone()
+        if row is None:  # pruned between the two statements: claim again
+            continue
+        fingerprint, status, body = row
+        if fingerprint != key.fingerprint:
+            raise KeyReused
+        return Replay(status, bytes(body))
+    raise RuntimeError("idempotency key vanished three times in a row")
+
+
+async def save(conn: psycopg.AsyncConnection, key: Key, status: int, body: bytes) -> None:
+    """Inside the write's transaction: remember the answer, committed with the write or not at all."""
+    await conn.execute(_SAVE, {**key.params(), "status": status, "body": body})
+
+
+async def prune(conn: psycopg.AsyncConnection, ttl: float) -> int:
+    """Delete up to PRUNE_BATCH expired keys; return how many."""
+    cursor = await conn.execute(_PRUNE, (ttl, PRUNE_BATCH))
+    return cursor.rowcount
