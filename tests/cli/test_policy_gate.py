@@ -58,11 +58,11 @@ def _capture_config(fake: Any) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     original = fake.preview
 
-    def preview(stack: str, on_event: Any, *, diff: bool = False, policy: Any = None) -> None:
+    def preview(stack: str, on_event: Any, *, diff: bool = False, policy: Any = None, config: Any = None) -> None:
         if policy is not None:
             seen["packs"] = policy.packs
             seen["config"] = json.loads(Path(policy.configs[0]).read_text())
-        original(stack, on_event, diff=diff, policy=policy)
+        original(stack, on_event, diff=diff, policy=policy, config=config)
 
     fake.preview = preview
     return seen

@@ -23,7 +23,7 @@ from cli.plan.policy.loader import load_controls
 from cli.plan.policy.model import Control
 from cli.plan.policy.pack_levels import PACK_NAME, enforcement, levels_of, policy_name, route
 from cli.plan.policy.view import PRODUCTION_STACKS
-from infra import PROJECT
+from cli.plan.recorder import PROJECT  # components are typed `<project>:<module>:<Type>`
 
 UNKNOWN = "[unknown]"
 """What a control sees for a value the engine cannot know during a preview (an id or ARN still to be made)."""
