@@ -134,10 +134,10 @@ class Server:
 def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: str) -> Server:
     """Start a server variant: the API under one of SERVERS, or the bare reference under gunicorn."""
     port = free_port()
-    environment = app_environment(database_url, port, WORKERS="2", **env)
+    environment = app_environment(database_url, port, **{"WORKERS": "2", **env})
     if name == "bare":
-        command = ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload", "-w", "2", "--no-control-socket"]
-        command += ["--bind", f"127.0.0.1:{port}", "bench.bare_app:app"]
+        command = ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload", "-w", environment["WORKERS"]]
+        command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "bench.bare_app:app"]
         cwd, environment["PYTHONPATH"] = ROOT, str(APP_DIR)
     else:
         command, cwd = SERVERS[name], APP_DIR
