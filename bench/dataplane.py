@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from tests.harness import (
     Postgres,
     app_environment,
     free_port,
+    image_command,
     scratch_dir,
     wait_for_port,
 )
@@ -93,20 +95,20 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if set(latency) != {"50", "99"}:
+        print(f"bench: wrk printed no latency distribution for {url}:\n{out}", file=sys.stderr)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": _ms(latency["50"]),
-        "p99_ms": _ms(latency["99"]),
+        "p50_ms": _ms(latency["50"]) if "50" in latency else math.nan,
+        "p99_ms": _ms(latency["99"]) if "99" in latency else math.nan,
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
     }
 
 
 IN_FLIGHT = 8
-# The hand-written pre-fork supervisor, and gunicorn with uvicorn's worker class and --preload; both two workers.
-SERVERS = {
-    "supervisor": ["python", "-m", "groundwork_api"],
-    "gunicorn": ["gunicorn", "--config", "python:groundwork_api.gunicorn_conf", "groundwork_api.app:create_app"],
-}
+# gunicorn with uvicorn's worker class and --preload, as the image runs it (the Dockerfile's CMD), and the former
+# hand-written pre-fork supervisor (bench/prefork.py); both with two workers.
+SERVERS = ("gunicorn", "supervisor")
 
 
 @dataclass
@@ -132,15 +134,17 @@ class Server:
 
 
 def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: str) -> Server:
-    """Start a server variant: the API under one of SERVERS, or the bare reference under gunicorn."""
+    """Start a server variant: the API under one of SERVERS, or the bare reference served like the image."""
     port = free_port()
     environment = app_environment(database_url, port, **{"WORKERS": "2", **env})
+    command, cwd = image_command(), APP_DIR
     if name == "bare":
         command = ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload", "-w", environment["WORKERS"]]
         command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "bench.bare_app:app"]
+    elif name == "supervisor":
+        command = ["python", "-m", "bench.prefork"]
+    if name != "gunicorn":
         cwd, environment["PYTHONPATH"] = ROOT, str(APP_DIR)
-    else:
-        command, cwd = SERVERS[name], APP_DIR
     with (base / f"{name}-{port}.log").open("ab") as log:
         process = subprocess.Popen(
             command, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
