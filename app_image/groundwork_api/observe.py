@@ -48,15 +48,16 @@ class ObserveMiddleware:
                 break
         if request_id is None:
             request_id = new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        request_id_text = scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500
 
-        async def send_with_id(message):
+        def send_with_id(message):
+            # A plain function returning send's awaitable: no coroutine of its own for every message sent.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (_HEADER, request_id)]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -69,7 +70,7 @@ class ObserveMiddleware:
                 logs.emit(
                     "info",
                     "request",
-                    request_id=request_id.decode(),
+                    request_id=request_id_text,
                     method=scope["method"],
                     path=scope["path"][:256],
                     route=route_path,
