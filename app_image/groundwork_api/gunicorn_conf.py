@@ -80,8 +80,9 @@ def when_ready(server) -> None:
 def child_exit(server, worker) -> None:
     """A worker ended (crashed, killed or stopped): drop its live gauges from the shared totals."""
     metrics.worker_exited(worker.pid)
-    if server.LISTENERS:  # gunicorn empties its listeners when it stops; otherwise this is a crash
-        logs.emit("error", "worker exited; starting another", pid=worker.pid)
+    if server.LISTENERS:  # gunicorn empties its listeners when it stops
+        # A crash or a max-requests recycle: gunicorn's own line before this one says which, at its severity.
+        logs.emit("info", "worker exited; starting another", pid=worker.pid)
 
 
 def on_exit(server) -> None:

@@ -151,3 +151,15 @@ def test_workers_stop_when_the_master_is_killed(postgres, start_app):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
     assert _wait_for(lambda: all(gone(pid) for pid in workers)), "workers outlived the master"
+
+
+def test_gunicorn_settings_from_the_environment_apply_and_a_recycled_worker_loses_no_request(postgres, start_app):
+    app = start_app(postgres.url(), WORKERS="1", GUNICORN_CMD_ARGS="--max-requests 5 --max-requests-jitter 0")
+    [first] = _started_workers(app, 1)
+    statuses = []
+    for _ in range(12):
+        with httpx.Client(base_url=app.base_url, timeout=10) as fresh:  # a new connection each time
+            statuses.append(fresh.get("/livez").status_code)
+    assert statuses == [200] * 12
+    assert _wait_for(lambda: len(_workers(app)) == 1 and first not in _workers(app))
+    assert b"worker exited; starting another" in app.log.read_bytes()
