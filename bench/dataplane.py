@@ -1,31 +1,43 @@
-"""Data-plane benchmark: the API as the image runs it, through PgBouncer, against nginx's ceiling on this machine.
+"""Data-plane benchmark: the API under two servers and a bare reference, through PgBouncer, and nginx's ceiling.
 
 Run with `make bench` (installs nginx and wrk) or `.venv/bin/python -m bench.dataplane [--rounds N --seconds S]`.
+Every variant runs in the same run, in interleaved rounds (A B A B), and medians and ratios are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.conftest import TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_SECRET
-from tests.harness import AppProcess, PgBouncer, Postgres, app_environment, free_port, scratch_dir, wait_for_port
-
-TARGETS = {
-    ("heartbeat", 100): {"rps": 10_000, "p99_ms": 30},
-    ("map", 100): {"rps": 4_500, "p99_ms": 60},
-}
-STARTUP_TARGET_S = 1.0
+from tests.harness import (
+    APP_DIR,
+    ROOT,
+    PgBouncer,
+    Postgres,
+    app_environment,
+    free_port,
+    image_command,
+    scratch_dir,
+    wait_for_port,
+)
 
 MAP_SCRIPT = """
 local counter = 0
@@ -83,12 +95,64 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if set(latency) != {"50", "99"}:
+        print(f"bench: wrk printed no latency distribution for {url}:\n{out}", file=sys.stderr)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": _ms(latency["50"]),
-        "p99_ms": _ms(latency["99"]),
+        "p50_ms": _ms(latency["50"]) if "50" in latency else math.nan,
+        "p99_ms": _ms(latency["99"]) if "99" in latency else math.nan,
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
     }
+
+
+IN_FLIGHT = 8
+# gunicorn with uvicorn's worker class and --preload, as the image runs it (the Dockerfile's CMD), and the former
+# hand-written pre-fork supervisor (bench/prefork.py); both with two workers.
+SERVERS = ("gunicorn", "supervisor")
+
+
+@dataclass
+class Server:
+    """One server process started in its own session, with its log in the bench directory."""
+
+    name: str
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: str) -> Server:
+    """Start a server variant: the API under one of SERVERS, or the bare reference served like the image."""
+    port = free_port()
+    environment = app_environment(database_url, port, **{"WORKERS": "2", **env})
+    command, cwd = image_command(), APP_DIR
+    if name == "bare":
+        command = ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload", "-w", environment["WORKERS"]]
+        command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "bench.bare_app:app"]
+    elif name == "supervisor":
+        command = ["python", "-m", "bench.prefork"]
+    if name != "gunicorn":
+        cwd, environment["PYTHONPATH"] = ROOT, str(APP_DIR)
+    with (base / f"{name}-{port}.log").open("ab") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(name, port, process)
+    if wait:
+        wait_for_port(port, 30, name)
+    return server
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -102,109 +166,172 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
-def startup_seconds(database_url: str, logs: Path, repeats: int = 3) -> float:
-    """Median time from launching the image's command to the first 200 on /heartbeat."""
-    times = []
-    for _ in range(repeats):
-        app = AppProcess(app_environment(database_url, free_port()), logs / f"startup-{len(times)}.log")
-        started = time.perf_counter()
-        app.start(wait=False)
-        try:
-            while True:
-                try:
-                    if httpx.get(f"{app.base_url}/heartbeat", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.perf_counter() - started > 30:
-                    sys.exit("bench: the API did not answer /heartbeat within 30 s")
-                time.sleep(0.005)
-            times.append(time.perf_counter() - started)
-        finally:
-            app.stop()
-    return statistics.median(times)
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return False
+    return True
+
+
+def _write(url: str, user_id: str, token: str, n: int) -> int:
+    body = {"user_id": user_id, "practice": {"n": n}}
+    return httpx.post(f"{url}/map", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code
+
+
+def lifecycle(name: str, postgres: Postgres, bouncer: PgBouncer, base: Path, token: str) -> dict:
+    """Launch to the first 200; then SIGTERM with IN_FLIGHT writes blocked on a row lock: how long until the port
+    refuses connections, how many of those writes still complete, and how long until the process exits."""
+    started = time.perf_counter()
+    server = launch(name, bouncer.url(), base, wait=False, DATABASE_TIMEOUT="20")
+    try:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{server.url}/heartbeat", timeout=2).status_code == 200:
+                    break
+            if time.perf_counter() - started > 30:
+                sys.exit(f"bench: {name} did not answer /heartbeat within 30 s")
+            time.sleep(0.005)
+        first_200 = time.perf_counter() - started
+        user_id = f"in-flight-{name}-{server.port}"
+        _write(server.url, user_id, token, 0)
+        with psycopg.connect(postgres.url()) as blocker, ThreadPoolExecutor(IN_FLIGHT) as pool:
+            blocker.execute("SELECT 1 FROM user_practice WHERE user_id = %s FOR UPDATE", (user_id,))
+            futures = [pool.submit(_write, server.url, user_id, token, n) for n in range(1, IN_FLIGHT + 1)]
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            deadline = time.monotonic() + 10
+            while postgres.query(waiting)[0][0] < IN_FLIGHT and time.monotonic() < deadline:
+                time.sleep(0.01)
+            signalled = time.perf_counter()
+            server.process.send_signal(signal.SIGTERM)
+            while _accepts(server.port) and time.perf_counter() - signalled < 10:
+                time.sleep(0.002)
+            refused = time.perf_counter() - signalled
+            blocker.commit()
+            completed = sum(future.result() == 200 for future in futures)
+        code = server.process.wait(30)
+        exited = time.perf_counter() - signalled
+    finally:
+        server.stop()
+    return {"first_200_s": first_200, "refuse_ms": refused * 1000, "completed": completed, "exit_s": exited, "rc": code}
+
+
+def _median_and_spread(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats; medians are reported")
-    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument("--seconds", type=int, default=4, help="duration of each wrk run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     base = scratch_dir("groundwork-bench-")
     postgres = Postgres(base / "pg")
     bouncer = PgBouncer(postgres, base / "pgbouncer")
-    app = AppProcess(app_environment(bouncer.url(), free_port()), base / "api.log")
+    servers: dict[str, Server] = {}
     nginx_pid = base / "nginx" / "nginx.pid"
+    token = _mint_token()
+    runs: dict[tuple[str, str, int], list[dict]] = {}
+    lifecycles: dict[str, list[dict]] = {}
     try:
         postgres.init()
         bouncer.start()
         nginx_port, nginx_pid = _start_nginx(base)
-        app.start()
+        for name in (*SERVERS, "bare"):
+            servers[name] = launch(name, bouncer.url(), base)
         script = base / "map.lua"
-        script.write_text(MAP_SCRIPT.replace("TOKEN", _mint_token()))
+        script.write_text(MAP_SCRIPT.replace("TOKEN", token))
         print(f"bench: warming up; {args.rounds} interleaved rounds of {args.seconds} s per run", file=sys.stderr)
-        wrk(f"{app.base_url}/heartbeat", 10, 2)
-        wrk(f"{app.base_url}/map", 10, 2, script)
-        runs: dict[tuple[str, int], list[dict]] = {}
-        plan = [
-            ("nginx", f"http://127.0.0.1:{nginx_port}/", None),
-            ("heartbeat", f"{app.base_url}/heartbeat", None),
-            ("map", f"{app.base_url}/map", script),
-        ]
+        for server in servers.values():
+            wrk(f"{server.url}/heartbeat", 10, 1)
+            wrk(f"{server.url}/map", 10, 1, script)
+        names = list(servers)
         for round_number in range(args.rounds):
+            order = names if round_number % 2 == 0 else names[::-1]  # no variant always runs first
             for connections in (10, 100):
-                for name, url, lua in plan:
-                    before = process_tree_cpu_seconds(app.process.pid) if name != "nginx" else 0.0
-                    result = wrk(url, connections, args.seconds, lua)
-                    if name != "nginx":
-                        spent = process_tree_cpu_seconds(app.process.pid) - before
-                        result["cpu_us"] = spent / (result["rps"] * args.seconds) * 1e6
-                    runs.setdefault((name, connections), []).append(result)
-                    line = f"  round {round_number + 1} {name:9} c{connections:<3} {result['rps']:>9.0f} req/s"
-                    print(line, file=sys.stderr)
-        startup = startup_seconds(bouncer.url(), base)
+                result = wrk(f"http://127.0.0.1:{nginx_port}/", connections, args.seconds)
+                runs.setdefault(("nginx", "return 200", connections), []).append(result)
+                for endpoint, lua in (("heartbeat", None), ("map", script)):
+                    for name in order:
+                        pid = servers[name].process.pid
+                        before = process_tree_cpu_seconds(pid)
+                        result = wrk(f"{servers[name].url}/{endpoint}", connections, args.seconds, lua)
+                        result["cpu_us"] = (process_tree_cpu_seconds(pid) - before) / (result["rps"] * args.seconds)
+                        result["cpu_us"] *= 1e6
+                        runs.setdefault((name, endpoint, connections), []).append(result)
+                        print(
+                            f"  round {round_number + 1} {name:10} {endpoint:9} c{connections:<3} "
+                            f"{result['rps']:>9.0f} req/s",
+                            file=sys.stderr,
+                        )
+            for name in SERVERS if round_number % 2 == 0 else reversed(SERVERS):
+                lifecycles.setdefault(name, []).append(lifecycle(name, postgres, bouncer, base, token))
     finally:
-        app.stop()
+        for server in servers.values():
+            server.stop()
         if nginx_pid.exists():
             subprocess.run(["kill", nginx_pid.read_text().strip()], check=False)
         bouncer.stop()
         postgres.destroy()
         shutil.rmtree(base, ignore_errors=True)
+    report(runs, lifecycles, args)
 
-    medians = {
-        key: {
-            metric: statistics.median(r.get(metric, 0.0) for r in results)
-            for metric in ("rps", "p50_ms", "p99_ms", "cpu_us")
-        }
-        | {"errors": sum(r["errors"] for r in results)}
-        for key, results in runs.items()
-    }
-    header = (
-        f"{'endpoint':10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'of nginx':>9} {'errors':>7} "
-        f"{'app CPU us/req':>14}"
-    )
-    print(f"\n{header}  target")
-    for (name, connections), figures in sorted(medians.items(), key=lambda item: (item[0][1], item[0][0])):
-        ceiling = medians[("nginx", connections)]["rps"]
-        cpu = f"{figures['cpu_us']:.0f}" if name != "nginx" else "-"
-        target = TARGETS.get((name, connections))
-        verdict = ""
-        if target:
-            met = figures["rps"] >= target["rps"] and figures["p99_ms"] <= target["p99_ms"]
-            verdict = f"{target['rps']} req/s, p99 < {target['p99_ms']} ms: {'met' if met else 'NOT met'}"
-        print(
-            f"{name:10} {connections:>5} {figures['rps']:>9.0f} {figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
-            f"{figures['rps'] / ceiling:>8.1%} {figures['errors']:>7} {cpu:>14}  {verdict}"
-        )
+
+def report(runs: dict, lifecycles: dict, args) -> None:
+    """Print the medians, the spread across rounds, and the ratios to the bare reference taken round by round."""
     print(
-        f"start-up to first 200 on /heartbeat: {startup:.2f} s (target < {STARTUP_TARGET_S} s: "
-        f"{'met' if startup < STARTUP_TARGET_S else 'NOT met'})"
+        f"\n{'variant':11} {'endpoint':10} {'conns':>5} {'req/s':>7} {'(min-max)':>13} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6} {'CPU us/req':>10} {'x bare (min-max)':>18}"
     )
+    document: dict = {"throughput": [], "lifecycle": {}}
+    for connections in (10, 100):
+        for key in [k for k in runs if k[2] == connections]:
+            name, endpoint, _ = key
+            results = runs[key]
+            rps, low, high = _median_and_spread([r["rps"] for r in results])
+            row = {
+                "variant": name,
+                "endpoint": endpoint,
+                "connections": connections,
+                "rps": rps,
+                "rps_min": low,
+                "rps_max": high,
+                "p50_ms": statistics.median(r["p50_ms"] for r in results),
+                "p99_ms": statistics.median(r["p99_ms"] for r in results),
+                "errors": sum(r["errors"] for r in results),
+                "cpu_us": statistics.median(r.get("cpu_us", 0.0) for r in results),
+            }
+            ratio_text = ""
+            if name != "nginx":
+                bare = runs[("bare", endpoint, connections)]
+                ratios = [r["rps"] / b["rps"] for r, b in zip(results, bare, strict=True)]
+                row["x_bare"], row["x_bare_min"], row["x_bare_max"] = _median_and_spread(ratios)
+                ratio_text = f"{row['x_bare']:.2f} ({row['x_bare_min']:.2f}-{row['x_bare_max']:.2f})"
+            cpu = f"{row['cpu_us']:.0f}" if name != "nginx" else "-"
+            print(
+                f"{name:11} {endpoint:10} {connections:>5} {rps:>7.0f} {f'({low:.0f}-{high:.0f})':>13} "
+                f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6} {cpu:>10} {ratio_text:>18}"
+            )
+            document["throughput"].append(row)
+    print(
+        f"\n{'server':11} {'first 200 s':>18} {'refuses after SIGTERM ms':>26} {'in-flight completed':>20} "
+        f"{'exit after SIGTERM s':>21} {'exit codes':>10}"
+    )
+    for name, trials in lifecycles.items():
+        first, first_low, first_high = _median_and_spread([t["first_200_s"] for t in trials])
+        refuse, refuse_low, refuse_high = _median_and_spread([t["refuse_ms"] for t in trials])
+        completed = sum(t["completed"] for t in trials)
+        exit_s = statistics.median(t["exit_s"] for t in trials)
+        codes = ",".join(str(t["rc"]) for t in trials)
+        print(
+            f"{name:11} {f'{first:.2f} ({first_low:.2f}-{first_high:.2f})':>18} "
+            f"{f'{refuse:.1f} ({refuse_low:.1f}-{refuse_high:.1f})':>26} "
+            f"{f'{completed}/{IN_FLIGHT * len(trials)}':>20} {exit_s:>21.2f} {codes:>10}"
+        )
+        document["lifecycle"][name] = trials
     if args.json:
-        document = {f"{name}_c{conns}": figures for (name, conns), figures in medians.items()}
-        document["startup_s"] = startup
         args.json.write_text(json.dumps(document, indent=2))
 
 

@@ -124,10 +124,13 @@ class AppProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise HarnessError(f"the API exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return
+            # gunicorn listens before it forks the workers: ready is a worker answering /livez.
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if conn.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
             time.sleep(0.02)
-        raise HarnessError(f"the API did not listen within {timeout} s:\n{self.log.read_text()[-3000:]}")
+        raise HarnessError(f"the API did not answer /livez within {timeout} s:\n{self.log.read_text()[-3000:]}")
 
     def log_entry(self, request_id: str, timeout: float = 5) -> dict:
         """The access-log line of a request, once the service has flushed it (it buffers up to 0.1 s)."""

@@ -22,6 +22,18 @@ def set_level(name: str) -> None:
     _threshold = LEVELS[name]
 
 
+_WARNING = LEVELS["warning"]
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid, _flush_timer
+    _pid, _flush_timer = os.getpid(), None
+    _pending.clear()  # the parent writes what it buffered; a child must not write it again
+
+
+os.register_at_fork(after_in_child=_forked)
+
 FLUSH_AFTER_S = 0.1
 FLUSH_AT_BYTES = 64 * 1024
 _pending = bytearray()
@@ -48,18 +60,18 @@ def emit(level: str, event: str, **fields: object) -> None:
     requests instead of one each); warnings and errors, and anything outside the loop, are written at once.
     """
     global _flush_timer
-    if LEVELS[level] < _threshold:
+    severity = LEVELS[level]
+    if severity < _threshold:
         return
-    record = {"ts": time.time(), "level": level, "event": event, "pid": os.getpid(), **fields}
-    _pending.extend(orjson.dumps(record, default=str) + b"\n")
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is None or LEVELS[level] >= LEVELS["warning"] or len(_pending) >= FLUSH_AT_BYTES:
+    record = {"ts": time.time(), "level": level, "event": event, "pid": _pid, **fields}
+    _pending.extend(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+    if severity >= _WARNING or len(_pending) >= FLUSH_AT_BYTES:
         flush()
     elif _flush_timer is None:
-        _flush_timer = loop.call_later(FLUSH_AFTER_S, flush)
+        try:
+            _flush_timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, flush)
+        except RuntimeError:
+            flush()
 
 
 atexit.register(flush)

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from . import logs, metrics
 
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _HEADER = b"x-request-id"
+_RANDOM_BATCH = 4096
+_random = bytearray()
+
+
+def new_request_id() -> bytes:
+    """32 random hex digits (128 bits), like a uuid4's hex; the randomness is drawn 4 KiB at a time (one system call
+    for 256 ids; uuid4 costs about 7 us each here)."""
+    if not _random:
+        _random.extend(os.urandom(_RANDOM_BATCH))
+    chunk = _random[-16:]
+    del _random[-16:]
+    return chunk.hex().encode()
+
+
+# A forked worker must not hand out the same ids as its siblings.
+os.register_at_fork(after_in_child=_random.clear)
 
 
 class ObserveMiddleware:
@@ -31,16 +47,17 @@ class ObserveMiddleware:
                     request_id = value
                 break
         if request_id is None:
-            request_id = uuid.uuid4().hex.encode()
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
+            request_id = new_request_id()
+        request_id_text = scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500
 
-        async def send_with_id(message):
+        def send_with_id(message):
+            # A plain function returning send's awaitable: no coroutine of its own for every message sent.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (_HEADER, request_id)]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -53,7 +70,7 @@ class ObserveMiddleware:
                 logs.emit(
                     "info",
                     "request",
-                    request_id=request_id.decode(),
+                    request_id=request_id_text,
                     method=scope["method"],
                     path=scope["path"][:256],
                     route=route_path,

@@ -74,3 +74,17 @@ def test_the_app_imports_nothing_from_the_repository():
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in local, f"{source.name} imports {name}"
+
+
+def test_gunicorn_serves_with_the_packages_configuration_and_every_requirement_is_pinned():
+    cmd = json.loads(next(line for line in reversed(INSTRUCTIONS) if line.startswith("CMD "))[4:])
+    assert cmd[0] == "gunicorn"
+    config = cmd[cmd.index("--config") + 1]
+    assert config.startswith("python:groundwork_api.")
+    assert (APP_DIR / (config.removeprefix("python:").replace(".", "/") + ".py")).is_file()
+    requirements = [
+        line.split("#")[0].strip() for line in (APP_DIR / "requirements.txt").read_text().splitlines() if line.strip()
+    ]
+    requirements = [line for line in requirements if line]
+    assert all("==" in line for line in requirements), requirements
+    assert any(line.startswith("gunicorn==") for line in requirements)

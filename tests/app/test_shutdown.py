@@ -1,4 +1,5 @@
-"""SIGTERM stops accepting, lets in-flight requests finish, closes the pool and exits 0."""
+"""The server process model: SIGTERM drains in-flight requests, crashed workers are replaced and leave the metrics,
+and no worker outlives the master."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -78,9 +80,15 @@ def _workers(app) -> set[int]:
     return set(map(int, found.stdout.split()))
 
 
+def _started_workers(app, count: int = 2) -> set[int]:
+    """The workers, once the master has forked them all (it listens before it forks)."""
+    _wait_for(lambda: len(_workers(app)) == count)
+    return _workers(app)
+
+
 def test_a_crashed_worker_is_replaced(postgres, start_app):
     app = start_app(postgres.url(), WORKERS="2")
-    before = _workers(app)
+    before = _started_workers(app)
     assert len(before) == 2
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
@@ -91,4 +99,67 @@ def test_a_crashed_worker_is_replaced(postgres, start_app):
     assert len(after) == 2
     assert victim not in after
     assert all(httpx.get(f"{app.base_url}/livez").status_code == 200 for _ in range(10))
+    assert b"worker exited; starting another" in app.log.read_bytes()
+
+
+def _wait_for(condition, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _pool_max_total(app) -> float:
+    for line in httpx.get(f"{app.base_url}/metrics").text.splitlines():
+        if line.startswith('db_pool_connections{state="max"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_dead_workers_gauges_leave_the_metrics_and_the_directory_goes_at_exit(postgres, start_app, tmp_path):
+    app = start_app(postgres.url(), WORKERS="2", POOL_MAX_SIZE="7", TMPDIR=str(tmp_path))
+    [metrics_dir] = tmp_path.glob("groundwork-metrics-*")
+    before = _started_workers(app)
+    assert len(before) == 2
+    assert _wait_for(lambda: all(list(metrics_dir.glob(f"gauge_live*_{pid}.db")) for pid in before))
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    assert _wait_for(lambda: victim not in _workers(app) and len(_workers(app)) == 2)
+
+    assert list(metrics_dir.glob(f"gauge_live*_{victim}.db")) == []
+    # Two live workers with seven connections each: the dead one's gauges no longer count.
+    assert _wait_for(lambda: _pool_max_total(app) == 14.0), _pool_max_total(app)
+    assert app.stop() == 0
+    assert not metrics_dir.exists()
+
+
+def test_workers_stop_when_the_master_is_killed(postgres, start_app):
+    app = start_app(postgres.url(), WORKERS="2")
+    workers = _started_workers(app)
+    assert len(workers) == 2
+    os.kill(app.process.pid, signal.SIGKILL)
+    app.process.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # An exited worker whose parent died is reaped by init; until then it is a zombie.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+    assert _wait_for(lambda: all(gone(pid) for pid in workers)), "workers outlived the master"
+
+
+def test_gunicorn_settings_from_the_environment_apply_and_a_recycled_worker_loses_no_request(postgres, start_app):
+    app = start_app(postgres.url(), WORKERS="1", GUNICORN_CMD_ARGS="--max-requests 5 --max-requests-jitter 0")
+    [first] = _started_workers(app, 1)
+    statuses = []
+    for _ in range(12):
+        with httpx.Client(base_url=app.base_url, timeout=10) as fresh:  # a new connection each time
+            statuses.append(fresh.get("/livez").status_code)
+    assert statuses == [200] * 12
+    assert _wait_for(lambda: len(_workers(app)) == 1 and first not in _workers(app))
     assert b"worker exited; starting another" in app.log.read_bytes()

@@ -1,8 +1,8 @@
-"""A small pre-fork supervisor: import the app once, fork the workers, forward SIGTERM, restart crashed workers.
+"""The API's former pre-fork supervisor, kept so bench/dataplane.py can compare it with gunicorn in the same run.
 
-uvicorn's own multi-worker mode spawns fresh interpreters that import everything again (measured here: 2.0 s to the
-first answer with two workers, against 0.6 s with one) and keeps the listening socket open in the parent during
-shutdown. Forking after the import starts workers at once, and the parent closes its socket as soon as SIGTERM comes.
+Run from the repository root with app_image on PYTHONPATH: `python -m bench.prefork`. It validates the settings,
+imports the app once, forks WORKERS uvicorn workers sharing one socket, replaces a crashed worker and, on SIGTERM,
+closes the socket and lets the workers finish their requests. The image runs gunicorn instead (docs/dataplane.md).
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
+import sys
+import tempfile
 import time
 
 import uvicorn
-
-from . import logs, metrics
+from groundwork_api import logs  # metrics is imported after PROMETHEUS_MULTIPROC_DIR is set
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _PR_SET_PDEATHSIG = 1
@@ -52,6 +54,8 @@ def serve(config: uvicorn.Config, workers: int, shutdown_timeout: float) -> int:
             signal.signal(sig, lambda *_: None)  # uvicorn re-raises the stop signal after its graceful shutdown
         uvicorn.Server(config).run()
         return 0
+    from groundwork_api import metrics
+
     __import__("groundwork_api.app")  # paid once here, inherited by every worker
     sock = config.bind_socket()
     stopping = False
@@ -102,3 +106,38 @@ def serve(config: uvicorn.Config, workers: int, shutdown_timeout: float) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return 1 if failed or children else 0
+
+
+def main() -> int:
+    from groundwork_api.settings import SettingsError, load
+
+    try:
+        settings = load()
+    except SettingsError as exc:
+        logs.emit("error", "invalid settings", problems=exc.problems)
+        return 2
+    created = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        created = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="groundwork-metrics-")
+    config = uvicorn.Config(
+        "groundwork_api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=logs.uvicorn_log_config(settings.log_level),
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+    try:
+        return serve(config, settings.workers, settings.shutdown_timeout)
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
