@@ -19,6 +19,7 @@ from cli.commands.plan import plan
 from cli.commands.policy import policy
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
+from cli.commands.restore import restore
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
@@ -102,3 +103,4 @@ app.command(epilog=EPILOG)(verify)
 app.command(epilog=EPILOG)(plan)
 app.command(epilog=EPILOG)(diff)
 app.command(epilog=EPILOG)(policy)
+app.command(epilog=EPILOG)(restore)
