@@ -13,6 +13,7 @@ from cli.commands.dashboard import dashboard
 from cli.commands.destroy import destroy
 from cli.commands.diff import diff
 from cli.commands.doctor import doctor
+from cli.commands.drill import drill
 from cli.commands.logs import logs
 from cli.commands.outputs import outputs
 from cli.commands.plan import plan
@@ -104,3 +105,4 @@ app.command(epilog=EPILOG)(plan)
 app.command(epilog=EPILOG)(diff)
 app.command(epilog=EPILOG)(policy)
 app.command(epilog=EPILOG)(restore)
+app.command(epilog=EPILOG)(drill)

@@ -137,7 +137,7 @@ class ApiWriter:
         self.client.close()
 
 
-def _rows(url: str) -> dict[str, tuple[int, datetime]]:
+def rows_of(url: str) -> dict[str, tuple[int, datetime]]:
     """Every row of the table: user id -> (version, updated_at)."""
     import psycopg
 
@@ -182,18 +182,12 @@ def drill_local(
     writer = ApiWriter(api)
     try:
         progress(f"writing {WRITES_BEFORE} records and the marker through {api.base_url}")
-        for number in range(WRITES_BEFORE):
-            writer.write(f"drill-{run}-before-{number:03d}", {"drill": run, "seq": number})
-        marker = f"drill-{run}-marker"
-        writer.write(marker, {"drill": run, "marker": True})
-        report.marker, report.writes_before = marker, WRITES_BEFORE + 1
-        expected = _rows(live_url)
+        write_markers(writer, report)
+        expected = rows_of(live_url)
         with psycopg.connect(live_url, autocommit=True, connect_timeout=5) as conn:
             target = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        report.restore_point = iso(target) if target.microsecond == 0 else target.astimezone(UTC).isoformat()
-        for number in range(WRITES_AFTER):
-            writer.write(f"drill-{run}-after-{number:03d}", {"drill": run, "seq": number, "after": True})
-        report.writes_after = WRITES_AFTER
+        report.restore_point = target.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        write_after(writer, report)
     finally:
         writer.close()
 
@@ -218,14 +212,9 @@ def drill_local(
             backup, archive.archive_dir(cluster.base), target, throwaway, cluster.superuser_password
         )
         opened = archive.wait_promoted(restored, cluster.app_database, target)
-        found = _rows(restored.url(cluster.app_database))
+        found = rows_of(restored.url(cluster.app_database))
         report.recovery_time_s = max(opened, clock()) - started
-        report.rows_expected = len(expected)
-        report.rows_missing = sorted(u for u, (v, _) in expected.items() if u not in found or found[u][0] < v)
-        report.rows_after_present = sorted(u for u in found if u.startswith(f"drill-{run}-after-"))
-        newest = max((updated for _, updated in found.values()), default=None)
-        if newest is not None:
-            report.recovery_point_s = max((target - newest).total_seconds(), 0.0)
+        compare(report, expected, found, target)
     except OperationFailed as exc:
         report.failure = exc.message
         raise
@@ -236,6 +225,39 @@ def drill_local(
             archive.RestoredCluster(throwaway, 0, "").remove()
         report.throwaway_removed = not throwaway.exists()
     return report
+
+
+def compare(
+    report: DrillReport,
+    expected: dict[str, tuple[int, datetime]],
+    found: dict[str, tuple[int, datetime]],
+    target: datetime,
+) -> None:
+    """Every row the live database held before the restore point is back (at least at its version), no write made
+    after it is, and the recovery point is the restore point's distance from the newest row restored."""
+    report.rows_expected = len(expected)
+    report.rows_missing = sorted(u for u, (v, _) in expected.items() if u not in found or found[u][0] < v)
+    report.rows_after_present = sorted(u for u in found if u.startswith(f"drill-{report.run}-after-"))
+    newest = max((updated for _, updated in found.values()), default=None)
+    if newest is not None:
+        report.recovery_point_s = max((target - newest).total_seconds(), 0.0)
+
+
+def write_markers(writer: ApiWriter, report: DrillReport) -> dict[str, Any]:
+    """The writes before the restore point and the marker; returns the marker's record as the API stored it."""
+    for number in range(WRITES_BEFORE):
+        writer.write(f"drill-{report.run}-before-{number:03d}", {"drill": report.run, "seq": number})
+    report.marker = f"drill-{report.run}-marker"
+    record = writer.write(report.marker, {"drill": report.run, "marker": True})
+    report.writes_before = WRITES_BEFORE + 1
+    return record
+
+
+def write_after(writer: ApiWriter, report: DrillReport) -> None:
+    """Acknowledged writes after the restore point, which the restore must not bring back."""
+    for number in range(WRITES_AFTER):
+        writer.write(f"drill-{report.run}-after-{number:03d}", {"drill": report.run, "seq": number, "after": True})
+    report.writes_after = WRITES_AFTER
 
 
 def _wait_archived(conn: Any, segment: str, end_lsn: str) -> None:

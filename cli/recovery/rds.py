@@ -178,13 +178,14 @@ def restore(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     wait_delay_s: int = WAIT_DELAY_S,
+    overrides: dict[str, Any] | None = None,
 ) -> RestoreResult:
-    """Restore into a new instance with the live one's settings, wait until it is available, return its endpoint."""
+    """Restore into a new instance with the live one's settings (but `overrides`), wait until it is available."""
     if (request.to is None) == (request.snapshot is None):
         raise RestoreRefused("give exactly one of --to TIME or --snapshot ID", hint="see `infra restore --help`")
     live = live_instance(rds, request.source)
     check_new_name(rds, request.source, request.into)
-    settings = copied_settings(live)
+    settings = copied_settings(live) | dict(overrides or {})
     tags = [
         {"Key": RESTORED_TAG, "Value": request.source},
         {"Key": "groundwork:restore-point", "Value": iso(request.to) if request.to else request.snapshot or ""},

@@ -21,7 +21,7 @@ LIVE = "gw-prod-db"
 PROXY = "gw-prod-pool"
 
 
-def _live(client: Any) -> dict[str, Any]:
+def _live(client: Any, *, managed_password: bool = False) -> dict[str, Any]:
     ec2 = boto3.client("ec2", region_name=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -40,7 +40,7 @@ def _live(client: Any) -> dict[str, Any]:
         DBInstanceClass="db.t4g.small",
         AllocatedStorage=20,
         MasterUsername="groundwork_admin",
-        MasterUserPassword="not-a-real-password",
+        **({"ManageMasterUserPassword": True} if managed_password else {"MasterUserPassword": "not-a-real-password"}),
         DBSubnetGroupName="gw-db-subnets",
         VpcSecurityGroupIds=[group],
         DBParameterGroupName="gw-db-params",
