@@ -25,6 +25,8 @@ def drill(
 
     session = open_session(as_json=as_json)
     console = session.console
+    directory = report_dir or session.project_dir / ".infra" / "drills"
+    drill_report.prepare_dir(directory)
     if stack == LOCAL_STACK:
         from cli.recovery.drill import drill_local
         from cli.recovery.local import local_inputs
@@ -35,7 +37,6 @@ def drill(
         from cli.recovery.cloud import cloud_drill
 
         result = cloud_drill(session, stack, progress=console.print)
-    directory = report_dir or session.project_dir / ".infra" / "drills"
     drill_report.write_markdown(result, directory, f"infra drill --stack {stack}")
     drill_report.show(console, result)
     if not result.ok:

@@ -87,7 +87,7 @@ def drill_rds(
     """Write, restore the instance to a point after the marker into a throwaway, check, measure, delete it."""
     report = DrillReport(stack=stack, run=new_run_id(), started_at=iso(datetime.now(UTC)))
     live = rds.live_instance(rds_client, source)
-    into = f"{source}-drill-{report.run[-6:]}"
+    into = f"{source[:50].rstrip('-')}-drill-{report.run[-6:]}"
     rds.check_new_name(rds_client, source, into)
     writer = ApiWriter(api)
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.errors import ConfigError
 from cli.local.processes import write_private
 
 if TYPE_CHECKING:
@@ -63,9 +65,29 @@ def markdown(report: DrillReport, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def prepare_dir(directory: Path) -> None:
+    """Make sure the report can be written before the drill starts (it takes a while and writes data)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".drill-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write drill reports to {directory}: {exc.strerror or exc}",
+            hint="pass --report-dir a writable directory",
+        ) from None
+
+
 def write_markdown(report: DrillReport, directory: Path, command: str) -> Path:
     """Write the report under `directory` as drill-<stack>-<run>.md; returns the path."""
     path = directory / f"drill-{report.stack}-{report.run}.md"
+    try:
+        write_private(path, markdown(report, command))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the drill report {path}: {exc.strerror or exc}",
+            hint="pass --report-dir a writable directory",
+        ) from None
     report.markdown = str(path)
-    write_private(path, markdown(report, command))
     return path
