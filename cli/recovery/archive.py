@@ -114,9 +114,21 @@ def base_backups(base: Path) -> list[BaseBackup]:
         lsn, timeline, started = _LABEL_LSN.search(text), _LABEL_TIMELINE.search(text), _LABEL_TIME.search(text)
         if not (lsn and timeline and started):
             continue
-        when = datetime.strptime(started.group(1).strip(), "%Y-%m-%d %H:%M:%S %Z").replace(tzinfo=UTC)
+        when = _started(path.name, started.group(1).strip())
+        if when is None:
+            continue
         found.append(BaseBackup(path, lsn.group(1), lsn.group(2), int(timeline.group(1)), when))
     return sorted(found, key=lambda b: b.started)
+
+
+def _started(name: str, label_time: str) -> datetime | None:
+    """When a backup started: the UTC stamp it was named with (taken just before), else the label's time in UTC."""
+    for text, layout in ((name, "%Y%m%dT%H%M%S%fZ"), (label_time, "%Y-%m-%d %H:%M:%S UTC")):
+        try:
+            return datetime.strptime(text, layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def lsn_value(lsn: str) -> int:

@@ -175,7 +175,6 @@ def restore(
     rds: Any,
     request: RestoreRequest,
     *,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     wait_delay_s: int = WAIT_DELAY_S,
     overrides: dict[str, Any] | None = None,
