@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli.recovery import archive
-from cli.recovery.drill import WRITES_AFTER, WRITES_BEFORE, ApiTarget, drill_local
+from cli.recovery.drill import WRITES_AFTER, WRITES_BEFORE, ApiTarget, DrillFailed, drill_local
 from tests.conftest import mint_token
 from tests.harness import Postgres
 
@@ -90,3 +90,23 @@ def test_a_damaged_wal_segment_fails_the_drill_naming_it(archived, api) -> None:
         handle.write(b"\xa5" * 4000)
     with pytest.raises(archive.ArchiveGap, match=rf"WAL segment {damaged.name} .* is damaged"):
         drill_local(archived, api)
+
+
+def test_an_archive_that_refuses_segments_fails_the_drill_naming_the_segment(archived, api) -> None:
+    directory = archive.archive_dir(archived.base)
+    directory.chmod(0o500)  # archive_command can no longer store a segment
+    try:
+        with pytest.raises(DrillFailed, match=r"WAL segment [0-9A-F]{24} .* was not archived: \d+ failed attempt"):
+            drill_local(archived, api)
+    finally:
+        directory.chmod(0o700)
+
+
+def test_a_cluster_without_an_archive_is_refused_before_any_write(scratch: Path) -> None:
+    server = Postgres(scratch / f"pg-plain-{os.urandom(3).hex()}").init(archive=False)
+    try:
+        unreachable = ApiTarget(base_url="http://127.0.0.1:9", token="unused")
+        with pytest.raises(DrillFailed, match="keeps no WAL archive"):
+            drill_local(server, unreachable)
+    finally:
+        server.destroy()
