@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,8 +264,14 @@ def _why_not(restored: RestoredCluster, target: datetime) -> str:
     return f"the restore to {target.isoformat()} did not open: {detail}{lacking}"
 
 
-def wait_promoted(restored: RestoredCluster, database: str, target: datetime, timeout: float = 120) -> float:
-    """Wait until the restored cluster has replayed to the target and opened for writes; returns when it did."""
+def wait_promoted(
+    restored: RestoredCluster,
+    database: str,
+    target: datetime,
+    timeout: float = 120,
+    clock: Callable[[], float] = time.monotonic,
+) -> float:
+    """Wait until the restored cluster has replayed to the target and opened for writes; returns `clock()` then."""
     import psycopg
 
     deadline = time.monotonic() + timeout
@@ -274,7 +281,7 @@ def wait_promoted(restored: RestoredCluster, database: str, target: datetime, ti
         try:
             with psycopg.connect(restored.url(database), autocommit=True, connect_timeout=2) as conn:
                 if conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()[0]:
-                    return time.monotonic()
+                    return clock()
         except psycopg.OperationalError:
             pass
         time.sleep(0.05)

@@ -196,9 +196,10 @@ def drill_local(
         _wait_archived(
             conn, archive.segment_name(timeline, max(archive.lsn_value(end_lsn) - 1, 0), segment_size), end_lsn
         )
-    backup = [b for b in backups if b.started < target][-1] if any(b.started < target for b in backups) else None
-    if backup is None:
-        raise DrillFailed("every base backup is newer than the restore point", hint="this should not happen; retry")
+    eligible = [b for b in backups if b.started < target]
+    if not eligible:
+        raise DrillFailed("every base backup is newer than the restore point", hint="run the drill again")
+    backup = eligible[-1]
     report.base_backup = str(backup.path)
     report.segments = archive.check_archive(archive.archive_dir(cluster.base), backup, end_lsn, segment_size)
 
@@ -211,9 +212,9 @@ def drill_local(
         restored = archive.start_restore(
             backup, archive.archive_dir(cluster.base), target, throwaway, cluster.superuser_password
         )
-        opened = archive.wait_promoted(restored, cluster.app_database, target)
+        opened = archive.wait_promoted(restored, cluster.app_database, target, clock=clock)
+        report.recovery_time_s = opened - started
         found = rows_of(restored.url(cluster.app_database))
-        report.recovery_time_s = max(opened, clock()) - started
         compare(report, expected, found, target)
     except OperationFailed as exc:
         report.failure = exc.message
