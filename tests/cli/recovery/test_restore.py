@@ -261,3 +261,19 @@ def test_switch_on_prod_from_a_script_is_refused_before_restoring(cloud, fake, i
     result = infra("restore", "--stack", "prod", "--to", _recent().isoformat(), "--into", "x", "--switch", code=2)
     assert "protected" in result.stderr
     assert len(cloud["rds"].describe_db_instances()["DBInstances"]) == 1
+
+
+def test_the_command_switches_a_protected_stack_once_its_name_is_typed(cloud, fake, infra, terminal) -> None:
+    arn = _proxy_and_secret(cloud)
+    fake.script("outputs", result={**_outputs(), out.DATABASE_SECRET_ARN: StackOutput(arn, False)})
+    args = ("restore", "--stack", "prod", "--to", _recent().isoformat(), "--into", "switched", "--switch")
+    result = infra(*args, "--json", input="prod\n", code=0)
+    # The test runner echoes typed input into stdout; a terminal shows it on the terminal instead.
+    doc = json.loads(result.stdout.removeprefix(" prod\n"))
+    assert doc["switched"] is True
+    assert doc["confirmed_by"] == "typed-name"
+    targets = cloud["rds"].describe_db_proxy_targets(DBProxyName=PROXY)["Targets"]
+    assert [t["RdsResourceId"] for t in targets if t["Type"] == "RDS_INSTANCE"] == ["switched"]
+    refused = infra(*args[:-3], "--into", "other", "--switch", input="prd\n", code=2)
+    assert "does not match" in refused.stderr
+    assert "other" not in [i["DBInstanceIdentifier"] for i in cloud["rds"].describe_db_instances()["DBInstances"]]
