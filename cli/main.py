@@ -13,12 +13,14 @@ from cli.commands.dashboard import dashboard
 from cli.commands.destroy import destroy
 from cli.commands.diff import diff
 from cli.commands.doctor import doctor
+from cli.commands.drill import drill
 from cli.commands.logs import logs
 from cli.commands.outputs import outputs
 from cli.commands.plan import plan
 from cli.commands.policy import policy
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
+from cli.commands.restore import restore
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
@@ -167,3 +169,5 @@ app.command(epilog=EPILOG)(verify)
 app.command(epilog=EPILOG)(plan)
 app.command(epilog=EPILOG)(diff)
 app.command(epilog=EPILOG)(policy)
+app.command(epilog=EPILOG)(restore)
+app.command(epilog=EPILOG)(drill)

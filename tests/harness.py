@@ -45,8 +45,8 @@ class Postgres(Cluster):
     app_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     app_database: str = "app"
 
-    def init(self) -> Postgres:
-        super().init(durable=False)
+    def init(self, archive: bool = False) -> Postgres:
+        super().init(durable=False, archive=archive)
         return self
 
     def is_running(self) -> bool:

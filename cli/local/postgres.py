@@ -65,8 +65,9 @@ class Cluster:
         """Created completely: the role and database exist too (a half-made cluster is made again)."""
         return (self.base / "initialised").is_file()
 
-    def init(self, *, durable: bool = True) -> None:
-        """Create the cluster and the application's role and database; `durable=False` trades safety for speed."""
+    def init(self, *, durable: bool = True, archive: bool = True) -> None:
+        """Create the cluster and the application's role and database; `durable=False` trades safety for speed;
+        `archive` keeps a WAL archive and a first base backup, for point-in-time restores (cli/recovery/archive.py)."""
         bin_dir = postgres_bin()
         if self.data.exists():  # left half made by an earlier attempt
             if self.pid() is not None:
@@ -104,6 +105,10 @@ class Cluster:
         )
         if not durable:
             settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        if archive:
+            from cli.recovery import archive as wal_archive
+
+            settings += wal_archive.prepare(self.base)
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(settings)
         self.start()
@@ -113,6 +118,8 @@ class Cluster:
             user, database = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
+        if archive:
+            wal_archive.base_backup(self)
         (self.base / "initialised").touch()
 
     def start(self) -> None:

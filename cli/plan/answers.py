@@ -47,7 +47,8 @@ class StrictMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        region, account = self.region, ACCOUNT
+        # pulumi-aws 7 resources may name their own region (a backup copy vault does); the provider's otherwise.
+        region, account = inputs.get("region") or self.region, ACCOUNT
         physical = inputs.get("name") or _physical(name)
         arn = f"arn:aws:{typ.split(':')[1].split('/')[0]}:{region}:{account}:{physical}"
         if typ.startswith("pulumi:providers:"):
@@ -171,6 +172,19 @@ class StrictMocks(pulumi.runtime.Mocks):
             case "aws:kms/key:Key":
                 key_id = f"{_hex(name, 8)}-{_hex(name + 'k', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
                 return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
+            case "aws:backup/vault:Vault":
+                return {"name": physical, "arn": f"arn:aws:backup:{region}:{account}:backup-vault:{physical}"}
+            case "aws:backup/plan:Plan":
+                plan_id = f"{_hex(name, 8)}-{_hex(name + 'p', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
+                return {
+                    "__id": plan_id,
+                    "arn": f"arn:aws:backup:{region}:{account}:backup-plan:{plan_id}",
+                    "version": _hex(name + "v", 32),
+                }
+            case "aws:backup/selection:Selection":
+                return {
+                    "__id": f"{_hex(name, 8)}-{_hex(name + 's', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
+                }
             case "aws:sns/topic:Topic":
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
             case "random:index/randomId:RandomId":
