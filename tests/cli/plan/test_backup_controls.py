@@ -1,4 +1,4 @@
-"""Controls 43-45 on small programs: a database alone fails them, a database with the Backup component passes."""
+"""Controls 44-46 on small programs: a database alone fails them, a database with the Backup component passes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cli.plan.recorder import run as run_recorded
 from infra.backup import Backup, BackupArgs
 from stacks.settings import PROJECT_DIR
 
-IDS = ("43", "44", "45")
+IDS = ("44", "45", "46")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -90,17 +90,17 @@ def test_a_prod_database_without_backups_fails(control_id: str) -> None:
 
 
 def test_a_dev_database_without_backups_is_a_warning_and_copies_are_not_asked() -> None:
-    assert [f.severity for f in _findings(_plan("dev", None), "43")] == ["warning"]
-    assert _findings(_plan("dev", ()), "43") == []
+    assert [f.severity for f in _findings(_plan("dev", None), "44")] == ["warning"]
     assert _findings(_plan("dev", ()), "44") == []
-    assert _findings(_plan("dev", (("retention_days", 7),)), "45") == []
+    assert _findings(_plan("dev", ()), "45") == []
+    assert _findings(_plan("dev", (("retention_days", 7),)), "46") == []
 
 
 def test_prod_without_a_copy_to_another_region_fails_44_only() -> None:
     plan = _plan("prod", (("retention_days", 35),))
-    assert _findings(plan, "43") == []
-    assert "another region" in _findings(plan, "44")[0].message
-    assert _findings(plan, "45") == []
+    assert _findings(plan, "44") == []
+    assert "another region" in _findings(plan, "45")[0].message
+    assert _findings(plan, "46") == []
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_prod_without_a_copy_to_another_region_fails_44_only() -> None:
     ],
 )
 def test_prod_keeping_points_or_copies_too_briefly_fails_45(backup: tuple, what: str) -> None:
-    findings = _findings(_plan("prod", backup), "45")
+    findings = _findings(_plan("prod", backup), "46")
     assert len(findings) == 1, findings
     assert what in findings[0].message
     assert findings[0].urn.endswith("aws:backup/plan:Plan::backup-plan")
@@ -137,7 +137,7 @@ def test_a_selection_of_another_database_does_not_count() -> None:
         return {}
 
     plan = plan_document(run_recorded(types.SimpleNamespace(stack="prod", region="eu-west-1"), build), PROJECT_DIR)
-    assert len(_findings(plan, "43")) == 1
+    assert len(_findings(plan, "44")) == 1
 
 
 def test_a_selection_by_the_instance_arn_as_text_counts() -> None:

@@ -1,4 +1,4 @@
-"""Controls 43-45: an AWS Backup plan covers the database, copies it to another region and keeps it long enough."""
+"""Controls 44-46: an AWS Backup plan covers the database, copies it to another region and keeps it long enough."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def database_plans(view: PlanView) -> Iterator[tuple[dict[str, Any], list[dict[s
         yield instance, plans
 
 
-@control("43", "An AWS Backup plan covers the database", sources=("RDS.26", "CKV2_AWS_8"), level="P")
+@control("44", "An AWS Backup plan covers the database", sources=("RDS.26", "CKV2_AWS_8"), level="P")
 def backup_plan(view: PlanView) -> Iterator[Violation]:
     for instance, plans in database_plans(view):
         if not plans:
@@ -68,7 +68,7 @@ def _other_region(view: PlanView, plan: dict[str, Any], action: dict[str, Any]) 
     return any(inputs(v).get("region") not in (None, home) for v in vaults)
 
 
-@control("44", "Backups are copied to a second region in prod", sources=("AWS Backup best practices",), level="P")
+@control("45", "Backups are copied to a second region in prod", sources=("AWS Backup best practices",), level="P")
 def cross_region_copy(view: PlanView) -> Iterator[Violation]:
     if not view.production:
         return
@@ -85,7 +85,7 @@ def cross_region_copy(view: PlanView) -> Iterator[Violation]:
 
 
 @control(
-    "45",
+    "46",
     f"Backups kept at least {MIN_PROD_RETENTION_DAYS} days in prod",
     sources=("CIS AWS Foundations", "AWS Backup best practices"),
     level="P",
