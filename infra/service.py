@@ -292,6 +292,9 @@ class Service(pulumi.ComponentResource):
         self.jwt_secret_arn = self.jwt_secret.arn
         self.log_group_name = self.log_group.name
         self.task_definition_arn = self.task_definition.arn
+        self.cluster_arn = self.cluster.arn
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -312,49 +315,61 @@ def container_definitions(
     environment: Mapping[str, str],
     database_url: str,
     secrets: Mapping[str, str],
-    port: int,
-    health_check_path: str,
+    port: int | None,
+    health_check_path: str | None,
     user: str,
+    name: str = CONTAINER_NAME,
+    command: Sequence[str] | None = None,
+    stop_timeout: int = 30,
 ) -> list[dict[str, Any]]:
-    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions."""
+    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions.
+
+    A container without a port (a worker) has no port mapping and no HTTP health check; ECS replaces it when its
+    process exits.
+    """
     for key in environment:
         if any(word in key.upper() for word in _SECRETISH):
             raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
     if urllib.parse.urlsplit(database_url).password is not None:
         raise ValueError("database_url carries a password (not shown); allowed: a URL without one (IAM sign-in)")
     environment = {**environment, "DATABASE_URL": database_url}
-    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
     log_options = {
         "awslogs-group": log_group,
         "awslogs-region": region,
-        "awslogs-stream-prefix": CONTAINER_NAME,
+        "awslogs-stream-prefix": name,
         "mode": "non-blocking",
     }
-    return [
-        {
-            "name": CONTAINER_NAME,
-            "image": image,
-            "essential": True,
-            "user": user,
-            "privileged": False,
-            "readonlyRootFilesystem": True,
-            "portMappings": [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
-            "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
-            "healthCheck": {
-                "command": ["CMD", "python", "-c", probe],
-                "interval": 15,
-                "timeout": 5,
-                "retries": 3,
-                "startPeriod": 20,
-            },
-            "stopTimeout": 30,
-            "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
-            "logConfiguration": {"logDriver": "awslogs", "options": log_options},
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "user": user,
+        "privileged": False,
+        "readonlyRootFilesystem": True,
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
+        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
+        "stopTimeout": stop_timeout,
+        "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+        "logConfiguration": {"logDriver": "awslogs", "options": log_options},
+    }
+    if command is not None:
+        container["command"] = list(command)
+    if port is not None:
+        container["portMappings"] = [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}]
+    if port is not None and health_check_path is not None:
+        probe = (
+            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
+        )
+        container["healthCheck"] = {
+            "command": ["CMD", "python", "-c", probe],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 20,
         }
-    ]
+    return [container]
 
 
 def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> str:
