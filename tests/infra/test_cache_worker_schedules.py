@@ -9,6 +9,7 @@ import pytest
 
 from infra.cache import Cache, CacheArgs, replication_group_id
 from infra.dashboards import Monitoring, MonitoringArgs
+from infra.firewall import Firewall, FirewallArgs
 from infra.network import Network, NetworkArgs
 from infra.schedule_rules import expression_problem
 from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
@@ -272,3 +273,64 @@ def test_expressions_are_checked_like_eventbridge_scheduler(expression: str, pro
 def test_a_bad_job_names_the_job_and_field(job: ScheduledJob, field: str) -> None:
     with pytest.raises(ValueError, match=rf"^jobs\[0\]\.{field}="):
         _record(lambda: _schedules([job]))
+
+
+def _firewall(**kw: Any) -> Any:
+    return Firewall(
+        "gw-dev-edge", FirewallArgs(load_balancer_arn="arn:aws:elasticloadbalancing:lb", region="eu-west-1", **kw)
+    )
+
+
+def test_firewall_limits_each_client_and_answers_429_with_retry_after_in_the_api_format() -> None:
+    rec = _record(lambda: _firewall(rate_limit=300, rate_window_seconds=60))
+    acl = rec.one("aws:wafv2/webAcl:WebAcl")
+    rate = acl["rules"][0]
+    assert rate["statement"]["rateBasedStatement"] == {
+        "aggregateKeyType": "IP",
+        "evaluationWindowSec": 60,
+        "limit": 300,
+    }
+    response = rate["action"]["block"]["customResponse"]
+    assert response["responseCode"] == 429, acl.urn
+    assert response["responseHeaders"] == [{"name": "Retry-After", "value": "60"}], acl.urn
+    bodies = {b["key"]: json.loads(b["content"]) for b in acl["customResponseBodies"]}
+    assert bodies[response["customResponseBodyKey"]]["error"]["code"] == "rate_limited"
+    association = rec.one("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert association["resourceArn"] == "arn:aws:elasticloadbalancing:lb", association.urn
+
+
+def test_managed_groups_block_with_403_json_or_only_count_when_asked() -> None:
+    rec = _record(lambda: _firewall(managed_rules={"core": "block", "sqlInjection": "count"}))
+    rules = {r["name"]: r for r in rec.one("aws:wafv2/webAcl:WebAcl")["rules"]}
+    assert rules["core"]["statement"]["managedRuleGroupStatement"]["name"] == "AWSManagedRulesCommonRuleSet"
+    assert rules["core"]["overrideAction"] == {"count": {}}
+    assert rules["core-block"]["action"]["block"]["customResponse"]["responseCode"] == 403
+    assert rules["core-block"]["statement"]["labelMatchStatement"]["key"] == "awswaf:managed:aws:core-rule-set:"
+    assert rules["sqlInjection-count"]["action"] == {"count": {}}
+    assert "knownBadInputs" not in rules
+    priorities = [r["priority"] for r in rules.values()]
+    assert len(set(priorities)) == len(priorities)
+
+
+def test_firewall_logs_go_to_a_waf_log_group_without_credentials() -> None:
+    rec = _record(_firewall)
+    group = rec.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group["name"].startswith("aws-waf-logs-"), group.urn
+    assert group["retentionInDays"] == 30, group.urn
+    logging = rec.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    redacted = {field["singleHeader"]["name"] for field in logging["redactedFields"]}
+    assert redacted == {"authorization", "cookie"}, logging.urn
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"rate_limit": 5}, "rate_limit"),
+        ({"rate_window_seconds": 30}, "rate_window_seconds"),
+        ({"managed_rules": {"everything": "block"}}, "managed_rules"),
+        ({"managed_rules": {"core": "allow"}}, r"managed_rules\[core\]"),
+    ],
+)
+def test_firewall_refuses_bad_arguments_naming_the_field(kw: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field}="):
+        _record(lambda: _firewall(**kw))
