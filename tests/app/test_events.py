@@ -19,6 +19,7 @@ from tests.redis_server import RedisServer
 sys.path.insert(0, str(APP_DIR))
 from groundwork_api import events
 from groundwork_api.cache import Cache, CacheSettings, CacheUnavailable
+from groundwork_api.ratelimit import Decision, SubjectLimiter
 from groundwork_api.worker import Worker, WorkerSettings
 
 
@@ -221,3 +222,42 @@ def test_the_prune_job_keeps_recent_records_and_refuses_bad_days(database, clean
     assert bad.returncode == 2
     assert "allowed: 1 to 3650" in bad.stdout
     assert "Traceback" not in bad.stderr
+
+
+def test_the_subject_limit_is_shared_through_the_cache_and_says_when_to_retry(redis_server) -> None:
+    settings = CacheSettings(url=redis_server.url, password=redis_server.password)
+
+    async def go() -> tuple[list[Decision], Decision]:
+        first, second = Cache(settings), Cache(settings)
+        one, two = SubjectLimiter(first, limit=3, window=60), SubjectLimiter(second, limit=3, window=60)
+        decisions = [
+            await one.check("sub-a"),
+            await two.check("sub-a"),
+            await one.check("sub-a"),
+            await two.check("sub-a"),
+        ]
+        other = await one.check("sub-b")
+        await first.close()
+        await second.close()
+        return decisions, other
+
+    decisions, other = asyncio.run(go())
+    assert [d.allowed for d in decisions] == [True, True, True, False], "two processes share one count"
+    assert all(d.shared for d in decisions)
+    assert 1 <= decisions[-1].retry_after <= 3600
+    assert other.allowed
+
+
+def test_the_subject_limit_still_holds_per_process_when_the_cache_is_down(redis_server) -> None:
+    redis_server.stop()
+    cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password, timeout=0.2))
+
+    async def go() -> list[Decision]:
+        limiter = SubjectLimiter(cache, limit=2, window=3600)
+        found = [await limiter.check("sub-c") for _ in range(3)]
+        await cache.close()
+        return found
+
+    decisions = asyncio.run(go())
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert not any(d.shared for d in decisions)
