@@ -10,18 +10,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra import require, require_log_retention, type_token
+from infra import key_policy, require, require_log_retention, service_key_use, type_token
 from infra.dashboards import AlarmSpec, Panel
+from infra.limits import (
+    CACHE_ENGINE_VERSIONS,
+    CACHE_EVICTION_POLICIES,
+    CACHE_MAX_REPLICAS,
+    CACHE_MAX_SNAPSHOT_DAYS,
+    CACHE_NODE_TYPE,
+)
 
 TYPE = type_token("cache", "Cache")
 
-ENGINE_VERSIONS = {"7.2": "valkey7", "8.0": "valkey8"}
-"""Valkey versions the component accepts and the parameter-group family of each."""
-EVICTION_POLICIES = ("allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl")
-"""Eviction policies fit for a cache (noeviction would turn a full cache into failed writes)."""
 APP_ACCESS = "on ~* +@all -@dangerous"
 """What the application user may do: every key, every command but the dangerous ones (FLUSHALL, CONFIG, ...)."""
-_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 _GROUP_ID = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,35}[a-z0-9]")
 
 
@@ -29,6 +31,10 @@ _GROUP_ID = re.compile(r"[a-z](?!.*--)[a-z0-9-]{0,35}[a-z0-9]")
 class CacheArgs:
     """Inputs of a Cache."""
 
+    region: str
+    """Region of the cache (the key may be used only through ElastiCache there)."""
+    account_id: pulumi.Input[str]
+    """Account that administers the cache's key."""
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets (two or more zones) the nodes may live in."""
     security_group_id: pulumi.Input[str]
@@ -53,6 +59,8 @@ class CacheArgs:
     """Memory used, as a percentage of maxmemory, that raises the alarm."""
     evictions_per_minute: int = 1000
     """Evictions per minute that raise the alarm (some eviction is a cache doing its job)."""
+    protect: bool = True
+    """Protect the replication group: its stream holds relayed events not yet applied."""
     connections_alarm: int = 5000
     """Client connections on one node that raise the alarm."""
     replication_lag_seconds: int = 5
@@ -75,6 +83,9 @@ class Cache(pulumi.ComponentResource):
             description=f"{name}: encrypts the cache at rest and its snapshots",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: key_policy(account, [service_key_use(account, "elasticache", args.region)])
+            ),
             opts=child,
         )
         # The nodes may only be placed in the private subnets.
@@ -89,11 +100,13 @@ class Cache(pulumi.ComponentResource):
         parameter_group = aws.elasticache.ParameterGroup(
             f"{name}-params",
             name=f"{group_id}-params",
-            family=ENGINE_VERSIONS[args.engine_version],
+            family=CACHE_ENGINE_VERSIONS[args.engine_version],
             description=f"{name}: {args.eviction_policy} eviction",
             parameters=[{"name": "maxmemory-policy", "value": args.eviction_policy}],
             opts=child,
         )
+        # A password nobody is given, for the default user below (ElastiCache requires one for a password user).
+        default_password = random.RandomPassword(f"{name}-default-password", length=64, special=False, opts=child)
         # The default user every user group must hold, switched off: nobody signs in without IAM.
         default_user = aws.elasticache.User(
             f"{name}-default-user",
@@ -103,9 +116,7 @@ class Cache(pulumi.ComponentResource):
             access_string="off -@all",
             authentication_mode={
                 "type": "password",
-                "passwords": [
-                    random.RandomPassword(f"{name}-default-password", length=64, special=False, opts=child).result
-                ],
+                "passwords": [pulumi.Output.secret(default_password.result)],
             },
             opts=child,
         )
@@ -167,7 +178,7 @@ class Cache(pulumi.ComponentResource):
                     "log_type": "slow-log",
                 }
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
 
         self.member_ids = [f"{group_id}-{index:03d}" for index in range(1, args.replicas + 2)]
@@ -275,20 +286,27 @@ def panels(member_ids: Sequence[str]) -> list[Panel]:
         ),
         Panel("Cache hits and misses", per_node("CacheHits", "Sum") + per_node("CacheMisses", "Sum")),
         Panel("Cache evictions and connections", per_node("Evictions", "Sum") + per_node("CurrConnections", "Maximum")),
+        *([Panel("Cache replication lag", per_node("ReplicationLag", "Maximum")[1:])] if len(member_ids) > 1 else []),
     ]
 
 
 def _validate(args: CacheArgs) -> None:
     """Raises ValueError naming the field and what is allowed."""
-    require(args.engine_version in ENGINE_VERSIONS, "engine_version", args.engine_version, ", ".join(ENGINE_VERSIONS))
-    require(_NODE_TYPE.fullmatch(args.node_type) is not None, "node_type", args.node_type, "e.g. cache.t4g.micro")
-    require(0 <= args.replicas <= 5, "replicas", args.replicas, "0 to 5")
-    require(0 <= args.snapshot_retention_days <= 35, "snapshot_retention_days", args.snapshot_retention_days, "0 to 35")
     require(
-        args.eviction_policy in EVICTION_POLICIES,
+        args.engine_version in CACHE_ENGINE_VERSIONS,
+        "engine_version",
+        args.engine_version,
+        ", ".join(CACHE_ENGINE_VERSIONS),
+    )
+    require(CACHE_NODE_TYPE.fullmatch(args.node_type) is not None, "node_type", args.node_type, "e.g. cache.t4g.micro")
+    require(0 <= args.replicas <= CACHE_MAX_REPLICAS, "replicas", args.replicas, f"0 to {CACHE_MAX_REPLICAS}")
+    days = args.snapshot_retention_days
+    require(0 <= days <= CACHE_MAX_SNAPSHOT_DAYS, "snapshot_retention_days", days, f"0 to {CACHE_MAX_SNAPSHOT_DAYS}")
+    require(
+        args.eviction_policy in CACHE_EVICTION_POLICIES,
         "eviction_policy",
         args.eviction_policy,
-        ", ".join(EVICTION_POLICIES),
+        ", ".join(CACHE_EVICTION_POLICIES),
     )
     require(1024 <= args.port <= 65535, "port", args.port, "1024 to 65535")
     require(len(list(args.subnet_ids)) >= 2, "subnet_ids", len(list(args.subnet_ids)), "two or more subnets")

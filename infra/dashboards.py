@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import policy_document, require, type_token
+from infra import key_policy, require, type_token
 
 TYPE = type_token("dashboards", "Monitoring")
 
@@ -304,30 +304,9 @@ class Monitoring(pulumi.ComponentResource):
 
 def alarm_key_policy(account_id: str) -> str:
     """Key policy: the account administers the key; CloudWatch alarms of this account may encrypt with it."""
-    return policy_document(
+    return key_policy(
+        account_id,
         [
-            {
-                "Sid": "KeyAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": [
-                    "kms:CancelKeyDeletion",
-                    "kms:Create*",
-                    "kms:Delete*",
-                    "kms:Describe*",
-                    "kms:Disable*",
-                    "kms:Enable*",
-                    "kms:Get*",
-                    "kms:List*",
-                    "kms:Put*",
-                    "kms:Revoke*",
-                    "kms:ScheduleKeyDeletion",
-                    "kms:TagResource",
-                    "kms:UntagResource",
-                    "kms:Update*",
-                ],
-                "Resource": "*",
-            },
             {
                 "Sid": "CloudWatchAlarms",
                 "Effect": "Allow",
@@ -335,8 +314,8 @@ def alarm_key_policy(account_id: str) -> str:
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-        ]
+            }
+        ],
     )
 
 

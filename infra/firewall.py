@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra import require, require_log_retention, type_token
 from infra.dashboards import AlarmSpec, Panel
+from infra.limits import WAF_MODES, WAF_RATE_LIMIT_RANGE, WAF_RATE_WINDOWS_SECONDS
 
 TYPE = type_token("firewall", "Firewall")
 
@@ -22,12 +23,6 @@ MANAGED_GROUPS = {
     "ipReputation": ("AWSManagedRulesAmazonIpReputationList", "awswaf:managed:aws:amazon-ip-list:"),
 }
 """The AWS managed rule groups, by the short name settings use: (group name, label namespace of its matches)."""
-RATE_WINDOWS = (60, 120, 300, 600)
-"""Evaluation windows (seconds) WAF's rate-based rules accept."""
-RATE_LIMIT_RANGE = (10, 2_000_000_000)
-"""Smallest and largest request count a rate-based rule accepts per window."""
-MODES = ("block", "count")
-"""What a managed group does with a match: block it, or only count it (a first rollout)."""
 LOG_GROUP_PREFIX = "aws-waf-logs-"
 """WAF delivers logs only to log groups whose names start with this."""
 REDACTED_HEADERS = ("authorization", "cookie")
@@ -120,9 +115,9 @@ class Firewall(pulumi.ComponentResource):
             Panel(
                 "Firewall allowed and blocked requests",
                 [
-                    ["AWS/WAFV2", "AllowedRequests", "WebACL", self.acl_name, "Region", args.region, "Rule", "ALL"],
+                    [*_waf_metric("AllowedRequests", self.acl_name, args.region, "ALL"), {"stat": "Sum"}],
                     *(
-                        ["AWS/WAFV2", "BlockedRequests", "WebACL", self.acl_name, "Region", args.region, "Rule", rule]
+                        [*_waf_metric("BlockedRequests", self.acl_name, args.region, rule), {"stat": "Sum"}]
                         for rule in rules
                     ),
                 ],
@@ -195,22 +190,27 @@ def acl_rules(args: FirewallArgs, metric: str) -> list[dict]:
     return rules
 
 
+def _waf_metric(metric: str, acl: str, region: str, rule: str) -> list[str]:
+    return ["AWS/WAFV2", metric, "WebACL", acl, "Region", region, "Rule", rule]
+
+
 def _visibility(metric: str) -> dict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
 
 def _validate(args: FirewallArgs) -> None:
     """Raises ValueError naming the field and what is allowed."""
-    low, high = RATE_LIMIT_RANGE
+    low, high = WAF_RATE_LIMIT_RANGE
     require(low <= args.rate_limit <= high, "rate_limit", args.rate_limit, f"{low} to {high}")
     require(
-        args.rate_window_seconds in RATE_WINDOWS,
+        args.rate_window_seconds in WAF_RATE_WINDOWS_SECONDS,
         "rate_window_seconds",
         args.rate_window_seconds,
-        ", ".join(map(str, RATE_WINDOWS)),
+        ", ".join(map(str, WAF_RATE_WINDOWS_SECONDS)),
     )
     for short, mode in args.managed_rules.items():
         require(short in MANAGED_GROUPS, "managed_rules", short, ", ".join(MANAGED_GROUPS))
-        require(mode in MODES, f"managed_rules[{short}]", mode, ", ".join(MODES))
+        modes = [mode for mode in WAF_MODES if mode != "off"]
+        require(mode in modes, f"managed_rules[{short}]", mode, ", ".join(modes))
     require(args.blocked_alarm_per_minute >= 1, "blocked_alarm_per_minute", args.blocked_alarm_per_minute, "1+")
     require_log_retention(args.log_retention_days)

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, type_token
-from infra.schedule_rules import EXPRESSION_HELP, NAME, command_problem, expression_problem, time_zone_known
+from infra.limits import EXPRESSION_HELP, SCHEDULE_NAME, command_problem, expression_problem, time_zone_known
 
 TYPE = type_token("schedules", "Schedules")
 
@@ -121,7 +121,12 @@ def validate_jobs(jobs: Sequence[ScheduledJob]) -> None:
     seen: set[str] = set()
     for index, job in enumerate(jobs):
         where = f"jobs[{index}]"
-        require(NAME.fullmatch(job.name or "") is not None, f"{where}.name", job.name, "1-64 letters, digits, . _ -")
+        require(
+            SCHEDULE_NAME.fullmatch(job.name or "") is not None,
+            f"{where}.name",
+            job.name,
+            "1-64 letters, digits, . _ -",
+        )
         require(job.name not in seen, f"{where}.name", job.name, "a name no other job has")
         seen.add(job.name)
         problem = expression_problem(job.expression)

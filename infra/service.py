@@ -84,6 +84,12 @@ class ServiceArgs:
     """Non-root user and group the container runs as."""
     extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Further plain, non-secret environment variables."""
+    cache_url: pulumi.Input[str] | None = None
+    """rediss:// address of the cache (CACHE_URL); None runs the service without one."""
+    cache_username: str | None = None
+    """Cache user the tasks sign in as with an IAM token (CACHE_USERNAME)."""
+    cache_connect_arns: Sequence[pulumi.Input[str]] = ()
+    """The cache's replication group and user ARNs the task role may `elasticache:Connect` to."""
 
 
 class Service(pulumi.ComponentResource):
@@ -157,8 +163,8 @@ class Service(pulumi.ComponentResource):
         self.task_policy = aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn).apply(
-                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1])
+            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn, *args.cache_connect_arns).apply(
+                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1], cache_connect_arns=v[2:])
             ),
             opts=child,
         )
@@ -175,15 +181,18 @@ class Service(pulumi.ComponentResource):
             "APP_VERSION": args.app_version,
             **dict(args.extra_environment),
         }
+        if args.cache_url is not None:
+            # The cache signs tasks in with IAM tokens made from the task role: no password here either.
+            environment.update({"CACHE_IAM_AUTH": "true", "CACHE_USERNAME": args.cache_username or ""})
         self.container_definitions = pulumi.Output.all(
-            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn
+            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn, args.cache_url
         ).apply(
             lambda v: json.dumps(
                 container_definitions(
                     image=v[0],
                     log_group=v[1],
                     region=args.region,
-                    environment=environment,
+                    environment={**environment, **({"CACHE_URL": v[4]} if v[4] else {})},
                     database_url=v[2],
                     secrets={env: f"{v[3]}:{slot}::" for env, slot in JWT_KEY_ENVIRONMENT.items()},
                     port=args.container_port,
@@ -405,8 +414,20 @@ def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Se
     )
 
 
-def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
-    """Least-privilege policy of the application itself: objects of its own bucket, sign-in as its database user."""
+def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arns: Sequence[str] = ()) -> str:
+    """Least-privilege policy of the application: its bucket's objects, sign-in as its database and cache user."""
+    cache = (
+        [
+            {
+                "Sid": "ConnectToCache",
+                "Effect": "Allow",
+                "Action": "elasticache:Connect",
+                "Resource": sorted(cache_connect_arns),
+            }
+        ]
+        if cache_connect_arns
+        else []
+    )
     return policy_document(
         [
             {
@@ -422,6 +443,7 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 "Resource": f"{bucket_arn}/*",
             },
+            *cache,
         ]
     )
 

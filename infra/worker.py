@@ -11,7 +11,8 @@ import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
 from infra.dashboards import AlarmSpec, Panel
-from infra.service import FARGATE_SIZES, container_definitions, execution_policy
+from infra.limits import FARGATE_MAX_STOP_TIMEOUT_SECONDS, FARGATE_SIZES
+from infra.service import container_definitions, execution_policy
 
 TYPE = type_token("worker", "Worker")
 
@@ -21,8 +22,7 @@ METRIC_NAMESPACE = "Groundwork/Worker"
 """CloudWatch namespace the worker publishes its backlog in."""
 BACKLOG_METRIC = "Backlog"
 """Events waiting to be processed, published by the worker every minute."""
-MAX_STOP_TIMEOUT = 120
-"""Longest stop timeout Fargate allows, in seconds."""
+MAX_STOP_TIMEOUT = FARGATE_MAX_STOP_TIMEOUT_SECONDS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -227,7 +227,15 @@ class Worker(pulumi.ComponentResource):
             Panel(
                 "Worker CPU and tasks",
                 [
-                    ["AWS/ECS", "CPUUtilization", "ClusterName", args.cluster_name, "ServiceName", self.service.name],
+                    [
+                        "AWS/ECS",
+                        "CPUUtilization",
+                        "ClusterName",
+                        args.cluster_name,
+                        "ServiceName",
+                        self.service.name,
+                        {"stat": "Average"},
+                    ],
                     [
                         "ECS/ContainerInsights",
                         "RunningTaskCount",
@@ -235,7 +243,7 @@ class Worker(pulumi.ComponentResource):
                         args.cluster_name,
                         "ServiceName",
                         self.service.name,
-                        {"yAxis": "right"},
+                        {"stat": "Average", "yAxis": "right"},
                     ],
                 ],
             ),

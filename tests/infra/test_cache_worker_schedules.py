@@ -10,8 +10,8 @@ import pytest
 from infra.cache import Cache, CacheArgs, replication_group_id
 from infra.dashboards import Monitoring, MonitoringArgs
 from infra.firewall import Firewall, FirewallArgs
+from infra.limits import expression_problem
 from infra.network import Network, NetworkArgs
-from infra.schedule_rules import expression_problem
 from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
 from infra.worker import Worker, WorkerArgs
 from tests.mocks import run, settings_for
@@ -27,8 +27,16 @@ def _record(declare) -> Any:
     return run(settings_for("dev"), program)
 
 
+CACHE_BASE = {"region": "eu-west-1", "account_id": "123456789012"}
+
+
 def _cache(**kw: Any) -> Any:
-    return Cache("gw-dev-cache", CacheArgs(subnet_ids=SUBNETS, security_group_id="sg-cache", **kw))
+    return Cache(
+        "gw-dev-cache",
+        CacheArgs(
+            region="eu-west-1", account_id="123456789012", subnet_ids=SUBNETS, security_group_id="sg-cache", **kw
+        ),
+    )
 
 
 def test_cache_requires_tls_encryption_at_rest_and_iam_users_only() -> None:

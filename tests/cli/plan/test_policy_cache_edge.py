@@ -31,8 +31,14 @@ def _findings(plan: dict[str, Any], control_id: str) -> list:
     return evaluate(plan, controls).results[0].findings
 
 
+CACHE_BASE = {"region": "eu-west-1", "account_id": "123456789012"}
+
+
 def _cache(**kw: Any) -> None:
-    Cache("gw-prod-cache", CacheArgs(subnet_ids=["a", "b"], security_group_id="sg", **kw))
+    Cache(
+        "gw-prod-cache",
+        CacheArgs(**CACHE_BASE, subnet_ids=["a", "b"], security_group_id="sg", **kw),
+    )
 
 
 def _raw_group(**kw: Any) -> None:
