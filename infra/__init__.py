@@ -41,3 +41,55 @@ def policy_document(statements: Iterable[dict[str, Any]]) -> str:
 def assume_role_policy(service: str) -> str:
     """A trust policy that lets only the given AWS service principal assume the role."""
     return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+KEY_ADMINISTRATION = (
+    "kms:CancelKeyDeletion",
+    "kms:Create*",
+    "kms:Delete*",
+    "kms:Describe*",
+    "kms:Disable*",
+    "kms:Enable*",
+    "kms:Get*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Revoke*",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:Update*",
+)
+"""What the account may do to administer a customer key (not use it)."""
+
+
+def key_policy(account_id: str, uses: Iterable[dict[str, Any]]) -> str:
+    """A KMS key policy: the account administers the key; only the given statements may use it."""
+    administration = {
+        "Sid": "KeyAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": list(KEY_ADMINISTRATION),
+        "Resource": "*",
+    }
+    return policy_document([administration, *uses])
+
+
+def service_key_use(account_id: str, service: str, region: str) -> dict[str, Any]:
+    """Lets principals of the account use the key only through one AWS service in one region (grants included)."""
+    return {
+        "Sid": "UseThrough" + service.title().replace("-", ""),
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+        ],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account_id}
+        },
+    }

@@ -5,16 +5,51 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import policy_document, require, type_token
+from infra import key_policy, require, type_token
 
 TYPE = type_token("dashboards", "Monitoring")
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class AlarmSpec:
+    """An alarm another component asks Monitoring to raise on one metric; Monitoring owns the topic it notifies."""
+
+    suffix: str
+    """Stable name suffix of the alarm resource."""
+    description: str
+    """What the alarm means, in words."""
+    namespace: str
+    """CloudWatch namespace of the metric."""
+    metric_name: str
+    """Name of the metric."""
+    dimensions: Mapping[str, pulumi.Input[str]]
+    """Dimensions that pick the metric's series."""
+    statistic: str
+    """Statistic compared with the threshold (Average, Sum, Maximum, ...)."""
+    threshold: float
+    """Value that raises the alarm."""
+    periods: int = 2
+    """Breaching minutes in a row before the alarm rises."""
+    comparison: str = "GreaterThanThreshold"
+    """How the statistic is compared with the threshold."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """A dashboard widget another component contributes: a title and its metric rows (values may be outputs)."""
+
+    title: str
+    """Title of the widget."""
+    metrics: Sequence[Sequence[Any]]
+    """CloudWatch metric rows: namespace, metric name, dimension pairs, options."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -51,6 +86,10 @@ class MonitoringArgs:
     """Average wait for a pooled connection that signals a saturated proxy."""
     alarm_email: pulumi.Input[str] | None = None
     """E-mail address subscribed to the alarm topic."""
+    extra_alarms: Sequence[AlarmSpec] = ()
+    """Alarms of other components (cache, worker, firewall, backups) that notify the same topic."""
+    extra_panels: Sequence[Panel] = ()
+    """Widgets of other components, placed after the stack's own."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -95,11 +134,14 @@ class Monitoring(pulumi.ComponentResource):
             args.db_instance,
             args.proxy_name,
         )
+        extra = pulumi.Output.from_input([[panel.title, list(panel.metrics)] for panel in args.extra_panels])
         # One page for the whole stack.
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"{name}-dashboard",
-            dashboard_body=ids.apply(lambda v: json.dumps(dashboard_body(args.region, *v), sort_keys=True)),
+            dashboard_body=pulumi.Output.all(ids, extra).apply(
+                lambda v: json.dumps(dashboard_body(args.region, *v[0], extra=v[1]), sort_keys=True)
+            ),
             opts=child,
         )
 
@@ -187,6 +229,21 @@ class Monitoring(pulumi.ComponentResource):
             periods=3,
         )
 
+        for spec in args.extra_alarms:
+            # An alarm another component asked for (its description says what it watches).
+            self._alarm(
+                name,
+                spec.suffix,
+                spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric_name,
+                dimensions=dict(spec.dimensions),
+                statistic=spec.statistic,
+                threshold=spec.threshold,
+                periods=spec.periods,
+                comparison=spec.comparison,
+            )
+
         self.dashboard_url = pulumi.Output.concat(
             f"https://{args.region}.console.aws.amazon.com/cloudwatch/home?region={args.region}#dashboards/dashboard/",
             self.dashboard.dashboard_name,
@@ -247,30 +304,9 @@ class Monitoring(pulumi.ComponentResource):
 
 def alarm_key_policy(account_id: str) -> str:
     """Key policy: the account administers the key; CloudWatch alarms of this account may encrypt with it."""
-    return policy_document(
+    return key_policy(
+        account_id,
         [
-            {
-                "Sid": "KeyAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": [
-                    "kms:CancelKeyDeletion",
-                    "kms:Create*",
-                    "kms:Delete*",
-                    "kms:Describe*",
-                    "kms:Disable*",
-                    "kms:Enable*",
-                    "kms:Get*",
-                    "kms:List*",
-                    "kms:Put*",
-                    "kms:Revoke*",
-                    "kms:ScheduleKeyDeletion",
-                    "kms:TagResource",
-                    "kms:UntagResource",
-                    "kms:Update*",
-                ],
-                "Resource": "*",
-            },
             {
                 "Sid": "CloudWatchAlarms",
                 "Effect": "Allow",
@@ -278,8 +314,8 @@ def alarm_key_policy(account_id: str) -> str:
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-        ]
+            }
+        ],
     )
 
 
@@ -306,6 +342,8 @@ def dashboard_body(
     service: str,
     db_instance: str,
     proxy: str,
+    *,
+    extra: Sequence[tuple[str, list]] = (),
 ) -> dict[str, Any]:
     """The dashboard document: one row each for load balancer, service, database and proxy."""
     lb = ["LoadBalancer", load_balancer]
@@ -367,6 +405,7 @@ def dashboard_body(
                 [rds_ns, "DatabaseConnectionsBorrowLatency", *px, {"stat": "Average", "yAxis": "right"}],
             ],
         ),
+        *((title, metrics) for title, metrics in extra),
     ]
     return {
         "widgets": [

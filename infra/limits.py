@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
+from collections.abc import Sequence
+from functools import cache
 
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
@@ -46,3 +49,84 @@ SECRET_RECOVERY_WINDOW_DAYS = (0, *range(7, 31))
 def fargate_memory_text(cpu: int) -> str:
     """The memory sizes Fargate allows for `cpu`, as error text."""
     return f"for cpu {cpu}: one of " + ", ".join(map(str, FARGATE_SIZES[cpu]))
+
+
+CACHE_ENGINE_VERSIONS = {"7.2": "valkey7", "8.0": "valkey8"}
+"""Valkey versions ElastiCache offers that the project accepts, and the parameter-group family of each."""
+CACHE_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
+"""An ElastiCache node type such as cache.t4g.micro."""
+CACHE_EVICTION_POLICIES = ("allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl")
+"""Eviction policies fit for a cache (noeviction would turn a full cache into failed writes)."""
+CACHE_MAX_REPLICAS = 5
+"""Replicas ElastiCache allows beside a primary (cluster mode off)."""
+CACHE_MAX_SNAPSHOT_DAYS = 35
+"""Longest snapshot retention ElastiCache allows."""
+
+WAF_RATE_WINDOWS_SECONDS = (60, 120, 300, 600)
+"""Evaluation windows WAF's rate-based rules accept."""
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+"""Smallest and largest request count a rate-based rule accepts per window."""
+WAF_MODES = ("block", "count", "off")
+"""What a managed rule group does: block its matches, only count them (a first rollout), or not run."""
+
+FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
+"""Longest stop timeout Fargate allows a container after SIGTERM."""
+
+
+SCHEDULE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""Schedule names EventBridge Scheduler accepts."""
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_AT = re.compile(r"at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
+EXPRESSION_HELP = (
+    "rate(N minutes|hours|days), cron(min hour day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)"
+)
+"""What an expression may look like, for error messages."""
+
+
+def expression_problem(expression: str) -> str | None:
+    """Why EventBridge Scheduler would refuse the expression, or None when it is well formed."""
+    if not isinstance(expression, str):
+        return "not text"
+    rate = _RATE.fullmatch(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if value < 1:
+            return "a rate needs a value of 1 or more"
+        if (value == 1) != (not unit.endswith("s")):
+            return f"write rate({value} {unit.rstrip('s') if value == 1 else unit.rstrip('s') + 's'})"
+        return None
+    if _AT.fullmatch(expression):
+        return None
+    if expression.startswith("cron(") and expression.endswith(")"):
+        fields = expression[5:-1].split(" ")
+        if len(fields) != 6:
+            return (
+                f"a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), not {len(fields)}"
+            )
+        if not all(_CRON_FIELD.fullmatch(field) for field in fields):
+            return "a cron field holds digits, names, and * ? / , - L # only"
+        day_of_month, day_of_week = fields[2], fields[4]
+        if (day_of_month == "?") == (day_of_week == "?"):
+            return "exactly one of day-of-month and day-of-week must be ?"
+        return None
+    return "not a rate, cron or at expression"
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_known(name: str) -> bool:
+    """Whether the IANA time-zone database has the name (as EventBridge Scheduler expects)."""
+    return isinstance(name, str) and name in _zones()
+
+
+def command_problem(command: Sequence[str]) -> str | None:
+    """Why a container command override is unusable, or None."""
+    if isinstance(command, str) or not command:
+        return "a non-empty list of strings"
+    if not all(isinstance(part, str) and part and "\x00" not in part for part in command):
+        return "a list of non-empty strings without NUL characters"
+    return None

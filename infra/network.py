@@ -35,6 +35,12 @@ class NetworkArgs:
     """Port of the database and of the connection proxy."""
     bastion: bool = False
     """Add a security group for an SSM bastion that may reach the database."""
+    worker: bool = False
+    """Add a security group for background workers: no inbound, out to the proxy, the cache and AWS APIs."""
+    cache: bool = False
+    """Add a security group for the cache that admits only the service and the worker."""
+    cache_port: int = 6379
+    """Port of the cache."""
     flow_log_bucket_arn: pulumi.Input[str] | None = None
     """Bucket (ARN) that receives the VPC's flow logs under `vpc/`; None turns flow logs off."""
 
@@ -45,7 +51,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         require(args.zone_count in (2, 3), "zone_count", args.zone_count, "2 or 3")
         network = _ipv4_network(args.cidr)
-        for field in ("app_port", "database_port"):
+        for field in ("app_port", "database_port", "cache_port"):
             port = getattr(args, field)
             require(1024 <= port <= 65535, field, port, "1024 to 65535")
         super().__init__(TYPE, name, None, opts)
@@ -205,6 +211,15 @@ class Network(pulumi.ComponentResource):
             self._group(name, "bastion", "SSM bastion: no inbound") if args.bastion else None
         )
 
+        self.worker_security_group = (
+            # Background workers and scheduled jobs: no inbound at all.
+            self._group(name, "worker", "Workers and scheduled jobs: no inbound") if args.worker else None
+        )
+        self.cache_security_group = (
+            # Cache: only the service and the workers may connect.
+            self._group(name, "cache", "Cache: from the service and the workers only") if args.cache else None
+        )
+
         alb, svc = self.alb_security_group, self.service_security_group
         proxy, db, bastion = self.proxy_security_group, self.database_security_group, self.bastion_security_group
         for port in (80, 443):
@@ -236,6 +251,16 @@ class Network(pulumi.ComponentResource):
             self._allow(name, "bastion-to-database", bastion, db, args.database_port, "Bastion to the database")
             # The SSM agent talks to Session Manager over HTTPS through NAT.
             self._https_out(name, "bastion", bastion, "HTTPS to SSM")
+
+        worker, cache = self.worker_security_group, self.cache_security_group
+        if worker is not None:
+            self._allow(name, "worker-to-proxy", worker, proxy, args.database_port, "Workers to the proxy")
+            # Workers reach ECR, Secrets Manager, CloudWatch and their queue's metrics over HTTPS through NAT.
+            self._https_out(name, "worker", worker, "HTTPS to AWS APIs")
+        if cache is not None:
+            self._allow(name, "service-to-cache", svc, cache, args.cache_port, "Service to the cache")
+            if worker is not None:
+                self._allow(name, "worker-to-cache", worker, cache, args.cache_port, "Workers to the cache")
 
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = [s.id for s in public]

@@ -84,6 +84,12 @@ class ServiceArgs:
     """Non-root user and group the container runs as."""
     extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Further plain, non-secret environment variables."""
+    cache_url: pulumi.Input[str] | None = None
+    """rediss:// address of the cache (CACHE_URL); None runs the service without one."""
+    cache_username: str | None = None
+    """Cache user the tasks sign in as with an IAM token (CACHE_USERNAME)."""
+    cache_connect_arns: Sequence[pulumi.Input[str]] = ()
+    """The cache's replication group and user ARNs the task role may `elasticache:Connect` to."""
 
 
 class Service(pulumi.ComponentResource):
@@ -157,8 +163,8 @@ class Service(pulumi.ComponentResource):
         self.task_policy = aws.iam.RolePolicy(
             f"{name}-task-policy",
             role=task_role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn).apply(
-                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1])
+            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn, *args.cache_connect_arns).apply(
+                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1], cache_connect_arns=v[2:])
             ),
             opts=child,
         )
@@ -175,15 +181,18 @@ class Service(pulumi.ComponentResource):
             "APP_VERSION": args.app_version,
             **dict(args.extra_environment),
         }
+        if args.cache_url is not None:
+            # The cache signs tasks in with IAM tokens made from the task role: no password here either.
+            environment.update({"CACHE_IAM_AUTH": "true", "CACHE_USERNAME": args.cache_username or ""})
         self.container_definitions = pulumi.Output.all(
-            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn
+            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn, args.cache_url
         ).apply(
             lambda v: json.dumps(
                 container_definitions(
                     image=v[0],
                     log_group=v[1],
                     region=args.region,
-                    environment=environment,
+                    environment={**environment, **({"CACHE_URL": v[4]} if v[4] else {})},
                     database_url=v[2],
                     secrets={env: f"{v[3]}:{slot}::" for env, slot in JWT_KEY_ENVIRONMENT.items()},
                     port=args.container_port,
@@ -292,6 +301,9 @@ class Service(pulumi.ComponentResource):
         self.jwt_secret_arn = self.jwt_secret.arn
         self.log_group_name = self.log_group.name
         self.task_definition_arn = self.task_definition.arn
+        self.cluster_arn = self.cluster.arn
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -312,49 +324,61 @@ def container_definitions(
     environment: Mapping[str, str],
     database_url: str,
     secrets: Mapping[str, str],
-    port: int,
-    health_check_path: str,
+    port: int | None,
+    health_check_path: str | None,
     user: str,
+    name: str = CONTAINER_NAME,
+    command: Sequence[str] | None = None,
+    stop_timeout: int = 30,
 ) -> list[dict[str, Any]]:
-    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions."""
+    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions.
+
+    A container without a port (a worker) has no port mapping and no HTTP health check; ECS replaces it when its
+    process exits.
+    """
     for key in environment:
         if any(word in key.upper() for word in _SECRETISH):
             raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
     if urllib.parse.urlsplit(database_url).password is not None:
         raise ValueError("database_url carries a password (not shown); allowed: a URL without one (IAM sign-in)")
     environment = {**environment, "DATABASE_URL": database_url}
-    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
     log_options = {
         "awslogs-group": log_group,
         "awslogs-region": region,
-        "awslogs-stream-prefix": CONTAINER_NAME,
+        "awslogs-stream-prefix": name,
         "mode": "non-blocking",
     }
-    return [
-        {
-            "name": CONTAINER_NAME,
-            "image": image,
-            "essential": True,
-            "user": user,
-            "privileged": False,
-            "readonlyRootFilesystem": True,
-            "portMappings": [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}],
-            "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
-            "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
-            "healthCheck": {
-                "command": ["CMD", "python", "-c", probe],
-                "interval": 15,
-                "timeout": 5,
-                "retries": 3,
-                "startPeriod": 20,
-            },
-            "stopTimeout": 30,
-            "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
-            "logConfiguration": {"logDriver": "awslogs", "options": log_options},
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "user": user,
+        "privileged": False,
+        "readonlyRootFilesystem": True,
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
+        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
+        "stopTimeout": stop_timeout,
+        "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
+        "logConfiguration": {"logDriver": "awslogs", "options": log_options},
+    }
+    if command is not None:
+        container["command"] = list(command)
+    if port is not None:
+        container["portMappings"] = [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}]
+    if port is not None and health_check_path is not None:
+        probe = (
+            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
+        )
+        container["healthCheck"] = {
+            "command": ["CMD", "python", "-c", probe],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 20,
         }
-    ]
+    return [container]
 
 
 def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> str:
@@ -390,8 +414,20 @@ def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Se
     )
 
 
-def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
-    """Least-privilege policy of the application itself: objects of its own bucket, sign-in as its database user."""
+def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arns: Sequence[str] = ()) -> str:
+    """Least-privilege policy of the application: its bucket's objects, sign-in as its database and cache user."""
+    cache = (
+        [
+            {
+                "Sid": "ConnectToCache",
+                "Effect": "Allow",
+                "Action": "elasticache:Connect",
+                "Resource": sorted(cache_connect_arns),
+            }
+        ]
+        if cache_connect_arns
+        else []
+    )
     return policy_document(
         [
             {
@@ -407,6 +443,7 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str) -> str:
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 "Resource": f"{bucket_arn}/*",
             },
+            *cache,
         ]
     )
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx), the virtual environment,
+# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx, Redis), the virtual environment,
 # and the project's Python dependencies.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need_apt+=(pgbouncer)
+# Redis is the local stack's cache and event stream, and the tests' real one.
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 # nginx is the local stack's TLS endpoint and the benchmarks' reference server.
 nginx_package=nginx-light  # Debian's small build; distributions without it get the plain package after apt-get update
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
@@ -33,6 +35,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo service postgresql stop >/dev/null 2>&1 || true
   $sudo service pgbouncer stop >/dev/null 2>&1 || true
   $sudo service nginx stop >/dev/null 2>&1 || true
+  $sudo service redis-server stop >/dev/null 2>&1 || true
 fi
 
 python=${PYTHON:-python3}

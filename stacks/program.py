@@ -10,10 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.bastion import Bastion, BastionArgs
+from infra.cache import Cache, CacheArgs
 from infra.certificate import Certificate, CertificateArgs
 from infra.dashboards import Monitoring, MonitoringArgs
 from infra.database import Database, DatabaseArgs
 from infra.dns import AliasRecords, AliasRecordsArgs, HostedZone, HostedZoneArgs
+from infra.firewall import MANAGED_GROUPS, Firewall, FirewallArgs
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.pooling import Pooling, PoolingArgs
@@ -24,8 +26,10 @@ from infra.rotation import (
     SigningKeyRotation,
     SigningKeyRotationArgs,
 )
-from infra.service import Service, ServiceArgs
+from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
+from infra.service import CONTAINER_NAME, Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
+from infra.worker import Worker, WorkerArgs
 from stacks import outputs
 from stacks.content_tag import content_tag
 from stacks.gc_pause import without_collection_pauses
@@ -86,6 +90,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             nat_per_zone=s.nat_gateways == "perZone",
             app_port=APP_PORT,
             bastion=s.bastion,
+            cache=s.cache,
+            worker=s.worker,
             flow_log_bucket_arn=storage.log_bucket_arn_ready,
         ),
         opts,
@@ -176,6 +182,26 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+    cache = None
+    if s.cache:
+        assert network.cache_security_group is not None
+        cache = Cache(
+            f"{prefix}-cache",
+            CacheArgs(
+                region=s.region,
+                account_id=account_id,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=network.cache_security_group.id,
+                node_type=s.cache_node_type,
+                engine_version=s.cache_engine_version,
+                replicas=s.cache_replicas,
+                snapshot_retention_days=s.cache_snapshot_retention_days,
+                eviction_policy=s.cache_eviction_policy,
+                log_retention_days=s.log_retention_days,
+                protect=s.protect,
+            ),
+            opts,
+        )
     service = Service(
         f"{prefix}-api",
         ServiceArgs(
@@ -203,10 +229,76 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             requests_per_target=s.autoscaling_requests_per_target,
             log_retention_days=s.log_retention_days,
             secret_recovery_window_days=s.secret_recovery_window_days,
-            extra_environment={"WORKERS": str(workers(s.service_cpu))},
+            extra_environment=_app_environment(s),
+            cache_url=cache.url if cache else None,
+            cache_username=cache.username if cache else None,
+            cache_connect_arns=cache.connect_arns if cache else (),
         ),
         opts,
     )
+    worker = None
+    if s.worker and cache is not None:
+        assert network.worker_security_group is not None
+        worker = Worker(
+            f"{prefix}-worker",
+            WorkerArgs(
+                region=s.region,
+                cluster_arn=service.cluster_arn,
+                cluster_name=service.cluster_name,
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=network.worker_security_group.id,
+                image=registry.image_ref,
+                repository_arn=registry.repository_arn,
+                database_url=pooling.database_url,
+                database_connect_arn=pooling.connect_arn,
+                cache_connect_arns=cache.connect_arns,
+                environment={
+                    "APP_VERSION": registry.image_tag,
+                    "CACHE_URL": cache.url,
+                    "CACHE_USERNAME": cache.username,
+                    "CACHE_IAM_AUTH": "true",
+                },
+                cpu=s.worker_cpu,
+                memory=s.worker_memory,
+                min_count=s.worker_min_count,
+                max_count=s.worker_max_count,
+                backlog_per_task=s.worker_backlog_per_task,
+                log_retention_days=s.log_retention_days,
+            ),
+            opts,
+        )
+    schedules = None
+    if s.schedules:
+        schedules = Schedules(
+            f"{prefix}-jobs",
+            SchedulesArgs(
+                cluster_arn=service.cluster_arn,
+                task_definition_arn=service.task_definition_arn,
+                container_name=CONTAINER_NAME,
+                pass_role_arns=[service.execution_role_arn, service.task_role_arn],
+                subnet_ids=network.private_subnet_ids,
+                security_group_id=(network.worker_security_group or network.service_security_group).id,
+                jobs=[
+                    ScheduledJob(name=job.name, expression=job.expression, command=job.command, time_zone=job.time_zone)
+                    for job in s.schedules
+                ],
+            ),
+            opts,
+        )
+    firewall = None
+    if s.firewall:
+        firewall = Firewall(
+            f"{prefix}-edge",
+            FirewallArgs(
+                load_balancer_arn=web.arn,
+                region=s.region,
+                rate_limit=s.firewall_rate_limit,
+                rate_window_seconds=s.firewall_rate_window_seconds,
+                managed_rules=_managed_rules(s),
+                log_retention_days=s.log_retention_days,
+            ),
+            opts,
+        )
     key_rotation = SigningKeyRotation(
         f"{prefix}-jwtrotate",
         SigningKeyRotationArgs(
@@ -242,6 +334,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             error_5xx_percent=s.alarm_5xx_percent,
             latency_p95_ms=s.alarm_latency_p95_ms,
             alarm_email=s.alarm_email if s.alarm_email not in (None, REDACTED) else None,
+            extra_alarms=[*(spec for part in (cache, worker, firewall) if part for spec in part.alarm_specs)],
+            extra_panels=[*(panel for part in (cache, worker, firewall) if part for panel in part.panels)],
         ),
         opts,
     )
@@ -260,6 +354,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         {"kind": "s3-bucket", "name": storage.log_bucket_name, "protected": s.protect},
         {"kind": "secret", "name": database.app_secret.name, "protected": s.protect},
     ]
+    if cache is not None:
+        data_resources.append({"kind": "elasticache-replication-group", "name": cache.group.id, "protected": s.protect})
     if s.create_hosted_zone:
         data_resources.append({"kind": "route53-zone", "name": s.domain, "protected": s.protect})
     exported: dict[str, Any] = {
@@ -303,11 +399,43 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             *database.log_group_names,
             credentials_rotation.log_group_name,
             key_rotation.log_group_name,
+            *(part.log_group_name for part in (cache, worker, firewall) if part),
         ],
+        outputs.CACHE_REPLICATION_GROUP: cache.group.id if cache else None,
+        outputs.CACHE_URL: cache.url if cache else None,
+        outputs.WORKER_SERVICE_NAME: worker.service_name if worker else None,
+        outputs.SCHEDULE_GROUP: schedules.group_name if schedules else None,
+        outputs.WEB_ACL_ARN: firewall.acl_arn if firewall else None,
     }
     for key, value in exported.items():
         pulumi.export(key, value)
     return exported
+
+
+def _app_environment(s: StackSettings) -> dict[str, str]:
+    """Plain settings of the API process that come from the stack's settings."""
+    environment = {
+        "WORKERS": str(workers(s.service_cpu)),
+        "CACHE_TTL_SECONDS": str(s.cache_ttl_seconds),
+        "SUBJECT_RATE_LIMIT": str(s.subject_rate_limit),
+        "SUBJECT_RATE_WINDOW_SECONDS": str(s.subject_rate_window_seconds),
+    }
+    if s.cors_origins:
+        environment["CORS_ORIGINS"] = s.cors_origins
+        environment["CORS_ALLOW_CREDENTIALS"] = str(s.cors_allow_credentials).lower()
+    return environment
+
+
+def _managed_rules(s: StackSettings) -> dict[str, str]:
+    """The firewall's managed groups that are not off, with their mode."""
+    modes = {
+        "core": s.firewall_core_rules,
+        "knownBadInputs": s.firewall_known_bad_inputs,
+        "sqlInjection": s.firewall_sql_injection,
+        "ipReputation": s.firewall_ip_reputation,
+    }
+    assert set(modes) == set(MANAGED_GROUPS)
+    return {group: mode for group, mode in modes.items() if mode != "off"}
 
 
 def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> pulumi.Resource:

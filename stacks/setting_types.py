@@ -30,6 +30,8 @@ class Kind:
 
     allowed: str
     convert: Callable[[Any], Any]
+    structured: bool = False
+    """The value may be a list or a mapping in the stack file (JSON text when it comes from pulumi.Config)."""
 
     def __call__(self, value: Any) -> Any:
         """The typed value, or Invalid naming what is allowed."""

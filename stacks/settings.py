@@ -9,6 +9,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from infra.limits import (
+    CACHE_ENGINE_VERSIONS,
+    CACHE_EVICTION_POLICIES,
+    CACHE_MAX_REPLICAS,
+    CACHE_MAX_SNAPSHOT_DAYS,
+    CACHE_NODE_TYPE,
     FARGATE_SIZES,
     IDENTIFIER,
     IDENTIFIER_TEXT,
@@ -21,8 +26,12 @@ from infra.limits import (
     PERFORMANCE_INSIGHTS_RETENTION_TEXT,
     RESERVED_DB_USERS,
     SECRET_RECOVERY_WINDOW_DAYS,
+    WAF_MODES,
+    WAF_RATE_LIMIT_RANGE,
+    WAF_RATE_WINDOWS_SECONDS,
 )
 from stacks import stack_file
+from stacks.schedules_setting import SCHEDULES, Schedule
 from stacks.setting_types import (
     BOOL,
     PRIVATE_CIDR,
@@ -87,7 +96,9 @@ _SERVICE = "Container service"
 _STORAGE = "Storage and secrets"
 _MONITORING = "Monitoring"
 _OBJECTS = "Database objects and access to the private database"
-GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS)
+_CACHE = "Cache, worker and scheduled jobs"
+_EDGE = "Edge protection: firewall, request limits and CORS"
+GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS, _CACHE, _EDGE)
 """Sections of docs/settings.md, in order."""
 
 
@@ -358,6 +369,128 @@ class StackSettings:
         group=_OBJECTS, feeds=("NetworkArgs.bastion",),
     )
 
+    # Cache, worker and scheduled jobs
+    cache: bool = setting(
+        "cache", True, BOOL,
+        "An ElastiCache for Valkey replication group (TLS, IAM sign-in, KMS) the service reads through and the "
+        "worker takes its events from.",
+        group=_CACHE, feeds=("NetworkArgs.cache",),
+    )
+    cache_node_type: str = setting(
+        "cacheNodeType", "cache.t4g.micro",
+        pattern(CACHE_NODE_TYPE, "an ElastiCache node type such as cache.t4g.micro"), "ElastiCache node type.",
+        group=_CACHE, feeds=("CacheArgs.node_type",),
+    )
+    cache_engine_version: str = setting(
+        "cacheEngineVersion", "8.0", one_of(tuple(CACHE_ENGINE_VERSIONS)), "Valkey version.",
+        group=_CACHE, feeds=("CacheArgs.engine_version",),
+    )
+    cache_replicas: int = setting(
+        "cacheReplicas", 1, integer(0, CACHE_MAX_REPLICAS),
+        "Replicas beside the primary; one or more turns on multi-AZ automatic failover.",
+        group=_CACHE, feeds=("CacheArgs.replicas",),
+    )
+    cache_snapshot_retention_days: int = setting(
+        "cacheSnapshotRetentionDays", 7, integer(0, CACHE_MAX_SNAPSHOT_DAYS),
+        "Days of daily cache snapshots kept (0 turns snapshots off).",
+        group=_CACHE, feeds=("CacheArgs.snapshot_retention_days",),
+    )
+    cache_eviction_policy: str = setting(
+        "cacheEvictionPolicy", "allkeys-lru", one_of(CACHE_EVICTION_POLICIES),
+        "What Valkey evicts when memory is full.",
+        group=_CACHE, feeds=("CacheArgs.eviction_policy",),
+    )
+    cache_ttl_seconds: int = setting(
+        "cacheTtlSeconds", 300, integer(1, 86400),
+        "Seconds a cached read lives without being refreshed by a write (`CACHE_TTL_SECONDS`).",
+        group=_CACHE,
+    )
+    worker: bool = setting(
+        "worker", True, BOOL,
+        "A background worker service from the same image: relays the outbox and applies each write's event.",
+        group=_CACHE, feeds=("NetworkArgs.worker",),
+    )
+    worker_cpu: int = setting(
+        "workerCpu", 256, one_of(tuple(FARGATE_SIZES)), "Fargate CPU units of a worker task.",
+        group=_CACHE, feeds=("WorkerArgs.cpu",),
+    )
+    worker_memory: int = setting(
+        "workerMemory", 512, integer(512, 30720),
+        "Fargate memory of a worker task in MiB; a size allowed for workerCpu.",
+        group=_CACHE, feeds=("WorkerArgs.memory",),
+    )
+    worker_min_count: int = setting(
+        "workerMinCount", 1, integer(1, 100), "Worker autoscaling floor.",
+        group=_CACHE, feeds=("WorkerArgs.min_count",),
+    )
+    worker_max_count: int = setting(
+        "workerMaxCount", 4, integer(1, 100), "Worker autoscaling ceiling.",
+        group=_CACHE, feeds=("WorkerArgs.max_count",),
+    )
+    worker_backlog_per_task: int = setting(
+        "workerBacklogPerTask", 100, integer(1, 100000), "Waiting events per worker task that autoscaling keeps.",
+        group=_CACHE, feeds=("WorkerArgs.backlog_per_task",),
+    )
+    schedules: tuple[Schedule, ...] = setting(
+        "schedules", (), SCHEDULES,
+        "Scheduled jobs: EventBridge Scheduler runs the service's task with each job's command "
+        "(`name`, `expression`, `command`, optional `timeZone`).",
+        group=_CACHE, default_text="none",
+    )
+
+    # Edge protection: firewall, request limits and CORS
+    firewall: bool = setting(
+        "firewall", True, BOOL,
+        "A WAFv2 web ACL on the load balancer: a rate limit per client address and AWS managed rules.",
+        group=_EDGE,
+    )
+    firewall_rate_limit: int = setting(
+        "firewallRateLimit", 1000, integer(*WAF_RATE_LIMIT_RANGE),
+        "Requests one client address may send per window before the firewall answers 429.",
+        group=_EDGE, feeds=("FirewallArgs.rate_limit",),
+    )
+    firewall_rate_window_seconds: int = setting(
+        "firewallRateWindowSeconds", 300, one_of(WAF_RATE_WINDOWS_SECONDS), "Window of the per-address rate limit.",
+        group=_EDGE, feeds=("FirewallArgs.rate_window_seconds",),
+    )
+    firewall_core_rules: str = setting(
+        "firewallCoreRules", "block", one_of(WAF_MODES),
+        "AWS core rule set: block, count only (a first rollout) or off.",
+        group=_EDGE,
+    )
+    firewall_known_bad_inputs: str = setting(
+        "firewallKnownBadInputs", "block", one_of(WAF_MODES), "AWS known-bad-inputs rules: block, count or off.",
+        group=_EDGE,
+    )
+    firewall_sql_injection: str = setting(
+        "firewallSqlInjection", "block", one_of(WAF_MODES), "AWS SQL-injection rules: block, count or off.",
+        group=_EDGE,
+    )
+    firewall_ip_reputation: str = setting(
+        "firewallIpReputation", "block", one_of(WAF_MODES), "AWS IP reputation list: block, count or off.",
+        group=_EDGE,
+    )
+    subject_rate_limit: int = setting(
+        "subjectRateLimit", 120, integer(0, 1_000_000),
+        "Writes (`POST /map`) one token subject may make per window, shared by every task through the cache "
+        "(0 turns the limit off).",
+        group=_EDGE,
+    )
+    subject_rate_window_seconds: int = setting(
+        "subjectRateWindowSeconds", 60, integer(1, 86400), "Window of the per-subject limit.",
+        group=_EDGE,
+    )
+    cors_origins: str = setting(
+        "corsOrigins", "", pattern(r"|https?://[a-z0-9.-]+(:\d{1,5})?(,https?://[a-z0-9.-]+(:\d{1,5})?)*|\*",
+                                   "comma-separated origins such as https://app.example.com, * or nothing"),
+        "Origins browsers may call the API from (none by default).",
+        group=_EDGE, default_text="none",
+    )
+    cors_allow_credentials: bool = setting(
+        "corsAllowCredentials", False, BOOL, "Browsers may send cookies and authorization with cross-origin calls.",
+        group=_EDGE,
+    )
+
     # fmt: on
 
     @property
@@ -438,6 +571,25 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "secretRecoveryWindowDays", "When `protect` is true: `secretRecoveryWindowDays` is not 0.",
         lambda s: "7 to 30 when protect is true" if s.protect and s.secret_recovery_window_days == 0 else None,
+    ),
+    Rule(
+        "workerMemory",
+        "`workerMemory` is a size Fargate allows for `workerCpu`.",
+        lambda s: None if s.worker_memory in FARGATE_SIZES[s.worker_cpu]
+        else f"for workerCpu {s.worker_cpu}: one of " + ", ".join(map(str, FARGATE_SIZES[s.worker_cpu])),
+    ),
+    Rule(
+        "workerMaxCount", "`workerMinCount <= workerMaxCount`.",
+        lambda s: None if s.worker_min_count <= s.worker_max_count
+        else f"at least workerMinCount ({s.worker_min_count})",
+    ),
+    Rule(
+        "worker", "The worker needs the cache (its events travel through the cache's stream).",
+        lambda s: "false when cache is false" if s.worker and not s.cache else None,
+    ),
+    Rule(
+        "corsAllowCredentials", "`corsAllowCredentials` is false when `corsOrigins` is `*` (browsers refuse both).",
+        lambda s: "false when corsOrigins is *" if s.cors_allow_credentials and s.cors_origins == "*" else None,
     ),
     Rule(
         "dbBackupRetentionDays", "When `protect` is true: `dbBackupRetentionDays` is at least 7.",
@@ -550,7 +702,8 @@ def read_stack_values(
         if full_key == "aws:region":
             region = value
         elif namespace == NAMESPACE and key:
-            if isinstance(value, list | dict):
+            declared = _BY_KEY.get(key)
+            if isinstance(value, list | dict) and not (declared and declared.kind.structured):
                 raise SettingsError(full_key, value, "a single value, not a list or mapping", source=source, line=line)
             values[key] = value
         elif namespace not in OTHER_NAMESPACES or not key:

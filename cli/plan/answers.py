@@ -185,6 +185,26 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {
                     "__id": f"{_hex(name, 8)}-{_hex(name + 's', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
                 }
+            case "aws:elasticache/replicationGroup:ReplicationGroup":
+                group = inputs["replicationGroupId"]
+                count = int(inputs.get("numCacheClusters") or 1)
+                return {
+                    "__id": group,
+                    "arn": f"arn:aws:elasticache:{region}:{account}:replicationgroup:{group}",
+                    "primaryEndpointAddress": f"master.{group}.c0mock.{region[:4]}.cache.amazonaws.com",
+                    "readerEndpointAddress": f"replica.{group}.c0mock.{region[:4]}.cache.amazonaws.com",
+                    "memberClusters": [f"{group}-{i:03d}" for i in range(1, count + 1)],
+                }
+            case "aws:elasticache/user:User":
+                return {
+                    "__id": inputs["userId"],
+                    "arn": f"arn:aws:elasticache:{region}:{account}:user:{inputs['userId']}",
+                }
+            case "aws:elasticache/userGroup:UserGroup":
+                group = inputs["userGroupId"]
+                return {"__id": group, "arn": f"arn:aws:elasticache:{region}:{account}:usergroup:{group}"}
+            case "aws:elasticache/subnetGroup:SubnetGroup" | "aws:elasticache/parameterGroup:ParameterGroup":
+                return {"__id": inputs["name"], "arn": f"arn:aws:elasticache:{region}:{account}:{inputs['name']}"}
             case "aws:sns/topic:Topic":
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
             case "random:index/randomId:RandomId":

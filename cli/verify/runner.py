@@ -20,10 +20,12 @@ from cli.errors import OperationFailed
 from cli.verify import (
     alarms,
     buckets,
+    cache,
     certificate,
     dashboard,
     database,
     dns,
+    firewall,
     loadbalancer,
     logs,
     proxy,
@@ -54,6 +56,9 @@ FAMILIES: tuple[Family, ...] = (
     (logs.FAMILY, logs.verify),
     (buckets.FAMILY, buckets.verify),
     (secrets.FAMILY, secrets.verify),
+    (cache.FAMILY, cache.verify),
+    (cache.WORKER_FAMILY, cache.verify_worker),
+    (firewall.FAMILY, firewall.verify),
 )
 """Every family, in the order the report lists them."""
 _NO_CREDENTIALS = (

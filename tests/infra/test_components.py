@@ -14,18 +14,22 @@ import pytest
 import infra
 from infra import (
     bastion,
+    cache,
     certificate,
     dashboards,
     database,
     database_objects,
     dns,
+    firewall,
     loadbalancer,
     network,
     pooling,
     registry,
     rotation,
+    schedules,
     service,
     storage,
+    worker,
 )
 from tests.mocks import recorded
 
@@ -190,6 +194,11 @@ ARGS_CLASSES = [
     dashboards.MonitoringArgs,
     database_objects.DatabaseObjectsArgs,
     bastion.BastionArgs,
+    cache.CacheArgs,
+    worker.WorkerArgs,
+    schedules.SchedulesArgs,
+    schedules.ScheduledJob,
+    firewall.FirewallArgs,
 ]
 
 
@@ -231,6 +240,7 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
     tokens = [
         network.TYPE, storage.TYPE, database.TYPE, pooling.TYPE, certificate.TYPE, dns.ZONE_TYPE, dns.RECORDS_TYPE,
         registry.TYPE, loadbalancer.TYPE, service.TYPE, dashboards.TYPE, database_objects.TYPE, bastion.TYPE,
+        cache.TYPE, worker.TYPE, schedules.TYPE, firewall.TYPE,
     ]  # fmt: skip
     assert len(set(tokens)) == len(tokens)
     for token in tokens:

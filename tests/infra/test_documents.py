@@ -75,7 +75,7 @@ def test_conform_catches_unknown_keys_and_wrong_types(container_shape: Any) -> N
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_container_definitions_match_register_task_definition(stack: str, container_shape: Any) -> None:
     rec = recorded(stack)
-    task = rec.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = rec.one("aws:ecs/taskDefinition:TaskDefinition", "-api-task")
     definitions = json.loads(task["containerDefinitions"])
     assert isinstance(definitions, list)
     assert definitions
@@ -118,6 +118,14 @@ def as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def _bound_without_resources(statement: dict, actions: list) -> bool:
+    """Actions with no resource-level permissions: `*` is the only resource, bound by a condition where one exists."""
+    if actions == ["ecr:GetAuthorizationToken"]:
+        return True
+    condition = statement.get("Condition", {}).get("StringEquals", {})
+    return actions == ["cloudwatch:PutMetricData"] and "cloudwatch:namespace" in condition
+
+
 def policy_problems(document: dict, *, strict: bool, key_policy: bool = False) -> list[str]:
     """Wildcard actions on wildcard resources, service-wide actions (strict), Allow to everyone.
 
@@ -139,7 +147,7 @@ def policy_problems(document: dict, *, strict: bool, key_policy: bool = False) -
             problems.append(f"service-wide action: {statement}")
         if statement.get("Principal") in ("*", {"AWS": "*"}):
             problems.append(f"allow to everyone: {statement}")
-        if "*" in resources and not key_policy and actions != ["ecr:GetAuthorizationToken"]:
+        if "*" in resources and not key_policy and not _bound_without_resources(statement, actions):
             problems.append(f"wildcard resource: {statement}")
     return problems
 
@@ -181,6 +189,9 @@ def test_roles_trust_only_the_service_that_uses_them() -> None:
         "api-task-role": "ecs-tasks.amazonaws.com",
         "bastion-role": "ec2.amazonaws.com",
         "jwtrotate-role": "lambda.amazonaws.com",
+        "worker-execution-role": "ecs-tasks.amazonaws.com",
+        "worker-task-role": "ecs-tasks.amazonaws.com",
+        "jobs-role": "scheduler.amazonaws.com",
     }
 
 

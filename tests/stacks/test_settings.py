@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 import re
 import runpy
@@ -189,7 +190,16 @@ def _as_config(stack: str, **changes: object) -> dict[str, str]:
     region, values = config_values(stack)
     values.update(changes)
     config = {"aws:region": region, **{f"groundwork:{k}": v for k, v in values.items()}}
-    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in config.items()}
+    return {k: _engine_text(v) for k, v in config.items()}
+
+
+def _engine_text(value: object) -> str:
+    """The engine passes structured values (lists, mappings) as JSON text, booleans in lower case."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def run_with_config(stack: str, config: dict[str, str], program: Callable[[], object]) -> Recording:

@@ -45,7 +45,7 @@ def test_resources_are_sorted_by_urn_with_their_graph_and_options() -> None:
     (params,) = _by_type(plan, "aws:rds/parameterGroup:ParameterGroup")
     assert params["urn"] in db["dependencies"]
     assert db["property_dependencies"]["parameterGroupName"] == [params["urn"]]
-    (service,) = _by_type(plan, "aws:ecs/service:Service")
+    (service,) = [s for s in _by_type(plan, "aws:ecs/service:Service") if s["name"].endswith("-api-service")]
     assert service["options"]["ignore_changes"] == ["desiredCount"]
     (dev_db,) = _by_type(planned("dev"), DB)
     assert dev_db["options"]["protect"] is False

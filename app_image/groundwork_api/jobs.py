@@ -1,0 +1,46 @@
+"""Scheduled jobs of the image, run as `python -m groundwork_api.jobs <job> [options]`: one command each."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+import psycopg
+
+from . import events, logs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groundwork_api.jobs", description=__doc__)
+    jobs = parser.add_subparsers(dest="job", required=True)
+    prune = jobs.add_parser("prune-events", help="delete processed-event records and relayed outbox rows")
+    prune.add_argument("--days", type=int, default=7, help="keep this many days (1 to 3650; default 7)")
+    return parser
+
+
+async def prune_events(database_url: str, days: int) -> tuple[int, int]:
+    """Deletes what the event path no longer needs after `days`; returns (ledger rows, outbox rows)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
+        return await events.prune(conn, days)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not 1 <= args.days <= 3650:
+        logs.emit("error", "prune-events refused", reason=f"--days={args.days} is not allowed; allowed: 1 to 3650")
+        logs.flush()
+        return 2
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        logs.emit("error", "prune-events refused", reason="DATABASE_URL is required")
+        logs.flush()
+        return 2
+    ledger, outbox = asyncio.run(prune_events(database_url, args.days))
+    logs.emit("info", "prune-events done", days=args.days, ledger_rows=ledger, outbox_rows=outbox)
+    logs.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
