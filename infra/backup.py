@@ -9,7 +9,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra import assume_role_policy, require, type_token
+from infra import assume_role_policy, key_policy, require, service_key_use, type_token
+from infra.dashboards import AlarmSpec, Panel
+from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION
 
 TYPE = type_token("backup", "Backup")
 
@@ -22,9 +24,8 @@ SERVICE_POLICIES = (
     "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
 )
 """AWS's managed policies for the role AWS Backup assumes: back up and restore RDS and S3, nothing else."""
-MAX_RETENTION_DAYS = 36500
-"""The longest retention AWS Backup accepts (100 years)."""
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+MAX_RETENTION_DAYS = BACKUP_MAX_RETENTION_DAYS
+_REGION = REGION
 _CRON = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
 
 
@@ -36,10 +37,10 @@ class BackupArgs:
     """ARN of the RDS instance to back up."""
     bucket_arns: Sequence[pulumi.Input[str]]
     """ARNs of the buckets to back up (AWS Backup needs their versioning on)."""
-    alarm_topic_arn: pulumi.Input[str]
-    """SNS topic told when a backup or copy job fails."""
     region: str
     """Region of the stack (the copy must go elsewhere)."""
+    account_id: pulumi.Input[str]
+    """Account that administers the vaults' keys."""
     retention_days: int = 35
     """Days each daily recovery point is kept (1 to 36500)."""
     schedule: str = DAILY
@@ -71,6 +72,9 @@ class Backup(pulumi.ComponentResource):
             description=f"{name}: encrypts the backup vault's recovery points",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: key_policy(account, [service_key_use(account, "backup", args.region)])
+            ),
             opts=stateful,
         )
         # The vault that holds the recovery points; a protected one cannot be deleted while it holds any.
@@ -86,6 +90,9 @@ class Backup(pulumi.ComponentResource):
                 enable_key_rotation=True,
                 deletion_window_in_days=30,
                 region=args.copy_region,
+                policy=pulumi.Output.from_input(args.account_id).apply(
+                    lambda account: key_policy(account, [service_key_use(account, "backup", args.copy_region)])
+                ),
                 opts=stateful,
             )
             # The vault in the second region: the recovery points survive the loss of the stack's region.
@@ -157,13 +164,41 @@ class Backup(pulumi.ComponentResource):
             resources=[args.database_arn, *args.bucket_arns],
             opts=child,
         )
-        self.alarms = [
-            self._failures(name, "backup-failed", "NumberOfBackupJobsFailed", "backup", args.alarm_topic_arn)
+        vault = {"BackupVaultName": self.vault.name}
+        self.alarm_specs = [
+            AlarmSpec(
+                "backup-failed",
+                f"{name}: an AWS Backup job failed; see the AWS Backup console's jobs",
+                "AWS/Backup",
+                "NumberOfBackupJobsFailed",
+                vault,
+                "Sum",
+                0,
+                periods=1,
+            )
         ]
         if copy_vault:
-            self.alarms.append(
-                self._failures(name, "copy-failed", "NumberOfCopyJobsFailed", "copy", args.alarm_topic_arn)
+            self.alarm_specs.append(
+                AlarmSpec(
+                    "backup-copy-failed",
+                    f"{name}: copying a recovery point to {args.copy_region} failed",
+                    "AWS/Backup",
+                    "NumberOfCopyJobsFailed",
+                    vault,
+                    "Sum",
+                    0,
+                    periods=1,
+                )
             )
+        self.panels = [
+            Panel(
+                "Backup jobs",
+                [
+                    ["AWS/Backup", metric, "BackupVaultName", self.vault.name, {"stat": "Sum"}]
+                    for metric in ("NumberOfBackupJobsCompleted", "NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed")
+                ],
+            )
+        ]
 
         self.vault_name = self.vault.name
         self.vault_arn = self.vault.arn
@@ -176,32 +211,7 @@ class Backup(pulumi.ComponentResource):
                 "copy_vault_arn": self.copy_vault_arn,
                 "plan_id": self.plan_id,
                 "role_arn": self.role.arn,
-                "alarm_names": [alarm.name for alarm in self.alarms],
             }
-        )
-
-    def _failures(
-        self, name: str, suffix: str, metric: str, what: str, topic: pulumi.Input[str]
-    ) -> aws.cloudwatch.MetricAlarm:
-        """An alarm that tells the topic as soon as one job of the vault fails."""
-        # The alarm: any failed job in five minutes; no jobs at all is fine.
-        return aws.cloudwatch.MetricAlarm(
-            f"{name}-{suffix}",
-            alarm_description=f"{name}: an AWS Backup {what} job failed; see the AWS Backup console's jobs",
-            namespace="AWS/Backup",
-            metric_name=metric,
-            dimensions={"BackupVaultName": self.vault.name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            actions_enabled=True,
-            alarm_actions=[topic],
-            ok_actions=[topic],
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

@@ -69,6 +69,13 @@ WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
 WAF_MODES = ("block", "count", "off")
 """What a managed rule group does: block its matches, only count them (a first rollout), or not run."""
 
+BACKUP_MAX_RETENTION_DAYS = 36500
+"""The longest retention AWS Backup accepts (100 years)."""
+BACKUP_MIN_LOCK_GRACE_DAYS = 3
+"""Fewest days AWS Backup allows before a compliance-mode vault lock becomes immutable."""
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+"""An AWS region name such as eu-west-1."""
+
 FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
 """Longest stop timeout Fargate allows a container after SIGTERM."""
 

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.backup import Backup, BackupArgs
 from infra.bastion import Bastion, BastionArgs
 from infra.cache import Cache, CacheArgs
 from infra.certificate import Certificate, CertificateArgs
@@ -319,6 +320,26 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+    backup = None
+    if s.backup:
+        # Daily AWS Backup recovery points of the database and the application bucket, copied to a second region.
+        backup = Backup(
+            f"{prefix}-backup",
+            BackupArgs(
+                database_arn=database.instance.arn,
+                bucket_arns=[storage.app_bucket_arn],
+                region=s.region,
+                account_id=account_id,
+                retention_days=s.backup_retention_days,
+                schedule=s.backup_schedule,
+                copy_region=s.backup_copy_region,
+                copy_retention_days=s.backup_copy_retention_days,
+                vault_lock=s.backup_vault_lock,
+                vault_lock_changeable_days=s.backup_vault_lock_changeable_days,
+                protect=s.protect,
+            ),
+            opts,
+        )
     monitoring = Monitoring(
         f"{prefix}-mon",
         MonitoringArgs(
@@ -334,8 +355,8 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             error_5xx_percent=s.alarm_5xx_percent,
             latency_p95_ms=s.alarm_latency_p95_ms,
             alarm_email=s.alarm_email if s.alarm_email not in (None, REDACTED) else None,
-            extra_alarms=[*(spec for part in (cache, worker, firewall) if part for spec in part.alarm_specs)],
-            extra_panels=[*(panel for part in (cache, worker, firewall) if part for panel in part.panels)],
+            extra_alarms=[*(spec for part in (cache, worker, firewall, backup) if part for spec in part.alarm_specs)],
+            extra_panels=[*(panel for part in (cache, worker, firewall, backup) if part for panel in part.panels)],
         ),
         opts,
     )
@@ -406,6 +427,7 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         outputs.WORKER_SERVICE_NAME: worker.service_name if worker else None,
         outputs.SCHEDULE_GROUP: schedules.group_name if schedules else None,
         outputs.WEB_ACL_ARN: firewall.acl_arn if firewall else None,
+        outputs.BACKUP_VAULT: backup.vault_name if backup else None,
     }
     for key, value in exported.items():
         pulumi.export(key, value)

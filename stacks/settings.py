@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from infra.limits import (
+    BACKUP_MAX_RETENTION_DAYS,
+    BACKUP_MIN_LOCK_GRACE_DAYS,
     CACHE_ENGINE_VERSIONS,
     CACHE_EVICTION_POLICIES,
     CACHE_MAX_REPLICAS,
@@ -30,6 +32,7 @@ from infra.limits import (
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS_SECONDS,
 )
+from infra.limits import REGION as AWS_REGION
 from stacks import stack_file
 from stacks.schedules_setting import SCHEDULES, Schedule
 from stacks.setting_types import (
@@ -57,7 +60,7 @@ REDACTED = "[secret]"
 OTHER_NAMESPACES = ("aws", "pulumi", "docker-build", "postgresql")
 """Namespaces of the providers' own config keys, which a stack file may also carry."""
 
-REGION = pattern(r"[a-z]{2}(-[a-z]+)+-\d", "an AWS region such as eu-west-1")
+REGION = pattern(AWS_REGION, "an AWS region such as eu-west-1")
 """What `aws:region` accepts."""
 
 
@@ -98,7 +101,8 @@ _MONITORING = "Monitoring"
 _OBJECTS = "Database objects and access to the private database"
 _CACHE = "Cache, worker and scheduled jobs"
 _EDGE = "Edge protection: firewall, request limits and CORS"
-GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS, _CACHE, _EDGE)
+_BACKUP = "Backups and disaster recovery"
+GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS, _CACHE, _EDGE, _BACKUP)
 """Sections of docs/settings.md, in order."""
 
 
@@ -491,6 +495,45 @@ class StackSettings:
         group=_EDGE,
     )
 
+    # Backups and disaster recovery
+    backup: bool = setting(
+        "backup", True, BOOL,
+        "An AWS Backup vault (its own KMS key) and a daily plan for the database and the application bucket, with "
+        "alarms on failed jobs: see [disaster-recovery.md](disaster-recovery.md).",
+        group=_BACKUP,
+    )
+    backup_retention_days: int = setting(
+        "backupRetentionDays", 35, integer(1, BACKUP_MAX_RETENTION_DAYS),
+        "Days each daily recovery point is kept (the prod policy wants 30 or more).",
+        group=_BACKUP, feeds=("BackupArgs.retention_days",),
+    )
+    backup_schedule: str = setting(
+        "backupSchedule", "cron(0 3 * * ? *)",
+        pattern(r"cron\((\S+ ){5}\S+\)", "an AWS cron expression with six fields, such as cron(0 3 * * ? *)"),
+        "When the daily backup starts (UTC).",
+        group=_BACKUP, feeds=("BackupArgs.schedule",),
+    )
+    backup_copy_region: str | None = setting(
+        "backupCopyRegion", None, REGION,
+        "A second region that receives a copy of every recovery point (survives the loss of the stack's region).",
+        group=_BACKUP, feeds=("BackupArgs.copy_region",), default_text="none",
+    )
+    backup_copy_retention_days: int | None = setting(
+        "backupCopyRetentionDays", None, integer(1, BACKUP_MAX_RETENTION_DAYS),
+        "Days the copies are kept.",
+        group=_BACKUP, feeds=("BackupArgs.copy_retention_days",), default_text="backupRetentionDays",
+    )
+    backup_vault_lock: bool = setting(
+        "backupVaultLock", False, BOOL,
+        "Lock the vault: nobody deletes recovery points early or shortens their retention (governance mode).",
+        group=_BACKUP, feeds=("BackupArgs.vault_lock",),
+    )
+    backup_vault_lock_changeable_days: int | None = setting(
+        "backupVaultLockChangeableDays", None, integer(BACKUP_MIN_LOCK_GRACE_DAYS, 36500),
+        "Compliance mode: after this many days the lock cannot be removed by anyone, ever.",
+        group=_BACKUP, feeds=("BackupArgs.vault_lock_changeable_days",), default_text="none (governance mode)",
+    )
+
     # fmt: on
 
     @property
@@ -590,6 +633,20 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "corsAllowCredentials", "`corsAllowCredentials` is false when `corsOrigins` is `*` (browsers refuse both).",
         lambda s: "false when corsOrigins is *" if s.cors_allow_credentials and s.cors_origins == "*" else None,
+    ),
+    Rule(
+        "backupCopyRegion", "`backupCopyRegion` is another region than `aws:region`.",
+        lambda s: f"a region other than {s.region}" if s.backup_copy_region == s.region else None,
+    ),
+    Rule(
+        "backupCopyRetentionDays", "`backupCopyRetentionDays` only with `backupCopyRegion`.",
+        lambda s: "unset without backupCopyRegion"
+        if s.backup_copy_retention_days is not None and s.backup_copy_region is None else None,
+    ),
+    Rule(
+        "backupVaultLockChangeableDays", "`backupVaultLockChangeableDays` only with `backupVaultLock` true.",
+        lambda s: "unset without backupVaultLock"
+        if s.backup_vault_lock_changeable_days is not None and not s.backup_vault_lock else None,
     ),
     Rule(
         "dbBackupRetentionDays", "When `protect` is true: `dbBackupRetentionDays` is at least 7.",

@@ -13,10 +13,11 @@ import pytest
 from cli.plan.recorder import Recording
 from cli.plan.recorder import run as run_recorded
 from infra.backup import DAILY, SERVICE_POLICIES, Backup, BackupArgs
+from tests.mocks import recorded
 
 DB_ARN = "arn:aws:rds:eu-west-1:123456789012:db:groundwork-prod-db"
 BUCKET_ARN = "arn:aws:s3:::groundwork-prod-app"
-TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:alarms"
+
 VAULT = "aws:backup/vault:Vault"
 PLAN = "aws:backup/plan:Plan"
 KEY = "aws:kms/key:Key"
@@ -25,7 +26,10 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 def _args(**overrides: Any) -> BackupArgs:
     base: dict[str, Any] = dict(
-        database_arn=DB_ARN, bucket_arns=[BUCKET_ARN], alarm_topic_arn=TOPIC_ARN, region="eu-west-1"
+        database_arn=DB_ARN,
+        bucket_arns=[BUCKET_ARN],
+        region="eu-west-1",
+        account_id="123456789012",
     )
     return BackupArgs(**{**base, **overrides})
 
@@ -113,18 +117,21 @@ def test_the_selection_covers_the_database_and_the_bucket_with_a_backup_only_rol
 
 
 def test_failed_backup_and_copy_jobs_raise_alarms_that_notify() -> None:
-    rec = _prod()
-    vault_name = rec.by_name("bk-vault").state["name"]
-    alarms = {a["metricName"]: a for a in rec.of_type(ALARM)}
+    rec = recorded("prod")
+    vault_name = rec.one(VAULT, "-backup-vault").state["name"]
+    topic = rec.one("aws:sns/topic:Topic").state["arn"]
+    alarms = {a["metricName"]: a for a in rec.of_type(ALARM) if a.get("namespace") == "AWS/Backup"}
     assert set(alarms) == {"NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed"}
     for alarm in alarms.values():
-        assert alarm["namespace"] == "AWS/Backup", alarm.urn
         assert alarm["dimensions"] == {"BackupVaultName": vault_name}, alarm.urn
         assert alarm["threshold"] == 0, alarm.urn
         assert alarm["comparisonOperator"] == "GreaterThanThreshold", alarm.urn
-        assert alarm["alarmActions"] == [TOPIC_ARN], alarm.urn
+        assert alarm["alarmActions"] == [topic], alarm.urn
         assert alarm["actionsEnabled"] is True, alarm.urn
-    assert [a["metricName"] for a in _record().of_type(ALARM)] == ["NumberOfBackupJobsFailed"]
+    dev = recorded("dev")
+    assert [a["metricName"] for a in dev.of_type(ALARM) if a.get("namespace") == "AWS/Backup"] == [
+        "NumberOfBackupJobsFailed"
+    ]
 
 
 def test_an_unprotected_backup_can_be_torn_down() -> None:

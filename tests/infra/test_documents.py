@@ -192,6 +192,7 @@ def test_roles_trust_only_the_service_that_uses_them() -> None:
         "worker-execution-role": "ecs-tasks.amazonaws.com",
         "worker-task-role": "ecs-tasks.amazonaws.com",
         "jobs-role": "scheduler.amazonaws.com",
+        "backup-role": "backup.amazonaws.com",
     }
 
 

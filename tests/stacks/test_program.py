@@ -694,7 +694,8 @@ def test_alarms_notify_the_topic(stack: Recording) -> None:
     ]
     cache = {f"cache-{n}-{what}" for n in nodes for what in ("cpu", "memory", "evictions", "connections")}
     lag = {f"cache-{n}-replication-lag" for n in nodes[1:]}
-    assert set(alarms) == own | cache | lag | {"worker-backlog", "waf-blocked"}
+    backups = {"backup-failed"} | ({"backup-copy-failed"} if stack.settings.backup_copy_region else set())
+    assert set(alarms) == own | cache | lag | backups | {"worker-backlog", "waf-blocked"}
     for alarm in alarms.values():
         assert alarm["actionsEnabled"] is True, alarm.urn
         assert alarm["alarmActions"] == [topic.state["arn"]], alarm.urn
@@ -746,6 +747,10 @@ KNOWN_METRICS = {
     | {"CurrConnections": {"CacheClusterId"}},
     "AWS/WAFV2": {"AllowedRequests": {"WebACL", "Region", "Rule"}, "BlockedRequests": {"WebACL", "Region", "Rule"}},
     "Groundwork/Worker": {"Backlog": {"Service"}},
+    "AWS/Backup": {
+        name: {"BackupVaultName"}
+        for name in ("NumberOfBackupJobsCompleted", "NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed")
+    },
 }
 """CloudWatch metric names per namespace and the dimensions each accepts (a dimension set is a subset)."""
 
@@ -768,6 +773,7 @@ def _dimension_values(stack: Recording) -> dict[str, set[str]]:
         "Region": {stack.settings.region},
         "Rule": rules,
         "Service": {worker.name},
+        "BackupVaultName": {stack.one("aws:backup/vault:Vault", "-backup-vault").state["name"]},
     }
 
 

@@ -49,8 +49,8 @@ def _plan(stack: str, backup: tuple[tuple[str, Any], ...] | None) -> dict[str, A
             args = dict(
                 database_arn=instance.arn,
                 bucket_arns=["arn:aws:s3:::groundwork-test-app"],
-                alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:alarms",
                 region="eu-west-1",
+                account_id="123456789012",
             )
             Backup("backup", BackupArgs(**{**args, **dict(backup)}))
         return {}
@@ -129,8 +129,8 @@ def test_a_selection_of_another_database_does_not_count() -> None:
             BackupArgs(
                 database_arn="arn:aws:rds:eu-west-1:123456789012:db:some-other-db",
                 bucket_arns=["arn:aws:s3:::b"],
-                alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:alarms",
                 region="eu-west-1",
+                account_id="123456789012",
                 copy_region="eu-central-1",
             ),
         )
@@ -148,8 +148,8 @@ def test_a_selection_by_the_instance_arn_as_text_counts() -> None:
             BackupArgs(
                 database_arn="arn:aws:rds:eu-west-1:123456789012:db:groundwork-test-db",
                 bucket_arns=["arn:aws:s3:::b"],
-                alarm_topic_arn="arn:aws:sns:eu-west-1:123456789012:alarms",
                 region="eu-west-1",
+                account_id="123456789012",
                 copy_region="eu-central-1",
             ),
         )
