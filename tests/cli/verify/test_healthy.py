@@ -13,7 +13,10 @@ def test_every_check_passes_on_a_healthy_stack(verify):
     report = verify()
     assert not_passing(report) == []
     assert report.ok
-    assert sorted({c.family for c in report.checks}) == sorted(FAMILY_NAMES)
+    # The moto stack has no cache, worker or web ACL outputs: those families have nothing to check there
+    # (tests/cli/verify/test_cache_worker_firewall.py checks them).
+    optional = {"cache", "worker", "firewall"}
+    assert sorted({c.family for c in report.checks}) == sorted(set(FAMILY_NAMES) - optional)
     assert len(report.checks) >= 40
 
 
