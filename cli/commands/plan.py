@@ -15,11 +15,10 @@ OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the pl
 def plan(stack: StackOption = "local", out: OutOption = None, as_json: JsonOption = False) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
-    from cli.plan.commands import plan_for_exit, require_cloud_stack
+    from cli.plan.commands import plan_for_exit
     from cli.plan.document import dumps
     from cli.plan.render import render_plan
 
-    require_cloud_stack(stack)
     session = open_session(as_json=as_json)
     document = plan_for_exit(stack, session.project_dir)
     text = dumps(document)

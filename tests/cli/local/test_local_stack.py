@@ -128,6 +128,7 @@ def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
         region_name=out["region"],
         aws_access_key_id="local",
         aws_secret_access_key="local",
+        verify=out["ca_certificate"],
     )
     s3.put_object(Bucket=out["app_bucket"], Key="hello.txt", Body=b"hi")
     assert s3.get_object(Bucket=out["app_bucket"], Key="hello.txt")["Body"].read() == b"hi"
