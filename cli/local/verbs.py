@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import time
 from collections.abc import Callable
@@ -53,14 +54,37 @@ def preview(project_dir: Path, console: Console) -> dict[str, Any]:
     if objects["apply"] or objects["remove"]:
         console.print(f"database objects: {len(objects['apply'])} to apply, {len(objects['remove'])} to remove")
     console.print(f"{changes} change(s)")
+    # The cloud preview's shape (operation, counts, changes by resource), and what is particular to local after it.
+    steps = [
+        {"urn": f"local:service::{s.name}", "name": s.name, "type": "local:service", "op": _OP[s.action]}
+        for s in states
+        if s.action != "same"
+    ]
+    steps += [
+        {"urn": urn, "name": urn.rpartition("::")[2], "type": "postgresql", "op": "update"} for urn in objects["apply"]
+    ]
+    steps += [
+        {"urn": urn, "name": urn.rpartition("::")[2], "type": "postgresql", "op": "delete"} for urn in objects["remove"]
+    ]
+    for step in steps:
+        step["status"] = "pending"
     return {
         "ok": True,
+        "operation": "preview",
         "stack": STACK,
-        "changes": changes,
+        "counts": dict(collections.Counter(step["op"] for step in steps)),
+        "changes": steps,
+        "failed": [],
+        "diagnostics": [],
+        "duration_seconds": None,
         "services": [s.to_json() for s in states],
         "database_objects": objects,
         "cloud_only": _cloud_only(console, stack.cloud_only()),
     }
+
+
+_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update"}
+"""What each local action is in the cloud preview's terms."""
 
 
 def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:

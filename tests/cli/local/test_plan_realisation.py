@@ -86,8 +86,11 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
     project.edit("stacks/program.py", 'extra_environment={"WORKERS"', 'extra_environment={"PROBE": "on", "WORKERS"')
-    preview = project.infra("preview", "--stack", "local")
+    preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
     assert _actions(preview)["api"] == "update"
+    # The cloud preview's shape: one target interface, one document.
+    assert {"ok", "operation", "stack", "counts", "changes", "failed", "diagnostics", "changes_present"} <= set(preview)
+    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update")]
     up = project.infra("up", "--stack", "local")
     assert _actions(up) == {"postgres": "same", "pgbouncer": "same", "api": "update", "tls": "same", "s3": "same"}
     assert up["database_objects"]["applied"] == []
