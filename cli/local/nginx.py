@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,35 @@ def nginx_bin() -> Path:
     if not found:
         raise PrerequisiteMissing("nginx is not installed (the local stack's TLS endpoint)", hint=NGINX_HINT)
     return Path(found)
+
+
+NGINX_ERRORS = {
+    400: ("bad_request", "Bad Request"),
+    404: ("not_found", "Not Found"),
+    405: ("method_not_allowed", "Method Not Allowed"),
+    408: ("request_timeout", "Request Timeout"),
+    413: ("payload_too_large", "Payload Too Large"),
+    414: ("uri_too_long", "URI Too Long"),
+    500: ("internal_error", "Internal Server Error"),
+    502: ("bad_gateway", "Bad Gateway"),
+    503: ("unavailable", "Service Unavailable"),
+    504: ("gateway_timeout", "Gateway Timeout"),
+}
+"""Errors nginx itself answers, in the API's error format ({"error": {"code", "message"}}) instead of HTML."""
+ALLOWED_METHODS = "GET, HEAD, POST"
+"""What a 405 from nginx (TRACE, for one) names in `Allow`: the methods the API serves."""
+
+
+def error_pages() -> str:
+    """`error_page` for every status nginx produces, each answered by a named location with the JSON body."""
+    lines = [f"    error_page {status} = @error_{status};" for status in NGINX_ERRORS]
+    for status, (code, message) in NGINX_ERRORS.items():
+        allow = f'add_header Allow "{ALLOWED_METHODS}" always; ' if status == 405 else ""
+        body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+        lines.append(
+            f"    location @error_{status} {{ {allow}default_type application/json; return {status} {_quoted(body)}; }}"
+        )
+    return "\n".join(lines)
 
 
 def _quoted(text: str) -> str:
@@ -69,6 +99,7 @@ def config(
         f"fail_timeout={target['interval']}s;"
     )
     rules_text = "\n".join(rules)
+    errors = error_pages()
     return f"""{user}worker_processes 1;
 pid {base}/nginx.pid;
 error_log {base}/error.log warn;
@@ -82,7 +113,10 @@ http {{
   map $http_x_request_id $forwarded_request_id {{ default $http_x_request_id; "" $request_id; }}
   server {{
     listen 127.0.0.1:{http_port};
+{errors}
+    location / {{
 {http_server}
+    }}
   }}
   server {{
     listen 127.0.0.1:{https_port} ssl http2;
@@ -91,6 +125,9 @@ http {{
     ssl_protocols {protocols};
     ssl_prefer_server_ciphers off;
     client_max_body_size 1m;
+    # TRACE echoes the request (headers and cookies included); refused before any location, with Allow.
+    if ($request_method = TRACE) {{ return 405; }}
+{errors}
 {rules_text}
     location / {{
       proxy_pass http://api;

@@ -105,6 +105,23 @@ def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
         httpx.get(f"{out['service_url']}/livez")  # the local CA is not trusted by default
 
 
+def test_nginx_errors_answer_in_the_api_error_format(first_up, local_dir):
+    out = _outputs(local_dir)
+    with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
+        trace = client.request("TRACE", f"{out['service_url']}/livez")
+        assert trace.status_code == 405
+        assert trace.headers["allow"] == "GET, HEAD, POST"
+        assert trace.json() == {"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}}
+        too_big = client.post(f"{out['service_url']}/map", content=b"x" * (2 * 1024 * 1024))
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/json"
+        assert too_big.json()["error"]["code"] == "payload_too_large"
+    plain_trace = httpx.request("TRACE", f"{out['http_url']}/")
+    assert plain_trace.status_code == 405
+    assert plain_trace.json()["error"]["code"] == "method_not_allowed"
+    assert plain_trace.headers["allow"] == "GET, HEAD, POST"
+
+
 def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
     report = infra(local_dir, "smoke", "--stack", "local")["smoke"]
     assert report["passed"] is True
@@ -158,6 +175,12 @@ def test_a_killed_api_is_detected_and_restarted(first_up, local_dir):
         time.sleep(0.05)
     states = {s["name"]: s["state"] for s in infra(local_dir, "status")["services"]}
     assert states["api"] == "crashed"
+    out = _outputs(local_dir)
+    gateway = httpx.get(f"{out['service_url']}/livez", verify=out["ca_certificate"])
+    assert gateway.status_code == 502
+    assert gateway.json() == {"error": {"code": "bad_gateway", "message": "Bad Gateway"}}
+    tls_log = infra(local_dir, "logs", "tls", "--lines", "50")["logs"]["tls"]
+    assert any("connect() failed" in line and "upstream" in line for line in tls_log), tls_log
     repaired = infra(local_dir, "up")
     assert {s["name"]: s["action"] for s in repaired["services"]}["api"] == "restart"
     assert repaired["changes"] == 1
