@@ -22,6 +22,8 @@ from tests.harness import scratch_dir
 REPO = Path(__file__).resolve().parent.parent
 COPIED = ("cli", "stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
 TARGETS = {"up from nothing": 10.0, "up, nothing changed": 1.0, "up after one env change": 3.0}
+TARGETS.update({f"back after kill -9 ({name})": 2.0 for name in ("postgres", "pgbouncer", "api")})
+PID_FILES = {"postgres": "postgres/pgdata/postmaster.pid", "pgbouncer": "pgbouncer/pgbouncer.pid", "api": "run/api.pid"}
 ENV_LINE = 'extra_environment={"WORKERS"'
 
 
@@ -70,9 +72,33 @@ def measure(tree: Path, stack_dir: Path, figures: dict[str, list[float]], *, rea
             program.write_text(text.replace(ENV_LINE, f'extra_environment={{"BENCH": "{time.time_ns()}", "WORKERS"', 1))
             step = [*infra, "up", "--stack", "local"]
             figures.setdefault("up after one env change", []).append(timed(step, tree, env))
+        if realises_plan:
+            for name, seconds in restart_times(stack_dir).items():
+                figures.setdefault(f"back after kill -9 ({name})", []).append(seconds)
         figures.setdefault("destroy", []).append(timed([*infra, "destroy", "--stack", "local", "--yes"], tree, env))
     finally:
         subprocess.run([*infra, "destroy", "--stack", "local", "--yes"], cwd=tree, env=env, capture_output=True)
+
+
+def restart_times(stack_dir: Path) -> dict[str, float]:
+    """Seconds from SIGKILL of each service to its restart by the supervisor (counted in restarts.json)."""
+    import signal
+
+    from cli.local.processes import read_pid
+    from cli.local.supervisor import read_records
+
+    times = {}
+    for name, relative in PID_FILES.items():
+        before = read_records(stack_dir).get(name, {}).get("count", 0)
+        pid = read_pid(stack_dir / relative)
+        started = time.perf_counter()
+        os.kill(pid, signal.SIGKILL)
+        while read_records(stack_dir).get(name, {}).get("count", 0) == before:
+            if time.perf_counter() - started > 30:
+                raise SystemExit(f"{name} was not restarted within 30 s")
+            time.sleep(0.01)
+        times[name] = time.perf_counter() - started
+    return times
 
 
 def main() -> None:

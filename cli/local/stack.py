@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import ConfigError
-from cli.local import adapters, planner, tls
+from cli.local import adapters, planner, supervisor, tls
 from cli.local.api import INHERITED
 from cli.local.nginx import nginx_bin
 from cli.local.postgres import Cluster, Pooler, pgbouncer_bin, postgres_bin
@@ -67,13 +67,16 @@ class ServiceState:
     changed: bool = False
     """Running, but its configuration differs from what the plan now derives."""
     health: str | None = None
+    restarts: int = 0
+    """Times the supervisor restarted it after a crash."""
 
     @property
     def action(self) -> str:
         """What `up` would do: nothing, create it, start it, restart it after a crash, or update it."""
         if self.state == "running" and self.changed:
             return "update"
-        return {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}[self.state]
+        actions = {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}
+        return actions.get(self.state, "restart")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +84,7 @@ class ServiceState:
             "state": self.state,
             "action": self.action,
             "health": self.health,
+            "restarts": self.restarts,
             "pid": self.pid,
             "ports": self.ports,
             "log": self.log,
@@ -283,11 +287,15 @@ class LocalStack:
         if not self.exists():
             return []
         applied = self._state().get("applied", {})
+        restarts = supervisor.read_records(self.root)
         states = []
         for service in self.services():
             pid = service.pid()
+            record = restarts.get(service.name, {})
             if pid is not None:
                 state = "running"
+            elif record.get("crash_loop"):
+                state = "crash-loop"
             elif service.crashed():
                 state = "crashed"
             elif not service.created():
@@ -296,7 +304,11 @@ class LocalStack:
                 state = "stopped"
             changed = applied.get(service.name) != service.fingerprint()
             checked = self._health(service) if health and state == "running" else None
-            states.append(ServiceState(service.name, state, pid, service.ports, str(service.log), changed, checked))
+            states.append(
+                ServiceState(
+                    service.name, state, pid, service.ports, str(service.log), changed, checked, record.get("count", 0)
+                )
+            )
         return states
 
     def _health(self, service: Service) -> str | None:
@@ -358,7 +370,12 @@ class LocalStack:
         with self.locked():
             self.spec()
             self.engine_note()
-            return self._up()
+            states, sql = self._up()
+            started = [state.name for state in states if state.action != "same"]
+            supervisor.forget(self.root, started)
+            if started or sql["applied"] or sql["removed"] or supervisor.running(self.root) is None:
+                supervisor.start(self.root, self.project_dir)  # with the services as they are now
+            return states, sql
 
     def _up(self) -> tuple[list[ServiceState], dict[str, Any]]:
         before = {state.name: state for state in self.preview()}
@@ -496,6 +513,7 @@ class LocalStack:
         if not self.root.exists():
             return []
         with self.locked():
+            supervisor.stop(self.root)
             try:
                 states = self.status()
                 if self.exists():
@@ -518,6 +536,7 @@ class LocalStack:
             (self.root / "run" / "api.pid", "groundwork_api"),
             (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
             (self.root / "run" / "s3.pid", "cli.local.s3server"),
+            (supervisor.pidfile(self.root), supervisor.MARKER),
         ):
             pid = ours(read_pid(pidfile), marker)
             if pid is not None:

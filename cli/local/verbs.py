@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow", "update": "cyan"}
-_STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "absent": "dim"}
+_STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "crash-loop": "bold red", "absent": "dim"}
 
 
 def _table(console: Console, title: str, states: list[ServiceState], column: str) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for name in ("service", column, "health", "pid", "ports", "log"):
+    for name in ("service", column, "health", "restarts", "pid", "ports", "log"):
         table.add_column(name)
     for state in states:
         value = state.action if column == "action" else state.state
@@ -32,6 +32,7 @@ def _table(console: Console, title: str, states: list[ServiceState], column: str
             state.name,
             f"[{style}]{value}[/]",
             state.health or "",
+            str(state.restarts or ""),
             str(state.pid or ""),
             ", ".join(map(str, state.ports)),
             state.log,
@@ -138,8 +139,24 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
         _table(console, "local stack", states, "state")
     healthy = bool(states) and all(state.state == "running" for state in states)
     healthy = healthy and all(state.health in (None, "healthy") for state in states)
+    looping = [state.name for state in states if state.state == "crash-loop"]
+    if looping:
+        console.print(
+            f"[bold red]crash loop:[/] {', '.join(looping)} left down after repeated crashes; see `infra logs`, "
+            "then `infra up --stack local` starts them again"
+        )
     services = [s.to_json() for s in states]
-    return {"ok": True, "stack": STACK, "exists": bool(states), "healthy": healthy, "services": services}
+    from cli.local import supervisor
+
+    return {
+        "ok": True,
+        "stack": STACK,
+        "exists": bool(states),
+        "healthy": healthy,
+        "supervisor": "running" if states and supervisor.running(stack.root) else "stopped",
+        "crash_loop": looping,
+        "services": services,
+    }
 
 
 def outputs(project_dir: Path) -> dict[str, Any]:

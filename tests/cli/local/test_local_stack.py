@@ -167,14 +167,38 @@ def test_logs_show_the_api_json_lines(first_up, local_dir):
     assert any('"event":"request"' in line for line in lines)
 
 
-def test_a_killed_api_is_detected_and_restarted(first_up, local_dir):
-    api_pid = _pids(local_dir)["api"]
-    os.kill(api_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while pid_alive(api_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    states = {s["name"]: s["state"] for s in infra(local_dir, "status")["services"]}
-    assert states["api"] == "crashed"
+def _service(local_dir: Path, name: str) -> dict:
+    return next(s for s in infra(local_dir, "status")["services"] if s["name"] == name)
+
+
+def _killed_and_back(local_dir: Path, name: str) -> dict:
+    """Kill the service's process; return its status once the supervisor has it running again (or gave up)."""
+    before = _service(local_dir, name)
+    os.kill(before["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = _service(local_dir, name)
+        if now["state"] == "crash-loop":
+            return now
+        if now["state"] == "running" and now["pid"] != before["pid"] and now["restarts"] > before["restarts"]:
+            return now
+    raise AssertionError(f"{name} was neither restarted nor reported as a crash loop: {now}")
+
+
+def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(first_up, local_dir):
+    for name in ("pgbouncer", "postgres"):
+        back = _killed_and_back(local_dir, name)
+        assert back["state"] == "running"
+        assert back["restarts"] >= 1
+    for expected_restarts in (1, 2, 3):
+        back = _killed_and_back(local_dir, "api")
+        assert back["state"] == "running"
+        assert back["restarts"] == expected_restarts
+    looping = _killed_and_back(local_dir, "api")  # a fourth crash within the minute
+    assert looping["state"] == "crash-loop"
+    status = infra(local_dir, "status")
+    assert status["crash_loop"] == ["api"]
+    assert status["healthy"] is False
     out = _outputs(local_dir)
     gateway = httpx.get(f"{out['service_url']}/livez", verify=out["ca_certificate"])
     assert gateway.status_code == 502
@@ -184,9 +208,7 @@ def test_a_killed_api_is_detected_and_restarted(first_up, local_dir):
     repaired = infra(local_dir, "up")
     assert {s["name"]: s["action"] for s in repaired["services"]}["api"] == "restart"
     assert repaired["changes"] == 1
-    new_pid = _pids(local_dir)["api"]
-    assert new_pid != api_pid
-    out = _outputs(local_dir)
+    assert _service(local_dir, "api")["state"] == "running"
     assert httpx.get(f"{out['service_url']}/heartbeat", verify=out["ca_certificate"]).status_code == 200
 
 
