@@ -405,6 +405,8 @@ class LocalStack:
                 _converge(service, before[service.name])
                 self._record(service.name, service.fingerprint())
                 if service.name == "postgres":
+                    if before["postgres"].action == "create":
+                        self._forget_objects()  # a cluster made (again) holds none of them yet
                     sql = self._apply_objects(service.cluster)
         finally:
             side.join()
@@ -412,6 +414,11 @@ class LocalStack:
             raise bucket_error[0]
         self._record(bucket.name, bucket.fingerprint(), s3_buckets=bucket.fingerprints())
         return [before[name] for name in SERVICE_NAMES], sql
+
+    def _forget_objects(self) -> None:
+        state = self._state()
+        state.setdefault("applied", {}).pop("objects", None)
+        self._save_state(state)
 
     def _record(self, name: str, fingerprint: str, **extra: Any) -> None:
         state = self._state()
@@ -422,6 +429,10 @@ class LocalStack:
 
     def _apply_objects(self, cluster: Cluster) -> dict[str, Any]:
         """The program's roles, databases, grants and default privileges as SQL, as the master user."""
+        changes = self.object_changes()
+        report: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
+        if not changes["apply"] and not changes["remove"]:
+            return report  # nothing to connect for
         import psycopg
 
         from cli.local import objects
@@ -432,9 +443,7 @@ class LocalStack:
         self._ensure_master(cluster, master, keys["master_password"])
         state = self._state()
         applied = state.setdefault("applied", {}).setdefault("objects", {})
-        changes = self.object_changes()
         declared = {o["urn"]: o for o in spec["objects"]}
-        report: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
         roles: set[str] = set()
         connections: dict[str | None, Any] = {}
 
