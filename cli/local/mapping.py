@@ -125,6 +125,9 @@ def _database(by_type: dict[str, list[Any]]) -> dict[str, Any]:
     for group in by_type.get("aws:rds/parameterGroup:ParameterGroup", []):
         if group.state.get("name") == group_name:
             parameters = {p["name"]: str(p["value"]) for p in group.inputs.get("parameters", [])}
+            for name, value in parameters.items():
+                if any(ord(c) < 32 for c in name + value):
+                    raise MappingError(f"{group.urn}: parameter {name!r} has a control character in its value")
     return {
         "urn": instance.urn,
         "engine_version": str(inputs.get("engineVersion", "")).split(".")[0],

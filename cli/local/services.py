@@ -15,6 +15,7 @@ from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
 from cli.local.processes import (
     PortTaken,
     ours,
+    pid_alive,
     port_is_free,
     read_pid,
     run,
@@ -110,6 +111,7 @@ class DatabaseService(Service):
         check_ports(self.name, self.ports)
         if self.cluster.exists():
             self.configure()
+            self._clear_dead_lock()
             self.cluster.start()
         else:
             self.cluster.init(durable=True)
@@ -143,6 +145,15 @@ class DatabaseService(Service):
     def update(self) -> None:
         self.configure()
         self.cluster.reload()
+
+    def _clear_dead_lock(self) -> None:
+        """A killed postmaster stays a zombie until its new parent reaps it, and PostgreSQL's own check counts a
+        zombie as running; its lock file goes once the process has exited (the shared-memory interlock still
+        refuses a start while any of its backends lives)."""
+        for lock in (self.cluster.data / "postmaster.pid", self.cluster.base / f".s.PGSQL.{self.cluster.port}.lock"):
+            pid = read_pid(lock)
+            if pid is not None and not pid_alive(pid):
+                lock.unlink(missing_ok=True)
 
 
 @dataclass

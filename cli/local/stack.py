@@ -296,14 +296,17 @@ class LocalStack:
                 state = "running"
             elif record.get("crash_loop"):
                 state = "crash-loop"
-            elif service.crashed():
+            elif service.crashed() or record.get("failures"):
                 state = "crashed"
             elif not service.created():
                 state = "absent"
             else:
                 state = "stopped"
             changed = applied.get(service.name) != service.fingerprint()
-            checked = self._health(service) if health and state == "running" else None
+            checked = None
+            if health and state == "running":
+                # The supervisor's periodic result when it has one; the check run now otherwise.
+                checked = record.get("health") or self._health(service)
             states.append(
                 ServiceState(
                     service.name, state, pid, service.ports, str(service.log), changed, checked, record.get("count", 0)
@@ -634,6 +637,8 @@ def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
         "ssl_cert_file = 'server.crt'",
         "ssl_key_file = 'server.key'",
         "ssl_min_protocol_version = 'TLSv1.2'",
+        # Crash recovery syncs the data directory with one syncfs() instead of an fsync per file (seconds here).
+        "recovery_init_sync_method = 'syncfs'",
     ]
     for name, value in sorted(parameters.items()):
         if name.startswith(_RDS_ONLY) or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name):

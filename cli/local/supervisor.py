@@ -19,7 +19,7 @@ POLL_SECONDS = 0.2
 CRASH_LOOP_RESTARTS = 3
 """Restarts of one service within CRASH_LOOP_SECONDS that make a crash loop: it is then left down and reported."""
 CRASH_LOOP_SECONDS = 60.0
-FAILED_STARTS = 5
+FAILED_STARTS = 15
 """Starts in a row that fail (each after a longer pause) before the service counts as a crash loop too."""
 MARKER = "cli.local.supervisor"
 
@@ -52,8 +52,7 @@ def forget(root: Path, names: list[str]) -> None:
     records = read_records(root)
     for name in names:
         if name in records:
-            records[name]["crash_loop"] = False
-            records[name]["recent"] = []
+            records[name].update(crash_loop=False, recent=[], failures=0, next_try=0)
     if records:
         _write_records(root, records)
 
@@ -110,21 +109,79 @@ def supervise(root: Path, project_dir: Path) -> None:
     stack = LocalStack(project_dir)
     stack.root = root
     services = stack.services()
+    health = HealthCheck(root, stack)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     while not stopping and (root / "state.json").is_file():
+        health.poll()
         for service in services:
-            if stopping or service.pid() is not None or not service.crashed():
+            if stopping or service.pid() is not None:
                 continue
             records = read_records(root)
             record = records.setdefault(service.name, {"count": 0, "recent": [], "crash_loop": False, "error": None})
+            # A crash leaves a pid file behind; a restart that failed (its pid file cleared) is tried again.
+            if not (service.crashed() or record.get("failures")):
+                continue
             if record["crash_loop"] or time.time() < record.get("next_try", 0):
                 continue
             with _try_lock(root) as locked:
-                if locked and service.pid() is None and service.crashed():
+                if locked and service.pid() is None:
                     _restart(service, record)
                     _write_records(root, records)
         time.sleep(POLL_SECONDS)
+
+
+class HealthCheck:
+    """The task definition's health check, run every `interval` seconds against the API as ECS runs it; after
+    `retries` failures in a row the API is restarted (ECS replaces an unhealthy task). Never blocks the loop."""
+
+    def __init__(self, root: Path, stack: Any) -> None:
+        from cli.local import adapters
+
+        self.root = root
+        self.api = next(s for s in stack.services() if s.name == "api")
+        spec = stack.spec()["api"]
+        check = spec.get("health_check") or {}
+        self.command = adapters.health_check_command(check, spec["port"], self.api.ports[0]) if check else []
+        self.interval = float(check.get("interval", 30))
+        self.timeout = float(check.get("timeout", 5))
+        self.retries = int(check.get("retries", 3))
+        self.next_run = time.monotonic() + float(check.get("startPeriod", 0)) + self.interval
+        self.running: tuple[subprocess.Popen, float] | None = None
+        self.failures = 0
+
+    def poll(self) -> None:
+        if not self.command:
+            return
+        now = time.monotonic()
+        if self.running is None:
+            if now >= self.next_run and self.api.pid() is not None:
+                process = subprocess.Popen(
+                    self.command, env=self.api.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                self.running = (process, now)
+            return
+        process, began = self.running
+        code = process.poll()
+        if code is None and now - began < self.timeout:
+            return
+        if code is None:
+            process.kill()
+            process.wait()
+        self.running = None
+        self.next_run = now + self.interval
+        self.failures = 0 if code == 0 else self.failures + 1
+        records = read_records(self.root)
+        record = records.setdefault("api", {"count": 0, "recent": [], "crash_loop": False, "error": None})
+        record.update(health="healthy" if code == 0 else "unhealthy", checked=time.time())
+        if self.failures >= self.retries:
+            print(f"api: unhealthy {self.failures} times in a row; replaced", flush=True)
+            self.failures = 0
+            with _try_lock(self.root) as locked:
+                if locked:
+                    self.api.stop()
+                    _restart(self.api, record)
+        _write_records(self.root, records)
 
 
 def _restart(service: Any, record: dict[str, Any]) -> None:
@@ -140,7 +197,7 @@ def _restart(service: Any, record: dict[str, Any]) -> None:
         service.start()
     except Exception as error:
         failures = record.get("failures", 0) + 1
-        record.update(error=str(error)[:500], failures=failures, next_try=now + min(0.25 * 2**failures, 5.0))
+        record.update(error=str(error)[:500], failures=failures, next_try=now + min(0.1 * failures, 2.0))
         record["crash_loop"] = failures >= FAILED_STARTS
         print(f"{service.name}: restart failed ({failures} in a row): {error}", flush=True)
         return
