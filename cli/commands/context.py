@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cli.engine import Engine
-    from cli.target import Target
+    from cli.target import CloudTarget, LocalTarget, Target
 
 
 @dataclass
@@ -38,6 +38,14 @@ def open_session(*, as_json: bool) -> Session:
         spinner=stdout_is_terminal() and not as_json and console.is_terminal,
         interactive=stdin_is_terminal(),
     )
+
+
+def open_stack(stack: str, *, as_json: bool) -> tuple[Session, CloudTarget | LocalTarget]:
+    """A session plus the stack's target, local or cloud; the commands call its verbs the same way."""
+    from cli.target import resolve
+
+    session = open_session(as_json=as_json)
+    return session, resolve(stack, session.project_dir)
 
 
 def open_target(stack: str, *, as_json: bool) -> tuple[Session, Target]:

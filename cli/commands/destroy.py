@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption, StackOption
+from cli.options import JsonOption, StackOption
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,65 +50,10 @@ def destroy(
     as_json: JsonOption = False,
 ) -> None:
     """Delete the stack's resources; protected resources are kept and the final database snapshot is named."""
-    from cli import teardown
-    from cli.commands.context import open_target
-    from cli.render import emit_json, render_diagnostics
-
-    if stack == LOCAL_STACK:
-        _destroy_local(yes=yes, confirm_stack=confirm_stack, as_json=as_json)
-        return
-    session, target = open_target(stack, as_json=as_json)
-    console = session.console
-
-    def approve(plan: DestroyPlan) -> str:
-        return teardown.confirm(
-            target.stack,
-            target.protect,
-            yes=yes,
-            confirm_stack=confirm_stack,
-            interactive=session.interactive,
-            ask_name=lambda text: typer.prompt(text, default="", show_default=False, err=True),
-            ask_yes=lambda text: typer.confirm(text, default=False, err=True),
-        )
-
-    outcome = teardown.destroy(
-        session.engine(),
-        target,
-        console,
-        spinner=session.spinner,
-        show_plan=lambda plan: show_plan(console, plan, target.protect),
-        approve=approve,
-    )
-    if outcome.report is not None:
-        render_diagnostics(console, outcome.report)
-        console.print(f"[bold]destroyed[/] {len(outcome.destroyed())} resource(s) in {target.stack}")
-        for snap in outcome.plan.snapshots:
-            if snap.snapshot:
-                console.print(f"final snapshot: [bold]{snap.snapshot}[/] (of {snap.database})")
-    if as_json:
-        emit_json(outcome.to_json())
-
-
-def _destroy_local(*, yes: bool, confirm_stack: str | None, as_json: bool) -> None:
-    """The local stack: stop its processes and delete its data after the usual confirmation."""
-    from cli import teardown
-    from cli.commands.context import open_session
-    from cli.local import verbs
+    from cli.commands.context import open_stack
     from cli.render import emit_json
 
-    session = open_session(as_json=as_json)
-    document = verbs.destroy(
-        session.project_dir,
-        session.console,
-        approve=lambda: teardown.confirm(
-            LOCAL_STACK,
-            False,
-            yes=yes,
-            confirm_stack=confirm_stack,
-            interactive=session.interactive,
-            ask_name=lambda text: typer.prompt(text, default="", show_default=False, err=True),
-            ask_yes=lambda text: typer.confirm(text, default=False, err=True),
-        ),
-    )
+    session, target = open_stack(stack, as_json=as_json)
+    document = target.destroy(session, yes=yes, confirm_stack=confirm_stack, show_plan=show_plan)
     if as_json:
         emit_json(document)

@@ -18,14 +18,11 @@ def logs(
     as_json: JsonOption = False,
 ) -> None:
     """Print the last lines of the local stack's logs (the API's are JSON lines)."""
-    from cli.commands.context import open_session
-    from cli.local import verbs
+    from cli.commands.context import open_stack
     from cli.render import emit_json
-    from cli.target import ensure_local
 
-    ensure_local(stack, "logs")
-    session = open_session(as_json=as_json)
-    tails = verbs.logs(session.project_dir, service, lines)
+    session, target = open_stack(stack, as_json=as_json)
+    tails = target.logs(session, service, lines)
     if as_json:
         emit_json({"ok": True, "stack": stack, "logs": tails})
         return

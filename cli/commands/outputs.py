@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption, StackOption
+from cli.options import JsonOption, StackOption
 
 
 def outputs(
@@ -15,19 +15,12 @@ def outputs(
     as_json: JsonOption = False,
 ) -> None:
     """Print the stack's outputs."""
-    from cli.commands.context import open_target
+    from cli.commands.context import open_stack
     from cli.render import emit_json, render_outputs
     from cli.stack_info import masked_outputs
 
-    if stack == LOCAL_STACK:
-        from cli.commands.context import open_session
-        from cli.local import verbs
-
-        session = open_session(as_json=as_json)
-        values, hidden = masked_outputs(verbs.outputs(session.project_dir), show_secrets)
-    else:
-        session, target = open_target(stack, as_json=as_json)
-        values, hidden = masked_outputs(session.engine().outputs(target.stack), show_secrets)
+    session, target = open_stack(stack, as_json=as_json)
+    values, hidden = masked_outputs(target.outputs(session), show_secrets)
     if as_json:
         emit_json({"ok": True, "stack": stack, "outputs": values, "secrets_hidden": hidden})
         return

@@ -24,11 +24,10 @@ def plan(
 ) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
-    from cli.plan.commands import plan_for_exit, require_cloud_stack
+    from cli.plan.commands import plan_for_exit
     from cli.plan.document import dumps
     from cli.plan.render import render_plan
 
-    require_cloud_stack(stack)
     session = open_session(as_json=as_json)
     if settings:
         _show_settings(stack, session, as_json)

@@ -6,14 +6,11 @@ from cli.options import LOCAL_STACK, JsonOption, StackOption
 
 
 def status(stack: StackOption = LOCAL_STACK, as_json: JsonOption = False) -> None:
-    """Show which of the local stack's services run (a crashed one is restarted by the next `up`)."""
-    from cli.commands.context import open_session
-    from cli.local import verbs
+    """Show which of the local stack's services run, and the API's health check (a cloud stack has `verify`)."""
+    from cli.commands.context import open_stack
     from cli.render import emit_json
-    from cli.target import ensure_local
 
-    ensure_local(stack, "status")
-    session = open_session(as_json=as_json)
-    document = verbs.status(session.project_dir, session.console)
+    session, target = open_stack(stack, as_json=as_json)
+    document = target.status(session)
     if as_json:
         emit_json(document)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from cli.local.postgres import PrerequisiteMissing
 
@@ -17,15 +20,86 @@ def nginx_bin() -> Path:
     return Path(found)
 
 
+NGINX_ERRORS = {
+    400: ("bad_request", "Bad Request"),
+    404: ("not_found", "Not Found"),
+    405: ("method_not_allowed", "Method Not Allowed"),
+    408: ("request_timeout", "Request Timeout"),
+    413: ("payload_too_large", "Payload Too Large"),
+    414: ("uri_too_long", "URI Too Long"),
+    500: ("internal_error", "Internal Server Error"),
+    502: ("bad_gateway", "Bad Gateway"),
+    503: ("unavailable", "Service Unavailable"),
+    504: ("gateway_timeout", "Gateway Timeout"),
+}
+"""Errors nginx itself answers, in the API's error format ({"error": {"code", "message"}}) instead of HTML."""
+ALLOWED_METHODS = "GET, HEAD, POST"
+"""What a 405 from nginx (TRACE, for one) names in `Allow`: the methods the API serves."""
+
+
+def error_pages() -> str:
+    """`error_page` for every status nginx produces, each answered by a named location with the JSON body."""
+    lines = [f"    error_page {status} = @error_{status};" for status in NGINX_ERRORS]
+    for status, (code, message) in NGINX_ERRORS.items():
+        allow = f'add_header Allow "{ALLOWED_METHODS}" always; ' if status == 405 else ""
+        body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
+        lines.append(
+            f"    location @error_{status} {{ {allow}default_type application/json; return {status} {_quoted(body)}; }}"
+        )
+    return "\n".join(lines)
+
+
+def _quoted(text: str) -> str:
+    """A string for an nginx directive: quotes and backslashes escaped, `$` kept literal through a variable."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}") + "'"
+
+
+def _path_regex(pattern: str) -> str:
+    """An ALB path pattern (case-sensitive, `*` any characters, `?` one) as an anchored nginx regex."""
+    out = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return _quoted("^" + out + "$").replace("${dollar}", "$")
+
+
 def config(
-    *, base: Path, http_port: int, https_port: int, upstream_port: int, cert: Path, key: Path, run_as: str | None
+    *,
+    base: Path,
+    http_port: int,
+    https_port: int,
+    upstream_port: int,
+    cert: Path,
+    key: Path,
+    run_as: str | None,
+    load_balancer: dict[str, Any],
 ) -> str:
-    """The whole nginx.conf for the local stack's load balancer."""
+    """The whole nginx.conf for the local stack's load balancer, from the program's listeners, rules and target."""
     user = f"user {run_as};\n" if run_as else ""
     scratch = base / "tmp"
     temp = "\n".join(
         f"  {kind}_temp_path {scratch / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    redirect = load_balancer.get("redirect")
+    if redirect:
+        scheme = "https" if redirect["protocol"] in ("HTTPS", "#{protocol}") else "http"
+        http_server = f"    return {redirect['status']} {scheme}://$host:{https_port}$request_uri;"
+    else:
+        http_server = "    return 404;"
+    protocols = " ".join(load_balancer["https"]["protocols"])
+    rules = []
+    for rule in load_balancer.get("rules", []):
+        body = _quoted(rule["body"])
+        for path in rule["paths"]:
+            rules.append(
+                f"    location ~ {_path_regex(path)} {{ default_type {_quoted(rule['content_type'])}; "
+                f"return {rule['status']} {body}; }}"
+            )
+    target = load_balancer["target"]
+    # nginx (open source) checks targets passively: the unhealthy threshold in failures, over one interval.
+    upstream = (
+        f"server 127.0.0.1:{upstream_port} max_fails={target['unhealthy_threshold']} "
+        f"fail_timeout={target['interval']}s;"
+    )
+    rules_text = "\n".join(rules)
+    errors = error_pages()
     return f"""{user}worker_processes 1;
 pid {base}/nginx.pid;
 error_log {base}/error.log warn;
@@ -34,20 +108,27 @@ http {{
   access_log {base}/access.log;
 {temp}
   server_tokens off;
-  upstream api {{ server 127.0.0.1:{upstream_port}; keepalive 32; }}
+  geo $dollar {{ default "$"; }}
+  upstream api {{ {upstream} keepalive 32; }}
   map $http_x_request_id $forwarded_request_id {{ default $http_x_request_id; "" $request_id; }}
   server {{
     listen 127.0.0.1:{http_port};
-    return 301 https://$host:{https_port}$request_uri;
+{errors}
+    location / {{
+{http_server}
+    }}
   }}
   server {{
     listen 127.0.0.1:{https_port} ssl http2;
     ssl_certificate {cert};
     ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_protocols {protocols};
     ssl_prefer_server_ciphers off;
     client_max_body_size 1m;
-    location = /metrics {{ return 404; }}
+    # TRACE echoes the request (headers and cookies included); refused before any location, with Allow.
+    if ($request_method = TRACE) {{ return 405; }}
+{errors}
+{rules_text}
     location / {{
       proxy_pass http://api;
       proxy_http_version 1.1;

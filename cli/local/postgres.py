@@ -6,7 +6,7 @@ import contextlib
 import glob
 import shutil
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.errors import ConfigError
@@ -49,9 +49,12 @@ class Cluster:
     base: Path
     port: int
     superuser_password: str
-    app_user: str
-    app_password: str
-    app_database: str
+    app_user: str = ""
+    """Login role created with the cluster; empty when the caller creates its roles itself (the local stack)."""
+    app_password: str = ""
+    app_database: str = ""
+    prepare: object = field(default=None, repr=False)
+    """Called with the cluster after initdb and before the first start (configuration files of the caller)."""
 
     @property
     def data(self) -> Path:
@@ -102,6 +105,8 @@ class Cluster:
             f"unix_socket_directories = '{self.base}'\n"
             "max_connections = 200\n"
             "password_encryption = 'scram-sha-256'\n"
+            # Settings a caller derives (the local stack's parameter group), replaced without touching this file.
+            "include_if_exists = 'groundwork.conf'\n"
         )
         if not durable:
             settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
@@ -111,13 +116,16 @@ class Cluster:
             settings += wal_archive.prepare(self.base)
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(settings)
+        if self.prepare is not None:
+            self.prepare(self)
         self.start()
         from psycopg import sql
 
-        with self.connect() as conn:
-            user, database = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
+        if self.app_user:
+            with self.connect() as conn:
+                user, database = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
         if archive:
             wal_archive.base_backup(self)
         (self.base / "initialised").touch()
@@ -130,6 +138,10 @@ class Cluster:
 
     def stop(self, mode: str = "fast") -> None:
         run([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], as_service=True)
+
+    def reload(self) -> None:
+        """Read the configuration files again (the settings PostgreSQL applies without a restart)."""
+        run([str(postgres_bin() / "pg_ctl"), "-D", str(self.data), "reload"], as_service=True)
 
     def pid(self) -> int | None:
         """The postmaster's pid when it runs; a stale postmaster.pid counts as not running."""
@@ -156,6 +168,13 @@ class Pooler:
     cluster: Cluster
     pool_size: int = 20
     query_wait_timeout: int = 3
+    user: str = ""
+    """Role the clients sign in as, and its password and database; the cluster's app role when empty."""
+    password: str = field(default="", repr=False)
+    database: str = ""
+    client_idle_timeout: int = 0
+    tls: tuple[Path, Path, Path] | None = None
+    """Certificate, key and CA: TLS required from clients and verified towards the server."""
 
     @property
     def pidfile(self) -> Path:
@@ -173,14 +192,28 @@ class Pooler:
         self.base.mkdir(parents=True, exist_ok=True)
         give_to_service_user(self.base)
         cluster = self.cluster
+        user, password = self.user or cluster.app_user, self.password or cluster.app_password
+        database = self.database or cluster.app_database
         users = self.base / "userlist.txt"
-        write_private(users, f'"{cluster.app_user}" "{cluster.app_password}"\n')
+        write_private(users, f'"{user}" "{password}"\n')
         give_to_service_user(users)
+        tls = ""
+        if self.tls is not None:
+            for source in self.tls:
+                copy = self.base / source.name
+                write_private(copy, source.read_text())
+                give_to_service_user(copy)
+            cert, key, ca = (self.base / source.name for source in self.tls)
+            tls = (
+                f"client_tls_sslmode = require\nclient_tls_cert_file = {cert}\nclient_tls_key_file = {key}\n"
+                f"client_tls_protocols = secure\nserver_tls_sslmode = verify-full\nserver_tls_ca_file = {ca}\n"
+            )
         ini = self.base / "pgbouncer.ini"
         ini.write_text(
             "[databases]\n"
-            f"{cluster.app_database} = host=127.0.0.1 port={cluster.port} dbname={cluster.app_database}\n"
+            f"{database} = host=127.0.0.1 port={cluster.port} dbname={database}\n"
             "[pgbouncer]\n"
+            f"{tls}client_idle_timeout = {self.client_idle_timeout}\n"
             f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
             f"auth_type = scram-sha-256\nauth_file = {users}\n"
             f"pool_mode = transaction\ndefault_pool_size = {self.pool_size}\nmax_client_conn = 2000\n"

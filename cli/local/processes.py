@@ -42,6 +42,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: each socket stays bound until all are chosen, so no port is handed out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 def port_is_free(port: int) -> bool:
     """Whether a server could listen on the port now; connections in TIME_WAIT do not count, as for servers."""
     with socket.socket() as sock:

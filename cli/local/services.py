@@ -15,6 +15,7 @@ from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
 from cli.local.processes import (
     PortTaken,
     ours,
+    pid_alive,
     port_is_free,
     read_pid,
     run,
@@ -76,6 +77,22 @@ class Service:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        """A digest of the configuration derived from the plan; a change means `up` must update the service."""
+        return ""
+
+    def update(self) -> None:
+        """Apply a changed configuration to the running service (a restart unless the service can reload)."""
+        self.stop()
+        self.start()
+
+
+def digest(*parts: object) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 @dataclass
 class DatabaseService(Service):
@@ -93,6 +110,8 @@ class DatabaseService(Service):
     def start(self) -> None:
         check_ports(self.name, self.ports)
         if self.cluster.exists():
+            self.configure()
+            self._clear_dead_lock()
             self.cluster.start()
         else:
             self.cluster.init(durable=True)
@@ -100,6 +119,41 @@ class DatabaseService(Service):
     def stop(self) -> None:
         if self.cluster.pid() is not None:
             self.cluster.stop("fast")
+
+    def fingerprint(self) -> str:
+        return digest(self.conf, self.hba)
+
+    conf: str = field(default="", kw_only=True)
+    """groundwork.conf: the parameter group's values and TLS."""
+    hba: str = field(default="", kw_only=True)
+    """pg_hba.conf: TLS required when the parameter group forces it."""
+    tls: tuple[Path, Path] | None = field(default=None, kw_only=True)
+
+    def configure(self, cluster: Cluster | None = None) -> None:
+        """Write the derived configuration files into the data directory (before a start, or for a reload)."""
+        from cli.local.processes import give_to_service_user, write_private
+
+        data = (cluster or self.cluster).data
+        if self.tls is not None:
+            for source, name in zip(self.tls, ("server.crt", "server.key"), strict=True):
+                write_private(data / name, source.read_text())
+                give_to_service_user(data / name)
+        for name, text in (("groundwork.conf", self.conf), ("pg_hba.conf", self.hba)):
+            write_private(data / name, text)
+            give_to_service_user(data / name)
+
+    def update(self) -> None:
+        self.configure()
+        self.cluster.reload()
+
+    def _clear_dead_lock(self) -> None:
+        """A killed postmaster stays a zombie until its new parent reaps it, and PostgreSQL's own check counts a
+        zombie as running; its lock file goes once the process has exited (the shared-memory interlock still
+        refuses a start while any of its backends lives)."""
+        for lock in (self.cluster.data / "postmaster.pid", self.cluster.base / f".s.PGSQL.{self.cluster.port}.lock"):
+            pid = read_pid(lock)
+            if pid is not None and not pid_alive(pid):
+                lock.unlink(missing_ok=True)
 
 
 @dataclass
@@ -118,6 +172,10 @@ class PoolerService(Service):
 
     def stop(self) -> None:
         self.pooler.stop()
+
+    def fingerprint(self) -> str:
+        p = self.pooler
+        return digest(p.pool_size, p.query_wait_timeout, p.user, p.password, p.database, p.client_idle_timeout, p.tls)
 
 
 @dataclass
@@ -167,8 +225,17 @@ class ApiService(ProcessService):
     app_dir: Path = field(kw_only=True)
     env: dict = field(kw_only=True, repr=False)
 
+    command: list[str] | None = field(default=None, kw_only=True)
+    """The task definition's command; the image's CMD when it declares none."""
+
     def start(self) -> None:
-        self.launch(image_command(self.app_dir), cwd=self.app_dir, env=self.env, ready_port=self.ports[0])
+        self.launch(self.argv(), cwd=self.app_dir, env=self.env, ready_port=self.ports[0])
+
+    def argv(self) -> list[str]:
+        return self.command or image_command(self.app_dir)
+
+    def fingerprint(self) -> str:
+        return digest(self.argv(), self.env)
 
     def __post_init__(self) -> None:
         self.cwd = self.app_dir
@@ -178,49 +245,101 @@ class ApiService(ProcessService):
 class BucketService(ProcessService):
     """moto's S3-compatible server with the stack's buckets, created with the cloud buckets' safe defaults."""
 
-    buckets: tuple[str, ...] = field(kw_only=True)
+    buckets: list[dict] = field(kw_only=True)
+    """The program's buckets with their configuration (versioning, encryption, public access, lifecycle, policy)."""
     region: str = field(kw_only=True)
+
+    tls: tls.TlsFiles = field(kw_only=True)
+    """S3 is reached over HTTPS (the program's bucket policies deny anything else): the local CA's certificate."""
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports[0]}"
+        return f"https://127.0.0.1:{self.ports[0]}"
 
     def start(self) -> None:
-        server = moto_server_bin()
-        self.launch([str(server), "-H", "127.0.0.1", "-p", str(self.ports[0])], ready_port=self.ports[0])
+        moto_server_bin()
+        files = self.tls
+        command = [sys.executable, "-m", "cli.local.s3server", "-H", "127.0.0.1", "-p", str(self.ports[0]), "-s"]
+        command += ["-c", str(files.server_cert), "-k", str(files.server_key)]
+        self.launch(command, ready_port=self.ports[0])
         self.create_buckets()
 
-    def create_buckets(self) -> None:
+    def update(self) -> None:
+        """Only the buckets whose declaration changed; the rest are left as they are."""
+        self.create_buckets(self.changed)
+
+    changed: set[str] | None = field(default=None, kw_only=True)
+
+    def client(self):
         import boto3
 
-        s3 = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
+            verify=str(self.tls.ca_cert),
             region_name=self.region,
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto accepts any key; nothing real is reachable
         )
+
+    def create_buckets(self, only: set[str] | None = None) -> list[str]:
+        """Create the buckets (or only the named ones) and apply their declared configuration through boto3."""
+        s3 = self.client()
         existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+        done = []
         for bucket in self.buckets:
-            if bucket in existing:
+            name = bucket["name"]
+            if only is not None and name not in only:
                 continue
-            s3.create_bucket(Bucket=bucket)
-            s3.put_public_access_block(
-                Bucket=bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "RestrictPublicBuckets": True,
-                },
-            )
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-                },
-            )
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+            if name not in existing:
+                s3.create_bucket(Bucket=name)
+            apply_bucket(s3, bucket)
+            done.append(name)
+        return done
+
+    def fingerprints(self) -> dict[str, str]:
+        return {bucket["name"]: digest(bucket) for bucket in self.buckets}
+
+    def fingerprint(self) -> str:
+        return digest(self.fingerprints())
+
+
+def _aws_shape(value):
+    """Pulumi's camelCase inputs as the S3 API's PascalCase shapes (sseAlgorithm -> SSEAlgorithm)."""
+    special = {"sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID", "id": "ID"}
+    if isinstance(value, dict):
+        return {special.get(k, k[:1].upper() + k[1:]): _aws_shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_aws_shape(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def apply_bucket(s3, bucket: dict) -> None:
+    """One bucket's configuration, put through the S3 API as the provider would; moto validates what AWS does."""
+    name = bucket["name"]
+    if "ownership" in bucket:
+        controls = _aws_shape(bucket["ownership"]["rule"])
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls={"Rules": [controls]})
+    if "public_access_block" in bucket:
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=_aws_shape(bucket["public_access_block"])
+        )
+    if "encryption" in bucket:
+        rules = _aws_shape(bucket["encryption"]["rules"])
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if "versioning" in bucket:
+        status = bucket["versioning"]["versioningConfiguration"]["status"]
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": status})
+    if "lifecycle" in bucket:
+        rules = _aws_shape(bucket["lifecycle"]["rules"])
+        for rule in rules:
+            if rule.get("Filter") == {}:
+                rule["Filter"] = {"Prefix": ""}
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    if "policy" in bucket:
+        s3.put_bucket_policy(Bucket=name, Policy=bucket["policy"]["policy"])
 
 
 @dataclass
@@ -230,6 +349,37 @@ class TlsService(Service):
     base: Path = field(kw_only=True)
     files: tls.TlsFiles = field(kw_only=True)
     upstream_port: int = field(kw_only=True)
+    load_balancer: dict = field(kw_only=True)
+    names: tuple[str, ...] = field(default=(), kw_only=True)
+    """Host names of the program's certificate and DNS records."""
+
+    def conf(self) -> str:
+        return nginx.config(
+            base=self.base,
+            http_port=self.ports[0],
+            https_port=self.ports[1],
+            upstream_port=self.upstream_port,
+            cert=self.files.server_cert,
+            key=self.files.server_key,
+            run_as=WORKER_USER if running_as_root() else None,
+            load_balancer=self.load_balancer,
+        )
+
+    def fingerprint(self) -> str:
+        return digest(self.conf(), sorted(self.names))
+
+    def ensure_certificate(self) -> bool:
+        """A certificate for the declared names; made again when the names change. Whether it was made."""
+        if self.files.exist() and sorted(self.names) == self.files.declared_names():
+            return False
+        tls.generate(self.files, self.names)
+        return True
+
+    def update(self) -> None:
+        self.ensure_certificate()
+        conf = self.base / "nginx.conf"
+        conf.write_text(self.conf())
+        run([str(nginx.nginx_bin()), "-c", str(conf), "-p", str(self.base), "-e", str(self.log), "-s", "reload"])
 
     @property
     def pidfile(self) -> Path:
@@ -247,25 +397,14 @@ class TlsService(Service):
     def start(self) -> None:
         executable = nginx.nginx_bin()
         check_ports(self.name, self.ports)
-        if not self.files.exist():
-            tls.generate(self.files)
+        self.ensure_certificate()
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.base / "tmp" / kind).mkdir(parents=True, exist_ok=True)
         if running_as_root():
             for path in (self.base / "tmp").rglob("*"):
                 shutil.chown(path, WORKER_USER)
         conf = self.base / "nginx.conf"
-        conf.write_text(
-            nginx.config(
-                base=self.base,
-                http_port=self.ports[0],
-                https_port=self.ports[1],
-                upstream_port=self.upstream_port,
-                cert=self.files.server_cert,
-                key=self.files.server_key,
-                run_as=WORKER_USER if running_as_root() else None,
-            )
-        )
+        conf.write_text(self.conf())
         self.pidfile.unlink(missing_ok=True)
         run([str(executable), "-c", str(conf), "-p", str(self.base), "-e", str(self.log)])
         wait_for_port(self.ports[1], 10, self.name, self.log)

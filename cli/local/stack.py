@@ -7,9 +7,12 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import ConfigError
-from cli.local import tls
-from cli.local.api import environment
+from cli.local import adapters, planner, supervisor, tls
+from cli.local.api import INHERITED
 from cli.local.nginx import nginx_bin
 from cli.local.postgres import Cluster, Pooler, pgbouncer_bin, postgres_bin
 from cli.local.processes import (
-    free_port,
+    ServiceFailed,
+    free_ports,
     ours,
     read_pid,
     run,
@@ -43,11 +47,9 @@ from cli.local.services import (
 
 STACK = "local"
 LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
-REGION = "us-east-1"
-ISSUER = "groundwork-local"
-AUDIENCE = "groundwork-api"
 HOST = "localhost"
-BUCKETS = ("groundwork-local-app", "groundwork-local-logs")
+DEFAULT_MAX_CONNECTIONS = 100
+"""PostgreSQL's own max_connections, used when the parameter group does not set it."""
 PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3")
 SERVICE_NAMES = ("postgres", "pgbouncer", "api", "tls", "s3")
 
@@ -62,17 +64,27 @@ class ServiceState:
     pid: int | None
     ports: list[int]
     log: str
+    changed: bool = False
+    """Running, but its configuration differs from what the plan now derives."""
+    health: str | None = None
+    restarts: int = 0
+    """Times the supervisor restarted it after a crash."""
 
     @property
     def action(self) -> str:
-        """What `up` would do: nothing, create it, start it, or restart it after a crash."""
-        return {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}[self.state]
+        """What `up` would do: nothing, create it, start it, restart it after a crash, or update it."""
+        if self.state == "running" and self.changed:
+            return "update"
+        actions = {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}
+        return actions.get(self.state, "restart")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "state": self.state,
             "action": self.action,
+            "health": self.health,
+            "restarts": self.restarts,
             "pid": self.pid,
             "ports": self.ports,
             "log": self.log,
@@ -93,6 +105,10 @@ def _load_or_create(path: Path, make, required: tuple[str, ...]) -> dict:
     if missing:
         raise DamagedState(f"{path} lacks {', '.join(missing)}", hint=DAMAGED_HINT)
     return value
+
+
+def _new_state() -> dict:
+    return {"ports": dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))}
 
 
 class DamagedState(ConfigError):
@@ -132,9 +148,7 @@ class LocalStack:
         return (self.root / "state.json").is_file()
 
     def _state(self) -> dict:
-        state = _load_or_create(
-            self.root / "state.json", lambda: {"ports": {n: free_port() for n in PORT_NAMES}}, ("ports",)
-        )
+        state = _load_or_create(self.root / "state.json", _new_state, ("ports",))
         if not isinstance(state["ports"], dict) or any(
             not isinstance(state["ports"].get(name), int) for name in PORT_NAMES
         ):
@@ -144,15 +158,33 @@ class LocalStack:
         return state
 
     def _secrets(self) -> dict:
-        return _load_or_create(
-            self.root / "secrets.json",
+        """The stack's secret store: the bootstrap and master passwords, and a value for each generated one."""
+        path = self.root / "secrets.json"
+        keys = _load_or_create(
+            path,
             lambda: {
-                "jwt_secret": secrets.token_urlsafe(48),
                 "postgres_password": secrets.token_urlsafe(24),
-                "app_password": secrets.token_urlsafe(24),
+                "master_password": secrets.token_urlsafe(24),
+                "randoms": {},
             },
-            ("jwt_secret", "postgres_password", "app_password"),
+            ("postgres_password", "master_password", "randoms"),
         )
+        missing = {urn: n for urn, n in self.spec()["randoms"].items() if urn not in keys["randoms"]}
+        if missing:
+            for urn, length in missing.items():
+                keys["randoms"][urn] = secrets.token_urlsafe(length)[:length]
+            write_private(path, json.dumps(keys, indent=2))
+        return keys
+
+    def spec(self) -> dict:
+        """What the program declares for the local stack (its offline plan, cached by the sources' hash)."""
+        if getattr(self, "_spec", None) is None:
+            ensure_private_dir(self.root)
+            self._spec = planner.local_spec(self.project_dir, self.root)
+        return self._spec
+
+    def _save_state(self, state: dict) -> None:
+        write_private(self.root / "state.json", json.dumps(state, indent=2))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -163,29 +195,70 @@ class LocalStack:
             yield
 
     def services(self) -> list[Service]:
-        """The services in start order (the bucket endpoint is independent of the rest)."""
+        """The services in start order, each configured from the plan (the bucket endpoint is independent)."""
+        spec = self.spec()
         ports = self._state()["ports"]
         keys = self._secrets()
+        randoms = keys["randoms"]
         logs = self.root / "logs"
+        files = tls.TlsFiles(self.root / "tls")
+        database = spec["database"]
+        parameters = database["parameters"]
         cluster = Cluster(
-            base=self.root / "postgres",
-            port=ports["postgres"],
-            superuser_password=keys["postgres_password"],
-            app_user="app",
-            app_password=keys["app_password"],
-            app_database="app",
+            base=self.root / "postgres", port=ports["postgres"], superuser_password=keys["postgres_password"]
         )
-        pooler = Pooler(base=self.root / "pgbouncer", port=ports["pgbouncer"], cluster=cluster)
-        api_env = environment(
-            database_url=pooler.url(),
-            port=ports["api"],
-            jwt_secret=keys["jwt_secret"],
-            issuer=ISSUER,
-            audience=AUDIENCE,
-            APP_VERSION="0.0.0-local",
+        conf, hba = _postgres_config(parameters)
+        db_service = DatabaseService(
+            "postgres", [ports["postgres"]], cluster.log, cluster=cluster, conf=conf, hba=hba,
+            tls=(files.server_cert, files.server_key),
+        )  # fmt: skip
+        cluster.prepare = db_service.configure
+        pool = spec["pooler"]
+        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
+        max_connections = int(parameters.get("max_connections", DEFAULT_MAX_CONNECTIONS))
+        pooler = Pooler(
+            base=self.root / "pgbouncer",
+            port=ports["pgbouncer"],
+            cluster=cluster,
+            pool_size=max(1, max_connections * pool["max_connections_percent"] // 100),
+            query_wait_timeout=pool["borrow_timeout"],
+            user=credentials["username"],
+            password=credentials["password"],
+            database=credentials.get("dbname") or spec["exports"].get("database_name", ""),
+            client_idle_timeout=pool["idle_client_timeout"],
+            tls=(files.server_cert, files.server_key, files.ca_cert) if pool["require_tls"] else None,
         )
+        api = spec["api"]
+        env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
+        # The image's `python` is this interpreter, which has the image's requirements installed.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(api["environment"])
+        for name, value_from in api["secrets"].items():
+            env[name] = adapters.secret_value(value_from, spec["secrets"], randoms)
+        if "DATABASE_URL" in env:
+            env["DATABASE_URL"] = adapters.database_url(
+                env["DATABASE_URL"], port=ports["pgbouncer"], ca_file=files.ca_cert
+            )
+        env = adapters.iam_database_auth(env, credentials["password"])
+        env = adapters.task_port(env, api["port"], ports["api"])
+        command = [*(api.get("entry_point") or []), *(api.get("command") or [])] or None
+        lb = spec["load_balancer"]
+        state = self._state()
+        applied_buckets = state.get("applied", {}).get("s3_buckets", {})
+        buckets = BucketService(
+            "s3",
+            [ports["s3"]],
+            logs / "s3.log",
+            pidfile=self.root / "run" / "s3.pid",
+            marker=f"cli.local.s3server -H 127.0.0.1 -p {ports['s3']}",
+            buckets=spec["buckets"],
+            region=spec["exports"].get("region", "us-east-1"),
+            tls=files,
+        )
+        buckets.changed = {n for n, fp in buckets.fingerprints().items() if applied_buckets.get(n) != fp}
         return [
-            DatabaseService("postgres", [ports["postgres"]], cluster.log, cluster=cluster),
+            db_service,
             PoolerService("pgbouncer", [ports["pgbouncer"]], pooler.log, pooler=pooler),
             ApiService(
                 "api",
@@ -194,49 +267,98 @@ class LocalStack:
                 pidfile=self.root / "run" / "api.pid",
                 marker="groundwork_api",
                 app_dir=self.project_dir / "app_image",
-                env=api_env,
+                env=env,
+                command=command,
             ),
             TlsService(
                 "tls",
                 [ports["http"], ports["https"]],
-                logs / "nginx-error.log",
+                self.root / "nginx" / "error.log",
                 base=self.root / "nginx",
-                files=tls.TlsFiles(self.root / "tls"),
+                files=files,
                 upstream_port=ports["api"],
+                load_balancer=lb,
+                names=tuple(spec["certificate"]["names"]),
             ),
-            BucketService(
-                "s3",
-                [ports["s3"]],
-                logs / "s3.log",
-                pidfile=self.root / "run" / "s3.pid",
-                marker=f"moto_server -H 127.0.0.1 -p {ports['s3']}",
-                buckets=BUCKETS,
-                region=REGION,
-            ),
+            buckets,
         ]
 
-    def status(self) -> list[ServiceState]:
+    def status(self, *, health: bool = False) -> list[ServiceState]:
         if not self.exists():
             return []
+        applied = self._state().get("applied", {})
+        restarts = supervisor.read_records(self.root)
         states = []
         for service in self.services():
             pid = service.pid()
+            record = restarts.get(service.name, {})
             if pid is not None:
                 state = "running"
-            elif service.crashed():
+            elif record.get("crash_loop"):
+                state = "crash-loop"
+            elif service.crashed() or record.get("failures"):
                 state = "crashed"
             elif not service.created():
                 state = "absent"
             else:
                 state = "stopped"
-            states.append(ServiceState(service.name, state, pid, service.ports, str(service.log)))
+            changed = applied.get(service.name) != service.fingerprint()
+            checked = None
+            if health and state == "running":
+                # The supervisor's periodic result when it has one; the check run now otherwise.
+                checked = record.get("health") or self._health(service)
+            states.append(
+                ServiceState(
+                    service.name, state, pid, service.ports, str(service.log), changed, checked, record.get("count", 0)
+                )
+            )
         return states
+
+    def _health(self, service: Service) -> str | None:
+        """The task definition's health check, run now against the local API (healthy or unhealthy)."""
+        check = self.spec()["api"].get("health_check")
+        if service.name != "api" or not check:
+            return None
+        command = adapters.health_check_command(check, self.spec()["api"]["port"], service.ports[0])
+        env = getattr(service, "env", None)
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, timeout=float(check.get("timeout", 5)))
+        except subprocess.TimeoutExpired:
+            return "unhealthy"
+        return "healthy" if done.returncode == 0 else "unhealthy"
 
     def preview(self) -> list[ServiceState]:
         """What `up` would do to each service; from nothing, every service is created."""
         if not self.exists():
             return [ServiceState(name, "absent", None, [], "") for name in SERVICE_NAMES]
         return self.status()
+
+    def object_changes(self) -> dict[str, list[str]]:
+        """Database objects to apply (new or changed declarations) and to forget or remove, by URN."""
+        applied = self._state().get("applied", {}).get("objects", {}) if self.exists() else {}
+        declared = {o["urn"]: _object_fingerprint(o) for o in self.spec()["objects"]}
+        return {
+            "apply": [urn for urn, fp in declared.items() if applied.get(urn, {}).get("fp") != fp],
+            "remove": [urn for urn in applied if urn not in declared],
+        }
+
+    def cloud_only(self) -> dict[str, int]:
+        return self.spec()["cloud_only"]
+
+    def engine_note(self) -> str | None:
+        """The declared engine major against the installed one: newer installed is an error, older a note."""
+        declared = self.spec()["database"]["engine_version"]
+        installed = postgres_bin().parent.name
+        if not declared or declared == installed:
+            return None
+        if int(installed) > int(declared):
+            raise ConfigError(
+                f"the program declares PostgreSQL {declared} but PostgreSQL {installed} is installed; a newer local "
+                "server would accept what the declared version refuses",
+                hint=f"install postgresql-{declared} (apt-get install postgresql-{declared}), "
+                f"or declare dbEngineVersion {installed} in Pulumi.local.yaml",
+            )
+        return f"the program declares PostgreSQL {declared}; this machine runs PostgreSQL {installed}"
 
     def check_prerequisites(self) -> None:
         """Name the first missing program before anything starts."""
@@ -245,13 +367,20 @@ class LocalStack:
         nginx_bin()
         moto_server_bin()
 
-    def up(self) -> list[ServiceState]:
-        """Start whatever is not running; return what each service needed (its state before)."""
+    def up(self) -> tuple[list[ServiceState], dict[str, Any]]:
+        """Make every service what the plan says; return what each needed (its state before) and the SQL run."""
         self.check_prerequisites()
         with self.locked():
-            return self._up()
+            self.spec()
+            self.engine_note()
+            states, sql = self._up()
+            started = [state.name for state in states if state.action != "same"]
+            supervisor.forget(self.root, started)
+            if started or sql["applied"] or sql["removed"] or supervisor.running(self.root) is None:
+                supervisor.start(self.root, self.project_dir)  # with the services as they are now
+            return states, sql
 
-    def _up(self) -> list[ServiceState]:
+    def _up(self) -> tuple[list[ServiceState], dict[str, Any]]:
         before = {state.name: state for state in self.preview()}
         services = self.services()
         # Every port is checked before anything starts, so a conflict leaves nothing half started.
@@ -264,24 +393,128 @@ class LocalStack:
 
         def start_bucket() -> None:
             try:
-                if bucket.pid() is None:
-                    bucket.start()
+                _converge(bucket, before[bucket.name])
             except BaseException as exc:  # handed to the main thread, which raises it
                 bucket_error.append(exc)
 
+        # The certificate first: the database, the pooler and the S3 endpoint use it too.
+        next(s for s in chain if s.name == "tls").ensure_certificate()
         # moto's server takes a second or two to import; it starts beside the database chain.
         side = threading.Thread(target=start_bucket, daemon=True)
         side.start()
+        sql: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
         try:
             for service in chain:
-                if service.pid() is None:
-                    service.stop()  # clears a stale pid file left by a crash
-                    service.start()
+                _converge(service, before[service.name])
+                self._record(service.name, service.fingerprint())
+                if service.name == "postgres":
+                    if before["postgres"].action == "create":
+                        self._forget_objects()  # a cluster made (again) holds none of them yet
+                    sql = self._apply_objects(service.cluster)
         finally:
             side.join()
         if bucket_error:
             raise bucket_error[0]
-        return [before[name] for name in SERVICE_NAMES]
+        self._record(bucket.name, bucket.fingerprint(), s3_buckets=bucket.fingerprints())
+        return [before[name] for name in SERVICE_NAMES], sql
+
+    def _forget_objects(self) -> None:
+        state = self._state()
+        state.setdefault("applied", {}).pop("objects", None)
+        self._save_state(state)
+
+    def _record(self, name: str, fingerprint: str, **extra: Any) -> None:
+        state = self._state()
+        applied = state.setdefault("applied", {})
+        applied[name] = fingerprint
+        applied.update(extra)
+        self._save_state(state)
+
+    def _apply_objects(self, cluster: Cluster) -> dict[str, Any]:
+        """The program's roles, databases, grants and default privileges as SQL, as the master user."""
+        changes = self.object_changes()
+        report: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
+        if not changes["apply"] and not changes["remove"]:
+            return report  # nothing to connect for
+        import psycopg
+
+        from cli.local import objects
+
+        spec = self.spec()
+        keys = self._secrets()
+        master = spec["database"]["master_username"]
+        self._ensure_master(cluster, master, keys["master_password"])
+        state = self._state()
+        applied = state.setdefault("applied", {}).setdefault("objects", {})
+        declared = {o["urn"]: o for o in spec["objects"]}
+        roles: set[str] = set()
+        connections: dict[str | None, Any] = {}
+
+        def connect(database: str | None):
+            if database not in connections:
+                url = cluster.url(superuser=True, database=database or "postgres")
+                url = url.replace("postgres:", f"{master}:", 1).replace(
+                    keys["postgres_password"], keys["master_password"]
+                )
+                connections[database] = psycopg.connect(url, autocommit=True, connect_timeout=5)
+            return connections[database]
+
+        try:
+            for urn in changes["remove"]:
+                old = applied.pop(urn)
+                if old.get("retain_on_delete"):
+                    report["forgotten"].append(urn)
+                    continue
+                for database, statement in objects.removal(old["kind"], old["inputs"], master):
+                    connect(database).execute(statement)
+                report["removed"].append(urn)
+            for urn in changes["apply"]:
+                item = declared[urn]
+                inputs = adapters.fill(item["inputs"], keys["randoms"])
+                created = urn in applied or (item["kind"] in ("Role", "Database") and self._exists(connect, item))
+                for database, statement in objects.statements(item["kind"], inputs, master, created=created):
+                    connect(database).execute(statement)
+                role = objects.affected_role(item["kind"], inputs)
+                if role:
+                    roles.add(role)
+                applied[urn] = {
+                    "fp": _object_fingerprint(item),
+                    "kind": item["kind"],
+                    "inputs": item["inputs"],
+                    "retain_on_delete": item["retain_on_delete"],
+                }
+                report["applied"].append(urn)
+                self._save_state(state)
+            for role in roles:
+                connect(None).execute(adapters.end_sessions_sql(), (role,))
+        except psycopg.Error as error:
+            raise ServiceFailed(
+                f"the program's database objects failed as SQL: {error}",
+                hint="the same statement would fail in the cloud step; fix the declaration in the program",
+            ) from None
+        finally:
+            for conn in connections.values():
+                conn.close()
+        self._save_state(state)
+        return report
+
+    @staticmethod
+    def _exists(connect, item: dict) -> bool:
+        name = item["inputs"]["name"]
+        table, column = ("pg_roles", "rolname") if item["kind"] == "Role" else ("pg_database", "datname")
+        return connect(None).execute(f"SELECT 1 FROM {table} WHERE {column} = %s", (name,)).fetchone() is not None  # noqa: S608 - fixed names
+
+    def _ensure_master(self, cluster: Cluster, master: str, password: str) -> None:
+        """The RDS master user: may create databases and roles, is not a superuser."""
+        from psycopg import sql
+
+        with cluster.connect() as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (master,)).fetchone() is None:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                        sql.Identifier(master), sql.Literal(password)
+                    )
+                )
 
     def stop_all(self) -> None:
         for service in reversed(self.services()):
@@ -292,6 +525,7 @@ class LocalStack:
         if not self.root.exists():
             return []
         with self.locked():
+            supervisor.stop(self.root)
             try:
                 states = self.status()
                 if self.exists():
@@ -313,44 +547,62 @@ class LocalStack:
             (self.root / "pgbouncer" / "pgbouncer.pid", str(self.root / "pgbouncer" / "pgbouncer.ini")),
             (self.root / "run" / "api.pid", "groundwork_api"),
             (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
-            (self.root / "run" / "s3.pid", "moto_server"),
+            (self.root / "run" / "s3.pid", "cli.local.s3server"),
+            (supervisor.pidfile(self.root), supervisor.MARKER),
         ):
             pid = ours(read_pid(pidfile), marker)
             if pid is not None:
                 stop_pid(pid, timeout=15)
 
     def outputs(self) -> dict[str, tuple[Any, bool]]:
-        """Output values by the cloud stacks' names (stacks/outputs.py), each with whether it is secret."""
+        """The program's outputs (stacks/outputs.py names) for what runs here, each with whether it is secret.
+
+        Only outputs with a local counterpart are given: an ARN, a dashboard or a repository of the cloud is not
+        made up; `cloud_only` in `up` names what has none.
+        """
         from stacks import outputs as names
 
         if not self.exists():
             return {}
+        spec = self.spec()
+        exports = spec["exports"]
         ports = self._state()["ports"]
         keys = self._secrets()
         files = tls.TlsFiles(self.root / "tls")
-        pooled = f"postgresql://app:{keys['app_password']}@127.0.0.1:{ports['pgbouncer']}/app"
+        pool = spec["pooler"]
+        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], keys["randoms"]))
+        database = credentials.get("dbname") or exports.get(names.DATABASE_NAME)
+        pooled = (
+            f"postgresql://{credentials['username']}:{credentials['password']}@127.0.0.1:{ports['pgbouncer']}/"
+            f"{database}?sslmode=verify-full&sslrootcert={files.ca_cert}"
+        )
+        jwt_ref = spec["api"]["secrets"].get("JWT_SECRET")
+        jwt_secret = adapters.secret_value(jwt_ref, spec["secrets"], keys["randoms"]) if jwt_ref else None
+        buckets = [b["name"] for b in spec["buckets"]]
         return {
             names.SERVICE_URL: (f"https://{HOST}:{ports['https']}", False),
             names.HTTP_URL: (f"http://{HOST}:{ports['http']}", False),
-            names.SERVICE_HOST: (HOST, False),
+            # The declared host name is on the certificate too; `localhost` resolves everywhere.
+            names.SERVICE_HOST: (exports.get(names.SERVICE_HOST, HOST), False),
             names.LOAD_BALANCER_DNS: (HOST, False),
             names.CA_CERTIFICATE: (str(files.ca_cert), False),
             names.PROXY_ENDPOINT: (f"127.0.0.1:{ports['pgbouncer']}", False),
             names.DATABASE_ENDPOINT: (f"127.0.0.1:{ports['postgres']}", False),
-            names.DATABASE_NAME: ("app", False),
+            names.DATABASE_NAME: (database, False),
             names.DATABASE_URL: (pooled, True),
-            names.JWT_SECRET: (keys["jwt_secret"], True),
-            names.JWT_ISSUER: (ISSUER, False),
-            names.JWT_AUDIENCE: (AUDIENCE, False),
-            names.APP_BUCKET: (BUCKETS[0], False),
-            names.LOG_BUCKET: (BUCKETS[1], False),
-            names.S3_ENDPOINT: (f"http://127.0.0.1:{ports['s3']}", False),
+            names.JWT_SECRET: (jwt_secret, True),
+            names.JWT_ISSUER: (exports.get(names.JWT_ISSUER), False),
+            names.JWT_AUDIENCE: (exports.get(names.JWT_AUDIENCE), False),
+            names.APP_BUCKET: (exports.get(names.APP_BUCKET), False),
+            names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
+            names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),
             names.METRICS_URL: (f"http://127.0.0.1:{ports['api']}/metrics", False),
-            names.REGION: (REGION, False),
+            names.REGION: (exports.get(names.REGION), False),
+            names.DATABASE_OBJECTS: (exports.get(names.DATABASE_OBJECTS), False),
             names.DATA_RESOURCES: (
                 [
                     {"kind": "database", "name": str(self.root / "postgres"), "protected": False},
-                    *({"kind": "bucket", "name": bucket, "protected": False} for bucket in BUCKETS),
+                    *({"kind": "bucket", "name": bucket, "protected": False} for bucket in buckets),
                 ],
                 False,
             ),
@@ -358,6 +610,46 @@ class LocalStack:
 
     def log_files(self) -> dict[str, Path]:
         return {service.name: service.log for service in self.services()} if self.exists() else {}
+
+
+def _converge(service: Service, before: ServiceState) -> None:
+    """Bring one service to what the plan says: start it if it is not running, update it if its config changed."""
+    if service.pid() is None:
+        service.stop()  # clears a stale pid file left by a crash
+        service.start()
+    elif before.action == "update":
+        service.update()
+
+
+def _object_fingerprint(item: dict) -> str:
+    inputs = {k: v for k, v in item["inputs"].items() if k not in item["ignore_changes"]}
+    return hashlib.sha256(json.dumps([item["kind"], inputs], sort_keys=True).encode()).hexdigest()[:16]
+
+
+_RDS_ONLY = ("rds.", "rdsutils.", "pgaudit.", "shared_preload_libraries")
+"""Parameters of RDS's own extensions or libraries this machine does not have."""
+
+
+def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
+    """groundwork.conf from the parameter group (and TLS), and pg_hba.conf (TLS only when rds.force_ssl is 1)."""
+    lines = [
+        "ssl = on",
+        "ssl_cert_file = 'server.crt'",
+        "ssl_key_file = 'server.key'",
+        "ssl_min_protocol_version = 'TLSv1.2'",
+        # Crash recovery syncs the data directory with one syncfs() instead of an fsync per file (seconds here).
+        "recovery_init_sync_method = 'syncfs'",
+    ]
+    for name, value in sorted(parameters.items()):
+        if name.startswith(_RDS_ONLY) or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name):
+            continue
+        lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
+    force_ssl = parameters.get("rds.force_ssl") == "1"
+    kind = "hostssl" if force_ssl else "host"
+    hba = f"local all all scram-sha-256\n{kind} all all 127.0.0.1/32 scram-sha-256\n"
+    if force_ssl:
+        hba += "hostnossl all all 127.0.0.1/32 reject\n"
+    return "\n".join(lines) + "\n", hba
 
 
 def stack_for(project_dir: Path) -> LocalStack:

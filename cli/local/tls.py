@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,17 @@ class TlsFiles:
     def server_key(self) -> Path:
         return self.directory / "server-key.pem"
 
+    @property
+    def names(self) -> Path:
+        """The declared host names the certificate carries besides the local ones."""
+        return self.directory / "names.json"
+
+    def declared_names(self) -> list[str]:
+        try:
+            return json.loads(self.names.read_text())
+        except (OSError, ValueError):
+            return []
+
     def exist(self) -> bool:
         return self.ca_cert.is_file() and self.server_cert.is_file() and self.server_key.is_file()
 
@@ -45,8 +57,11 @@ def _name(common_name: str):
     )
 
 
-def generate(files: TlsFiles) -> None:
-    """Write a fresh CA (10 years) and a server certificate it signs (397 days, the browsers' limit); EC P-256."""
+def generate(files: TlsFiles, names: tuple[str, ...] = ()) -> None:
+    """Write a fresh CA (10 years) and a server certificate it signs (397 days, the browsers' limit); EC P-256.
+
+    The certificate names the local host names and `names` (the host names the program's certificate declares).
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -82,7 +97,7 @@ def generate(files: TlsFiles) -> None:
         .sign(ca_key, hashes.SHA256())
     )
     server_key = ec.generate_private_key(ec.SECP256R1())
-    alt_names = [x509.DNSName(name) for name in HOST_NAMES]
+    alt_names = [x509.DNSName(name) for name in dict.fromkeys((*HOST_NAMES, *names))]
     alt_names += [x509.IPAddress(ipaddress.ip_address(address)) for address in ADDRESSES]
     server_cert = (
         x509.CertificateBuilder()
@@ -101,6 +116,7 @@ def generate(files: TlsFiles) -> None:
     files.directory.mkdir(parents=True, exist_ok=True)
     files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     files.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    files.names.write_text(json.dumps(sorted(names)))
     files.server_key.touch(mode=0o600)
     files.server_key.write_bytes(
         server_key.private_bytes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import time
 from collections.abc import Callable
@@ -14,15 +15,15 @@ from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 if TYPE_CHECKING:
     from rich.console import Console
 
-_ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow"}
-_STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "absent": "dim"}
+_ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow", "update": "cyan"}
+_STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "crash-loop": "bold red", "absent": "dim"}
 
 
 def _table(console: Console, title: str, states: list[ServiceState], column: str) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for name in ("service", column, "pid", "ports", "log"):
+    for name in ("service", column, "health", "restarts", "pid", "ports", "log"):
         table.add_column(name)
     for state in states:
         value = state.action if column == "action" else state.state
@@ -30,6 +31,8 @@ def _table(console: Console, title: str, states: list[ServiceState], column: str
         table.add_row(
             state.name,
             f"[{style}]{value}[/]",
+            state.health or "",
+            str(state.restarts or ""),
             str(state.pid or ""),
             ", ".join(map(str, state.ports)),
             state.log,
@@ -37,26 +40,81 @@ def _table(console: Console, title: str, states: list[ServiceState], column: str
     console.print(table)
 
 
+def _cloud_only(console: Console, counts: dict[str, int]) -> dict[str, Any]:
+    total = sum(counts.values())
+    console.print(f"[dim]cloud only (no local counterpart): {total} resource(s) of {len(counts)} type(s)[/]")
+    return {"count": total, "types": counts}
+
+
 def preview(project_dir: Path, console: Console) -> dict[str, Any]:
-    states = stack_for(project_dir).preview()
+    stack = stack_for(project_dir)
+    states = stack.preview()
+    objects = stack.object_changes()
     _table(console, "infra up --stack local would", states, "action")
-    changes = sum(state.action != "same" for state in states)
-    console.print(f"{changes} service(s) to start, {len(states) - changes} unchanged")
-    return {"ok": True, "stack": STACK, "changes": changes, "services": [s.to_json() for s in states]}
+    changes = sum(state.action != "same" for state in states) + len(objects["apply"]) + len(objects["remove"])
+    if objects["apply"] or objects["remove"]:
+        console.print(f"database objects: {len(objects['apply'])} to apply, {len(objects['remove'])} to remove")
+    console.print(f"{changes} change(s)")
+    # The cloud preview's shape (operation, counts, changes by resource), and what is particular to local after it.
+    steps = [
+        {"urn": f"local:service::{s.name}", "name": s.name, "type": "local:service", "op": _OP[s.action]}
+        for s in states
+        if s.action != "same"
+    ]
+    steps += [
+        {"urn": urn, "name": urn.rpartition("::")[2], "type": "postgresql", "op": "update"} for urn in objects["apply"]
+    ]
+    steps += [
+        {"urn": urn, "name": urn.rpartition("::")[2], "type": "postgresql", "op": "delete"} for urn in objects["remove"]
+    ]
+    for step in steps:
+        step["status"] = "pending"
+    return {
+        "ok": True,
+        "operation": "preview",
+        "stack": STACK,
+        "counts": dict(collections.Counter(step["op"] for step in steps)),
+        "changes": steps,
+        "failed": [],
+        "diagnostics": [],
+        "duration_seconds": None,
+        "services": [s.to_json() for s in states],
+        "database_objects": objects,
+        "cloud_only": _cloud_only(console, stack.cloud_only()),
+    }
+
+
+_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update"}
+"""What each local action is in the cloud preview's terms."""
 
 
 def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
     stack = stack_for(project_dir)
     started = time.perf_counter()
     with console.status("starting the local stack") if spinner else contextlib.nullcontext():
-        states = stack.up()
+        states, sql = stack.up()
     seconds = time.perf_counter() - started
+    verb = {
+        "same": "unchanged",
+        "create": "created",
+        "start": "started",
+        "restart": "restarted after a crash",
+        "update": "updated to the changed plan",
+    }
     for state in states:
-        verb = {"same": "unchanged", "create": "created", "start": "started", "restart": "restarted after a crash"}
         style = _ACTION_STYLE[state.action]
         console.print(f"  [{style}]{state.name}: {verb[state.action]}[/]")
-    changes = sum(state.action != "same" for state in states)
+    for key in ("applied", "removed", "forgotten"):
+        for urn in sql[key]:
+            console.print(f"  [cyan]database object {key}: {urn.rpartition('::')[2]}[/]")
+    if sql["forgotten"]:
+        console.print("  [dim](forgotten objects stay in the database: the program keeps them on delete)[/]")
+    note = stack.engine_note()
+    if note:
+        console.print(f"[yellow]note:[/] {note}")
+    changes = sum(state.action != "same" for state in states) + len(sql["applied"]) + len(sql["removed"])
     console.print(f"[bold green]local stack up[/] in {seconds:.1f} s ({changes} change(s))")
+    cloud_only = _cloud_only(console, stack.cloud_only())
     values = {name: value for name, (value, secret) in stack.outputs().items() if not secret}
     console.print(f"service: {values['service_url']}  (trust {values['ca_certificate']} in your browser or curl)")
     return {
@@ -65,20 +123,40 @@ def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "changes": changes,
         "services": [s.to_json() for s in states],
+        "database_objects": sql,
+        "cloud_only": cloud_only,
+        "engine_note": note,
         "outputs": values,
     }
 
 
 def status(project_dir: Path, console: Console) -> dict[str, Any]:
     stack = stack_for(project_dir)
-    states = stack.status()
+    states = stack.status(health=True)
     if not states:
         console.print("the local stack does not exist; `infra up --stack local` creates it")
     else:
         _table(console, "local stack", states, "state")
     healthy = bool(states) and all(state.state == "running" for state in states)
+    healthy = healthy and all(state.health in (None, "healthy") for state in states)
+    looping = [state.name for state in states if state.state == "crash-loop"]
+    if looping:
+        console.print(
+            f"[bold red]crash loop:[/] {', '.join(looping)} left down after repeated crashes; see `infra logs`, "
+            "then `infra up --stack local` starts them again"
+        )
     services = [s.to_json() for s in states]
-    return {"ok": True, "stack": STACK, "exists": bool(states), "healthy": healthy, "services": services}
+    from cli.local import supervisor
+
+    return {
+        "ok": True,
+        "stack": STACK,
+        "exists": bool(states),
+        "healthy": healthy,
+        "supervisor": "running" if states and supervisor.running(stack.root) else "stopped",
+        "crash_loop": looping,
+        "services": services,
+    }
 
 
 def outputs(project_dir: Path) -> dict[str, Any]:

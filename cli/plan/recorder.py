@@ -209,10 +209,16 @@ class _LoopClosingExecutor(concurrent.futures.ThreadPoolExecutor):
         return super().submit(_closing_thread_loop, functools.partial(fn, **kwargs), *args)
 
 
-def run(settings: Any, build: Callable[[Any], dict[str, Any]], *, region: str | None = None) -> Recording:
-    """Runs `build(settings)` under fresh mocks and returns what it declared and exported."""
+def run(
+    settings: Any,
+    build: Callable[[Any], dict[str, Any]],
+    *,
+    region: str | None = None,
+    mocks: StrictMocks | None = None,
+) -> Recording:
+    """Runs `build(settings)` under fresh mocks (or the given ones) and returns what it declared and exported."""
     recording = Recording(settings=settings)
-    mocks = StrictMocks(region or settings.region)
+    mocks = mocks or StrictMocks(region or settings.region)
     mocks.invokes = recording.invokes
     exported: dict[str, Any] = {}
 

@@ -105,6 +105,23 @@ def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
         httpx.get(f"{out['service_url']}/livez")  # the local CA is not trusted by default
 
 
+def test_nginx_errors_answer_in_the_api_error_format(first_up, local_dir):
+    out = _outputs(local_dir)
+    with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
+        trace = client.request("TRACE", f"{out['service_url']}/livez")
+        assert trace.status_code == 405
+        assert trace.headers["allow"] == "GET, HEAD, POST"
+        assert trace.json() == {"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}}
+        too_big = client.post(f"{out['service_url']}/map", content=b"x" * (2 * 1024 * 1024))
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/json"
+        assert too_big.json()["error"]["code"] == "payload_too_large"
+    plain_trace = httpx.request("TRACE", f"{out['http_url']}/")
+    assert plain_trace.status_code == 405
+    assert plain_trace.json()["error"]["code"] == "method_not_allowed"
+    assert plain_trace.headers["allow"] == "GET, HEAD, POST"
+
+
 def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
     report = infra(local_dir, "smoke", "--stack", "local")["smoke"]
     assert report["passed"] is True
@@ -128,6 +145,7 @@ def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
         region_name=out["region"],
         aws_access_key_id="local",
         aws_secret_access_key="local",
+        verify=out["ca_certificate"],
     )
     s3.put_object(Bucket=out["app_bucket"], Key="hello.txt", Body=b"hi")
     assert s3.get_object(Bucket=out["app_bucket"], Key="hello.txt")["Body"].read() == b"hi"
@@ -149,20 +167,48 @@ def test_logs_show_the_api_json_lines(first_up, local_dir):
     assert any('"event":"request"' in line for line in lines)
 
 
-def test_a_killed_api_is_detected_and_restarted(first_up, local_dir):
-    api_pid = _pids(local_dir)["api"]
-    os.kill(api_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while pid_alive(api_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    states = {s["name"]: s["state"] for s in infra(local_dir, "status")["services"]}
-    assert states["api"] == "crashed"
+def _service(local_dir: Path, name: str) -> dict:
+    return next(s for s in infra(local_dir, "status")["services"] if s["name"] == name)
+
+
+def _killed_and_back(local_dir: Path, name: str) -> dict:
+    """Kill the service's process; return its status once the supervisor has it running again (or gave up)."""
+    before = _service(local_dir, name)
+    os.kill(before["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = _service(local_dir, name)
+        if now["state"] == "crash-loop":
+            return now
+        if now["state"] == "running" and now["pid"] != before["pid"] and now["restarts"] > before["restarts"]:
+            return now
+    raise AssertionError(f"{name} was neither restarted nor reported as a crash loop: {now}")
+
+
+def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(first_up, local_dir):
+    for name in ("pgbouncer", "postgres"):
+        back = _killed_and_back(local_dir, name)
+        assert back["state"] == "running"
+        assert back["restarts"] >= 1
+    for expected_restarts in (1, 2, 3):
+        back = _killed_and_back(local_dir, "api")
+        assert back["state"] == "running"
+        assert back["restarts"] == expected_restarts
+    looping = _killed_and_back(local_dir, "api")  # a fourth crash within the minute
+    assert looping["state"] == "crash-loop"
+    status = infra(local_dir, "status")
+    assert status["crash_loop"] == ["api"]
+    assert status["healthy"] is False
+    out = _outputs(local_dir)
+    gateway = httpx.get(f"{out['service_url']}/livez", verify=out["ca_certificate"])
+    assert gateway.status_code == 502
+    assert gateway.json() == {"error": {"code": "bad_gateway", "message": "Bad Gateway"}}
+    tls_log = infra(local_dir, "logs", "tls", "--lines", "50")["logs"]["tls"]
+    assert any("connect() failed" in line and "upstream" in line for line in tls_log), tls_log
     repaired = infra(local_dir, "up")
     assert {s["name"]: s["action"] for s in repaired["services"]}["api"] == "restart"
     assert repaired["changes"] == 1
-    new_pid = _pids(local_dir)["api"]
-    assert new_pid != api_pid
-    out = _outputs(local_dir)
+    assert _service(local_dir, "api")["state"] == "running"
     assert httpx.get(f"{out['service_url']}/heartbeat", verify=out["ca_certificate"]).status_code == 200
 
 

@@ -94,8 +94,10 @@ def test_cli_plan_json_is_one_document_and_out_is_the_same_bytes(infra, tmp_path
     assert "gw-dev-db-instance" in result.stderr
 
 
-def test_cli_plan_refuses_the_local_stack_and_unknown_stacks(infra) -> None:
-    assert "--stack dev" in infra("plan", code=2).stderr
+def test_cli_plan_shows_the_local_stack_and_refuses_unknown_stacks(infra) -> None:
+    local = json.loads(infra("plan", "--json", code=0).stdout)  # Pulumi.local.yaml: what `up --stack local` realises
+    assert local["stack"] == "local"
+    assert any(r["type"] == "aws:rds/instance:Instance" for r in local["resources"])
     assert "Pulumi.nope.yaml" in infra("plan", "--stack", "nope", code=2).stderr
 
 

@@ -1,0 +1,203 @@
+"""The local stack realises the program's own plan: a change to the program reaches the running processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness import scratch_dir
+
+REPO = Path(__file__).resolve().parents[3]
+COPIED = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
+
+
+class Project:
+    """A copy of the program that a test edits, with its own local stack."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.tree = root / "project"
+        self.local_dir = root / "stack"
+        self.tree.mkdir()
+        for name in COPIED:
+            source = REPO / name
+            if source.is_dir():
+                shutil.copytree(source, self.tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(source, self.tree / name)
+
+    def infra(self, *args: str, code: int = 0) -> dict:
+        env = {
+            **os.environ,
+            "INFRA_LOCAL_DIR": str(self.local_dir),
+            "INFRA_PROJECT_DIR": str(self.tree),
+            "PYTHONPATH": str(REPO),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", *args, "--json"],
+            cwd=self.tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == code, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        return json.loads(result.stdout)
+
+    def edit(self, path: str, old: str, new: str) -> None:
+        file = self.tree / path
+        text = file.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        file.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def project():
+    root = scratch_dir("groundwork-plan-")
+    project = Project(root)
+    project.infra("up", "--stack", "local")
+    yield project
+    project.infra("destroy", "--stack", "local", "--yes")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _actions(document: dict) -> dict[str, str]:
+    return {s["name"]: s["action"] for s in document["services"]}
+
+
+def _api_environment(project: Project) -> dict[str, str]:
+    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["api"]
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_only(project):
+    before = _api_environment(project)
+    assert before["JWT_ISSUER"] == "https://api.groundwork.localhost"  # the program's value, not a constant
+    assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
+    assert before["PGPASSWORD"]
+    assert "PROBE" not in before
+    project.edit("stacks/program.py", 'extra_environment={"WORKERS"', 'extra_environment={"PROBE": "on", "WORKERS"')
+    preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
+    assert _actions(preview)["api"] == "update"
+    # The cloud preview's shape: one target interface, one document.
+    assert {"ok", "operation", "stack", "counts", "changes", "failed", "diagnostics", "changes_present"} <= set(preview)
+    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update")]
+    up = project.infra("up", "--stack", "local")
+    assert _actions(up) == {"postgres": "same", "pgbouncer": "same", "api": "update", "tls": "same", "s3": "same"}
+    assert up["database_objects"]["applied"] == []
+    assert _api_environment(project)["PROBE"] == "on"
+    assert project.infra("up", "--stack", "local")["changes"] == 0
+
+
+def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
+    project.edit("infra/database_objects.py", 'privileges=["CONNECT", "TEMPORARY"]', 'privileges=["TEMPORARY"]')
+    up = project.infra("up", "--stack", "local")
+    assert set(_actions(up).values()) == {"same"}  # SQL only
+    assert [urn.rpartition("::")[2] for urn in up["database_objects"]["applied"]] == ["gw-local-dbobjects-app-connect"]
+    failed = project.infra("smoke", "--stack", "local", code=1)["smoke"]
+    assert failed["passed"] is False
+    logs = project.infra("logs", "--lines", "400")["logs"]
+    assert "permission denied for database" in "\n".join(logs["pgbouncer"] + logs["postgres"])
+    project.edit("infra/database_objects.py", 'privileges=["TEMPORARY"]', 'privileges=["CONNECT", "TEMPORARY"]')
+    restored = project.infra("up", "--stack", "local")
+    assert len(restored["database_objects"]["applied"]) == 1
+    _drain_broken_connections(project)
+    assert project.infra("smoke", "--stack", "local")["smoke"]["passed"] is True
+
+
+def _drain_broken_connections(project: Project) -> None:
+    """The API's pool still holds connections the pooler closed while logins failed; each fails once, as it
+    would after a database outage in the cloud, before the pool replaces it."""
+    out = project.infra("outputs", "--stack", "local")["outputs"]
+    streak = 0
+    with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
+        for _ in range(200):
+            ok = client.get(f"{out['service_url']}/heartbeat").status_code == 200
+            streak = streak + 1 if ok else 0
+            if streak == 40:
+                return
+    raise AssertionError("the API did not recover after the grant was restored")
+
+
+def test_a_new_fixed_response_rule_reaches_nginx(project):
+    project.edit(
+        "infra/loadbalancer.py",
+        'conditions=[{"path_pattern": {"values": ["/metrics", "/metrics/*"]}}],',
+        'conditions=[{"path_pattern": {"values": ["/metrics", "/metrics/*", "/teapot?"]}}],',
+    )
+    up = project.infra("up", "--stack", "local")
+    assert _actions(up)["tls"] == "update"
+    assert _actions(up)["api"] == "same"
+    out = project.infra("outputs", "--stack", "local")["outputs"]
+    answer = httpx.get(f"{out['service_url']}/teapotX", verify=out["ca_certificate"])
+    assert answer.status_code == 404
+    assert answer.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+    assert httpx.get(f"{out['service_url']}/livez", verify=out["ca_certificate"]).status_code == 200
+
+
+def test_a_bucket_added_to_the_program_exists_with_its_policy(project):
+    import boto3
+
+    project.edit(
+        "stacks/program.py",
+        "    network = Network(",
+        """    extra = aws.s3.Bucket(f"{prefix}-extra", force_destroy=True, opts=opts)
+    aws.s3.BucketPolicy(
+        f"{prefix}-extra-policy",
+        bucket=extra.id,
+        policy=extra.arn.apply(
+            lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, arn + "/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            )
+        ),
+        opts=opts,
+    )
+    network = Network(""",
+    )
+    up = project.infra("up", "--stack", "local")
+    assert _actions(up)["s3"] == "update"
+    assert _actions(up)["api"] == "same"
+    out = project.infra("outputs", "--stack", "local")["outputs"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=out["s3_endpoint"],
+        region_name=out["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        verify=out["ca_certificate"],
+    )
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    extra = [n for n in names if n.startswith("gw-local-extra-")]
+    assert len(extra) == 1, names
+    policy = json.loads(s3.get_bucket_policy(Bucket=extra[0])["Policy"])
+    assert policy["Statement"][0]["Sid"] == "DenyInsecureTransport"
+
+
+def test_resources_without_a_local_counterpart_are_listed_as_cloud_only(project):
+    preview = project.infra("preview", "--stack", "local")
+    cloud_only = preview["cloud_only"]
+    assert cloud_only["types"]["aws:ec2/natGateway:NatGateway"] == 1
+    assert cloud_only["types"]["aws:kms/key:Key"] >= 1
+    assert "aws:rds/instance:Instance" not in cloud_only["types"]
+    assert cloud_only["count"] == sum(cloud_only["types"].values()) > 0
