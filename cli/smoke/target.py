@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cli.errors import ConfigError, CredentialsError, StackNotFound
+from cli.smoke.burst import EdgeLimit, limit_from_outputs
 from cli.smoke.token import mint_token
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class SmokeTarget:
     """Plain-HTTP port that must redirect to HTTPS; None skips the check."""
     ca_file: str | None = None
     """Extra trust anchors (PEM) for the TLS checks, e.g. a private CA."""
+    edge_limit: EdgeLimit | None = None
+    """The edge's per-client limit the stack exports, for the burst check."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalise_url(self.base_url))
@@ -253,4 +256,6 @@ def from_stack(
         token = mint_token(secret, issuer=settings.issuer, audience=settings.jwt_audience)
     # The stack's load balancer always answers plain HTTP with a redirect to HTTPS (infra/loadbalancer.py).
     redirect_port = HTTP_PORT if url.startswith("https://") else None
-    return SmokeTarget(url, token, f"stack {target.stack}", redirect_port, ca_file)
+    values = {name: item.value for name, item in outputs.items()}
+    source = f"stack {target.stack}"
+    return SmokeTarget(url, token, source, redirect_port, ca_file, limit_from_outputs(values, source))
