@@ -232,7 +232,10 @@ def _judge(
         summary = f"request {position} of the burst, under the limit, failed: {under.problem} ({configured})"
         return Check("burst", FAIL, summary, took, data)
     if first is None:
-        summary = f"no 429 after {admitted} requests admitted in {took / 1000:.2f} s; {configured}"
+        summary = (
+            f"no 429 after {admitted} requests admitted in {took:.0f} ms, more than the {high} the limit allows; "
+            f"{configured}"
+        )
         return Check("burst", FAIL, summary, took, data)
     began_at = (
         f"429s began after {admitted} requests ({admitted + prior} with the run's {prior} earlier ones) "

@@ -154,3 +154,15 @@ def test_the_command_shows_the_checks(infra, backend):
     assert "backend checks" in result.stderr
     assert "applied by the worker in" in result.stderr
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_a_deadline_that_runs_out_during_the_checks_names_the_phase_and_cuts_them_off():
+    with serve(BackendServer(worker_running=False)) as server:
+        report = _run(server, async_timeout_s=30, deadline_s=0.5)
+    assert report.ran_out == "checks"
+    checks = _checks(report)
+    assert checks["cache"].status == "pass"
+    for name in ("async", "cache_read"):
+        assert checks[name].status == "fail"
+        assert checks[name].summary.startswith("cut off: the run's deadline of 0.5 s ran out")
+    assert [g.name for g in report.broken] == ["checks", "deadline"]
