@@ -222,9 +222,9 @@ def _judge(
     }
     if first is not None:
         first_s = answers[first].started - began
-        data["first_429_after_s"] = round(first_s, 4)
+        data["first_429_after_ms"] = round(first_s * 1000, 3)
         data["measured_allowance"] = admitted + prior
-        data["measured_rate_per_s"] = round(admitted / first_s, 2) if first_s > 0 else None
+        data["measured_ratio"] = round((admitted + prior) / limit.start_allowance, 3)
         data["refused_after_first"] = sum(1 for a in after_first if a.status == 429)
     under = next((a for a in before if a.problem), None)
     if under is not None:
@@ -239,7 +239,7 @@ def _judge(
         return Check("burst", FAIL, summary, took, data)
     began_at = (
         f"429s began after {admitted} requests ({admitted + prior} with the run's {prior} earlier ones) "
-        f"in {data['first_429_after_s']:.2f} s; {configured}"
+        f"in {first_s * 1000:.0f} ms, {data['measured_ratio']:.2f} times the configured allowance; {configured}"
     )
     malformed = next((a.problem for a in refused if a.problem), None)
     if malformed:
