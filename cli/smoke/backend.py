@@ -50,7 +50,9 @@ class BackendProbe:
         self.client = Client(self.where)
         self._redact = Redactor(self.token)
 
-    async def send(self, name: str, method: str, path: str, body: dict[str, Any] | None = None):
+    async def send(
+        self, name: str, method: str, path: str, body: dict[str, Any] | None = None, timeout_s: float | None = None
+    ):
         """One request: (answer, when it started (perf_counter), latency ms); a transport failure ends the check."""
         headers = {"Accept": "application/json"}
         if self.token:
@@ -62,7 +64,7 @@ class BackendProbe:
         request = build_request(method, self.prefix + path, self.where.host_header, headers, payload)
         self.sent += 1
         try:
-            return await self.client.send(request, self.timeout_s)
+            return await self.client.send(request, self.timeout_s if timeout_s is None else timeout_s)
         except Exception as exc:
             kind, detail = classify_exception(exc)
             raise _Stop(self.outcome(name, FAIL, f"{method} {path}: {kind}: {self._redact.text(detail)}")) from None
@@ -146,7 +148,10 @@ async def async_path(probe: BackendProbe, timeout_s: float) -> Check:
     wait, polls, last = FIRST_POLL_S, 0, "no answer"
     give_up = began + timeout_s
     while True:
-        response, started, latency_ms = await probe.send(name, "GET", _path(user_id, "/summary"))
+        left = max(give_up - time.perf_counter(), 0.001)
+        response, started, latency_ms = await probe.send(
+            name, "GET", _path(user_id, "/summary"), timeout_s=min(probe.timeout_s, left)
+        )
         polls += 1
         doc = _json(response.body)
         if response.status == 200 and isinstance(doc, dict):

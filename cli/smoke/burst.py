@@ -22,6 +22,8 @@ DEFAULT_TOLERANCE = 0.10
 approximately and reacts after a delay; see docs/smoke.md)."""
 FOLLOW_UPS = 10
 """Requests sent after the first 429, to see that the refusals hold and each one is well formed."""
+MAX_BURST = 10_000
+"""Most requests a burst may need: a larger limit is not a smoke check's to prove (see docs/smoke.md)."""
 DEFAULT_PATH = "/livez"
 RATE_LIMITED = "rate_limited"
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*")
@@ -42,6 +44,13 @@ class EdgeLimit:
             raise ConfigError(
                 f"the burst limit {self.limit}/{self.window_s:g} (from {self.source}) is not a rate",
                 hint="a limit of 1 or more requests per a window of more than 0 seconds, e.g. --burst-rate 100/60",
+            )
+        if self.start_allowance > MAX_BURST:
+            raise ConfigError(
+                f"the burst allowance {self.start_allowance} (from {self.source}) would need over "
+                f"{MAX_BURST} requests to reach",
+                hint="the burst check is for limits up to 10000 requests per window; check a larger one from "
+                "the firewall's metrics instead",
             )
         if self.allowance is not None and self.allowance < 1:
             raise ConfigError(

@@ -93,6 +93,8 @@ def _check_figures(report: SmokeReport) -> dict[str, str]:
         elif check.name == "burst" and "configured" in data:
             figures["burst_configured_allowance"] = str(data["configured"]["allowance"])
             figures["burst_admitted_before_429"] = str(data["admitted_before_429"])
+            if "measured_allowance" in data:
+                figures["burst_measured_allowance"] = str(data["measured_allowance"])
     return figures
 
 

@@ -143,3 +143,11 @@ def test_the_command_runs_the_burst_and_refuses_what_it_cannot_check(infra):
             refused = infra(*url, *args, code=2)
             assert text in refused.stderr, args
         assert server.requests == requests  # refused before anything was sent
+
+
+def test_a_limit_too_large_for_a_smoke_check_is_refused():
+    with pytest.raises(ConfigError, match="over 10000 requests"):
+        parse_rate("20000/300")
+    with pytest.raises(ConfigError, match="over 10000 requests"):
+        parse_rate("100/60", allowance=50_000)
+    assert parse_rate("100000/3600", allowance=21).start_allowance == 21
