@@ -48,7 +48,8 @@ class BackendServer:
     read_routes: bool = True
     cache_up: bool = True
     cache_mode: str = "on"
-    """on: reads through the cache; off: `X-Cache: off`; never_hits: every read misses; no_header: no X-Cache."""
+    """on: reads through the cache; off: `X-Cache: off`; never_hits: every read misses; no_header: no X-Cache;
+    stale: writes leave the cached copy in place."""
     worker_running: bool = True
     limiter: TokenBucket | None = None
     tls: ssl.SSLContext | None = None
@@ -117,7 +118,8 @@ class BackendServer:
             user_id = json.loads(body)["user_id"]
             record = self.records.setdefault(user_id, {"user_id": user_id, "version": 0})
             record["version"] += 1
-            self.cached.pop(user_id, None)  # invalidated on write
+            if self.cache_mode != "stale":
+                self.cached.pop(user_id, None)  # invalidated on write
             assert self._events is not None
             self._events.put_nowait((user_id, record["version"]))
             return (201 if record["version"] == 1 else 200), json.dumps(record).encode(), {}
@@ -142,7 +144,7 @@ class BackendServer:
             return 200, json.dumps(record).encode(), {"X-Cache": "off"}
         if self.cache_mode == "no_header":
             return 200, json.dumps(record).encode(), {}
-        if self.cache_up and self.cache_mode == "on" and user_id in self.cached:
+        if self.cache_up and self.cache_mode in ("on", "stale") and user_id in self.cached:
             return 200, json.dumps(self.cached[user_id]).encode(), {"X-Cache": "hit"}
         if self.cache_up:
             self.cached[user_id] = dict(record)

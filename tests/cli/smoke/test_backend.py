@@ -120,6 +120,7 @@ def test_a_worker_that_never_applies_the_write_fails_at_its_deadline():
         ("never_hits", "fail", "second read was not served from the cache"),
         ("no_header", "fail", "carry no X-Cache header"),
         ("off", "skip", "without a cache (X-Cache: off)"),
+        ("stale", "fail", "read version 1 after writing version 2: a stale read"),
     ],
 )
 def test_cache_reads_that_are_not_served_from_the_cache(mode, status, text):
