@@ -51,6 +51,8 @@ class BackendServer:
     """on: reads through the cache; off: `X-Cache: off`; never_hits: every read misses; no_header: no X-Cache;
     stale: writes leave the cached copy in place."""
     worker_running: bool = True
+    echo_token: bool = False
+    """The summary route fails with 500 and quotes the request's Authorization header back."""
     limiter: TokenBucket | None = None
     tls: ssl.SSLContext | None = None
     port: int = 0
@@ -84,16 +86,13 @@ class BackendServer:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
-                body = b""
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        body = await reader.readexactly(int(value))
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.requests += 1
                 if self.limiter is not None and not self.limiter.admit(client):
                     status, payload, extra = self.limiter.refusal()
                 else:
-                    status, payload, extra = self._answer(method, path, body)
+                    status, payload, extra = self._answer(method, path, body, headers.get("authorization", ""))
                 extra["Content-Length"] = str(len(payload))
                 fields = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(
@@ -105,7 +104,7 @@ class BackendServer:
         finally:
             writer.close()
 
-    def _answer(self, method: str, path: str, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+    def _answer(self, method: str, path: str, body: bytes, authorization: str) -> tuple[int, bytes, dict[str, str]]:
         if path == "/livez":
             return 200, b'{"status":"ok"}', {}
         if path == "/heartbeat":
@@ -130,6 +129,8 @@ class BackendServer:
             return 405, b'{"error":{"code":"method_not_allowed","message":"GET only"}}', {}
         user_id = match[1]
         if match[2]:
+            if self.echo_token:
+                return 500, json.dumps({"error": f"cannot serve {authorization}"}).encode(), {}
             summary = self.summaries.get(user_id)
             if summary is None:
                 return 404, b'{"error":{"code":"not_found","message":"no summary yet"}}', {}

@@ -167,3 +167,17 @@ def test_a_deadline_that_runs_out_during_the_checks_names_the_phase_and_cuts_the
         assert checks[name].status == "fail"
         assert checks[name].summary.startswith("cut off: the run's deadline of 0.5 s ran out")
     assert [g.name for g in report.broken] == ["checks", "deadline"]
+
+
+def test_a_server_that_quotes_the_token_back_never_gets_it_into_the_report():
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJpbmZyYS1zbW9rZSJ9.c2lnbmF0dXJlLW9mLXRoZS10ZXN0LXRva2Vu"
+    with serve(BackendServer(echo_token=True)) as server:
+        target = from_url(server.base_url, token=token, expect_redirect=False)
+        report = run_smoke(target, SmokeOptions(requests=4, gates=LENIENT))
+    check = _checks(report)["async"]
+    assert check.status == "fail"
+    assert "the summary answered 500" in check.summary
+    assert "[redacted]" in check.summary
+    document = json.dumps(report.to_json()) + junit_xml(report) + html_report(report)
+    for part in token.split("."):
+        assert part not in document

@@ -151,3 +151,13 @@ def test_a_limit_too_large_for_a_smoke_check_is_refused():
     with pytest.raises(ConfigError, match="over 10000 requests"):
         parse_rate("100/60", allowance=50_000)
     assert parse_rate("100000/3600", allowance=21).start_allowance == 21
+
+
+def test_a_deadline_that_runs_out_during_the_burst_cuts_it_off():
+    with serve(BackendServer(limiter=None)) as server:
+        report = _run(server, EdgeLimit(10_000, 60), requests=2, backend=False, deadline_s=0.3)
+    assert report.ran_out == "burst"
+    check = _burst(report)
+    assert check.status == "fail"
+    assert check.summary.startswith("cut off: the run's deadline of 0.3 s ran out")
+    assert [g.name for g in report.broken] == ["checks", "deadline"]
