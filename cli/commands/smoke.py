@@ -142,14 +142,14 @@ def smoke(
         session = open_session(as_json=as_json)
         console = session.console
         target = smoke_target(session.project_dir, token=token, ca_file=ca)
-        if target.edge_limit is None and burst and burst_limit is None:
+        if burst and burst_limit is None and not target.edge_outputs:
             from dataclasses import replace
 
             from cli.local.verbs import outputs as local_outputs
-            from cli.smoke.burst import limit_from_outputs
+            from cli.smoke.burst import edge_outputs
 
             values = {name: item.value for name, item in local_outputs(session.project_dir).items()}
-            target = replace(target, edge_limit=limit_from_outputs(values, target.source))
+            target = replace(target, edge_outputs=edge_outputs(values))
     else:
         from cli.commands.context import open_target
 

@@ -86,6 +86,14 @@ def parse_rate(text: str, *, allowance: int | None = None) -> EdgeLimit:
     return EdgeLimit(int(match[1]), float(match[2]), allowance, "--burst-rate")
 
 
+def edge_outputs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs that describe the edge's per-client limit, kept as they are until a burst check reads them."""
+    from stacks import outputs as names
+
+    wanted = (names.EDGE_RATE_LIMIT, names.EDGE_RATE_WINDOW_SECONDS, names.EDGE_RATE_ALLOWANCE)
+    return {name: values[name] for name in wanted if name in values}
+
+
 def limit_from_outputs(values: Mapping[str, Any], source: str) -> EdgeLimit | None:
     """The edge limit a stack exports, or None when it exports none (a stack without a firewall or edge limit)."""
     from stacks import outputs as names

@@ -17,7 +17,7 @@ from cli.errors import ConfigError
 from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
-from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst
+from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
 from cli.smoke.classify import DEADLINE
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
@@ -100,7 +100,7 @@ def validate(target: SmokeTarget, options: SmokeOptions) -> None:
 
 def edge_limit(target: SmokeTarget, options: SmokeOptions) -> EdgeLimit:
     """The per-client limit the burst check expects: --burst-rate, else the one the target's stack exports."""
-    limit = options.burst_limit or target.edge_limit
+    limit = options.burst_limit or limit_from_outputs(target.edge_outputs, target.source)
     if limit is None:
         raise ConfigError(
             f"the burst check needs the edge's per-client limit, and {target.source} does not export one",

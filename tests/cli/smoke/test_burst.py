@@ -161,3 +161,27 @@ def test_a_deadline_that_runs_out_during_the_burst_cuts_it_off():
     assert check.status == "fail"
     assert check.summary.startswith("cut off: the run's deadline of 0.3 s ran out")
     assert [g.name for g in report.broken] == ["checks", "deadline"]
+
+
+def test_a_stack_target_carries_its_edge_limit_and_a_malformed_one_stops_only_a_burst():
+    from types import SimpleNamespace
+
+    from cli.engine import StackOutput
+    from cli.smoke.check import validate
+    from cli.smoke.target import from_stack
+
+    def target(limit):
+        outputs = {
+            names.SERVICE_URL: StackOutput("https://api.dev.example.com", False),
+            names.EDGE_RATE_LIMIT: StackOutput(limit, False),
+            names.EDGE_RATE_WINDOW_SECONDS: StackOutput(300, False),
+        }
+        return from_stack(SimpleNamespace(stack="dev"), outputs, token=TOKEN)
+
+    good = target(1000)
+    assert good.edge_outputs == {names.EDGE_RATE_LIMIT: 1000, names.EDGE_RATE_WINDOW_SECONDS: 300}
+    validate(good, SmokeOptions(burst=True))
+    bad = target("lots")
+    validate(bad, SmokeOptions())  # a run that does not burst does not read them
+    with pytest.raises(ConfigError, match="stack dev's outputs edge_rate_limit/edge_rate_window_seconds"):
+        validate(bad, SmokeOptions(burst=True))
