@@ -42,7 +42,6 @@ class BackendProbe:
     timeout_s: float
     degraded: bool = False
     """The heartbeat reported the cache down: a failing check is then a warning, the service said why."""
-
     sent: int = 0
     """Requests made, counted against the edge's per-client limit by a burst check that follows."""
 
@@ -52,7 +51,7 @@ class BackendProbe:
 
     async def send(
         self, name: str, method: str, path: str, body: dict[str, Any] | None = None, timeout_s: float | None = None
-    ):
+    ) -> tuple[Response, float, float]:
         """One request: (answer, when it started (perf_counter), latency ms); a transport failure ends the check."""
         headers = {"Accept": "application/json"}
         if self.token:
