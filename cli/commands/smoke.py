@@ -105,6 +105,15 @@ def smoke(
         float,
         typer.Option("--burst-tolerance", min=0.0, max=0.99, help="Fraction the measured allowance may stray."),
     ] = 0.1,
+    burst_pace: Annotated[
+        float | None,
+        typer.Option(
+            "--burst-pace",
+            min=0.001,
+            help="Requests per second the burst sends at (for an edge that reacts late); default: as fast as it can.",
+            show_default=False,
+        ),
+    ] = None,
     burst_path: Annotated[str, typer.Option("--burst-path", help="Path the burst requests.")] = "/livez",
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
@@ -120,8 +129,8 @@ def smoke(
     from cli.smoke.profiles import get_profile
     from cli.smoke.target import from_stack, from_url
 
-    if (burst_rate is not None or burst_allowance is not None) and not burst:
-        raise ConfigError("--burst-rate and --burst-allowance are for --burst", hint="add --burst")
+    if (burst_rate is not None or burst_allowance is not None or burst_pace is not None) and not burst:
+        raise ConfigError("--burst-rate, --burst-allowance and --burst-pace are for --burst", hint="add --burst")
     if burst_allowance is not None and burst_rate is None:
         raise ConfigError(
             "--burst-allowance goes with --burst-rate", hint="e.g. --burst-rate 100/60 --burst-allowance 21"
@@ -172,6 +181,7 @@ def smoke(
         burst_limit=burst_limit,
         burst_path=burst_path,
         burst_tolerance=burst_tolerance,
+        burst_pace_per_s=burst_pace,
     )
     report = run_and_report(target, options, console, junit=junit, html=html)
     judge(report)

@@ -145,6 +145,18 @@ def _refusal_problem(headers: Mapping[str, str], body: bytes) -> str:
     return ""
 
 
+@dataclass
+class _Progress:
+    """What the burst's connections share."""
+
+    sent: int = 0
+    admitted: int = 0
+    """Answers in the 2xx range so far."""
+    first_429: int | None = None
+    """How many requests had been sent when the first 429 came back."""
+    stop: bool = False
+
+
 async def burst(
     where: Endpoint,
     path: str,
@@ -155,13 +167,15 @@ async def burst(
     concurrency: int,
     timeout_s: float,
     tolerance: float = DEFAULT_TOLERANCE,
+    pace_per_s: float | None = None,
 ) -> Check:
     """Send GETs of `path` from one client until the edge refuses; judge where the refusals began.
 
     `prior_requests` the run already sent in the last `run_elapsed_s` seconds count against the same window, so the
     burst alone may be admitted as few as `allowance - prior_requests` (less the tolerance) and as many as
     `allowance + rate * run_elapsed` (a limiter that refills while the run goes on), plus the tolerance and the
-    requests in flight when the first refusal came.
+    requests in flight when the first refusal came. `pace_per_s` spaces the requests out evenly instead of sending
+    them as fast as the connections allow (for an edge that reacts late, such as AWS WAF).
     """
     low = math.floor(max(limit.start_allowance - prior_requests, 0) * (1 - tolerance))
     began = time.perf_counter()
@@ -172,36 +186,39 @@ async def burst(
 
     request = build_request("GET", path, where.host_header, {"Accept": "application/json"})
     answers: list[_Answer] = []
-    state = {"sent": 0, "first_429": None, "stop": False}
+    progress = _Progress()
 
     async def client_loop() -> None:
         client = Client(where)
         try:
-            while not state["stop"]:
-                first = state["first_429"]
-                if first is not None and state["sent"] >= first + FOLLOW_UPS:
+            while not progress.stop:
+                first = progress.first_429
+                if first is not None and progress.sent >= first + FOLLOW_UPS:
                     return
-                admitted = sum(1 for a in answers if a.status is not None and 200 <= a.status < 300)
-                if first is None and admitted > high(time.perf_counter()):
+                if first is None and progress.admitted > high(time.perf_counter()):
                     return
-                state["sent"] += 1
+                number = progress.sent
+                progress.sent += 1
+                if pace_per_s:
+                    await asyncio.sleep(max(began + number / pace_per_s - time.perf_counter(), 0))
                 try:
                     response, started, _ = await client.send(request, timeout_s)
                 except Exception as exc:
                     kind, detail = classify_exception(exc)
                     answers.append(_Answer(time.perf_counter(), None, f"{kind}: {detail}"))
-                    state["stop"] = True
+                    progress.stop = True
                     return
                 answer = _Answer(started, response.status)
                 if response.status == 429:
                     answer.problem = _refusal_problem(response.headers, response.body)
-                    if state["first_429"] is None:
-                        state["first_429"] = state["sent"]
-                elif not 200 <= response.status < 300:
+                    if progress.first_429 is None:
+                        progress.first_429 = progress.sent
+                elif 200 <= response.status < 300:
+                    progress.admitted += 1
+                else:
                     answer.problem = f"answered {response.status}"
+                    progress.stop = True
                 answers.append(answer)
-                if answer.problem and response.status != 429:
-                    state["stop"] = True
         finally:
             client.close()
 

@@ -60,6 +60,8 @@ class SmokeOptions:
     """The limit to expect (--burst-rate); None takes the target's (its stack's outputs)."""
     burst_path: str = DEFAULT_PATH
     burst_tolerance: float = DEFAULT_TOLERANCE
+    burst_pace_per_s: float | None = None
+    """Requests per second the burst sends at; None sends as fast as the connections allow."""
 
     @property
     def effective_deadline_s(self) -> float:
@@ -89,6 +91,9 @@ def validate(target: SmokeTarget, options: SmokeOptions) -> None:
                 f"--burst-tolerance {options.burst_tolerance:g} is not a fraction from 0 to below 1",
                 hint="e.g. --burst-tolerance 0.1 (10 %)",
             )
+        pace = options.burst_pace_per_s
+        if pace is not None and (not math.isfinite(pace) or pace <= 0):
+            raise ConfigError("--burst-pace must be requests per second above 0", hint="e.g. --burst-pace 10")
         if not options.burst_path.startswith("/") or any(ch.isspace() or ch in "?#" for ch in options.burst_path):
             raise ConfigError("--burst-path must be a path such as /livez", hint="no blanks, query or fragment")
     if options.writes and not target.token:
@@ -285,6 +290,7 @@ async def _phases(
                     concurrency=options.concurrency,
                     timeout_s=limit,
                     tolerance=options.burst_tolerance,
+                    pace_per_s=options.burst_pace_per_s,
                 )
             )
 

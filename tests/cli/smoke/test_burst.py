@@ -137,6 +137,7 @@ def test_the_command_runs_the_burst_and_refuses_what_it_cannot_check(infra):
             (["--burst"], "does not export one"),
             (["--burst", "--burst-rate", "lots"], "is not LIMIT/SECONDS"),
             (["--burst-rate", "40/60"], "are for --burst"),
+            (["--burst-pace", "5"], "are for --burst"),
             (["--burst", "--burst-allowance", "5"], "goes with --burst-rate"),
             (["--burst", "--burst-rate", "40/60", "--burst-path", "livez"], "--burst-path"),
         ):
@@ -185,3 +186,13 @@ def test_a_stack_target_carries_its_edge_limit_and_a_malformed_one_stops_only_a_
     validate(bad, SmokeOptions())  # a run that does not burst does not read them
     with pytest.raises(ConfigError, match="stack dev's outputs edge_rate_limit/edge_rate_window_seconds"):
         validate(bad, SmokeOptions(burst=True))
+
+
+def test_a_paced_burst_spaces_its_requests_and_still_finds_the_limit():
+    with serve(BackendServer(limiter=TokenBucket(limit=20, window_s=60, allowance=20))) as server:
+        report = _run(server, EdgeLimit(20, 60), requests=2, backend=False, burst_pace_per_s=1000)
+    check = _burst(report)
+    assert check.status == "pass", check.summary
+    # 17 admitted, then the first 429: request 18 cannot start before 17 intervals of 1 ms have passed
+    assert check.data["admitted_before_429"] == 17
+    assert check.data["first_429_after_ms"] >= 17
