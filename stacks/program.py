@@ -427,6 +427,9 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         outputs.WORKER_SERVICE_NAME: worker.service_name if worker else None,
         outputs.SCHEDULE_GROUP: schedules.group_name if schedules else None,
         outputs.WEB_ACL_ARN: firewall.acl_arn if firewall else None,
+        outputs.EDGE_RATE_LIMIT: s.firewall_rate_limit if firewall else None,
+        outputs.EDGE_RATE_WINDOW_SECONDS: s.firewall_rate_window_seconds if firewall else None,
+        outputs.EDGE_RATE_ALLOWANCE: s.firewall_rate_limit if firewall else None,
         outputs.BACKUP_VAULT: backup.vault_name if backup else None,
     }
     for key, value in exported.items():

@@ -68,6 +68,53 @@ def smoke(
         Path | None, typer.Option("--ca-file", help="PEM file of the CAs to trust instead of the system's.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the profile's jitter and loss.")] = None,
+    backend: Annotated[
+        bool,
+        typer.Option(
+            "--backend/--no-backend",
+            help="Check the cache on /heartbeat, the worker's asynchronous path and cache reads "
+            "(skipped where the service has none).",
+        ),
+    ] = True,
+    async_timeout: Annotated[
+        float,
+        typer.Option("--async-timeout", min=0.001, help="Seconds the worker may take to apply a write."),
+    ] = 10.0,
+    burst: Annotated[
+        bool,
+        typer.Option("--burst", help="Also send past the edge's per-client limit and check where 429s begin."),
+    ] = False,
+    burst_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--burst-rate",
+            help="The per-client limit to expect, LIMIT/SECONDS (e.g. 1000/300); default: the stack's outputs.",
+            show_default=False,
+        ),
+    ] = None,
+    burst_allowance: Annotated[
+        int | None,
+        typer.Option(
+            "--burst-allowance",
+            min=1,
+            help="Requests a clean client may send at once (nginx burst + 1); default: the limit.",
+            show_default=False,
+        ),
+    ] = None,
+    burst_tolerance: Annotated[
+        float,
+        typer.Option("--burst-tolerance", min=0.0, max=0.99, help="Fraction the measured allowance may stray."),
+    ] = 0.1,
+    burst_pace: Annotated[
+        float | None,
+        typer.Option(
+            "--burst-pace",
+            min=0.001,
+            help="Requests per second the burst sends at (for an edge that reacts late); default: as fast as it can.",
+            show_default=False,
+        ),
+    ] = None,
+    burst_path: Annotated[str, typer.Option("--burst-path", help="Path the burst requests.")] = "/livez",
     junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
     as_json: JsonOption = False,
@@ -75,12 +122,20 @@ def smoke(
     """Check a deployed service end to end: pre-flight, keep-alive requests and writes, SLO gates."""
     from cli.errors import ConfigError
     from cli.render import emit_json, err_console
+    from cli.smoke.burst import parse_rate
     from cli.smoke.check import SmokeOptions
     from cli.smoke.flow import judge, run_and_report
     from cli.smoke.gates import Gates
     from cli.smoke.profiles import get_profile
     from cli.smoke.target import from_stack, from_url
 
+    if (burst_rate is not None or burst_allowance is not None or burst_pace is not None) and not burst:
+        raise ConfigError("--burst-rate, --burst-allowance and --burst-pace are for --burst", hint="add --burst")
+    if burst_allowance is not None and burst_rate is None:
+        raise ConfigError(
+            "--burst-allowance goes with --burst-rate", hint="e.g. --burst-rate 100/60 --burst-allowance 21"
+        )
+    burst_limit = parse_rate(burst_rate, allowance=burst_allowance) if burst_rate is not None else None
     if stack is not None and url is not None:
         raise ConfigError("--stack and --url are alternatives", hint="pass one of them")
     ca = str(ca_file) if ca_file else None
@@ -96,6 +151,14 @@ def smoke(
         session = open_session(as_json=as_json)
         console = session.console
         target = smoke_target(session.project_dir, token=token, ca_file=ca)
+        if burst and burst_limit is None and not target.edge_outputs:
+            from dataclasses import replace
+
+            from cli.local.verbs import outputs as local_outputs
+            from cli.smoke.burst import edge_outputs
+
+            values = {name: item.value for name, item in local_outputs(session.project_dir).items()}
+            target = replace(target, edge_outputs=edge_outputs(values))
     else:
         from cli.commands.context import open_target
 
@@ -112,6 +175,13 @@ def smoke(
         profile=get_profile(profile, profiles_file) if profile else None,
         seed=seed,
         deadline_s=deadline,
+        backend=backend,
+        async_timeout_s=async_timeout,
+        burst=burst,
+        burst_limit=burst_limit,
+        burst_path=burst_path,
+        burst_tolerance=burst_tolerance,
+        burst_pace_per_s=burst_pace,
     )
     report = run_and_report(target, options, console, junit=junit, html=html)
     judge(report)

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from cli.errors import ConfigError
 from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
+from cli.smoke.backend import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
+from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
 from cli.smoke.classify import DEADLINE
-from cli.smoke.gates import Gates, deadline_gate, evaluate
+from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
 from cli.smoke.profiles import Profile
@@ -48,6 +50,18 @@ class SmokeOptions:
     """Seed of the shaping proxy's jitter and loss, for repeatable runs."""
     deadline_s: float | None = None
     """How long the whole run may take; None takes the profile's `deadline_s`, else DEFAULT_DEADLINE_S."""
+    backend: bool = True
+    """Check the cache on /heartbeat, the worker's asynchronous path and cache reads (skipped where unsupported)."""
+    async_timeout_s: float = DEFAULT_ASYNC_TIMEOUT_S
+    """How long the worker may take to apply a write."""
+    burst: bool = False
+    """Send past the edge's per-client limit and check where the 429s begin."""
+    burst_limit: EdgeLimit | None = None
+    """The limit to expect (--burst-rate); None takes the target's (its stack's outputs)."""
+    burst_path: str = DEFAULT_PATH
+    burst_tolerance: float = DEFAULT_TOLERANCE
+    burst_pace_per_s: float | None = None
+    """Requests per second the burst sends at; None sends as fast as the connections allow."""
 
     @property
     def effective_deadline_s(self) -> float:
@@ -68,11 +82,36 @@ def validate(target: SmokeTarget, options: SmokeOptions) -> None:
         raise ConfigError("--deadline must be a number of seconds above 0", hint="e.g. --deadline 60")
     if options.gates.max_failures < 0:
         raise ConfigError("--max-failures must be 0 or more", hint="0 means every request must succeed")
+    if not math.isfinite(options.async_timeout_s) or options.async_timeout_s <= 0:
+        raise ConfigError("--async-timeout must be a number of seconds above 0", hint="e.g. --async-timeout 10")
+    if options.burst:
+        edge_limit(target, options)
+        if not 0 <= options.burst_tolerance < 1:
+            raise ConfigError(
+                f"--burst-tolerance {options.burst_tolerance:g} is not a fraction from 0 to below 1",
+                hint="e.g. --burst-tolerance 0.1 (10 %)",
+            )
+        pace = options.burst_pace_per_s
+        if pace is not None and (not math.isfinite(pace) or pace <= 0):
+            raise ConfigError("--burst-pace must be requests per second above 0", hint="e.g. --burst-pace 10")
+        if not options.burst_path.startswith("/") or any(ch.isspace() or ch in "?#" for ch in options.burst_path):
+            raise ConfigError("--burst-path must be a path such as /livez", hint="no blanks, query or fragment")
     if options.writes and not target.token:
         raise ConfigError(
             "the check's writes (POST /map) need a bearer token",
             hint="pass --token (or INFRA_SMOKE_TOKEN), use --stack to mint one, or --read-only to skip writes",
         )
+
+
+def edge_limit(target: SmokeTarget, options: SmokeOptions) -> EdgeLimit:
+    """The per-client limit the burst check expects: --burst-rate, else the one the target's stack exports."""
+    limit = options.burst_limit or limit_from_outputs(target.edge_outputs, target.source)
+    if limit is None:
+        raise ConfigError(
+            f"the burst check needs the edge's per-client limit, and {target.source} does not export one",
+            hint="pass --burst-rate LIMIT/SECONDS (e.g. --burst-rate 1000/300)",
+        )
+    return limit
 
 
 def run_smoke(
@@ -103,7 +142,12 @@ class _Progress:
     phase: str = "preflight dns"
     checks: list[preflight.Check] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    backend: list[preflight.Check] = field(default_factory=list)
+    """The backend and burst checks, after the requests."""
+    sent: int = 0
+    """Requests sent outside the load (pre-flight, backend checks), counted against the edge's per-client limit."""
     load_started: float | None = None
+    began: float = field(default_factory=time.perf_counter)
     wall_s: float | None = None
     """The requests' wall time, once they all ended."""
 
@@ -130,6 +174,14 @@ async def _run(
             name = ran_out.removeprefix("preflight ")
             summary = f"cut off: the run's deadline of {deadline_s:g} s ran out"
             progress.checks.append(preflight.Check(name, preflight.FAIL, summary, None, {"failure": DEADLINE}))
+        elif ran_out in _CHECK_NAMES:
+            summary = f"cut off: the run's deadline of {deadline_s:g} s ran out"
+            done = {c.name for c in progress.backend}
+            progress.backend += [
+                preflight.Check(name, preflight.FAIL, summary, None, {"failure": DEADLINE})
+                for name in _CHECK_NAMES[ran_out]
+                if name not in done
+            ]
     ended = time.perf_counter()
     wall_s = progress.wall_s
     if wall_s is None:  # cut off during the requests, or never got to them
@@ -153,12 +205,14 @@ async def _run(
         deadline_s=deadline_s,
         elapsed_s=ended - began,
         ran_out=ran_out,
+        checks=progress.backend,
     )
     Redactor(target.token).report(report)
     answered = sum(1 for s in report.samples if s.failure != DEADLINE)
     done = f"{answered} of {options.requests} requests done" if ran_out == "load" else ""
     report.gate_results = [
         *evaluate(options.gates, report.overall, report.preflight),
+        *checks_gate(report.checks),
         deadline_gate(deadline_s, report.elapsed_s, ran_out, done),
     ]
     return report
@@ -209,6 +263,40 @@ async def _phases(
             timeout_s=limit,
             into=progress.samples,
         )
+        progress.sent += sum(1 for c in checks if c.name in ("redirect", "livez"))
+        if options.backend:
+            progress.phase = "checks"
+            on_stage("backend checks: the cache, the asynchronous path, cache reads")
+            prefix = urlsplit(target.base_url).path.rstrip("/")
+            token = target.token if options.writes else None
+            probe = BackendProbe(where, prefix, token, plan.run_id, limit)
+            try:
+                await run_backend_checks(
+                    probe, writes=options.writes, async_timeout_s=options.async_timeout_s, into=progress.backend
+                )
+            finally:
+                progress.sent += probe.sent
+        if options.burst:
+            progress.phase = "burst"
+            edge = edge_limit(target, options)
+            on_stage(f"burst past the edge limit of {edge.limit} per {edge.window_s:g} s")
+            progress.backend.append(
+                await burst(
+                    where,
+                    urlsplit(target.base_url).path.rstrip("/") + options.burst_path,
+                    edge,
+                    prior_requests=progress.sent + len(progress.samples),
+                    run_elapsed_s=time.perf_counter() - progress.began,
+                    concurrency=options.concurrency,
+                    timeout_s=limit,
+                    tolerance=options.burst_tolerance,
+                    pace_per_s=options.burst_pace_per_s,
+                )
+            )
+
+
+_CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
+"""The checks each late phase runs, to mark the ones a deadline cut off."""
 
 
 def _netloc(target: SmokeTarget) -> str:

@@ -73,3 +73,12 @@ def deadline_gate(limit_s: float, elapsed_s: float, ran_out: str | None, progres
         return GateResult("deadline", f"the run ends within {limit_s:g} s", f"ended in {elapsed_s:.1f} s", True)
     actual = f"ran out during {ran_out}" + (f" ({progress})" if progress else "")
     return GateResult("deadline", f"the run ends within {limit_s:g} s", actual, False)
+
+
+def checks_gate(checks: Sequence[Check]) -> list[GateResult]:
+    """The backend and burst checks: none may fail (skips and warnings are allowed); no gate when none ran."""
+    if not checks:
+        return []
+    failed = [c.name for c in checks if c.failed]
+    actual = "failed: " + ", ".join(failed) if failed else "none failed"
+    return [GateResult("checks", "no check fails (skipped and degraded allowed)", actual, not failed)]

@@ -18,7 +18,7 @@ h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: .5rem 0; } td, th { padding: .25rem .6rem; text-align: left; }
 th { border-bottom: 1px solid #a0aec0; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .pass, .ok { color: #2f855a; font-weight: 600; } .warn { color: #b7791f; font-weight: 600; }
-.fail, .broken { color: #c53030; font-weight: 600; } .muted { color: #718096; }
+.skip { color: #718096; } .fail, .broken { color: #c53030; font-weight: 600; } .muted { color: #718096; }
 .verdict { font-size: 1.2rem; padding: .5rem 1rem; border-radius: .3rem; display: inline-block; }
 .verdict.ok { background: #f0fff4; } .verdict.broken { background: #fff5f5; }
 """
@@ -46,6 +46,17 @@ def html_report(report: SmokeReport) -> str:
         f"<tr><td>{escape(c.name)}</td><td class='{c.status}'>{c.status}</td>"
         f"<td class='n'>{_ms(c.duration_ms)}</td><td>{escape(c.summary)}</td></tr>"
         for c in report.preflight
+    )
+    backend = "".join(
+        f"<tr><td>{escape(c.name)}</td><td class='{c.status}'>{c.status}</td>"
+        f"<td class='n'>{_ms(c.duration_ms)}</td><td>{escape(c.summary)}</td></tr>"
+        for c in report.checks
+    )
+    backend_table = (
+        "<h2>Backend checks</h2><table><tr><th>check</th><th>result</th><th>ms</th><th>detail</th></tr>"
+        f"{backend}</table>"
+        if backend
+        else ""
     )
     heads = "".join(f"<th>p{p} ms</th>" for p in PERCENTILES)
     rows = "".join(_row(name, s) for name, s in report.endpoints().items()) + _row("overall", overall)
@@ -91,6 +102,7 @@ def html_report(report: SmokeReport) -> str:
 <p>{len(report.samples)} requests in {report.wall_s * 1000:.0f} ms.</p>
 <table><tr><th>endpoint</th><th>requests</th><th>failed</th>{heads}<th>max ms</th><th>req/s</th></tr>{rows}</table>
 {db_line}
+{backend_table}
 {_failure_table(failures)}
 <h2>Latency distribution</h2>
 {distribution_svg(report.samples, markers)}

@@ -59,4 +59,7 @@ class Redactor:
         report.preflight = [
             replace(check, summary=self.text(check.summary), data=self.value(check.data)) for check in report.preflight
         ]
+        report.checks = [
+            replace(check, summary=self.text(check.summary), data=self.value(check.data)) for check in report.checks
+        ]
         report.service = self.value(report.service)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,8 @@ class SmokeReport:
     """How long it took, pre-flight included."""
     ran_out: str | None = None
     """The phase the deadline ran out in (`preflight tls`, `load`, ...), or None when the run ended in time."""
+    checks: list[Check] = field(default_factory=list)
+    """The checks after the requests: the cache, the asynchronous path, cache reads, the burst."""
 
     @property
     def passed(self) -> bool:
@@ -99,6 +101,7 @@ class SmokeReport:
             "ran_out": self.ran_out,
             "profile": self.profile.to_json() if self.profile else None,
             "preflight": [c.to_json() for c in self.preflight],
+            "checks": [c.to_json() for c in self.checks],
             "service": self.service,
             "wall_s": round(self.wall_s, 4),
             "overall": self.overall.to_json(),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cli.errors import ConfigError, CredentialsError, StackNotFound
+from cli.smoke.burst import edge_outputs
 from cli.smoke.token import mint_token
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ class SmokeTarget:
     """Plain-HTTP port that must redirect to HTTPS; None skips the check."""
     ca_file: str | None = None
     """Extra trust anchors (PEM) for the TLS checks, e.g. a private CA."""
+    edge_outputs: Mapping[str, Any] = field(default_factory=dict)
+    """The stack's outputs that describe the edge's per-client limit, read only by a burst check (so a malformed
+    one does not stop a run that does not burst)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalise_url(self.base_url))
@@ -253,4 +257,6 @@ def from_stack(
         token = mint_token(secret, issuer=settings.issuer, audience=settings.jwt_audience)
     # The stack's load balancer always answers plain HTTP with a redirect to HTTPS (infra/loadbalancer.py).
     redirect_port = HTTP_PORT if url.startswith("https://") else None
-    return SmokeTarget(url, token, f"stack {target.stack}", redirect_port, ca_file)
+    values = {name: item.value for name, item in outputs.items()}
+    source = f"stack {target.stack}"
+    return SmokeTarget(url, token, source, redirect_port, ca_file, edge_outputs(values))

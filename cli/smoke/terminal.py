@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cli.smoke.preflight import FAIL, PASS, WARN
+from cli.smoke.preflight import FAIL, PASS, SKIP, WARN
 from cli.smoke.stats import PERCENTILES, Summary, histogram
 
 if TYPE_CHECKING:
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from cli.smoke.report import SmokeReport
 
-_MARK = {PASS: "[green]pass[/]", WARN: "[yellow]warn[/]", FAIL: "[bold red]FAIL[/]"}
+_MARK = {PASS: "[green]pass[/]", WARN: "[yellow]warn[/]", FAIL: "[bold red]FAIL[/]", SKIP: "[dim]skip[/]"}
 BAR_WIDTH = 40
 
 
@@ -28,19 +28,11 @@ def _esc(text: str) -> str:
 
 def render_report(console: Console, report: SmokeReport) -> None:
     """Everything a person needs to judge the run, ending with the verdict."""
-    from rich.table import Table
 
     profile = f"profile {report.profile.name} ({report.profile.summary()})" if report.profile else "no profile"
     console.print(f"[bold]smoke[/] {_esc(report.target_url)} ({_esc(report.source)}), {profile}")
 
-    checks = Table(title="pre-flight", title_justify="left", show_edge=False, pad_edge=False)
-    checks.add_column("check")
-    checks.add_column("result")
-    checks.add_column("ms", justify="right")
-    checks.add_column("detail", overflow="fold")
-    for check in report.preflight:
-        checks.add_row(check.name, _MARK.get(check.status, check.status), _ms(check.duration_ms), _esc(check.summary))
-    console.print(checks)
+    _checks(console, "pre-flight", report.preflight)
 
     if report.samples:
         _results(console, report)
@@ -59,6 +51,9 @@ def render_report(console: Console, report: SmokeReport) -> None:
     else:
         console.print("[bold red]no requests were made[/]: the pre-flight checks found nothing to connect to")
 
+    if report.checks:
+        _checks(console, "backend checks", report.checks)
+
     for gate in report.gate_results:
         mark = "[green]ok[/]" if gate.passed else "[bold red]BROKEN[/]"
         console.print(f"gate {gate.name:<9} {mark}  {_esc(gate.actual)} (limit {_esc(gate.limit)})")
@@ -66,6 +61,19 @@ def render_report(console: Console, report: SmokeReport) -> None:
         console.print("[bold green]smoke check passed[/]")
     else:
         console.print("[bold red]smoke check failed[/]: " + ", ".join(g.name for g in report.broken))
+
+
+def _checks(console: Console, title: str, items: list) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("ms", justify="right")
+    table.add_column("detail", overflow="fold")
+    for check in items:
+        table.add_row(check.name, _MARK.get(check.status, check.status), _ms(check.duration_ms), _esc(check.summary))
+    console.print(table)
 
 
 def _row(name: str, summary: Summary) -> list[str]:

@@ -35,7 +35,9 @@ def test_a_healthy_server_passes_every_gate(faulty):
     assert report.overall.failures == {}
     assert report.endpoints()["POST /map"].succeeded == 10
     assert sum(faulty.versions.values()) == 10
-    assert faulty.requests == 21  # livez, then the 20 requests
+    # livez, the 20 requests, then the backend checks' heartbeat (no cache reported: the rest are skipped)
+    assert faulty.requests == 22
+    assert [(c.name, c.status) for c in report.checks] == [("cache", "skip"), ("async", "skip"), ("cache_read", "skip")]
 
 
 def test_500s_are_classified_by_status_and_break_the_failures_gate(faulty):
@@ -189,4 +191,6 @@ def test_malformed_answers_are_protocol_failures_of_the_run_not_waits(answer):
     assert report.overall.failures == {"protocol": 6}
     livez = next(c for c in report.preflight if c.name == "livez")
     assert livez.summary.startswith("protocol: ")
-    assert server.connections == 7  # each failure closed its connection
+    # each failure closed its connection: livez, the six requests and the backend checks' heartbeat
+    assert server.connections == 8
+    assert report.checks[0].summary.startswith("cannot tell: GET /heartbeat: protocol: ")
