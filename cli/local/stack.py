@@ -646,7 +646,12 @@ def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
         lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
     force_ssl = parameters.get("rds.force_ssl") == "1"
     kind = "hostssl" if force_ssl else "host"
-    hba = f"local all all scram-sha-256\n{kind} all all 127.0.0.1/32 scram-sha-256\n"
+    # Replication for the superuser only: pg_basebackup takes the WAL archive's base backups (cli/recovery).
+    hba = (
+        "local all all scram-sha-256\n"
+        f"{kind} all all 127.0.0.1/32 scram-sha-256\n"
+        f"{kind} replication postgres 127.0.0.1/32 scram-sha-256\n"
+    )
     if force_ssl:
         hba += "hostnossl all all 127.0.0.1/32 reject\n"
     return "\n".join(lines) + "\n", hba

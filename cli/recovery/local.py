@@ -26,6 +26,10 @@ def local_inputs(project_dir: Path) -> tuple[Cluster, ApiTarget]:
             "the local stack is not running" + (f" ({running})" if running else ""),
             hint="start it with `infra up --stack local`",
         )
+    from stacks import outputs as names
+
     cluster = next(s.cluster for s in stack.services() if isinstance(s, DatabaseService))
+    # The application database is the one the program declares (the cluster itself creates none).
+    cluster.app_database = stack.outputs()[names.DATABASE_NAME][0]
     target = smoke_target(project_dir)
     return cluster, ApiTarget(base_url=target.base_url, token=target.token or "", ca_file=target.ca_file)
