@@ -92,8 +92,7 @@ def plan_in_subprocess(project_dir: pathlib.Path) -> dict[str, Any]:
 def record(project_dir: pathlib.Path) -> Any:
     """The program of the local stack under the recorder, its database and proxy answering with loopback."""
     from cli.plan.answers import StrictMocks
-    from cli.plan.recorder import run
-    from stacks.program import build
+    from cli.plan.build import record_program
     from stacks.settings import load_stack_settings
 
     class LoopbackMocks(StrictMocks):
@@ -109,7 +108,7 @@ def record(project_dir: pathlib.Path) -> Any:
             return computed
 
     settings = load_stack_settings(STACK, project_dir)
-    return run(settings, build, mocks=LoopbackMocks(settings.region))
+    return record_program(settings, mocks=LoopbackMocks(settings.region))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,13 +31,19 @@ def plan_stack(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     return plan_in_subprocess(stack, project_dir)
 
 
+def record_program(settings: Any, *, mocks: Any = None) -> Any:
+    """The project's program under the recording monitor: the one path from the CLI to the components."""
+    from cli.plan.recorder import run
+    from stacks.program import build
+
+    return run(settings, build, mocks=mocks)
+
+
 def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     """Runs the program imported in this process under the recording monitor."""
     from cli.plan.answers import UnknownInvoke
     from cli.plan.document import plan_document
-    from cli.plan.recorder import run
     from cli.target import load_settings
-    from stacks.program import build
 
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
         raise StackNotFound(
@@ -46,7 +52,7 @@ def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
         )
     settings = load_settings(stack, project_dir)
     try:
-        recording = run(settings, build)
+        recording = record_program(settings)
     except UnknownInvoke as error:
         raise OperationFailed(
             f"the program called an invoke the offline plan cannot answer: {error}",

@@ -85,7 +85,7 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
-    project.edit("stacks/program.py", 'extra_environment={"WORKERS"', 'extra_environment={"PROBE": "on", "WORKERS"')
+    project.edit("stacks/program.py", '"WORKERS": str(workers(', '"PROBE": "on",\n        "WORKERS": str(workers(')
     preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
     assert _actions(preview)["api"] == "update"
     # The cloud preview's shape: one target interface, one document.
