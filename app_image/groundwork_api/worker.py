@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError, ResponseError
 
 from . import events, logs
-from .cache import Cache, CacheSettings
+from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import _with_iam_token
 
 RECLAIM_IDLE_MS = 60_000
@@ -128,7 +128,7 @@ class Worker:
                         last_report = time.monotonic()
                         await self._report_backlog()
                     delay = 0.25
-                except (RedisError, OSError, psycopg.Error) as exc:
+                except (RedisError, OSError, psycopg.Error, CacheUnavailable) as exc:
                     self.retries += 1
                     logs.emit("warning", "worker retrying", reason=type(exc).__name__, detail=str(exc)[:200])
                     with contextlib.suppress(TimeoutError):
@@ -181,6 +181,9 @@ class Worker:
             async with self.pool.connection() as conn:
                 if await events.apply(conn, event):
                     self.applied += 1
+            # A cached read older than this write goes, whether or not the API's own refresh reached the cache
+            # (it may have been down then): every acknowledged write ends up invalidating what it made stale.
+            await self.cache.drop_older(event.user_id, event.version)
             # Acknowledged only after the summary committed: a crash in between means a redelivery, which the
             # ledger turns into a no-op.
             await self.stream.xack(events.STREAM, events.GROUP, message_id)

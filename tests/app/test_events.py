@@ -161,16 +161,20 @@ def test_cached_entries_never_go_back_to_an_older_version(redis_server) -> None:
     cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
 
     async def go() -> tuple:
-        newer = await cache.put_practice({"user_id": "erin", "version": 2, "practice": {"v": 2}})
-        older = await cache.put_practice({"user_id": "erin", "version": 1, "practice": {"v": 1}})
+        newer = await cache.put_practice("erin", 2, b'{"version":2,"n":1e-400}')
+        older = await cache.put_practice("erin", 1, b'{"version":1}')
         found = await cache.get_practice("erin")
+        kept = await cache.drop_older("erin", 2)
+        dropped = await cache.drop_older("erin", 3)
+        gone = await cache.get_practice("erin")
         latency = await cache.round_trip()
         await cache.close()
-        return newer, older, found, latency
+        return newer, older, found, kept, dropped, gone, latency
 
-    newer, older, found, latency = asyncio.run(go())
+    newer, older, found, kept, dropped, gone, latency = asyncio.run(go())
     assert (newer, older) == (True, False)
-    assert found == {"user_id": "erin", "version": 2, "practice": {"v": 2}}
+    assert found == b'{"version":2,"n":1e-400}', "the record comes back byte for byte"
+    assert (kept, dropped, gone) == (False, True, None)
     assert latency > 0
 
 
@@ -181,7 +185,9 @@ def test_a_cache_that_is_down_is_a_miss_within_the_deadline(redis_server) -> Non
     async def go() -> tuple:
         started = time.perf_counter()
         found = await cache.get_practice("frank")
-        stored = await cache.put_practice({"user_id": "frank", "version": 1})
+        stored = await cache.put_practice("frank", 1, b"{}")
+        with pytest.raises(CacheUnavailable):
+            await cache.read_practice("frank")
         await cache.close()
         return found, stored, time.perf_counter() - started
 
