@@ -84,6 +84,10 @@ class Settings:
     """Seconds an Idempotency-Key and its answer are kept for retries."""
 
 
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
 class _Reader:
     """Collects every problem instead of stopping at the first, so one start-up shows them all."""
 
@@ -113,10 +117,10 @@ class _Reader:
             value = int(raw) if integer else float(raw)
         except ValueError:
             kind = "a whole number" if integer else "a number"
-            self.problems.append(f"{name}={raw!r} is not {kind}; allowed: {low:g} to {high:g}")
+            self.problems.append(f"{name}={raw!r} is not {kind}; allowed: {_plain(low)} to {_plain(high)}")
             return default
         if not low <= value <= high:
-            self.problems.append(f"{name}={raw!r} is out of range; allowed: {low:g} to {high:g}")
+            self.problems.append(f"{name}={raw!r} is out of range; allowed: {_plain(low)} to {_plain(high)}")
         return value
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
