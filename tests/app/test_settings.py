@@ -198,7 +198,7 @@ def test_cache_settings_are_read_and_the_password_stays_out_of_the_repr(tmp_path
                 "CACHE_PASSWORD": "hunter2",
             },
             "CACHE_PASSWORD and a password in CACHE_URL are not allowed with CACHE_IAM_AUTH on",
-        ),  # fmt: skip
+        ),
         ({"CACHE_IAM_AUTH": "maybe"}, "CACHE_IAM_AUTH='maybe' is not a boolean"),
         ({"CACHE_CA_FILE": "/nonexistent/ca.pem"}, "CACHE_CA_FILE='/nonexistent/ca.pem' is not a readable file"),
         ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS='0' is out of range; allowed: 1 to 604800"),
