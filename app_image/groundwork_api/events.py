@@ -49,6 +49,20 @@ ON CONFLICT (user_id) DO UPDATE
     SET writes = s.writes + 1, last_version = GREATEST(s.last_version, EXCLUDED.last_version),
         updated_at = clock_timestamp()
 """
+# Published events the stream no longer holds (a cache restarted without its data, a failover that lost the last
+# writes, trimming): only asked when the stream is drained, so an event published a while ago and not applied is
+# known lost, and is published again. The newest `window` ids are looked at, through the primary key.
+_REQUEUE_LOST = """
+UPDATE event_outbox SET published_at = NULL
+WHERE id IN (
+    SELECT o.id FROM event_outbox o
+    WHERE o.id > (SELECT coalesce(max(id), 0) FROM event_outbox) - %(window)s
+      AND o.published_at < clock_timestamp() - make_interval(secs => %(settle)s)
+      AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = o.id)
+    ORDER BY o.id LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
 _SUMMARY = "SELECT user_id, writes, last_version, updated_at FROM user_summary WHERE user_id = %s"
 _BACKLOG = "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
 _PRUNE = """
@@ -111,6 +125,12 @@ async def apply(conn: psycopg.AsyncConnection, event: Event) -> bool:
             return False
         await conn.execute(_APPLY_EVENT, (event.user_id, event.version))
     return True
+
+
+async def requeue_lost(conn: psycopg.AsyncConnection, settle_s: float = 5, window: int = 100_000) -> int:
+    """Marks published-but-unapplied events older than `settle_s` unpublished again; call only on a drained stream."""
+    cursor = await conn.execute(_REQUEUE_LOST, {"window": window, "settle": settle_s, "batch": 10_000})
+    return cursor.rowcount
 
 
 async def summary(conn: psycopg.AsyncConnection, user_id: str) -> dict | None:

@@ -152,8 +152,11 @@ def test_absent_records_and_bad_ids_are_json_errors(client, cached_api):
 
 def test_a_cache_outage_degrades_reads_and_delays_events_but_loses_nothing(client, cache, postgres, worker):
     user_id = _user()
-    _write(client, user_id, {"before": True})
-    _until(lambda: _summary(client, user_id, 1))  # in flight events would be lost with the unpersisted test Redis
+    _write(client, user_id, {"applied": True})
+    _until(lambda: _summary(client, user_id, 1))
+    # Possibly relayed into the stream the restart below empties (the test server keeps no data): the worker
+    # publishes such events again once it finds the stream drained and them unapplied.
+    _write(client, user_id, {"in flight": True})
 
     cache.stop()
     heartbeat = client.get("/heartbeat")
@@ -169,17 +172,17 @@ def test_a_cache_outage_degrades_reads_and_delays_events_but_loses_nothing(clien
     assert read.status_code == 200
     assert read.headers["x-cache"] == "off"
     assert read.content == acknowledged[-1].content
-    assert _read(client, user_id, "/summary").json()["writes"] == 1, "events wait in the outbox"
+    assert _read(client, user_id, "/summary").json()["writes"] <= 2, "events wait in the outbox"
 
     cache.start()
     _until(lambda: client.get("/heartbeat").json()["status"] == "ok")
-    summary = _until(lambda: _summary(client, user_id, 6))
-    assert (summary["writes"], summary["last_version"]) == (6, 6)
-    assert _outbox(postgres, user_id) == 6
+    summary = _until(lambda: _summary(client, user_id, 7), timeout=40)
+    assert (summary["writes"], summary["last_version"]) == (7, 7)
+    assert _outbox(postgres, user_id) == 7
     _until(lambda: _read(client, user_id).headers["x-cache"] == "hit")
     assert _read(client, user_id).content == acknowledged[-1].content
     # Nothing is applied twice however often it was delivered.
-    assert _summary(client, user_id, 6)["writes"] == 6
+    assert _summary(client, user_id, 7)["writes"] == 7
 
 
 def test_heartbeat_says_off_and_ok_without_a_cache(api):

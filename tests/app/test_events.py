@@ -58,7 +58,9 @@ def _write(database: Postgres, user_id: str, version: int) -> None:
 
 def _settings(database: Postgres, redis_server: RedisServer, **kw) -> WorkerSettings:
     cache = CacheSettings(url=redis_server.url, password=redis_server.password)
-    return WorkerSettings(database_url=_url(database), cache=cache, idle_wait_ms=50, metric_interval=0.2, **kw)
+    return WorkerSettings(
+        database_url=_url(database), cache=cache, idle_wait_ms=50, metric_interval=0.2, lost_check_interval=0.2, **kw
+    )
 
 
 def _run_until(worker: Worker, done) -> None:
@@ -90,6 +92,19 @@ def test_every_write_becomes_one_event_applied_once(database, redis_server, clea
     _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 6)
     assert _summary(database) == {"alice": (5, 5), "bob": (1, 1)}
     assert database.query("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")[0][0] == 0
+
+
+def test_events_the_stream_lost_are_published_again(database, redis_server, clean) -> None:
+    # Published (marked) but never applied, as after a cache restart that lost the stream's data.
+    with database.connect(database.app_database) as conn:
+        for version in (1, 2, 3):
+            conn.execute(
+                "INSERT INTO event_outbox (user_id, version, published_at) VALUES (%s, %s, now() - interval '1 min')",
+                ("lost", version),
+            )
+    _write(database, "kept", 1)
+    _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 4)
+    assert _summary(database) == {"lost": (3, 3), "kept": (1, 1)}
 
 
 def test_a_redelivered_event_changes_nothing(database, clean) -> None:
