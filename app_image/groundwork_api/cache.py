@@ -210,6 +210,16 @@ class Cache:
         found = await self._bounded(self._script(_DROP_IF_OLDER)(keys=[KEY_PREFIX + user_id], args=[int(version)]))
         return bool(found)
 
+    async def drop_older_many(self, entries: list[tuple[str, int]]) -> None:
+        """drop_older for many users in one round trip; raises CacheUnavailable on failure."""
+        if self.client is None or not entries:
+            return
+        script = self._script(_DROP_IF_OLDER)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, version in entries:
+            await script(keys=[KEY_PREFIX + user_id], args=[int(version)], client=pipe)
+        await self._bounded(pipe.execute())
+
     def _warn(self, event: str, exc: Exception) -> None:
         # At most one line every 10 s: a cache outage must not flood the log with one line per request.
         now = time.monotonic()

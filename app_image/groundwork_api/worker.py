@@ -181,17 +181,19 @@ class Worker:
 
     async def _apply(self, entries: list[tuple[bytes, dict]]) -> None:
         """Applies every entry in hand; a stop request waits for the batch, which takes milliseconds."""
-        for message_id, fields in entries:
-            event = events.Event.from_fields(fields)
-            async with self.pool.connection() as conn:
+        if not entries:
+            return
+        batch = [(message_id, events.Event.from_fields(fields)) for message_id, fields in entries]
+        async with self.pool.connection() as conn:
+            for _message_id, event in batch:
                 if await events.apply(conn, event):
                     self.applied += 1
-            # A cached read older than this write goes, whether or not the API's own refresh reached the cache
-            # (it may have been down then): every acknowledged write ends up invalidating what it made stale.
-            await self.cache.drop_older(event.user_id, event.version)
-            # Acknowledged only after the summary committed: a crash in between means a redelivery, which the
-            # ledger turns into a no-op.
-            await self.stream.xack(events.STREAM, events.GROUP, message_id)
+        # A cached read older than a write goes, whether or not the API's own refresh reached the cache (it may
+        # have been down then): every acknowledged write ends up invalidating what it made stale.
+        await self.cache.drop_older_many([(event.user_id, event.version) for _message_id, event in batch])
+        # Acknowledged only after the summaries committed: a crash in between means a redelivery, which the ledger
+        # turns into a no-op.
+        await self.stream.xack(events.STREAM, events.GROUP, *[message_id for message_id, _event in batch])
 
     async def _requeue_lost(self) -> None:
         """Publishes again what the stream lost; only when every event it holds was delivered and acknowledged."""
