@@ -185,9 +185,7 @@ class Worker:
             return
         batch = [(message_id, events.Event.from_fields(fields)) for message_id, fields in entries]
         async with self.pool.connection() as conn:
-            for _message_id, event in batch:
-                if await events.apply(conn, event):
-                    self.applied += 1
+            self.applied += await events.apply_batch(conn, [event for _message_id, event in batch])
         # A cached read older than a write goes, whether or not the API's own refresh reached the cache (it may
         # have been down then): every acknowledged write ends up invalidating what it made stale.
         await self.cache.drop_older_many([(event.user_id, event.version) for _message_id, event in batch])

@@ -94,6 +94,19 @@ def test_every_write_becomes_one_event_applied_once(database, redis_server, clea
     assert database.query("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")[0][0] == 0
 
 
+def test_a_batch_applies_only_its_new_events_once_each(database, clean) -> None:
+    async def go() -> tuple[int, int]:
+        async with await psycopg.AsyncConnection.connect(_url(database), autocommit=True) as conn:
+            await events.apply(conn, events.Event(1, "hana", 1))
+            batch = [events.Event(1, "hana", 1), events.Event(2, "hana", 2), events.Event(2, "hana", 2)]
+            batch.append(events.Event(3, "ivan", 7))
+            return await events.apply_batch(conn, batch), await events.apply_batch(conn, batch)
+
+    first, again = asyncio.run(go())
+    assert (first, again) == (2, 0), "event 1 was applied before; event 2 appears twice in the batch"
+    assert _summary(database) == {"hana": (2, 2), "ivan": (1, 7)}
+
+
 def test_events_the_stream_lost_are_published_again(database, redis_server, clean) -> None:
     # Published (marked) but never applied, as after a cache restart that lost the stream's data.
     with database.connect(database.app_database) as conn:
