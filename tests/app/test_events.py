@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
+import trustme
 
 from tests.harness import APP_DIR, Postgres
 from tests.redis_server import RedisServer
@@ -118,6 +120,26 @@ def test_events_the_stream_lost_are_published_again(database, redis_server, clea
     _write(database, "kept", 1)
     _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 4)
     assert _summary(database) == {"lost": (3, 3), "kept": (1, 1)}
+
+
+def test_applying_a_write_drops_an_older_cached_read(database, redis_server, clean) -> None:
+    # As when the API's own refresh after the write did not reach the cache: the entry still holds version 1.
+    cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
+
+    async def cached(put: bool) -> tuple[bytes | None, bytes | None]:
+        if put:
+            await cache.put_practice("stale", 1, b'{"version":1}')
+            await cache.put_practice("fresh", 3, b'{"version":3}')
+        found = await cache.get_practice("stale"), await cache.get_practice("fresh")
+        await cache.close()
+        return found
+
+    asyncio.run(cached(put=True))
+    _write(database, "stale", 2)
+    _write(database, "fresh", 2)
+    _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 2)
+    cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
+    assert asyncio.run(cached(put=False)) == (None, b'{"version":3}'), "older entries go, newer ones stay"
 
 
 def test_a_redelivered_event_changes_nothing(database, clean) -> None:
@@ -295,3 +317,33 @@ def test_the_subject_limit_still_holds_per_process_when_the_cache_is_down(redis_
     decisions = asyncio.run(go())
     assert [d.allowed for d in decisions] == [True, True, False]
     assert not any(d.shared for d in decisions)
+
+
+def test_the_cache_is_reached_over_tls_with_its_ca_and_refused_with_another(scratch) -> None:
+    ca, other = trustme.CA(), trustme.CA()
+    base = scratch / f"redis-tls-{secrets.token_hex(4)}"
+    base.mkdir()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file, other_file = base / "cert.pem", base / "key.pem", base / "ca.pem", base / "other.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    other.cert_pem.write_to_path(str(other_file))
+    server = RedisServer(base / "data", password=secrets.token_urlsafe(16), tls=(cert, key)).start()
+
+    async def go(ca_path: Path) -> bytes | None:
+        cache = Cache(CacheSettings(url=server.url, password=server.password, ca_file=str(ca_path)))
+        try:
+            await cache.round_trip()
+            await cache.put_practice("tls", 1, b'{"over":"tls"}')
+            return await cache.read_practice("tls")
+        finally:
+            await cache.close()
+
+    try:
+        assert server.url.startswith("rediss://")
+        assert asyncio.run(go(ca_file)) == b'{"over":"tls"}'
+        with pytest.raises(CacheUnavailable):
+            asyncio.run(go(other_file))
+    finally:
+        server.stop()
