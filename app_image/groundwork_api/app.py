@@ -290,7 +290,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/livez", service.livez, methods=["GET"]),
         Route("/heartbeat", service.heartbeat, methods=["GET"]),
         Route("/map", service.map_practice, methods=["POST"]),
-        Route("/map/{rest:any}", service.map_read, methods=["GET"]),
+        # Both reads go to one handler, which reads the undecoded path; two routes keep their metrics apart.
+        Route("/map/{user_id:any}/summary", service.map_read, methods=["GET"]),
+        Route("/map/{user_id:any}", service.map_read, methods=["GET"]),
         Route("/metrics", service.metrics_text, methods=["GET"]),
         Route("/openapi.json", service.openapi_json, methods=["GET"]),
         Route("/docs", service.docs, methods=["GET"]),
