@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
 
-from tests.harness import AppProcess, PgBouncer, Postgres, app_environment, free_port, scratch_dir
+from tests.harness import APP_DIR, AppProcess, PgBouncer, Postgres, app_environment, free_port, scratch_dir
+from tests.redis_server import RedisServer
 
 TOKEN_SECRET = "test-signing-secret-" + "x" * 32
 TOKEN_ISSUER = "groundwork-tests"
@@ -45,6 +50,14 @@ def pgbouncer(postgres, scratch) -> Iterator[PgBouncer]:
 
 
 @pytest.fixture(scope="session")
+def session_redis(scratch) -> Iterator[RedisServer]:
+    """One Redis for the session's well-behaved tests; tests that stop a cache start their own."""
+    server = RedisServer(scratch / "redis", password=secrets.token_urlsafe(16)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def start_app(scratch) -> Iterator[Callable[..., AppProcess]]:
     """Start API processes with the image's command; every one still running is stopped at the end."""
     started: list[AppProcess] = []
@@ -58,6 +71,40 @@ def start_app(scratch) -> Iterator[Callable[..., AppProcess]]:
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture(scope="session")
+def start_worker(scratch) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start worker processes (`python -m groundwork_api.worker`, as the worker service runs it); stopped at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(database_url: str, cache: RedisServer, **env: str) -> subprocess.Popen:
+        environment = {
+            "PATH": os.environ["PATH"],
+            "DATABASE_URL": database_url,
+            "CACHE_URL": cache.url,
+            "CACHE_PASSWORD": cache.password,
+            **env,
+        }
+        log = scratch / "logs" / f"worker-{secrets.token_hex(4)}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "groundwork_api.worker"],
+                cwd=APP_DIR,
+                env=environment,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        process.log = log
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
 
 
 @pytest.fixture(scope="session", params=["direct", "pooled"])

@@ -7,6 +7,7 @@ import contextlib
 import time
 
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -16,11 +17,13 @@ from starlette.routing import Route
 
 from . import idempotency, logs, metrics, openapi
 from .auth import TokenVerifier
+from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import Database, DatabaseUnavailable, ValueRefused
 from .errors import ApiError, JSONResponse, from_status
 from .observe import ObserveMiddleware
+from .ratelimit import SubjectLimiter
 from .settings import Settings, load
-from .validation import parse_map_request
+from .validation import parse_map_request, parse_user_id
 
 _JSON_TYPES = ("application/json",)
 _LIVEZ = b'{"status":"ok"}'
@@ -33,6 +36,8 @@ class Service:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.database = Database(settings)
+        self.cache = Cache(cache_settings(settings))
+        self.limiter = SubjectLimiter(self.cache, settings.subject_rate_limit, settings.subject_rate_window_seconds)
         keys = (settings.jwt_secret, settings.jwt_secret_next, settings.jwt_secret_previous)
         self.tokens = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience, settings.jwt_leeway)
         self.started = time.monotonic()
@@ -47,27 +52,43 @@ class Service:
             "version": self.settings.version,
             "uptime_s": round(time.monotonic() - self.started, 3),
         }
-        try:
-            trip = await self.database.round_trip()
-        except DatabaseUnavailable as exc:
+        database, cache = await asyncio.gather(self.database.round_trip(), self._cache_trip(), return_exceptions=True)
+        for outcome in (database, cache):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DatabaseUnavailable):
+                raise outcome
+        if isinstance(database, DatabaseUnavailable):
             metrics.set_database_up(False)
             body["status"] = "unavailable"
-            body["reason"] = str(exc)
+            body["reason"] = str(database)
             body["database"] = {"ok": False, "latency_ms": None, "server_version": None}
+            body["cache"] = cache
             body["pool"] = self.database.stats()
             return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
         metrics.set_database_up(True)
-        body["status"] = "ok"
+        # The cache only speeds reads up and carries events, which wait in the outbox while it is down: the service
+        # still answers every request, so a cache that is down is "degraded", not a reason to take the task out.
+        body["status"] = "degraded" if cache["state"] == "down" else "ok"
         body["database"] = {
             "ok": True,
-            "latency_ms": round(trip.latency_ms, 3),
-            "server_version": trip.server_version,
+            "latency_ms": round(database.latency_ms, 3),
+            "server_version": database.server_version,
         }
+        body["cache"] = cache
         body["pool"] = self.database.stats()
         return JSONResponse(body)
 
+    async def _cache_trip(self) -> dict:
+        if not self.cache.enabled:
+            return {"ok": False, "state": "off", "latency_ms": None}
+        try:
+            latency = await self.cache.round_trip()
+        except CacheUnavailable as exc:
+            return {"ok": False, "state": "down", "latency_ms": None, "reason": str(exc)}
+        return {"ok": True, "state": "ok", "latency_ms": round(latency, 3)}
+
     async def map_practice(self, request: Request) -> Response:
         claims = self.tokens.verify(request.headers.get("authorization"))
+        await self._limit(claims)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
@@ -92,8 +113,71 @@ class Service:
                 f"this {idempotency.HEADER} was first used with a different request; use a new key",
                 idempotency.HEADER,
             ) from None
+        if outcome.stored is not None:
+            # After the commit: the write is acknowledged whatever the cache says, and the worker drops any older
+            # entry when it applies this write's event, should this refresh not reach the cache.
+            stored = outcome.stored
+            await self.cache.put_practice(stored.user_id, stored.version, stored.body)
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
         return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
+
+    async def _limit(self, claims: dict) -> None:
+        if not self.limiter.enabled:
+            return
+        subject = claims.get("sub")
+        # Tokens without a subject share one count: none of them can escape the limit.
+        decision = await self.limiter.check(subject if isinstance(subject, str) else "")
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"more than {self.limiter.limit} writes in {self.limiter.window} s for this token's subject;"
+                f" retry after {decision.retry_after} s",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+
+    async def map_read(self, request: Request) -> Response:
+        """GET /map/{user_id} and GET /map/{user_id}/summary, from the undecoded path: an id may hold a slash."""
+        self.tokens.verify(request.headers.get("authorization"))
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        if not raw.startswith(b"/map/"):
+            raise ApiError(404, "not_found", "Not Found")
+        segments = raw[len(b"/map/") :].split(b"/")
+        if len(segments) == 1 and segments[0]:
+            return await self._practice(parse_user_id(segments[0]))
+        if len(segments) == 2 and segments[0] and segments[1] == b"summary":
+            return await self._summary(parse_user_id(segments[0]))
+        raise ApiError(404, "not_found", "Not Found")
+
+    async def _practice(self, user_id: str) -> Response:
+        state = "off"
+        if self.cache.enabled:
+            try:
+                cached = await self.cache.read_practice(user_id)
+            except CacheUnavailable:
+                cached = None
+            else:
+                if cached is not None:
+                    return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+                state = "miss"
+        try:
+            stored = await self.database.read_practice(user_id)
+        except DatabaseUnavailable as exc:
+            raise ApiError(503, "database_unavailable", str(exc), headers={"Retry-After": "1"}) from None
+        if stored is None:
+            raise ApiError(404, "not_found", "no practice is stored for this user_id", "user_id", {"X-Cache": state})
+        if state == "miss":
+            await self.cache.put_practice(stored.user_id, stored.version, stored.body)
+        return Response(stored.body, media_type="application/json", headers={"X-Cache": state})
+
+    async def _summary(self, user_id: str) -> Response:
+        try:
+            summary = await self.database.read_summary(user_id)
+        except DatabaseUnavailable as exc:
+            raise ApiError(503, "database_unavailable", str(exc), headers={"Retry-After": "1"}) from None
+        if summary is None:
+            raise ApiError(404, "not_found", "the worker has applied no write of this user_id yet", "user_id")
+        return JSONResponse(summary)
 
     async def _read_body(self, request: Request) -> bytes:
         """Read at most the body limit, refusing early on a declared or streamed size above it."""
@@ -145,6 +229,7 @@ class Service:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.database.close(grace=min(5.0, self.settings.shutdown_timeout))
+            await self.cache.close()
             metrics.worker_exited()
             logs.emit("info", "stopped")
             logs.flush()
@@ -174,6 +259,28 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return ApiError(500, "internal_error", "the server could not complete the request").response()
 
 
+class _AnyText(PathConvertor):
+    """Like `path`, but also across a decoded newline (%0A), so such an id gets a 422 and not a 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("any", _AnyText())
+
+
+def cache_settings(settings: Settings) -> CacheSettings:
+    """The cache client's settings from the service's."""
+    return CacheSettings(
+        url=settings.cache_url,
+        password=settings.cache_password,
+        username=settings.cache_username,
+        iam_auth=settings.cache_iam_auth,
+        region=settings.aws_region,
+        ca_file=settings.cache_ca_file,
+        ttl_seconds=settings.cache_ttl_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the application; with no settings given, read them from the environment."""
     settings = settings or load()
@@ -183,6 +290,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/livez", service.livez, methods=["GET"]),
         Route("/heartbeat", service.heartbeat, methods=["GET"]),
         Route("/map", service.map_practice, methods=["POST"]),
+        # Both reads go to one handler, which reads the undecoded path; two routes keep their metrics apart.
+        Route("/map/{user_id:any}/summary", service.map_read, methods=["GET"]),
+        Route("/map/{user_id:any}", service.map_read, methods=["GET"]),
         Route("/metrics", service.metrics_text, methods=["GET"]),
         Route("/openapi.json", service.openapi_json, methods=["GET"]),
         Route("/docs", service.docs, methods=["GET"]),
@@ -193,9 +303,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID", idempotency.HEADER],
-                expose_headers=["X-Request-ID", "Idempotent-Replayed"],
+                allow_methods=list(settings.cors_methods),
+                allow_headers=list(settings.cors_headers),
+                allow_credentials=settings.cors_allow_credentials,
+                expose_headers=["X-Request-ID", "Idempotent-Replayed", "X-Cache", "Retry-After"],
                 max_age=600,
             )
         )

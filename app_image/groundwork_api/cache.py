@@ -3,31 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import orjson
 import redis.asyncio as redis
 from redis.credentials import CredentialProvider
 from redis.exceptions import RedisError
 
 from . import logs
 
-# Sets the entry only when no entry, or an older version, is there: a reader that fetched an old row from the
-# database can never overwrite what a later write put in the cache.
+# An entry is "<version> <record JSON>": the version is read without parsing the record, whose numbers may be
+# beyond what Lua's numbers hold. Sets the entry only when no entry, or an older version, is there: a reader that
+# fetched an old row from the database can never overwrite what a later write put in the cache.
 _SET_IF_NEWER = """
 local current = redis.call('GET', KEYS[1])
 if current then
-  local ok, stored = pcall(cjson.decode, current)
-  if ok and tonumber(stored['version']) and tonumber(stored['version']) >= tonumber(ARGV[2]) then
+  local stored = tonumber(string.match(current, '^(%d+) '))
+  if stored and stored >= tonumber(ARGV[2]) then
     return 0
   end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2] .. ' ' .. ARGV[1], 'EX', ARGV[3])
 return 1
 """
+# Drops the entry when it holds a version older than the one given (the worker, for each applied event).
+_DROP_IF_OLDER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local stored = tonumber(string.match(current, '^(%d+) '))
+  if not stored or stored < tonumber(ARGV[1]) then
+    return redis.call('DEL', KEYS[1])
+  end
+end
+return 0
+"""
+RETRY_AFTER_FAILURE_S = 1.0
+"""After a failed call the cache is skipped this long: an unreachable cache costs one deadline, not one per call."""
 KEY_PREFIX = "practice:"
 """Prefix of the cache keys of stored practices."""
 
@@ -94,7 +107,8 @@ class Cache:
         self.settings = settings
         self.enabled = bool(settings.url)
         self._last_warning = 0.0
-        self._script = None
+        self._skip_until = 0.0
+        self._scripts: dict[str, object] = {}
         if not self.enabled:
             self.client = None
             return
@@ -119,58 +133,92 @@ class Cache:
                 options["password"] = settings.password
         self.client = redis.Redis.from_url(settings.url, **options)
 
+    @property
+    def skipping(self) -> bool:
+        """True for a moment after a failure: callers go straight to their fallback."""
+        return time.monotonic() < self._skip_until
+
     async def close(self) -> None:
         if self.client is not None:
             await self.client.aclose()
 
     async def _bounded(self, work):
+        if self.client is None or self.skipping:
+            with contextlib.suppress(AttributeError):
+                work.close()  # never awaited: closed so Python does not warn about it
+        if self.client is None:
+            raise CacheUnavailable("no cache is configured")
+        if self.skipping:
+            raise CacheUnavailable("cache failed less than a second ago; skipped")
         try:
             return await asyncio.wait_for(work, self.settings.timeout)
         except (TimeoutError, RedisError, OSError) as exc:
+            self._skip_until = time.monotonic() + RETRY_AFTER_FAILURE_S
             raise CacheUnavailable(_describe(exc, self.settings.timeout)) from None
 
+    def _script(self, source: str):
+        if source not in self._scripts:
+            self._scripts[source] = self.client.register_script(source)
+        return self._scripts[source]
+
     async def round_trip(self) -> float:
-        """Milliseconds of one PING; CacheUnavailable when the cache does not answer."""
+        """Milliseconds of one PING; CacheUnavailable when the cache does not answer (the breaker is not consulted)."""
         if self.client is None:
             raise CacheUnavailable("no cache is configured")
         started = time.perf_counter()
-        await self._bounded(self.client.ping())
+        try:
+            await asyncio.wait_for(self.client.ping(), self.settings.timeout)
+        except (TimeoutError, RedisError, OSError) as exc:
+            raise CacheUnavailable(_describe(exc, self.settings.timeout)) from None
         return (time.perf_counter() - started) * 1000
 
-    async def get_practice(self, user_id: str) -> dict | None:
-        """The cached record, or None on a miss or when the cache cannot answer (the caller reads the database)."""
-        if self.client is None:
+    async def read_practice(self, user_id: str) -> bytes | None:
+        """The cached record's JSON as it was stored, or None on a miss; CacheUnavailable when it cannot answer."""
+        raw = await self._bounded(self.client.get(KEY_PREFIX + user_id))
+        if raw is None:
             return None
+        _version, separator, record = raw.partition(b" ")
+        return record if separator and record else None
+
+    async def get_practice(self, user_id: str) -> bytes | None:
+        """Like read_practice, but an unavailable cache is a miss (logged at most every 10 s)."""
         try:
-            raw = await self._bounded(self.client.get(KEY_PREFIX + user_id))
+            return await self.read_practice(user_id)
         except CacheUnavailable as exc:
             self._warn("cache read skipped", exc)
             return None
-        if raw is None:
-            return None
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
 
-    async def put_practice(self, record: Mapping) -> bool:
-        """Stores the record unless a newer version is cached; a cache failure is logged, never raised."""
+    async def put_practice(self, user_id: str, version: int, record: bytes) -> bool:
+        """Stores the record's JSON unless a newer version is cached; a cache failure is logged, never raised."""
         if self.client is None:
             return False
-        if self._script is None:
-            self._script = self.client.register_script(_SET_IF_NEWER)
-        payload = orjson.dumps(record)
         try:
             stored = await self._bounded(
-                self._script(
-                    keys=[KEY_PREFIX + record["user_id"]],
-                    args=[payload, int(record["version"]), self.settings.ttl_seconds],
+                self._script(_SET_IF_NEWER)(
+                    keys=[KEY_PREFIX + user_id], args=[record, int(version), self.settings.ttl_seconds]
                 )
             )
         except CacheUnavailable as exc:
             self._warn("cache write skipped", exc)
             return False
         return bool(stored)
+
+    async def drop_older(self, user_id: str, version: int) -> bool:
+        """Removes the user's entry if it holds a version before `version`; raises CacheUnavailable on failure."""
+        if self.client is None:
+            return False
+        found = await self._bounded(self._script(_DROP_IF_OLDER)(keys=[KEY_PREFIX + user_id], args=[int(version)]))
+        return bool(found)
+
+    async def drop_older_many(self, entries: list[tuple[str, int]]) -> None:
+        """drop_older for many users in one round trip; raises CacheUnavailable on failure."""
+        if self.client is None or not entries:
+            return
+        script = self._script(_DROP_IF_OLDER)
+        pipe = self.client.pipeline(transaction=False)
+        for user_id, version in entries:
+            await script(keys=[KEY_PREFIX + user_id], args=[int(version)], client=pipe)
+        await self._bounded(pipe.execute())
 
     def _warn(self, event: str, exc: Exception) -> None:
         # At most one line every 10 s: a cache outage must not flood the log with one line per request.

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import idempotency, logs
+from . import events, idempotency, logs
 from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
@@ -35,17 +35,50 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """,
     ),
     (2, idempotency.SCHEMA),
+    (3, events.SCHEMA),
 )
 
 # The write carries its own deadline: a server that was paused or slow and gets to it after the client has
-# answered 503 writes nothing (clock skew between the hosts narrows or widens this by the skew).
+# answered 503 writes nothing (clock skew between the hosts narrows or widens this by the skew). The write's event
+# goes into the outbox in the same statement (events.RECORD_EVENT's insert, fed by the written row), so it exists
+# exactly when the write committed, without BEGIN and COMMIT round trips.
 UPSERT = """
-INSERT INTO user_practice AS t (user_id, practice)
-SELECT %s, %s WHERE clock_timestamp() < %s
-ON CONFLICT (user_id) DO UPDATE
-    SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
-RETURNING user_id, practice::text, version, created_at, updated_at, (xmax = 0) AS inserted
+WITH written AS (
+    INSERT INTO user_practice AS t (user_id, practice)
+    SELECT %s, %s WHERE clock_timestamp() < %s
+    ON CONFLICT (user_id) DO UPDATE
+        SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
+    RETURNING user_id, practice::text, version, created_at, updated_at, (xmax = 0) AS inserted
+), recorded AS (
+    INSERT INTO event_outbox (user_id, version) SELECT user_id, version FROM written
+)
+SELECT * FROM written
 """
+SELECT_PRACTICE = (
+    "SELECT user_id, practice::text, version, created_at, updated_at FROM user_practice WHERE user_id = %s"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A stored practice: its version and the JSON answer that shows it."""
+
+    user_id: str
+    version: int
+    body: bytes
+
+
+def _record(user_id: str, practice_text: str, version: int, created_at: datetime, updated_at: datetime) -> bytes:
+    """The record's JSON as every endpoint answers it; the practice is PostgreSQL's text, so numbers stay exact."""
+    return orjson.dumps(
+        {
+            "user_id": user_id,
+            "practice": orjson.Fragment(practice_text),
+            "version": version,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
+    )
 
 
 class DatabaseUnavailable(Exception):
@@ -68,6 +101,8 @@ class Outcome:
     status: int
     body: bytes
     replayed: bool = False
+    stored: Stored | None = None
+    """What this request wrote (None for a replay, which wrote nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,17 +264,34 @@ class Database:
         row = await cursor.fetchone()
         if row is None:
             raise TimeoutError  # inside a transaction this rolls it back, the idempotency key with it
-        stored_user_id, stored, version, created_at, updated_at, inserted = row
-        body = orjson.dumps(
-            {
-                "user_id": stored_user_id,
-                "practice": orjson.Fragment(stored),
-                "version": version,
-                "created_at": created_at,
-                "updated_at": updated_at,
-            }
-        )
-        return Outcome(201 if inserted else 200, body)
+        stored_user_id, practice_text, version, created_at, updated_at, inserted = row
+        body = _record(stored_user_id, practice_text, version, created_at, updated_at)
+        return Outcome(201 if inserted else 200, body, stored=Stored(stored_user_id, version, body))
+
+    async def read_practice(self, user_id: str) -> Stored | None:
+        """The user's stored practice, answered as the write answered it; None when there is none."""
+
+        async def select(conn: psycopg.AsyncConnection) -> tuple | None:
+            cursor = await conn.execute(SELECT_PRACTICE, (user_id,))
+            return await cursor.fetchone()
+
+        row = await self._read(select)
+        return None if row is None else Stored(row[0], row[2], _record(*row))
+
+    async def read_summary(self, user_id: str) -> dict | None:
+        """The worker's summary of the user's applied writes; None until it has applied one."""
+        return await self._read(lambda conn: events.summary(conn, user_id))
+
+    async def _read(self, query):
+        async def go():
+            await self._ensure_schema()
+            async with self.pool.connection() as conn:
+                return await query(conn)
+
+        try:
+            return await _within(self.deadline, go())
+        except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
+            raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
 
     async def prune_idempotency_keys(self, ttl: float, every: float) -> None:
         """Delete expired idempotency keys now and then, for as long as the service runs."""

@@ -49,6 +49,40 @@ ON CONFLICT (user_id) DO UPDATE
     SET writes = s.writes + 1, last_version = GREATEST(s.last_version, EXCLUDED.last_version),
         updated_at = clock_timestamp()
 """
+# Published events the stream no longer holds (a cache restarted without its data, a failover that lost the last
+# writes, trimming): only asked when the stream is drained, so an event published a while ago and not applied is
+# known lost, and is published again. The newest `window` ids are looked at, through the primary key.
+_REQUEUE_LOST = """
+UPDATE event_outbox SET published_at = NULL
+WHERE id IN (
+    SELECT o.id FROM event_outbox o
+    WHERE o.id > (SELECT coalesce(max(id), 0) FROM event_outbox) - %(window)s
+      AND o.published_at < clock_timestamp() - make_interval(secs => %(settle)s)
+      AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = o.id)
+    ORDER BY o.id LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+# A whole batch in one statement (one transaction): the events not yet in the ledger are claimed, and only they are
+# counted in their users' summaries; rows are taken in a fixed order so concurrent workers do not deadlock.
+_APPLY_BATCH = """
+WITH batch AS (
+    SELECT DISTINCT ON (event_id) event_id, user_id, version
+    FROM unnest(%(ids)s::bigint[], %(users)s::text[], %(versions)s::bigint[]) AS b(event_id, user_id, version)
+    ORDER BY event_id
+), claimed AS (
+    INSERT INTO processed_events (event_id) SELECT event_id FROM batch ORDER BY event_id
+    ON CONFLICT DO NOTHING RETURNING event_id
+), summed AS (
+    INSERT INTO user_summary AS s (user_id, writes, last_version)
+    SELECT b.user_id, count(*), max(b.version) FROM batch b JOIN claimed c USING (event_id)
+    GROUP BY b.user_id ORDER BY b.user_id
+    ON CONFLICT (user_id) DO UPDATE
+        SET writes = s.writes + EXCLUDED.writes, last_version = GREATEST(s.last_version, EXCLUDED.last_version),
+            updated_at = clock_timestamp()
+)
+SELECT count(*) FROM claimed
+"""
 _SUMMARY = "SELECT user_id, writes, last_version, updated_at FROM user_summary WHERE user_id = %s"
 _BACKLOG = "SELECT count(*) FROM event_outbox WHERE published_at IS NULL"
 _PRUNE = """
@@ -111,6 +145,24 @@ async def apply(conn: psycopg.AsyncConnection, event: Event) -> bool:
             return False
         await conn.execute(_APPLY_EVENT, (event.user_id, event.version))
     return True
+
+
+async def requeue_lost(conn: psycopg.AsyncConnection, settle_s: float = 5, window: int = 100_000) -> int:
+    """Marks published-but-unapplied events older than `settle_s` unpublished again; call only on a drained stream."""
+    cursor = await conn.execute(_REQUEUE_LOST, {"window": window, "settle": settle_s, "batch": 10_000})
+    return cursor.rowcount
+
+
+async def apply_batch(conn: psycopg.AsyncConnection, batch: list[Event]) -> int:
+    """Applies each event of the batch once, all in one transaction; returns how many were new."""
+    params = {
+        "ids": [event.id for event in batch],
+        "users": [event.user_id for event in batch],
+        "versions": [event.version for event in batch],
+    }
+    cursor = await conn.execute(_APPLY_BATCH, params)
+    (applied,) = await cursor.fetchone()
+    return int(applied)
 
 
 async def summary(conn: psycopg.AsyncConnection, user_id: str) -> dict | None:

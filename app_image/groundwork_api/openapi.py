@@ -71,12 +71,17 @@ def _practice_schemas() -> dict[str, dict]:
 def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
     heartbeat = {
         "type": "object",
-        "required": ["service", "version", "uptime_s", "status", "database", "pool"],
+        "required": ["service", "version", "uptime_s", "status", "database", "cache", "pool"],
         "properties": {
             "service": {"type": "string"},
             "version": {"type": "string"},
             "uptime_s": {"type": "number"},
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "status": {
+                "type": "string",
+                "enum": ["ok", "degraded", "unavailable"],
+                "description": "unavailable (503): the database is down; degraded (200): the cache is down, reads go "
+                "to the database and events wait in the outbox",
+            },
             "reason": {"type": "string"},
             "database": {
                 "type": "object",
@@ -86,10 +91,31 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                     "server_version": {"type": ["string", "null"]},
                 },
             },
+            "cache": {
+                "type": "object",
+                "required": ["ok", "state", "latency_ms"],
+                "properties": {
+                    "ok": {"type": "boolean"},
+                    "state": {"type": "string", "enum": ["ok", "down", "off"], "description": "off: no cache set"},
+                    "latency_ms": {"type": ["number", "null"]},
+                    "reason": {"type": "string"},
+                },
+            },
             "pool": {
                 "type": "object",
                 "properties": {k: {"type": "integer"} for k in ("size", "idle", "waiting", "max")},
             },
+        },
+    }
+    summary = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["user_id", "writes", "last_version", "updated_at"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "writes": {"type": "integer", "minimum": 1, "description": "writes the worker has applied"},
+            "last_version": {"type": "integer", "minimum": 1},
+            "updated_at": {"type": "string", "format": "date-time"},
         },
     }
     record = {
@@ -103,21 +129,22 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
             "updated_at": {"type": "string", "format": "date-time"},
         },
     }
+    user_id = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": USER_ID_MAX,
+        "pattern": _no(USER_ID_FORBIDDEN),
+        # The same rule as a search, for dialects (Python's re) where $ also matches before a final newline.
+        "not": {"pattern": USER_ID_FORBIDDEN},
+        "description": "No control characters, no whitespace but the space (U+0020), and no invisible "
+        "formatting characters (soft hyphen, zero-width and bidirectional marks, byte order mark).",
+    }
     map_request = {
         "type": "object",
         "additionalProperties": False,
         "required": ["user_id", "practice"],
         "properties": {
-            "user_id": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": USER_ID_MAX,
-                "pattern": _no(USER_ID_FORBIDDEN),
-                # The same rule as a search, for dialects (Python's re) where $ also matches before a final newline.
-                "not": {"pattern": USER_ID_FORBIDDEN},
-                "description": "No control characters, no whitespace but the space (U+0020), and no invisible "
-                "formatting characters (soft hyphen, zero-width and bidirectional marks, byte order mark).",
-            },
+            "user_id": user_id,
             "practice": {
                 "$ref": "#/components/schemas/Practice",
                 "description": f"Any JSON object: containers nest at most {MAX_DEPTH} levels (practice itself is "
@@ -143,6 +170,21 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
             "pattern": idempotency.KEY_PATTERN,
         },
     }
+    user_id_parameter = {
+        "name": "user_id",
+        "in": "path",
+        "required": True,
+        "description": "The user_id as written, percent-encoded (a slash is %2F).",
+        "schema": user_id,
+    }
+    x_cache = {
+        "X-Cache": {
+            "description": "hit: served from the cache; miss: read from the database (and cached); off: no cache "
+            "is configured or it is unavailable",
+            "schema": {"type": "string", "enum": ["hit", "miss", "off"]},
+        }
+    }
+    retry_after = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
     replayed = {
         "Idempotent-Replayed": {
             "description": "true when the answer replays the first answer to this Idempotency-Key",
@@ -168,7 +210,7 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                     "summary": "Service state and a timed database round trip through the pool",
                     "responses": {
                         "200": {
-                            "description": "database reachable",
+                            "description": "database reachable (status degraded when the cache is down)",
                             "content": {"application/json": {"schema": heartbeat}},
                         },
                         "503": {
@@ -200,7 +242,46 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                         "413": _error("body too large"),
                         "415": _error("not JSON"),
                         "422": _error("fails the schema, or the Idempotency-Key was used with another body"),
+                        "429": {
+                            **_error("this token's subject made more writes than the limit allows in the window"),
+                            "headers": retry_after,
+                        },
                         "503": _error("database unavailable; nothing was written"),
+                    },
+                }
+            },
+            "/map/{user_id}": {
+                "get": {
+                    "summary": "A user's stored practice, as the last write answered it; read through the cache",
+                    "security": [{"bearer": []}],
+                    "parameters": [user_id_parameter],
+                    "responses": {
+                        "200": {
+                            "description": "the stored record",
+                            "headers": x_cache,
+                            "content": {"application/json": {"schema": record}},
+                        },
+                        "401": _error("missing or invalid token"),
+                        "404": {**_error("nothing is stored for this user_id"), "headers": x_cache},
+                        "422": _error("the user_id breaks the rules of POST /map"),
+                        "503": _error("database unavailable and the cache does not hold the record"),
+                    },
+                }
+            },
+            "/map/{user_id}/summary": {
+                "get": {
+                    "summary": "The worker's summary of a user's writes, from the database",
+                    "security": [{"bearer": []}],
+                    "parameters": [user_id_parameter],
+                    "responses": {
+                        "200": {
+                            "description": "writes applied by the worker, the last version and when",
+                            "content": {"application/json": {"schema": summary}},
+                        },
+                        "401": _error("missing or invalid token"),
+                        "404": _error("the worker has applied no write of this user_id yet"),
+                        "422": _error("the user_id breaks the rules of POST /map"),
+                        "503": _error("database unavailable"),
                     },
                 }
             },

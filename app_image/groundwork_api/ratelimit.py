@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 from collections import OrderedDict
@@ -52,7 +53,7 @@ class SubjectLimiter:
 
     async def check(self, subject: str) -> Decision:
         """Counts one request of the subject and decides; a cache outage falls back to this process's count."""
-        if self._script is not None:
+        if self._script is not None and not self.cache.skipping:
             try:
                 count, ttl_ms = await asyncio.wait_for(
                     self._script(keys=[self._key(subject)], args=[self.window * 1000]), self.cache.settings.timeout
@@ -63,8 +64,10 @@ class SubjectLimiter:
         return self._count_locally(subject)
 
     def _key(self, subject: str) -> str:
+        # A digest keeps keys short whatever the token's `sub` holds.
         window = int(time.time() // self.window)
-        return f"{KEY_PREFIX}{window}:{subject}"
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{KEY_PREFIX}{self.window}:{window}:{digest}"
 
     def _decide(self, count: int, seconds_left: float, *, shared: bool) -> Decision:
         if count <= self.limit:

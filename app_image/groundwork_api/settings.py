@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -13,6 +15,11 @@ from psycopg.conninfo import conninfo_to_dict
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_SECRET_BYTES = 32
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+CORS_DEFAULT_METHODS = ("GET", "POST")
+CORS_DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 class SettingsError(ValueError):
@@ -54,6 +61,19 @@ class Settings:
     pool_max_size: int = 10
     max_body_bytes: int = 64 * 1024
     cors_origins: tuple[str, ...] = ()
+    cors_methods: tuple[str, ...] = CORS_DEFAULT_METHODS
+    cors_headers: tuple[str, ...] = CORS_DEFAULT_HEADERS
+    cors_allow_credentials: bool = False
+    cache_url: str = field(default="", repr=False)
+    """Empty: no cache (reads go to the database, X-Cache: off)."""
+    cache_username: str = ""
+    cache_password: str = field(default="", repr=False)
+    cache_iam_auth: bool = False
+    cache_ca_file: str = ""
+    cache_ttl_seconds: int = 300
+    subject_rate_limit: int = 0
+    """Writes one token subject may make per window; 0 turns the limit off."""
+    subject_rate_window_seconds: int = 60
     jwt_leeway: float = 5.0
     log_level: str = "info"
     access_log: bool = True
@@ -62,6 +82,10 @@ class Settings:
     shutdown_timeout: float = 10.0
     idempotency_ttl: float = 86400.0
     """Seconds an Idempotency-Key and its answer are kept for retries."""
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 class _Reader:
@@ -93,10 +117,10 @@ class _Reader:
             value = int(raw) if integer else float(raw)
         except ValueError:
             kind = "a whole number" if integer else "a number"
-            self.problems.append(f"{name}={raw!r} is not {kind}; allowed: {low:g} to {high:g}")
+            self.problems.append(f"{name}={raw!r} is not {kind}; allowed: {_plain(low)} to {_plain(high)}")
             return default
         if not low <= value <= high:
-            self.problems.append(f"{name}={raw!r} is out of range; allowed: {low:g} to {high:g}")
+            self.problems.append(f"{name}={raw!r} is out of range; allowed: {_plain(low)} to {_plain(high)}")
         return value
 
     def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -140,6 +164,120 @@ def _check_iam_url(database_url: str, problems: list[str]) -> None:
         )
 
 
+def _items(read: _Reader, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = read.env.get(name, "").strip()
+    return tuple(item.strip() for item in raw.split(",") if item.strip()) if raw else default
+
+
+def _origin(entry: str) -> str | None:
+    """The entry as browsers send it in Origin (lower-case scheme and host), or None when it is not an origin."""
+    try:
+        parts = urlsplit(entry)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.username is not None:
+        return None
+    if parts.path or parts.query or parts.fragment or entry.endswith(("?", "#")):
+        return None
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port is not None else "")
+
+
+def _read_cors(read: _Reader) -> dict:
+    origins: list[str] = []
+    for entry in _items(read, "CORS_ORIGINS", ()):
+        origin = "*" if entry == "*" else _origin(entry)
+        if origin is None:
+            read.problems.append(
+                f"CORS_ORIGINS entry {entry[:100]!r} is not an origin; allowed: scheme://host[:port] (http or https,"
+                " no path) or *"
+            )
+        else:
+            origins.append(origin)
+    if "*" in origins and len(origins) > 1:
+        read.problems.append("CORS_ORIGINS mixes * with origins; allowed: * alone or a list of origins")
+    methods = tuple(m.upper() for m in _items(read, "CORS_METHODS", CORS_DEFAULT_METHODS))
+    for method in methods:
+        if method not in CORS_METHODS:
+            allowed = ", ".join(CORS_METHODS)
+            read.problems.append(f"CORS_METHODS entry {method[:40]!r} is not allowed; allowed: {allowed}")
+    headers = _items(read, "CORS_HEADERS", CORS_DEFAULT_HEADERS)
+    for header in headers:
+        if header != "*" and not _HEADER_NAME.fullmatch(header):
+            read.problems.append(
+                f"CORS_HEADERS entry {header[:70]!r} is not a header name; allowed: * or names such as Content-Type"
+            )
+    credentials = read.flag("CORS_ALLOW_CREDENTIALS", False)
+    if credentials and "*" in origins:
+        read.problems.append(
+            "CORS_ORIGINS='*' with CORS_ALLOW_CREDENTIALS=true is not allowed (browsers refuse a wildcard with"
+            " credentials, and it would let any site act as a signed-in user); allowed: listed origins with"
+            " credentials, or * without"
+        )
+    if credentials and "*" in headers:
+        read.problems.append(
+            "CORS_HEADERS='*' with CORS_ALLOW_CREDENTIALS=true is not allowed; allowed: header names with credentials"
+        )
+    return {
+        "cors_origins": tuple(dict.fromkeys(origins)),
+        "cors_methods": tuple(dict.fromkeys(methods)),
+        "cors_headers": tuple(dict.fromkeys(headers)),
+        "cors_allow_credentials": credentials,
+    }
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_cache(read: _Reader, region: str) -> dict:
+    url = read.text("CACHE_URL", "")
+    password = read.env.get("CACHE_PASSWORD", "")
+    username = read.text("CACHE_USERNAME", "")
+    iam_auth = read.flag("CACHE_IAM_AUTH", False)
+    ca_file = read.text("CACHE_CA_FILE", "")
+    if url:
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("rediss", "redis") and bool(parts.hostname) and parts.port != 0
+            valid = valid and (parts.path.strip("/") or "0").isdigit()
+        except ValueError:  # a port that is not a number
+            valid = False
+        if not valid:
+            read.problems.append(
+                "CACHE_URL is not a cache address (its value is not shown); allowed: rediss://host[:port][/db]"
+            )
+        elif parts.scheme == "redis" and not is_loopback(parts.hostname):
+            read.problems.append(
+                "CACHE_URL uses redis:// (no TLS) for a host that is not loopback (its value is not shown);"
+                " allowed: rediss://, or redis:// for 127.0.0.1, ::1 or localhost only"
+            )
+        elif iam_auth and (parts.password or password):
+            read.problems.append("CACHE_PASSWORD and a password in CACHE_URL are not allowed with CACHE_IAM_AUTH on")
+    if iam_auth:
+        if not url:
+            read.problems.append("CACHE_IAM_AUTH=true needs CACHE_URL; allowed: true with a rediss:// CACHE_URL")
+        if not username:
+            read.problems.append("CACHE_USERNAME is missing; CACHE_IAM_AUTH needs the cache user to sign in as")
+        if not region:
+            read.problems.append("AWS_REGION and AWS_DEFAULT_REGION are both missing; CACHE_IAM_AUTH needs one")
+    if ca_file and not os.path.isfile(ca_file):
+        read.problems.append(f"CACHE_CA_FILE={ca_file[:200]!r} is not a readable file; allowed: a PEM CA bundle path")
+    return {
+        "cache_url": url,
+        "cache_username": username,
+        "cache_password": password,
+        "cache_iam_auth": iam_auth,
+        "cache_ca_file": ca_file,
+        "cache_ttl_seconds": read.number("CACHE_TTL_SECONDS", 300, 1, 7 * 86400, integer=True),
+    }
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise SettingsError naming every bad or missing variable."""
     read = _Reader(os.environ if env is None else env)
@@ -154,10 +292,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
             _check_iam_url(database_url, read.problems)
         if not region:
             read.problems.append("AWS_REGION and AWS_DEFAULT_REGION are both missing; DATABASE_IAM_AUTH needs one")
-    origins = tuple(o.strip() for o in read.text("CORS_ORIGINS", "").split(",") if o.strip())
-    for origin in origins:
-        if origin != "*" and urlsplit(origin).scheme not in ("http", "https"):
-            read.problems.append(f"CORS_ORIGINS entry {origin!r} is not an origin; allowed: https://host[:port] or *")
+    cors = _read_cors(read)
+    cache = _read_cache(read, region)
     pool_min = read.number("POOL_MIN_SIZE", 2, 0, 100, integer=True)
     pool_max = read.number("POOL_MAX_SIZE", 10, 1, 100, integer=True)
     if pool_min > pool_max:
@@ -179,7 +315,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         pool_min_size=pool_min,
         pool_max_size=pool_max,
         max_body_bytes=read.number("MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024, integer=True),
-        cors_origins=origins,
+        **cors,
+        **cache,
+        subject_rate_limit=read.number("SUBJECT_RATE_LIMIT", 0, 0, 1_000_000, integer=True),
+        subject_rate_window_seconds=read.number("SUBJECT_RATE_WINDOW_SECONDS", 60, 1, 86400, integer=True),
         jwt_leeway=read.number("JWT_LEEWAY", 5.0, 0, 300),
         log_level=read.choice("LOG_LEVEL", "info", LOG_LEVELS),
         access_log=read.flag("ACCESS_LOG", True),

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import unquote_to_bytes
 
 from .errors import ApiError
 
@@ -169,3 +170,18 @@ def parse_map_request(body: bytes) -> MapRequest:
         raise _invalid("required, a JSON object", "practice")
     _check_practice(practice, suspect=_suspect_escape.search(body) is not None)
     return MapRequest(user_id=user_id, practice=practice)
+
+
+def parse_user_id(segment: bytes) -> str:
+    """A user_id from its percent-encoded path segment, held to the rules of POST /map; 422 otherwise."""
+    try:
+        user_id = unquote_to_bytes(segment).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid("must be percent-encoded UTF-8", "user_id") from None
+    if not 1 <= len(user_id) <= USER_ID_MAX or _user_id_forbidden.search(user_id):
+        raise _invalid(
+            f"must be 1 to {USER_ID_MAX} characters without controls, whitespace other than the space, "
+            "or invisible formatting characters",
+            "user_id",
+        )
+    return user_id

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError, ResponseError
 
 from . import events, logs
-from .cache import Cache, CacheSettings
+from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import _with_iam_token
 
 RECLAIM_IDLE_MS = 60_000
@@ -44,6 +44,8 @@ class WorkerSettings:
     """Value of the metric's Service dimension."""
     metric_interval: float = 60.0
     """Seconds between backlog reports."""
+    lost_check_interval: float = 10.0
+    """Seconds between looks for published events the stream lost."""
 
 
 def load(env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -114,7 +116,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Works until `stop` is set; the batch in hand when it is set is finished first."""
         await self.pool.open(wait=False)
-        delay, last_report, last_reclaim = 0.25, 0.0, 0.0
+        delay, last_report, last_reclaim, last_lost_check = 0.25, 0.0, 0.0, 0.0
         try:
             while not stop.is_set():
                 try:
@@ -123,12 +125,15 @@ class Worker:
                     if time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
                         last_reclaim = time.monotonic()
                         await self._apply(await self._reclaim())
+                    if time.monotonic() - last_lost_check >= self.settings.lost_check_interval:
+                        last_lost_check = time.monotonic()
+                        await self._requeue_lost()
                     await self._apply(await self._read())
                     if time.monotonic() - last_report >= self.settings.metric_interval:
                         last_report = time.monotonic()
                         await self._report_backlog()
                     delay = 0.25
-                except (RedisError, OSError, psycopg.Error) as exc:
+                except (RedisError, OSError, psycopg.Error, CacheUnavailable) as exc:
                     self.retries += 1
                     logs.emit("warning", "worker retrying", reason=type(exc).__name__, detail=str(exc)[:200])
                     with contextlib.suppress(TimeoutError):
@@ -176,14 +181,28 @@ class Worker:
 
     async def _apply(self, entries: list[tuple[bytes, dict]]) -> None:
         """Applies every entry in hand; a stop request waits for the batch, which takes milliseconds."""
-        for message_id, fields in entries:
-            event = events.Event.from_fields(fields)
-            async with self.pool.connection() as conn:
-                if await events.apply(conn, event):
-                    self.applied += 1
-            # Acknowledged only after the summary committed: a crash in between means a redelivery, which the
-            # ledger turns into a no-op.
-            await self.stream.xack(events.STREAM, events.GROUP, message_id)
+        if not entries:
+            return
+        batch = [(message_id, events.Event.from_fields(fields)) for message_id, fields in entries]
+        async with self.pool.connection() as conn:
+            self.applied += await events.apply_batch(conn, [event for _message_id, event in batch])
+        # A cached read older than a write goes, whether or not the API's own refresh reached the cache (it may
+        # have been down then): every acknowledged write ends up invalidating what it made stale.
+        await self.cache.drop_older_many([(event.user_id, event.version) for _message_id, event in batch])
+        # Acknowledged only after the summaries committed: a crash in between means a redelivery, which the ledger
+        # turns into a no-op.
+        await self.stream.xack(events.STREAM, events.GROUP, *[message_id for message_id, _event in batch])
+
+    async def _requeue_lost(self) -> None:
+        """Publishes again what the stream lost; only when every event it holds was delivered and acknowledged."""
+        groups = await self.stream.xinfo_groups(events.STREAM)
+        ours = [g for g in groups if g.get("name") in (events.GROUP, events.GROUP.encode())]
+        if not ours or ours[0].get("lag") is None or int(ours[0]["lag"]) or int(ours[0].get("pending") or 0):
+            return
+        async with self.pool.connection() as conn:
+            lost = await events.requeue_lost(conn)
+        if lost:
+            logs.emit("warning", "events the stream lost are published again", events=lost)
 
     async def _report_backlog(self) -> None:
         async with self.pool.connection() as conn:

@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
+import trustme
 
 from tests.harness import APP_DIR, Postgres
 from tests.redis_server import RedisServer
@@ -58,7 +60,9 @@ def _write(database: Postgres, user_id: str, version: int) -> None:
 
 def _settings(database: Postgres, redis_server: RedisServer, **kw) -> WorkerSettings:
     cache = CacheSettings(url=redis_server.url, password=redis_server.password)
-    return WorkerSettings(database_url=_url(database), cache=cache, idle_wait_ms=50, metric_interval=0.2, **kw)
+    return WorkerSettings(
+        database_url=_url(database), cache=cache, idle_wait_ms=50, metric_interval=0.2, lost_check_interval=0.2, **kw
+    )
 
 
 def _run_until(worker: Worker, done) -> None:
@@ -90,6 +94,52 @@ def test_every_write_becomes_one_event_applied_once(database, redis_server, clea
     _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 6)
     assert _summary(database) == {"alice": (5, 5), "bob": (1, 1)}
     assert database.query("SELECT count(*) FROM event_outbox WHERE published_at IS NULL")[0][0] == 0
+
+
+def test_a_batch_applies_only_its_new_events_once_each(database, clean) -> None:
+    async def go() -> tuple[int, int]:
+        async with await psycopg.AsyncConnection.connect(_url(database), autocommit=True) as conn:
+            await events.apply(conn, events.Event(1, "hana", 1))
+            batch = [events.Event(1, "hana", 1), events.Event(2, "hana", 2), events.Event(2, "hana", 2)]
+            batch.append(events.Event(3, "ivan", 7))
+            return await events.apply_batch(conn, batch), await events.apply_batch(conn, batch)
+
+    first, again = asyncio.run(go())
+    assert (first, again) == (2, 0), "event 1 was applied before; event 2 appears twice in the batch"
+    assert _summary(database) == {"hana": (2, 2), "ivan": (1, 7)}
+
+
+def test_events_the_stream_lost_are_published_again(database, redis_server, clean) -> None:
+    # Published (marked) but never applied, as after a cache restart that lost the stream's data.
+    with database.connect(database.app_database) as conn:
+        for version in (1, 2, 3):
+            conn.execute(
+                "INSERT INTO event_outbox (user_id, version, published_at) VALUES (%s, %s, now() - interval '1 min')",
+                ("lost", version),
+            )
+    _write(database, "kept", 1)
+    _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 4)
+    assert _summary(database) == {"lost": (3, 3), "kept": (1, 1)}
+
+
+def test_applying_a_write_drops_an_older_cached_read(database, redis_server, clean) -> None:
+    # As when the API's own refresh after the write did not reach the cache: the entry still holds version 1.
+    cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
+
+    async def cached(put: bool) -> tuple[bytes | None, bytes | None]:
+        if put:
+            await cache.put_practice("stale", 1, b'{"version":1}')
+            await cache.put_practice("fresh", 3, b'{"version":3}')
+        found = await cache.get_practice("stale"), await cache.get_practice("fresh")
+        await cache.close()
+        return found
+
+    asyncio.run(cached(put=True))
+    _write(database, "stale", 2)
+    _write(database, "fresh", 2)
+    _run_until(Worker(_settings(database, redis_server)), lambda: _applied(database) == 2)
+    cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
+    assert asyncio.run(cached(put=False)) == (None, b'{"version":3}'), "older entries go, newer ones stay"
 
 
 def test_a_redelivered_event_changes_nothing(database, clean) -> None:
@@ -161,16 +211,20 @@ def test_cached_entries_never_go_back_to_an_older_version(redis_server) -> None:
     cache = Cache(CacheSettings(url=redis_server.url, password=redis_server.password))
 
     async def go() -> tuple:
-        newer = await cache.put_practice({"user_id": "erin", "version": 2, "practice": {"v": 2}})
-        older = await cache.put_practice({"user_id": "erin", "version": 1, "practice": {"v": 1}})
+        newer = await cache.put_practice("erin", 2, b'{"version":2,"n":1e-400}')
+        older = await cache.put_practice("erin", 1, b'{"version":1}')
         found = await cache.get_practice("erin")
+        kept = await cache.drop_older("erin", 2)
+        dropped = await cache.drop_older("erin", 3)
+        gone = await cache.get_practice("erin")
         latency = await cache.round_trip()
         await cache.close()
-        return newer, older, found, latency
+        return newer, older, found, kept, dropped, gone, latency
 
-    newer, older, found, latency = asyncio.run(go())
+    newer, older, found, kept, dropped, gone, latency = asyncio.run(go())
     assert (newer, older) == (True, False)
-    assert found == {"user_id": "erin", "version": 2, "practice": {"v": 2}}
+    assert found == b'{"version":2,"n":1e-400}', "the record comes back byte for byte"
+    assert (kept, dropped, gone) == (False, True, None)
     assert latency > 0
 
 
@@ -181,7 +235,9 @@ def test_a_cache_that_is_down_is_a_miss_within_the_deadline(redis_server) -> Non
     async def go() -> tuple:
         started = time.perf_counter()
         found = await cache.get_practice("frank")
-        stored = await cache.put_practice({"user_id": "frank", "version": 1})
+        stored = await cache.put_practice("frank", 1, b"{}")
+        with pytest.raises(CacheUnavailable):
+            await cache.read_practice("frank")
         await cache.close()
         return found, stored, time.perf_counter() - started
 
@@ -261,3 +317,33 @@ def test_the_subject_limit_still_holds_per_process_when_the_cache_is_down(redis_
     decisions = asyncio.run(go())
     assert [d.allowed for d in decisions] == [True, True, False]
     assert not any(d.shared for d in decisions)
+
+
+def test_the_cache_is_reached_over_tls_with_its_ca_and_refused_with_another(scratch) -> None:
+    ca, other = trustme.CA(), trustme.CA()
+    base = scratch / f"redis-tls-{secrets.token_hex(4)}"
+    base.mkdir()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key, ca_file, other_file = base / "cert.pem", base / "key.pem", base / "ca.pem", base / "other.pem"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(ca_file))
+    other.cert_pem.write_to_path(str(other_file))
+    server = RedisServer(base / "data", password=secrets.token_urlsafe(16), tls=(cert, key)).start()
+
+    async def go(ca_path: Path) -> bytes | None:
+        cache = Cache(CacheSettings(url=server.url, password=server.password, ca_file=str(ca_path)))
+        try:
+            await cache.round_trip()
+            await cache.put_practice("tls", 1, b'{"over":"tls"}')
+            return await cache.read_practice("tls")
+        finally:
+            await cache.close()
+
+    try:
+        assert server.url.startswith("rediss://")
+        assert asyncio.run(go(ca_file)) == b'{"over":"tls"}'
+        with pytest.raises(CacheUnavailable):
+            asyncio.run(go(other_file))
+    finally:
+        server.stop()

@@ -135,3 +135,80 @@ def test_short_signing_keys_are_never_echoed():
         load({**GOOD, "JWT_SECRET_NEXT": "next-hunter2", "JWT_SECRET_PREVIOUS": "previous-hunter2"})
     assert len(caught.value.problems) == 2
     assert "hunter2" not in str(caught.value)
+
+
+def test_cache_and_limit_defaults():
+    settings = load(GOOD)
+    assert settings.cache_url == ""
+    assert settings.cache_iam_auth is False
+    assert settings.cache_ttl_seconds == 300
+    assert settings.subject_rate_limit == 0
+    assert settings.subject_rate_window_seconds == 60
+
+
+def test_cache_settings_are_read_and_the_password_stays_out_of_the_repr(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load(
+        {
+            **GOOD,
+            "CACHE_URL": "rediss://:url-hunter2@cache.internal:6380/0",
+            "CACHE_USERNAME": "app",
+            "CACHE_PASSWORD": "password-hunter2",
+            "CACHE_CA_FILE": str(ca),
+            "CACHE_TTL_SECONDS": "60",
+            "SUBJECT_RATE_LIMIT": "120",
+            "SUBJECT_RATE_WINDOW_SECONDS": "30",
+        }
+    )
+    assert (settings.cache_username, settings.cache_ttl_seconds, settings.cache_ca_file) == ("app", 60, str(ca))
+    assert (settings.subject_rate_limit, settings.subject_rate_window_seconds) == (120, 30)
+    assert "hunter2" not in repr(settings)
+    assert load({**GOOD, "CACHE_URL": "redis://127.0.0.1:6379/0"}).cache_url.startswith("redis://")
+    assert load({**GOOD, "CACHE_URL": "redis://[::1]:6379"}).cache_url == "redis://[::1]:6379"
+    iam = load({**GOOD, "CACHE_URL": "rediss://master.c.cache.amazonaws.com:6379/0", "CACHE_IAM_AUTH": "true",
+                "CACHE_USERNAME": "app", "AWS_REGION": "eu-west-1"})  # fmt: skip
+    assert iam.cache_iam_auth is True
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"CACHE_URL": "redis://:hunter2@cache.internal:6379"}, "CACHE_URL uses redis:// (no TLS) for a host that is"),
+        ({"CACHE_URL": "redis://10.0.0.5:6379"}, "allowed: rediss://, or redis:// for 127.0.0.1, ::1 or localhost"),
+        ({"CACHE_URL": "http://hunter2@cache:6379"}, "CACHE_URL is not a cache address (its value is not shown)"),
+        ({"CACHE_URL": "rediss://cache:port-hunter2"}, "CACHE_URL is not a cache address"),
+        ({"CACHE_URL": "rediss://cache:6379/db-hunter2"}, "CACHE_URL is not a cache address"),
+        ({"CACHE_URL": "rediss:///0"}, "CACHE_URL is not a cache address"),
+        ({"CACHE_IAM_AUTH": "true"}, "CACHE_IAM_AUTH=true needs CACHE_URL"),
+        (
+            {"CACHE_URL": "rediss://cache:6379", "CACHE_IAM_AUTH": "true", "AWS_REGION": "eu-west-1"},
+            "CACHE_USERNAME is missing; CACHE_IAM_AUTH needs the cache user",
+        ),
+        (
+            {"CACHE_URL": "rediss://cache:6379", "CACHE_IAM_AUTH": "true", "CACHE_USERNAME": "app"},
+            "AWS_REGION and AWS_DEFAULT_REGION are both missing; CACHE_IAM_AUTH needs one",
+        ),
+        (
+            {
+                "CACHE_URL": "rediss://cache:6379",
+                "CACHE_IAM_AUTH": "true",
+                "CACHE_USERNAME": "app",
+                "AWS_REGION": "eu-west-1",
+                "CACHE_PASSWORD": "hunter2",
+            },
+            "CACHE_PASSWORD and a password in CACHE_URL are not allowed with CACHE_IAM_AUTH on",
+        ),
+        ({"CACHE_IAM_AUTH": "maybe"}, "CACHE_IAM_AUTH='maybe' is not a boolean"),
+        ({"CACHE_CA_FILE": "/nonexistent/ca.pem"}, "CACHE_CA_FILE='/nonexistent/ca.pem' is not a readable file"),
+        ({"CACHE_TTL_SECONDS": "0"}, "CACHE_TTL_SECONDS='0' is out of range; allowed: 1 to 604800"),
+        ({"SUBJECT_RATE_LIMIT": "-1"}, "SUBJECT_RATE_LIMIT='-1' is out of range; allowed: 0 to 1000000"),
+        ({"SUBJECT_RATE_LIMIT": "many"}, "SUBJECT_RATE_LIMIT='many' is not a whole number"),
+        ({"SUBJECT_RATE_WINDOW_SECONDS": "0"}, "SUBJECT_RATE_WINDOW_SECONDS='0' is out of range; allowed: 1 to 86400"),
+    ],
+)
+def test_each_cache_and_limit_mistake_is_named_without_secrets(change, expected):
+    with pytest.raises(SettingsError) as caught:
+        load({**GOOD, **change})
+    assert expected in str(caught.value)
+    assert "hunter2" not in str(caught.value)
