@@ -14,3 +14,4 @@ test:
 bench:
 	GROUNDWORK_BENCH_TOOLS=1 scripts/setup.sh
 	.venv/bin/python -m bench.dataplane
+	.venv/bin/python -m bench.cache

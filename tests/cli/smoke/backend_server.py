@@ -47,6 +47,8 @@ class BackendServer:
     """The heartbeat reports a cache; without it the read routes are absent too, as on a service that predates them."""
     read_routes: bool = True
     cache_up: bool = True
+    cache_off: bool = False
+    """The heartbeat says the stack runs without a cache (`state: off`), as the API does when none is configured."""
     cache_mode: str = "on"
     """on: reads through the cache; off: `X-Cache: off`; never_hits: every read misses; no_header: no X-Cache;
     stale: writes leave the cached copy in place."""
@@ -109,7 +111,9 @@ class BackendServer:
             return 200, b'{"status":"ok"}', {}
         if path == "/heartbeat":
             doc = {"service": "backend", "version": "1", "status": "ok", "database": {"ok": True, "latency_ms": 0.4}}
-            if self.has_cache:
+            if self.cache_off:
+                doc["cache"] = {"ok": False, "state": "off", "latency_ms": None}
+            elif self.has_cache:
                 doc["cache"] = {"ok": self.cache_up, "latency_ms": 0.2 if self.cache_up else None}
                 doc["status"] = "ok" if self.cache_up else "degraded"
             return 200, json.dumps(doc).encode(), {}

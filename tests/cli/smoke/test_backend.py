@@ -75,6 +75,16 @@ def test_a_service_without_cache_or_worker_is_skipped_not_failed():
     assert suite.get("skipped") == "3"
 
 
+def test_a_stack_that_runs_no_cache_is_skipped_without_waiting_for_a_worker():
+    with serve(BackendServer(cache_off=True, worker_running=False)) as server:
+        report = _run(server)
+    assert report.passed
+    statuses = {c.name: (c.status, c.summary) for c in report.checks}
+    assert statuses["cache"] == ("skip", "/heartbeat reports the stack runs no cache (state off)")
+    assert statuses["async"][0] == "skip"
+    assert statuses["cache_read"][0] == "skip"
+
+
 def test_a_missing_read_route_is_skipped_with_the_reason():
     with serve(BackendServer(read_routes=False)) as server:
         report = _run(server)
