@@ -1,4 +1,4 @@
-"""The local stack's services, each able to say whether it runs, start, and stop: database, pooler, API, TLS, S3."""
+"""The local stack's services, each able to say whether it runs, start, and stop: database, pooler, tasks, TLS, S3."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from cli.local.api import image_command
 from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
 from cli.local.processes import (
     PortTaken,
+    ServiceFailed,
+    log_tail,
     ours,
     pid_alive,
     port_is_free,
@@ -23,6 +26,7 @@ from cli.local.processes import (
     stop_group,
     stop_pid,
     wait_for_port,
+    wait_until,
 )
 
 WORKER_USER = "www-data"
@@ -197,7 +201,16 @@ class ProcessService(Service):
     def crashed(self) -> bool:
         return self.pidfile.exists() and self.pid() is None
 
-    def launch(self, cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, ready_port: int) -> None:
+    def launch(
+        self,
+        cmd: list[str],
+        *,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        ready_port: int | None = None,
+        ready: Callable[[int], bool] | None = None,
+    ) -> None:
+        """Start the program detached; wait for its port, or for `ready(pid)` when it has none."""
         check_ports(self.name, self.ports)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +220,10 @@ class ProcessService(Service):
                 start_new_session=True,
             )  # fmt: skip
         self.pidfile.write_text(f"{process.pid}\n")
-        wait_for_port(ready_port, 30, self.name, self.log, pid=process.pid)
+        if ready_port is not None:
+            wait_for_port(ready_port, 30, self.name, self.log, pid=process.pid)
+        elif ready is not None:
+            wait_until(lambda: ready(process.pid), 30, self.name, self.log, pid=process.pid)
 
     def stop(self) -> None:
         pid = self.pid()
@@ -239,6 +255,60 @@ class ApiService(ProcessService):
 
     def __post_init__(self) -> None:
         self.cwd = self.app_dir
+
+
+@dataclass
+class TaskService(ProcessService):
+    """A task without a port (the worker): the task definition's command, ready once it has logged its start."""
+
+    app_dir: Path = field(kw_only=True)
+    env: dict = field(kw_only=True, repr=False)
+    command: list[str] = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.cwd = self.app_dir
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.launch(self.argv(), cwd=self.app_dir, env=self.env, ready=lambda pid: self._started(pid, offset))
+
+    def argv(self) -> list[str]:
+        return self.command
+
+    def _started(self, pid: int, offset: int) -> bool:
+        """Its first log line is out; an error line (its settings refused) fails the start with the log's tail."""
+        with self.log.open("rb") as handle:
+            handle.seek(offset)
+            written = handle.read(64 * 1024)
+        if b"\n" not in written:
+            return False
+        if b'"level":"error"' in written:
+            stop_pid(pid, timeout=5)
+            raise ServiceFailed(f"{self.name} refused to start:\n{log_tail(self.log)}", hint=f"see {self.log}")
+        return True
+
+    def fingerprint(self) -> str:
+        return digest(self.command, self.env)
+
+
+@dataclass
+class SchedulerService(ProcessService):
+    """The local timer of the program's schedules (cli/local/scheduler.py)."""
+
+    root: Path = field(kw_only=True)
+    project_dir: Path = field(kw_only=True)
+    schedules: list[dict] = field(kw_only=True)
+    environments: dict = field(kw_only=True, repr=False)
+    """The environment of each task the schedules run, so a change to it restarts the timer too."""
+
+    def start(self) -> None:
+        from cli.local import scheduler
+
+        command = [sys.executable, "-m", scheduler.MARKER, "--root", str(self.root), "--project", str(self.project_dir)]
+        self.launch(command, ready=lambda pid: scheduler.read_state(self.root).get("timer_pid") == pid)
+
+    def fingerprint(self) -> str:
+        return digest(self.schedules, self.environments)
 
 
 @dataclass
@@ -352,6 +422,8 @@ class TlsService(Service):
     load_balancer: dict = field(kw_only=True)
     names: tuple[str, ...] = field(default=(), kw_only=True)
     """Host names of the program's certificate and DNS records."""
+    rate_limit: dict | None = field(default=None, kw_only=True)
+    """The web ACL's per-client rate rule, when the program declares one."""
 
     def conf(self) -> str:
         return nginx.config(
@@ -363,6 +435,7 @@ class TlsService(Service):
             key=self.files.server_key,
             run_as=WORKER_USER if running_as_root() else None,
             load_balancer=self.load_balancer,
+            rate_limit=self.rate_limit,
         )
 
     def fingerprint(self) -> str:

@@ -146,6 +146,9 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
             "then `infra up --stack local` starts them again"
         )
     services = [s.to_json() for s in states]
+    schedules = stack.schedules() if states else []
+    if schedules:
+        _schedule_table(console, schedules)
     from cli.local import supervisor
 
     return {
@@ -156,7 +159,27 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
         "supervisor": "running" if states and supervisor.running(stack.root) else "stopped",
         "crash_loop": looping,
         "services": services,
+        "schedules": schedules,
     }
+
+
+def _schedule_table(console: Console, schedules: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="schedules (run by the scheduler)", title_justify="left", show_edge=False, pad_edge=False)
+    for name in ("schedule", "expression", "time zone", "next run (UTC)", "last run", "exit", "command"):
+        table.add_column(name)
+    for job in schedules:
+        table.add_row(
+            job["name"],
+            job["expression"],
+            job["time_zone"],
+            job["next_run"] or ("disabled" if not job["enabled"] else "never"),
+            job["last_run"] or "",
+            "" if job["last_exit"] is None else str(job["last_exit"]),
+            " ".join(job["command"] or ["(the image's command)"]),
+        )
+    console.print(table)
 
 
 def outputs(project_dir: Path) -> dict[str, Any]:

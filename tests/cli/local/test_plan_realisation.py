@@ -73,8 +73,12 @@ def _actions(document: dict) -> dict[str, str]:
     return {s["name"]: s["action"] for s in document["services"]}
 
 
-def _api_environment(project: Project) -> dict[str, str]:
-    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["api"]
+def _changed(document: dict) -> dict[str, str]:
+    return {name: action for name, action in _actions(document).items() if action != "same"}
+
+
+def _api_environment(project: Project, service: str = "api") -> dict[str, str]:
+    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}[service]
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
@@ -85,17 +89,42 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
-    project.edit("stacks/program.py", 'extra_environment={"WORKERS"', 'extra_environment={"PROBE": "on", "WORKERS"')
+    project.edit("stacks/program.py", '"WORKERS": str(', '"PROBE": "on", "WORKERS": str(')
     preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
     assert _actions(preview)["api"] == "update"
     # The cloud preview's shape: one target interface, one document.
     assert {"ok", "operation", "stack", "counts", "changes", "failed", "diagnostics", "changes_present"} <= set(preview)
-    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update")]
+    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update"), ("scheduler", "update")]
     up = project.infra("up", "--stack", "local")
-    assert _actions(up) == {"postgres": "same", "pgbouncer": "same", "api": "update", "tls": "same", "s3": "same"}
+    # The scheduled jobs run the API's task definition, so they get the new variable too (a new task definition
+    # revision updates the schedules in the cloud as well).
+    assert _changed(up) == {"api": "update", "scheduler": "update"}
     assert up["database_objects"]["applied"] == []
     assert _api_environment(project)["PROBE"] == "on"
     assert project.infra("up", "--stack", "local")["changes"] == 0
+
+
+def test_a_change_to_the_worker_environment_restarts_the_worker_only(project):
+    before = _api_environment(project, "worker")
+    assert "PROBE" not in before
+    project.edit("stacks/program.py", '"CACHE_IAM_AUTH": "true",', '"CACHE_IAM_AUTH": "true", "PROBE": "worker",')
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "update"}
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"worker": "update"}
+    after = _api_environment(project, "worker")
+    assert after["PROBE"] == "worker"
+    assert after["CACHE_PASSWORD"] == before["CACHE_PASSWORD"]  # the stack's secret, made once
+
+
+def test_a_changed_rate_rule_reloads_nginx_only(project):
+    project.edit("Pulumi.local.yaml", "groundwork:firewallRateLimit: 600", "groundwork:firewallRateLimit: 900")
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"tls": "update"}
+    out = project.infra("outputs", "--stack", "local")["outputs"]
+    assert (out["edge_rate_limit"], out["edge_rate_allowance"]) == (900, 900)
+    conf = (project.local_dir / "nginx" / "nginx.conf").read_text()
+    assert "rate=900r/m" in conf
+    assert "burst=899 nodelay" in conf
 
 
 def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
@@ -200,4 +229,11 @@ def test_resources_without_a_local_counterpart_are_listed_as_cloud_only(project)
     assert cloud_only["types"]["aws:ec2/natGateway:NatGateway"] == 1
     assert cloud_only["types"]["aws:kms/key:Key"] >= 1
     assert "aws:rds/instance:Instance" not in cloud_only["types"]
+    # The web ACL's rate rule runs in nginx; its managed groups, association and logging have no local counterpart.
+    for rule in ("core", "knownBadInputs", "sqlInjection", "ipReputation"):
+        assert cloud_only["types"][f"aws:wafv2/webAcl:WebAcl rule {rule}"] == 1
+    assert cloud_only["types"]["aws:wafv2/webAclAssociation:WebAclAssociation"] == 1
+    assert cloud_only["types"]["aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"] == 1
+    for realised in ("aws:elasticache/replicationGroup:ReplicationGroup", "aws:scheduler/schedule:Schedule"):
+        assert realised not in cloud_only["types"]
     assert cloud_only["count"] == sum(cloud_only["types"].values()) > 0
