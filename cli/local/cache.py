@@ -58,8 +58,9 @@ class CacheService(Service):
             lines.append(f'{name} "{value}"')
         for user in self.cache["users"]:
             password = self.passwords.get(user["name"])
-            secret = f"#{hashlib.sha256(password.encode()).hexdigest()}" if password else "nopass"
-            lines.append(f"user {user['name']} reset {secret} {user['access']}")
+            # `reset` leaves a user without a password unable to sign in at all (never `nopass`).
+            secret = f" #{hashlib.sha256(password.encode()).hexdigest()}" if password else ""
+            lines.append(f"user {user['name']} reset{secret} {user['access']}")
         if not self.cache["users"] and self.passwords.get("default"):
             # An AUTH token without users: the default user with that password, as ElastiCache's AUTH.
             token = hashlib.sha256(self.passwords["default"].encode()).hexdigest()
@@ -74,6 +75,9 @@ class CacheService(Service):
 
     def crashed(self) -> bool:
         return self.pidfile.exists() and self.pid() is None
+
+    def stop_record(self) -> dict[str, str] | None:
+        return {"pidfile": str(self.pidfile), "marker": str(self.conf_path)}
 
     def created(self) -> bool:
         return self.conf_path.exists()

@@ -315,8 +315,9 @@ _ELASTICACHE_ONLY = ("reserved-memory", "reserved-memory-percent", "cluster-enab
 """Parameters of ElastiCache itself that Redis does not know."""
 _CACHE_PARAMETER = re.compile(r"[a-z][a-z0-9-]*")
 _CACHE_USER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,119}")
-_ACL_RULE = re.compile(r"[^\s\"'\\<>#!]\S*")
-"""One rule of an access string; passwords (>, <, #, !) come from the authentication mode, never from it."""
+_ACL_RULE = re.compile(r"(?!(?i:nopass|resetpass|reset)$)[^\s\"'\\<>#!][^\s\"'\\]*")
+"""One rule of an access string; passwords (>, <, #, !, nopass, resetpass) come from the authentication mode,
+never from it, and no quote or backslash reaches redis.conf."""
 _CONTENT_TYPES = {"APPLICATION_JSON": "application/json", "TEXT_PLAIN": "text/plain", "TEXT_HTML": "text/html"}
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 

@@ -85,6 +85,10 @@ class Service:
         """A digest of the configuration derived from the plan; a change means `up` must update the service."""
         return ""
 
+    def stop_record(self) -> dict[str, str] | None:
+        """Its pid file and the mark of its command line, for a service the program may stop declaring."""
+        return None
+
     def update(self) -> None:
         """Apply a changed configuration to the running service (a restart unless the service can reload)."""
         self.stop()
@@ -200,6 +204,9 @@ class ProcessService(Service):
 
     def crashed(self) -> bool:
         return self.pidfile.exists() and self.pid() is None
+
+    def stop_record(self) -> dict[str, str] | None:
+        return {"pidfile": str(self.pidfile), "marker": self.marker}
 
     def launch(
         self,

@@ -31,6 +31,7 @@ from cli.local.processes import (
     read_pid,
     run,
     service_user_can_reach,
+    stop_group,
     stop_pid,
     write_private,
 )
@@ -71,10 +72,14 @@ class ServiceState:
     health: str | None = None
     restarts: int = 0
     """Times the supervisor restarted it after a crash."""
+    removed: bool = False
+    """Started by an earlier `up` for something the program no longer declares."""
 
     @property
     def action(self) -> str:
-        """What `up` would do: nothing, create it, start it, restart it after a crash, or update it."""
+        """What `up` would do: nothing, create it, start it, restart it after a crash, update it, or stop it."""
+        if self.removed:
+            return "delete"
         if self.state == "running" and self.changed:
             return "update"
         actions = {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}
@@ -423,6 +428,11 @@ class LocalStack:
                     service.name, state, pid, service.ports, str(service.log), changed, checked, record.get("count", 0)
                 )
             )
+        current = {state.name for state in states}
+        for name, stop in applied.get("processes", {}).items():
+            if name not in current:
+                pid = ours(read_pid(Path(stop["pidfile"])), stop["marker"])
+                states.append(ServiceState(name, "running" if pid else "stopped", pid, [], "", removed=True))
         return states
 
     def _health(self, service: Service) -> str | None:
@@ -516,10 +526,13 @@ class LocalStack:
         side = threading.Thread(target=start_bucket, daemon=True)
         side.start()
         sql: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
+        removed = [state for state in before.values() if state.removed]
+        for state in removed:
+            self._stop_removed(state.name)
         try:
             for service in chain:
                 _converge(service, before[service.name])
-                self._record(service.name, service.fingerprint())
+                self._record(service)
                 if service.name == "postgres":
                     if before["postgres"].action == "create":
                         self._forget_objects()  # a cluster made (again) holds none of them yet
@@ -528,18 +541,36 @@ class LocalStack:
             side.join()
         if bucket_error:
             raise bucket_error[0]
-        self._record(bucket.name, bucket.fingerprint(), s3_buckets=bucket.fingerprints())
-        return [before[name] for name in self.service_names()], sql
+        self._record(bucket, s3_buckets=bucket.fingerprints())
+        return [*(before[name] for name in self.service_names()), *removed], sql
+
+    def _stop_removed(self, name: str) -> None:
+        """Stop a process the program no longer declares (a worker, the cache, the scheduler) and forget it."""
+        state = self._state()
+        applied = state.setdefault("applied", {})
+        stop = applied.setdefault("processes", {}).pop(name)
+        pidfile = Path(stop["pidfile"])
+        pid = ours(read_pid(pidfile), stop["marker"])
+        if pid is not None:
+            stop_pid(pid, timeout=15)
+            stop_group(pid, stop["marker"], timeout=15)
+        pidfile.unlink(missing_ok=True)
+        applied.pop(name, None)
+        self._save_state(state)
 
     def _forget_objects(self) -> None:
         state = self._state()
         state.setdefault("applied", {}).pop("objects", None)
         self._save_state(state)
 
-    def _record(self, name: str, fingerprint: str, **extra: Any) -> None:
+    def _record(self, service: Service, **extra: Any) -> None:
+        """What the service now runs with, and how to stop it should the program stop declaring it."""
         state = self._state()
         applied = state.setdefault("applied", {})
-        applied[name] = fingerprint
+        applied[service.name] = service.fingerprint()
+        stop = service.stop_record()
+        if stop is not None:
+            applied.setdefault("processes", {})[service.name] = stop
         applied.update(extra)
         self._save_state(state)
 

@@ -15,7 +15,14 @@ from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 if TYPE_CHECKING:
     from rich.console import Console
 
-_ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow", "update": "cyan"}
+_ACTION_STYLE = {
+    "same": "dim",
+    "create": "green",
+    "start": "green",
+    "restart": "yellow",
+    "update": "cyan",
+    "delete": "red",
+}
 _STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "crash-loop": "bold red", "absent": "dim"}
 
 
@@ -84,7 +91,7 @@ def preview(project_dir: Path, console: Console) -> dict[str, Any]:
     }
 
 
-_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update"}
+_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update", "delete": "delete"}
 """What each local action is in the cloud preview's terms."""
 
 
@@ -100,6 +107,7 @@ def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
         "start": "started",
         "restart": "restarted after a crash",
         "update": "updated to the changed plan",
+        "delete": "stopped: the program no longer declares it",
     }
     for state in states:
         style = _ACTION_STYLE[state.action]

@@ -291,7 +291,7 @@ def _killed_and_back(local_dir: Path, name: str) -> dict:
 
 
 def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(first_up, local_dir):
-    for name in ("pgbouncer", "postgres"):
+    for name in ("pgbouncer", "postgres", "cache", "worker"):
         back = _killed_and_back(local_dir, name)
         assert back["state"] == "running"
         assert back["restarts"] >= 1
@@ -315,6 +315,13 @@ def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(firs
     assert repaired["changes"] == 1
     assert _service(local_dir, "api")["state"] == "running"
     assert httpx.get(f"{out['service_url']}/heartbeat", verify=out["ca_certificate"]).status_code == 200
+
+
+def test_preview_from_nothing_shows_every_service_it_would_create(scratch):
+    document = infra(scratch / "never", "preview")
+    assert [s["name"] for s in document["services"]] == SERVICES
+    assert {s["action"] for s in document["services"]} == {"create"}
+    assert not (scratch / "never" / "state.json").exists()
 
 
 def test_destroy_stops_everything_and_removes_the_data(scratch):

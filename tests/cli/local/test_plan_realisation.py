@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.local.processes import pid_alive
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -114,6 +115,20 @@ def test_a_change_to_the_worker_environment_restarts_the_worker_only(project):
     after = _api_environment(project, "worker")
     assert after["PROBE"] == "worker"
     assert after["CACHE_PASSWORD"] == before["CACHE_PASSWORD"]  # the stack's secret, made once
+
+
+def test_a_worker_the_program_stops_declaring_is_stopped_and_comes_back_with_it(project):
+    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["worker"]
+    project.edit("Pulumi.local.yaml", "groundwork:worker: true", "groundwork:worker: false")
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "delete"}
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"worker": "delete"}
+    assert not pid_alive(pid)
+    assert "worker" not in {s["name"] for s in project.infra("status")["services"]}
+    assert project.infra("up", "--stack", "local")["changes"] == 0
+    project.edit("Pulumi.local.yaml", "groundwork:worker: false", "groundwork:worker: true")
+    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start"}
+    assert {s["name"]: s["state"] for s in project.infra("status")["services"]}["worker"] == "running"
 
 
 def test_a_changed_rate_rule_reloads_nginx_only(project):
