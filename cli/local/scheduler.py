@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -27,6 +28,31 @@ the timer itself, so no job outlives it."""
 
 def state_path(root: Path) -> Path:
     return root / "run" / "schedules.json"
+
+
+def config_path(root: Path) -> Path:
+    """What `up` applied: the schedules and, for each task they run, its environment, directory and command."""
+    return root / "run" / "scheduler.json"
+
+
+def write_config(root: Path, config: dict[str, Any]) -> str:
+    """Write the timer's configuration (mode 600: the environments hold secrets); returns its digest."""
+    from cli.local.processes import write_private
+
+    text = json.dumps(config, sort_keys=True)
+    write_private(config_path(root), text)
+    return _digest(text)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_config(root: Path) -> tuple[dict[str, Any], str] | None:
+    with contextlib.suppress(OSError, ValueError):
+        text = config_path(root).read_text()
+        return json.loads(text), _digest(text)
+    return None
 
 
 def read_state(root: Path) -> dict[str, Any]:
@@ -89,15 +115,21 @@ class Timer:
     jobs: list[dict]
     launch: Callable[[dict], subprocess.Popen]
     """Starts one run of a job (its command, its task's environment) and returns the process."""
+    config: str = ""
+    """Digest of the configuration the jobs came from, so `up` sees when the timer has taken a new one."""
     state: dict[str, Any] = field(default_factory=dict)
     running: dict[str, tuple[subprocess.Popen, dt.datetime]] = field(default_factory=dict)
     upcoming: dict[str, dt.datetime | None] = field(default_factory=dict)
 
     def begin(self, now: dt.datetime) -> None:
-        """Anchor each rate at the time the timer first saw it (kept across restarts) and plan every next run."""
+        """Anchor each rate at the time the timer first saw it (kept across restarts and reloads) and plan every
+        next run; called again with new jobs when `up` changes the configuration (a run in progress goes on)."""
         previous = read_state(self.root)
         anchors = previous.get("anchors", {})
-        self.state = {"timer_pid": os.getpid(), "anchors": {}, "jobs": previous.get("jobs", {})}
+        names = {job["name"] for job in self.jobs}
+        runs = {name: run for name, run in previous.get("jobs", {}).items() if name in names}
+        self.state = {"timer_pid": os.getpid(), "config": self.config, "anchors": {}, "jobs": runs}
+        self.upcoming = {}
         for job in self.jobs:
             key = _anchor_key(job)
             self.state["anchors"][key] = anchors.get(key) or _iso(now)
@@ -159,35 +191,39 @@ class Timer:
                 process.wait(1)
 
 
-def launcher(services: Mapping[str, Any], log: Path) -> Callable[[dict], subprocess.Popen]:
-    """Runs a job as its task would run: the command override, in the app's directory, with the task's environment."""
+def launcher(tasks: Mapping[str, Any], log: Path) -> Callable[[dict], subprocess.Popen]:
+    """Runs a job as its task would run: the command override (or the task's command), in the app's directory,
+    with the task's environment as `up` last applied it."""
 
     def launch(job: dict) -> subprocess.Popen:
-        service = services[job["service"]]
-        env = {**service.env, **job.get("environment", {})}
+        task = tasks[job["service"]]
+        env = {**task["env"], **job.get("environment", {})}
         with log.open("ab") as out:
             return subprocess.Popen(
-                job["command"] or service.argv(), cwd=service.app_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                job["command"] or task["argv"], cwd=task["app_dir"], env=env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
 
     return launch
 
 
-def serve(root: Path, project_dir: Path) -> None:
-    from cli.local.stack import LocalStack
-
-    stack = LocalStack(project_dir)
-    stack.root = root
-    services = {service.name: service for service in stack.services()}
-    jobs = stack.spec()["schedules"]
-    timer = Timer(root, jobs, launcher(services, root / "logs" / "jobs.log"))
+def serve(root: Path) -> None:
+    """Run the timer until SIGTERM, taking each new configuration `up` writes (no restart, runs in progress go on)."""
+    tasks: dict[str, Any] = {}
+    # The jobs write to the timer's own log: `infra logs scheduler` shows each run's lines after its start line.
+    timer = Timer(root, [], launcher(tasks, root / "logs" / "scheduler.log"))
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    timer.begin(dt.datetime.now(UTC))
-    print(f"timer started with {len(jobs)} schedule(s)", flush=True)
     try:
         while not stopping:
+            loaded = read_config(root)
+            if loaded is not None and loaded[1] != timer.config:
+                config, timer.config = loaded
+                tasks.clear()
+                tasks.update(config["tasks"])
+                timer.jobs = config["schedules"]
+                timer.begin(dt.datetime.now(UTC))
+                print(f"timer took configuration {timer.config} with {len(timer.jobs)} schedule(s)", flush=True)
             timer.tick(dt.datetime.now(UTC))
             time.sleep(POLL_SECONDS)
     finally:
@@ -197,9 +233,8 @@ def serve(root: Path, project_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", required=True, type=Path)
-    parser.add_argument("--project", required=True, type=Path)
     args = parser.parse_args(argv)
-    serve(args.root, args.project)
+    serve(args.root)
     return 0
 
 

@@ -303,19 +303,39 @@ class SchedulerService(ProcessService):
     """The local timer of the program's schedules (cli/local/scheduler.py)."""
 
     root: Path = field(kw_only=True)
-    project_dir: Path = field(kw_only=True)
     schedules: list[dict] = field(kw_only=True)
-    environments: dict = field(kw_only=True, repr=False)
-    """The environment of each task the schedules run, so a change to it restarts the timer too."""
+    tasks: dict = field(kw_only=True, repr=False)
+    """Each task the schedules run: its environment (with the adapters), the app's directory, its command."""
+
+    def configuration(self) -> dict:
+        return {"schedules": self.schedules, "tasks": self.tasks}
 
     def start(self) -> None:
         from cli.local import scheduler
 
-        command = [sys.executable, "-m", scheduler.MARKER, "--root", str(self.root), "--project", str(self.project_dir)]
-        self.launch(command, ready=lambda pid: scheduler.read_state(self.root).get("timer_pid") == pid)
+        config = scheduler.write_config(self.root, self.configuration())
+        command = [sys.executable, "-m", scheduler.MARKER, "--root", str(self.root)]
+        self.launch(command, ready=lambda pid: self._taken(pid, config))
+
+    def update(self) -> None:
+        """A new configuration is written and the running timer takes it within a poll, as nginx reloads."""
+        from cli.local import scheduler
+
+        pid = self.pid()
+        if pid is None:
+            self.start()
+            return
+        config = scheduler.write_config(self.root, self.configuration())
+        wait_until(lambda: self._taken(pid, config), 10, self.name, self.log, pid=pid)
+
+    def _taken(self, pid: int, config: str) -> bool:
+        from cli.local import scheduler
+
+        state = scheduler.read_state(self.root)
+        return state.get("timer_pid") == pid and state.get("config") == config
 
     def fingerprint(self) -> str:
-        return digest(self.schedules, self.environments)
+        return digest(self.configuration())
 
 
 @dataclass

@@ -329,9 +329,12 @@ class LocalStack:
                     pidfile=self.root / "run" / "scheduler.pid",
                     marker=f"{scheduler.MARKER} --root {self.root}",
                     root=self.root,
-                    project_dir=self.project_dir,
                     schedules=spec["schedules"],
-                    environments={t.name: t.env for t in tasks if t.name in targets},
+                    tasks={
+                        t.name: {"env": t.env, "app_dir": str(t.app_dir), "argv": t.argv()}
+                        for t in tasks
+                        if t.name in targets
+                    },
                 )
             )
         cache = []

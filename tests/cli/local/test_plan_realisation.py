@@ -142,6 +142,36 @@ def test_a_changed_rate_rule_reloads_nginx_only(project):
     assert "burst=899 nodelay" in conf
 
 
+def test_a_schedule_added_to_the_program_runs_with_its_task_environment_without_a_timer_restart(project):
+    import datetime as dt
+    import time
+
+    timer = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["scheduler"]
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=15)
+    probe = (
+        'import os, sys; sys.exit(0 if len(os.environ.get("JWT_SECRET", "")) >= 32 '
+        'and os.environ.get("DATABASE_IAM_AUTH") == "false" and os.environ.get("PGPASSWORD") else 3)'
+    )
+    project.edit(
+        "Pulumi.local.yaml",
+        "  groundwork:schedules:\n",
+        f"  groundwork:schedules:\n    - name: probe\n      expression: at({when:%Y-%m-%dT%H:%M:%S})\n"
+        f"      command: [python, -c, '{probe}']\n",
+    )
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"scheduler": "update"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = project.infra("status")
+        job = next(j for j in status["schedules"] if j["name"] == "probe")
+        if job["last_exit"] is not None:
+            break
+        time.sleep(0.5)
+    assert job["last_exit"] == 0, job  # the job saw the task's secrets and the adapters' environment
+    assert job["next_run"] is None  # at(...) runs once
+    assert {s["name"]: s["pid"] for s in status["services"]}["scheduler"] == timer  # taken without a restart
+
+
 def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
     project.edit("infra/database_objects.py", 'privileges=["CONNECT", "TEMPORARY"]', 'privileges=["TEMPORARY"]')
     up = project.infra("up", "--stack", "local")

@@ -138,3 +138,25 @@ def test_a_disabled_schedule_never_runs(tmp_path):
     timer.begin(start)
     assert timer.tick(start + dt.timedelta(days=1)) == []
     assert scheduler.describe(tmp_path, [job], now=start)[0]["next_run"] is None
+
+
+def test_a_new_configuration_keeps_the_anchors_of_the_schedules_it_keeps(tmp_path):
+    hourly = _job("hourly", "rate(1 hour)", [sys.executable, "-c", "pass"])
+    timer = scheduler.Timer(tmp_path, [hourly], _launcher(tmp_path / "jobs.log"))
+    timer.begin(at("2026-11-30T18:00:00"))
+    daily = _job("daily", "rate(1 day)", [sys.executable, "-c", "pass"])
+    timer.jobs = [hourly, daily]  # what `up` writes when the program adds a schedule
+    timer.begin(at("2026-11-30T18:30:00"))
+    assert timer.upcoming == {"hourly": at("2026-11-30T19:00:00"), "daily": at("2026-12-01T18:30:00")}
+    timer.jobs = [daily]
+    timer.begin(at("2026-11-30T18:45:00"))
+    state = json.loads((tmp_path / "run" / "schedules.json").read_text())
+    assert set(state["jobs"]) == {"daily"}
+    assert list(state["anchors"]) == ["daily|rate(1 day)"]
+
+
+def test_the_configuration_is_private_and_read_back_with_its_digest(tmp_path):
+    config = {"schedules": [], "tasks": {"api": {"env": {"JWT_SECRET": "x" * 32}, "app_dir": "/app", "argv": []}}}
+    digest = scheduler.write_config(tmp_path, config)
+    assert scheduler.config_path(tmp_path).stat().st_mode & 0o077 == 0
+    assert scheduler.read_config(tmp_path) == (config, digest)
