@@ -19,8 +19,9 @@ from typing import Any
 from cli.local.schedule_times import UTC, ExpressionError, next_run
 
 MARKER = "cli.local.scheduler"
-POLL_SECONDS = 0.5
-"""How often the timer looks at the clock: jobs start within this of their time."""
+POLL_SECONDS = 0.1
+"""How often the timer looks at the clock and its configuration file (a stat): jobs start within this of their
+time, and `up` waits about this long for a new configuration to be taken."""
 STOP_SECONDS = 10
 """A job still running when the timer stops gets SIGTERM, and SIGKILL after this: within the 15 s the stack gives
 the timer itself, so no job outlives it."""
@@ -207,6 +208,15 @@ def launcher(tasks: Mapping[str, Any], log: Path) -> Callable[[dict], subprocess
     return launch
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """Changes whenever `up` writes the file (a new inode each time): a stat a poll, the file read only then."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def serve(root: Path) -> None:
     """Run the timer until SIGTERM, taking each new configuration `up` writes (no restart, runs in progress go on)."""
     tasks: dict[str, Any] = {}
@@ -214,9 +224,12 @@ def serve(root: Path) -> None:
     timer = Timer(root, [], launcher(tasks, root / "logs" / "scheduler.log"))
     stopping: list[bool] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    seen = None
     try:
         while not stopping:
-            loaded = read_config(root)
+            signature = _signature(config_path(root))
+            loaded = read_config(root) if signature != seen else None
+            seen = signature
             if loaded is not None and loaded[1] != timer.config:
                 config, timer.config = loaded
                 tasks.clear()
