@@ -228,8 +228,15 @@ class LocalStack:
         files = tls.TlsFiles(self.root / "tls")
         database = spec["database"]
         parameters = database["parameters"]
+        pool = spec["pooler"]
+        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
+        app_database = credentials.get("dbname") or spec["exports"].get("database_name", "")
+        # The declared database: the roles and the database itself come from the program's objects, not from here.
         cluster = Cluster(
-            base=self.root / "postgres", port=ports["postgres"], superuser_password=keys["postgres_password"]
+            base=self.root / "postgres",
+            port=ports["postgres"],
+            superuser_password=keys["postgres_password"],
+            app_database=app_database,
         )
         conf, hba = _postgres_config(parameters)
         db_service = DatabaseService(
@@ -237,8 +244,6 @@ class LocalStack:
             tls=(files.server_cert, files.server_key),
         )  # fmt: skip
         cluster.prepare = db_service.configure
-        pool = spec["pooler"]
-        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
         max_connections = int(parameters.get("max_connections", DEFAULT_MAX_CONNECTIONS))
         pooler = Pooler(
             base=self.root / "pgbouncer",
@@ -248,7 +253,7 @@ class LocalStack:
             query_wait_timeout=pool["borrow_timeout"],
             user=credentials["username"],
             password=credentials["password"],
-            database=credentials.get("dbname") or spec["exports"].get("database_name", ""),
+            database=app_database,
             client_idle_timeout=pool["idle_client_timeout"],
             tls=(files.server_cert, files.server_key, files.ca_cert) if pool["require_tls"] else None,
         )

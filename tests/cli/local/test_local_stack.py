@@ -136,6 +136,12 @@ def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
     }
 
 
+def test_the_recovery_drill_restores_the_declared_database(first_up, local_dir):
+    drill = infra(local_dir, "drill", "--stack", "local", "--report-dir", str(local_dir.parent / "drills"))["drill"]
+    assert drill["ok"] is True, drill["failure"]
+    assert drill["throwaway_removed"] is True
+
+
 def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
     import boto3
 
