@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,11 @@ def redis_bin() -> Path:
     if not found:
         raise PrerequisiteMissing("redis-server is not installed (the local cache)", hint=REDIS_HINT)
     return Path(found)
+
+
+def _quoted(path: Path) -> str:
+    """A path as one argument of redis.conf: double-quoted, with quotes and backslashes escaped (spaces allowed)."""
+    return json.dumps(str(path), ensure_ascii=False)
 
 
 @dataclass
@@ -44,13 +50,13 @@ class CacheService(Service):
     def conf(self) -> str:
         """redis.conf: loopback, the declared TLS, users with hashed passwords and access strings, parameters."""
         port = self.ports[0]
-        lines = ["bind 127.0.0.1", "protected-mode yes", f"dir {self.base}", 'save ""', "appendonly no"]
-        lines += [f"pidfile {self.pidfile}", f"logfile {self.log}", "daemonize yes"]
+        lines = ["bind 127.0.0.1", "protected-mode yes", f"dir {_quoted(self.base)}", 'save ""', "appendonly no"]
+        lines += [f"pidfile {_quoted(self.pidfile)}", f"logfile {_quoted(self.log)}", "daemonize yes"]
         # The configuration file in the process title tells our server apart from a stranger that reused its pid.
         lines.append('proc-title-template "{title} {listen-addr} {server-mode} {config-file}"')
         if self.cache["tls"]:
-            lines += ["port 0", f"tls-port {port}", f"tls-cert-file {self.base / 'server.pem'}"]
-            lines += [f"tls-key-file {self.base / 'server-key.pem'}", "tls-auth-clients no"]
+            lines += ["port 0", f"tls-port {port}", f"tls-cert-file {_quoted(self.base / 'server.pem')}"]
+            lines += [f"tls-key-file {_quoted(self.base / 'server-key.pem')}", "tls-auth-clients no"]
             lines.append('tls-protocols "TLSv1.2 TLSv1.3"')
         else:
             lines.append(f"port {port}")

@@ -37,6 +37,11 @@ def test_the_cache_listens_on_loopback_over_tls_only():
     assert "port 16379\n" in conf(tls=False)
 
 
+def test_paths_with_spaces_stay_one_argument():
+    assert 'dir "/stack/cache"\n' in conf()
+    assert 'tls-cert-file "/stack/cache/server.pem"\n' in conf()
+
+
 def test_passwords_are_only_hashes_and_a_user_without_one_cannot_sign_in():
     text = conf()
     digest = hashlib.sha256(b"s3cret-password").hexdigest()
