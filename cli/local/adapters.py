@@ -79,3 +79,30 @@ def end_sessions_sql() -> str:
     """Privileges are checked when a session starts and the pooler keeps sessions open; after a role's grants
     change, its sessions are ended so the running stack shows the declared privileges at once."""
     return "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND pid <> pg_backend_pid()"
+
+
+def cache_url(url: str, *, declared_port: int, port: int) -> str:
+    """ElastiCache listens on the group's declared port on its own hosts; locally redis-server listens on the
+    stack's own port on loopback, so the URL names that port."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.port not in (None, declared_port):
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
+
+
+def iam_cache_auth(environment: dict[str, str], password: str, ca_file: Path) -> dict[str, str]:
+    """IAM sign-in to ElastiCache needs AWS to sign tokens; locally the same user signs in with a password from
+    the stack's secret store (CACHE_PASSWORD, through the environment like PGPASSWORD), and the certificate of
+    the local CA is trusted instead of the system store (CACHE_CA_FILE)."""
+    if "CACHE_URL" not in environment:
+        return environment
+    environment = {**environment, "CACHE_CA_FILE": str(ca_file)}
+    if environment.get("CACHE_IAM_AUTH", "").lower() in ("1", "true", "yes", "on"):
+        environment.update(CACHE_IAM_AUTH="false", CACHE_PASSWORD=password)
+    return environment
+
+
+def cloud_metrics(environment: dict[str, str]) -> dict[str, str]:
+    """CloudWatch has no local counterpart and the processes get no cloud credentials: the worker's backlog
+    metric namespace is cleared, so the worker only logs its backlog (what it does without a namespace)."""
+    return {k: v for k, v in environment.items() if k != "WORKER_METRIC_NAMESPACE"}

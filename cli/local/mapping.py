@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 from typing import Any
 
 RANDOM = "random:index/randomPassword:RandomPassword"
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
 """Stands for a generated value in the spec; the local stack fills in its own, so the spec holds no secret."""
+
+REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ECS_SERVICE = "aws:ecs/service:Service"
+RESERVED_NAMES = ("postgres", "pgbouncer", "cache", "api", "scheduler", "tls", "s3")
+"""The local services of fixed meaning; a worker is named after its container, which must not be one of these."""
+_LOCAL_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
 # Each type the local stack realises, and what realises it; every other custom type is "cloud only".
 REALISED = {
@@ -22,8 +32,8 @@ REALISED = {
     "aws:rds/proxy:Proxy": "pgbouncer: TLS required, idle client timeout",
     "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": "pgbouncer: pool size, borrow timeout",
     "aws:rds/proxyTarget:ProxyTarget": "pgbouncer: its one database",
-    "aws:ecs/taskDefinition:TaskDefinition": "api: command, environment, secrets, port, health check, workers",
-    "aws:ecs/service:Service": "api: one supervised process",
+    "aws:ecs/taskDefinition:TaskDefinition": "api or worker: command, environment, secrets (port, health check)",
+    "aws:ecs/service:Service": "api behind the load balancer, a worker otherwise: one supervised process",
     "aws:secretsmanager/secret:Secret": "secrets.json: the value the task and the pooler read",
     "aws:secretsmanager/secretVersion:SecretVersion": "secrets.json: keys of the value, generated locally",
     RANDOM: "secrets.json: a value generated once",
@@ -43,6 +53,13 @@ REALISED = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "s3: put_bucket_lifecycle_configuration",
     "aws:s3/bucketPolicy:BucketPolicy": "s3: put_bucket_policy",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "s3: put_bucket_ownership_controls",
+    REPLICATION_GROUP: "cache: redis-server (port, TLS with the local CA, its users and parameter group)",
+    "aws:elasticache/parameterGroup:ParameterGroup": "cache: redis.conf (the parameters Redis knows)",
+    "aws:elasticache/user:User": "cache: an ACL user with its access string",
+    "aws:elasticache/userGroup:UserGroup": "cache: the users the server accepts",
+    WEB_ACL: "tls: nginx limit_req per client address for the rate rule (other rules cloud only)",
+    SCHEDULE: "scheduler: the local timer runs its command override with its task's environment",
+    "aws:scheduler/scheduleGroup:ScheduleGroup": "scheduler: the local timer",
 }
 
 SSL_POLICY_PROTOCOLS = {
@@ -88,11 +105,20 @@ def spec(recording: Any) -> dict[str, Any]:
     )
     cloud_only.update(r.type for r in resources if r.type == "pulumi:providers:aws")
     realised = collections.Counter(r.type for r in resources if r.type in REALISED)
+    api, workers = _ecs(by_type)
+    tasks = {task["arn"]: task for task in (api, *workers)}
+    firewall = _firewall(by_type)
+    for rule in firewall["cloud_only_rules"] if firewall else ():
+        cloud_only[f"{WEB_ACL} rule {rule}"] += 1
     return {
         "database": _database(by_type),
         "objects": _objects(by_type, tokens),
         "pooler": _pooler(by_type),
-        "api": _api(by_type),
+        "api": api,
+        "workers": workers,
+        "cache": _cache(by_type, tokens),
+        "firewall": firewall,
+        "schedules": _schedules(by_type, tasks),
         "load_balancer": _load_balancer(by_type),
         "certificate": _certificate(by_type),
         "buckets": _buckets(by_type),
@@ -177,30 +203,6 @@ def _pooler(by_type: dict[str, list[Any]]) -> dict[str, Any]:
         "max_connections_percent": int(pool.get("maxConnectionsPercent", 100)),
         "max_idle_connections_percent": int(pool.get("maxIdleConnectionsPercent", 50)),
         "borrow_timeout": int(pool.get("connectionBorrowTimeout", 120)),
-    }
-
-
-def _api(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    task = _only(by_type, "aws:ecs/taskDefinition:TaskDefinition")
-    containers = json.loads(task.inputs["containerDefinitions"])
-    essential = [c for c in containers if c.get("essential", True)]
-    if len(essential) != 1:
-        raise MappingError(f"{task.urn}: the local stack runs one essential container; found {len(essential)}")
-    container = essential[0]
-    ports = container.get("portMappings", [])
-    if len(ports) != 1:
-        raise MappingError(f"{task.urn}: the local API listens on one port; found {len(ports)} port mappings")
-    services = by_type.get("aws:ecs/service:Service", [])
-    return {
-        "urn": task.urn,
-        "container": container.get("name"),
-        "command": container.get("command"),
-        "entry_point": container.get("entryPoint"),
-        "environment": {e["name"]: e["value"] for e in container.get("environment", [])},
-        "secrets": {s["name"]: s["valueFrom"] for s in container.get("secrets", [])},
-        "port": int(ports[0]["containerPort"]),
-        "health_check": container.get("healthCheck"),
-        "desired_count": int(services[0].inputs.get("desiredCount", 1)) if services else 1,
     }
 
 
@@ -307,3 +309,214 @@ def _secrets(by_type: dict[str, list[Any]], tokens) -> dict[str, Any]:
         if arn is not None:
             values[arn] = tokens(version.inputs.get("secretString", ""))
     return values
+
+
+_ELASTICACHE_ONLY = ("reserved-memory", "reserved-memory-percent", "cluster-enabled", "close-on-replica-write")
+"""Parameters of ElastiCache itself that Redis does not know."""
+_CACHE_PARAMETER = re.compile(r"[a-z][a-z0-9-]*")
+_CACHE_USER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,119}")
+_ACL_RULE = re.compile(r"(?!(?i:nopass|resetpass|reset)$)[^\s\"'\\<>#!][^\s\"'\\]*")
+"""One rule of an access string; passwords (>, <, #, !, nopass, resetpass) come from the authentication mode,
+never from it, and no quote or backslash reaches redis.conf."""
+_CONTENT_TYPES = {"APPLICATION_JSON": "application/json", "TEXT_PLAIN": "text/plain", "TEXT_HTML": "text/html"}
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _plain_text(value: str) -> bool:
+    return not any(ord(c) < 32 or c in '"\\' for c in value)
+
+
+def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
+    """The replication group: its port, TLS, the parameter group's values and the users of its user groups."""
+    groups = by_type.get(REPLICATION_GROUP, [])
+    if not groups:
+        return None
+    if len(groups) > 1:
+        raise MappingError(f"the local stack realises one cache; the plan declares {len(groups)} replication groups")
+    group = groups[0]
+    inputs = group.inputs
+    parameters: dict[str, str] = {}
+    for params in by_type.get("aws:elasticache/parameterGroup:ParameterGroup", []):
+        if params.state.get("name") == inputs.get("parameterGroupName"):
+            for item in params.inputs.get("parameters", []):
+                name, value = str(item["name"]), str(item["value"])
+                if not _CACHE_PARAMETER.fullmatch(name) or not _plain_text(value):
+                    raise MappingError(f"{params.urn}: parameter {name!r} has a name or value Redis cannot take")
+                if name not in _ELASTICACHE_ONLY:
+                    parameters[name] = value
+    user_groups = {g.inputs.get("userGroupId"): g for g in by_type.get("aws:elasticache/userGroup:UserGroup", [])}
+    users_by_id = {u.inputs.get("userId"): u for u in by_type.get("aws:elasticache/user:User", [])}
+    users = []
+    for group_id in inputs.get("userGroupIds", []):
+        for user_id in user_groups[group_id].inputs.get("userIds", []) if group_id in user_groups else []:
+            user = users_by_id.get(user_id)
+            if user is None:
+                raise MappingError(f"{user_groups[group_id].urn}: user {user_id!r} is not one of the program's")
+            name, access = user.inputs.get("userName", ""), user.inputs.get("accessString", "")
+            rules = access.split()
+            if not _CACHE_USER.fullmatch(name) or not all(_ACL_RULE.fullmatch(rule) for rule in rules):
+                raise MappingError(f"{user.urn}: user {name!r} or its access string cannot be an ACL rule")
+            mode = user.inputs.get("authenticationMode") or {}
+            users.append(
+                {
+                    "urn": user.urn,
+                    "id": user_id,
+                    "name": name,
+                    "access": " ".join(rules),
+                    "auth": mode.get("type", "password"),
+                    "passwords": tokens(mode.get("passwords") or user.inputs.get("passwords") or []),
+                }
+            )
+    return {
+        "urn": group.urn,
+        "id": group.id,
+        "engine": inputs.get("engine", "redis"),
+        "engine_version": str(inputs.get("engineVersion", "")),
+        "port": int(inputs.get("port", 6379)),
+        "tls": bool(inputs.get("transitEncryptionEnabled", False)),
+        "auth_token": tokens(inputs.get("authToken") or ""),
+        "parameters": parameters,
+        "users": users,
+    }
+
+
+def _firewall(by_type: dict[str, list[Any]]) -> dict[str, Any] | None:
+    """The web ACL's per-client rate rule (the one rule nginx can enforce) and the names of the rules it cannot."""
+    acls = by_type.get(WEB_ACL, [])
+    if not acls:
+        return None
+    if len(acls) > 1:
+        raise MappingError(f"the local load balancer takes one web ACL; the plan declares {len(acls)}")
+    acl = acls[0]
+    bodies = {b["key"]: b for b in acl.inputs.get("customResponseBodies", [])}
+    rate, cloud_only = None, []
+    for rule in sorted(acl.inputs.get("rules", []), key=lambda r: r.get("priority", 0)):
+        statement = rule.get("statement", {})
+        rated = statement.get("rateBasedStatement")
+        action = rule.get("action", {})
+        per_ip = rated and rated.get("aggregateKeyType", "IP") == "IP" and set(rated) <= {
+            "limit", "aggregateKeyType", "evaluationWindowSec"
+        }  # fmt: skip
+        if rate is not None or not per_ip or not ({"block", "count"} & set(action)):
+            cloud_only.append(str(rule.get("name")))
+            continue
+        custom = (action.get("block") or {}).get("customResponse") or {}
+        status = int(custom.get("responseCode", 403))
+        body = bodies.get(custom.get("customResponseBodyKey"), {})
+        headers = {h["name"]: str(h["value"]) for h in custom.get("responseHeaders", [])}
+        if not 400 <= status <= 599 or not all(
+            _HEADER_NAME.fullmatch(k) and _plain_text(v) for k, v in headers.items()
+        ):
+            raise MappingError(f"{acl.urn}: rule {rule.get('name')!r} answers with what nginx cannot send")
+        rate = {
+            "rule": str(rule.get("name")),
+            "mode": "block" if "block" in action else "count",
+            "limit": int(rated["limit"]),
+            "window": int(rated.get("evaluationWindowSec", 300)),
+            "status": status,
+            "headers": headers,
+            "content_type": _CONTENT_TYPES.get(body.get("contentType", "TEXT_PLAIN"), "text/plain"),
+            "body": body.get("content", ""),
+        }
+    return {"urn": acl.urn, "rate": rate, "cloud_only_rules": cloud_only}
+
+
+def _schedules(by_type: dict[str, list[Any]], task_services: dict[str, dict]) -> list[dict[str, Any]]:
+    """Each schedule whose target runs an ECS task of the program: its expression, zone and command override."""
+    from cli.local.schedule_times import ExpressionError, check
+
+    schedules = []
+    for r in by_type.get(SCHEDULE, []):
+        inputs = r.inputs
+        parent = r.parent.rpartition("::")[2]
+        name = r.name.removeprefix(f"{parent}-") if parent else r.name
+        target = inputs.get("target") or {}
+        ecs = target.get("ecsParameters") or {}
+        task = task_services.get(ecs.get("taskDefinitionArn"))
+        if task is None:
+            raise MappingError(f"{r.urn}: the local timer runs ECS tasks of the program only")
+        overrides = json.loads(target.get("input") or "{}").get("containerOverrides", [])
+        override = next((o for o in overrides if o.get("name") == task["container"]), {})
+        expression = inputs.get("scheduleExpression", "")
+        zone = inputs.get("scheduleExpressionTimezone") or "UTC"
+        try:
+            check(expression, zone)
+        except ExpressionError as error:
+            raise MappingError(f"{r.urn}: {error}") from None
+        schedules.append(
+            {
+                "urn": r.urn,
+                "name": name,
+                "expression": expression,
+                "time_zone": zone,
+                "enabled": inputs.get("state", "ENABLED") == "ENABLED",
+                "service": task["service"],
+                # An override replaces the container's command, not its entry point (as ECS RunTask does).
+                "command": [*(task["entry_point"] or []), *(override.get("command") or task["command"] or [])] or None,
+                "environment": {e["name"]: e["value"] for e in override.get("environment", [])},
+            }
+        )
+    return sorted(schedules, key=lambda s: s["name"])
+
+
+def _container(task: Any) -> dict[str, Any]:
+    """The one essential container of a task definition, as the local process runs it."""
+    containers = json.loads(task.inputs["containerDefinitions"])
+    essential = [c for c in containers if c.get("essential", True)]
+    if len(essential) != 1:
+        raise MappingError(f"{task.urn}: the local stack runs one essential container; found {len(essential)}")
+    container = essential[0]
+    return {
+        "urn": task.urn,
+        "arn": task.state.get("arn"),
+        "container": container.get("name"),
+        "command": container.get("command"),
+        "entry_point": container.get("entryPoint"),
+        "environment": {e["name"]: e["value"] for e in container.get("environment", [])},
+        "secrets": {s["name"]: s["valueFrom"] for s in container.get("secrets", [])},
+        "stop_timeout": int(container.get("stopTimeout", 30)),
+        "raw": container,
+    }
+
+
+def _ecs(by_type: dict[str, list[Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The API (the service behind the load balancer) and the workers (every other service), each with its task."""
+    tasks = by_type.get(TASK_DEFINITION, [])
+    services = by_type.get(ECS_SERVICE, [])
+    by_arn = {t.state.get("arn"): t for t in tasks}
+    fronted = [s for s in services if s.inputs.get("loadBalancers")]
+    if not services and len(tasks) == 1:
+        api_task, api_service, others = tasks[0], None, []
+    elif len(fronted) == 1 and fronted[0].inputs.get("taskDefinition") in by_arn:
+        api_service = fronted[0]
+        api_task = by_arn[api_service.inputs["taskDefinition"]]
+        others = [s for s in services if s is not api_service]
+    else:
+        raise MappingError(
+            f"the local stack runs one service behind the load balancer; the plan declares {len(fronted)}"
+        )
+    api = _container(api_task)
+    raw = api.pop("raw")
+    ports = raw.get("portMappings", [])
+    if len(ports) != 1:
+        raise MappingError(f"{api_task.urn}: the local API listens on one port; found {len(ports)} port mappings")
+    api.update(
+        service="api",
+        port=int(ports[0]["containerPort"]),
+        health_check=raw.get("healthCheck"),
+        desired_count=int(api_service.inputs.get("desiredCount", 1)) if api_service else 1,
+    )
+    workers = []
+    for service in others:
+        task = by_arn.get(service.inputs.get("taskDefinition"))
+        if task is None:
+            raise MappingError(f"{service.urn}: its task definition is not one of the program's")
+        worker = _container(task)
+        raw = worker.pop("raw")
+        if raw.get("portMappings"):
+            raise MappingError(f"{service.urn}: a service with ports needs a load balancer to be realised locally")
+        if not _LOCAL_NAME.fullmatch(worker["container"] or "") or worker["container"] in RESERVED_NAMES:
+            raise MappingError(f"{task.urn}: container name {worker['container']!r} cannot name a local service")
+        worker.update(service=worker["container"], desired_count=int(service.inputs.get("desiredCount", 1)))
+        workers.append(worker)
+    return api, sorted(workers, key=lambda w: w["service"])

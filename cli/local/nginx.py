@@ -60,6 +60,35 @@ def _path_regex(pattern: str) -> str:
     return _quoted("^" + out + "$").replace("${dollar}", "$")
 
 
+def per_minute(limit: int, window_seconds: int) -> int:
+    """A WAF rate (requests per evaluation window) as nginx's whole requests per minute, rounded down, at least 1."""
+    return max(1, limit * 60 // window_seconds)
+
+
+def rate_limiting(rate: dict[str, Any] | None) -> tuple[str, str, str]:
+    """The web ACL's rate rule as nginx `limit_req` per client address: (the zone, the limit, the answer).
+
+    WAF lets one address send `limit` requests in a window, then answers until its rate falls; nginx's leaky bucket
+    is the same average rate with a burst of the window's allowance, so a fresh client gets `limit` at once too.
+    A rule that only counts becomes a dry run: nginx logs what it would refuse and refuses nothing.
+    """
+    if not rate:
+        return "", "", ""
+    rpm = per_minute(rate["limit"], rate["window"])
+    zone = f"  limit_req_zone $binary_remote_addr zone=per_client:10m rate={rpm}r/m;\n"
+    zone += f"  limit_req_status {rate['status']};\n"
+    limit = f"    limit_req zone=per_client burst={max(rate['limit'] - 1, 0)} nodelay;\n"
+    if rate["mode"] == "count":
+        limit += "    limit_req_dry_run on;\n"
+    headers = "".join(f"add_header {name} {_quoted(value)} always; " for name, value in rate["headers"].items())
+    answer = (
+        f"    error_page {rate['status']} = @rate_limited;\n"
+        f"    location @rate_limited {{ {headers}default_type {_quoted(rate['content_type'])}; "
+        f"return {rate['status']} {_quoted(rate['body'])}; }}"
+    )
+    return zone, limit, answer
+
+
 def config(
     *,
     base: Path,
@@ -70,8 +99,10 @@ def config(
     key: Path,
     run_as: str | None,
     load_balancer: dict[str, Any],
+    rate_limit: dict[str, Any] | None = None,
 ) -> str:
-    """The whole nginx.conf for the local stack's load balancer, from the program's listeners, rules and target."""
+    """The whole nginx.conf for the local stack's load balancer, from the program's listeners, rules and target,
+    and the web ACL's per-client rate rule (`rate_limit`, see rate_limiting)."""
     user = f"user {run_as};\n" if run_as else ""
     scratch = base / "tmp"
     temp = "\n".join(
@@ -100,6 +131,7 @@ def config(
     )
     rules_text = "\n".join(rules)
     errors = error_pages()
+    zone, limit, answer = rate_limiting(rate_limit)
     return f"""{user}worker_processes 1;
 pid {base}/nginx.pid;
 error_log {base}/error.log warn;
@@ -111,9 +143,10 @@ http {{
   geo $dollar {{ default "$"; }}
   upstream api {{ {upstream} keepalive 32; }}
   map $http_x_request_id $forwarded_request_id {{ default $http_x_request_id; "" $request_id; }}
-  server {{
+{zone}  server {{
     listen 127.0.0.1:{http_port};
-{errors}
+{limit}{errors}
+{answer}
     location / {{
 {http_server}
     }}
@@ -127,7 +160,8 @@ http {{
     client_max_body_size 1m;
     # TRACE echoes the request (headers and cookies included); refused before any location, with Allow.
     if ($request_method = TRACE) {{ return 405; }}
-{errors}
+{limit}{errors}
+{answer}
 {rules_text}
     location / {{
       proxy_pass http://api;

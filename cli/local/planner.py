@@ -17,7 +17,7 @@ STACK = "local"
 LOOPBACK = "127.0.0.1"
 _SOURCES = ("stacks", "infra", "app_image")
 _SKIPPED = ("__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache")
-_MAPPING_CODE = ("mapping.py", "planner.py")
+_MAPPING_CODE = ("mapping.py", "planner.py", "schedule_times.py")
 
 
 def source_digest(project_dir: pathlib.Path) -> str:
@@ -96,8 +96,9 @@ def record(project_dir: pathlib.Path) -> Any:
     from stacks.settings import load_stack_settings
 
     class LoopbackMocks(StrictMocks):
-        """The offline answers, except that the database and its proxy live on this machine's loopback: the
-        program then builds DATABASE_URL, the credentials secret and the admin connection from local hosts."""
+        """The offline answers, except that the database, its proxy and the cache live on this machine's loopback:
+        the program then builds DATABASE_URL, CACHE_URL, the credentials secret and the admin connection from
+        local hosts."""
 
         def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
             computed = super()._computed(typ, name, inputs)
@@ -105,6 +106,8 @@ def record(project_dir: pathlib.Path) -> Any:
                 computed.update(address=LOOPBACK, endpoint=f"{LOOPBACK}:5432")
             elif typ == "aws:rds/proxy:Proxy":
                 computed.update(endpoint=LOOPBACK)
+            elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+                computed.update(primaryEndpointAddress=LOOPBACK, readerEndpointAddress=LOOPBACK)
             return computed
 
     settings = load_stack_settings(STACK, project_dir)

@@ -84,6 +84,18 @@ def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None,
     raise ServiceFailed(f"{what} did not listen on 127.0.0.1:{port} within {timeout} s\n{log_tail(log)}")
 
 
+def wait_until(ready, timeout: float, what: str, log: Path | None = None, pid: int | None = None) -> None:
+    """Wait until `ready()` is true; fail with the log's tail if it is not in time (or the process dies)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if pid is not None and not pid_alive(pid):
+            raise ServiceFailed(f"{what} exited while starting:\n{log_tail(log)}", hint=f"see {log}")
+        time.sleep(0.02)
+    raise ServiceFailed(f"{what} did not start within {timeout} s\n{log_tail(log)}", hint=f"see {log}")
+
+
 def running_as_root() -> bool:
     return os.geteuid() == 0
 

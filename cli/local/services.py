@@ -1,4 +1,4 @@
-"""The local stack's services, each able to say whether it runs, start, and stop: database, pooler, API, TLS, S3."""
+"""The local stack's services, each able to say whether it runs, start, and stop: database, pooler, tasks, TLS, S3."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from cli.local.api import image_command
 from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
 from cli.local.processes import (
     PortTaken,
+    ServiceFailed,
+    log_tail,
     ours,
     pid_alive,
     port_is_free,
@@ -23,6 +26,7 @@ from cli.local.processes import (
     stop_group,
     stop_pid,
     wait_for_port,
+    wait_until,
 )
 
 WORKER_USER = "www-data"
@@ -80,6 +84,10 @@ class Service:
     def fingerprint(self) -> str:
         """A digest of the configuration derived from the plan; a change means `up` must update the service."""
         return ""
+
+    def stop_record(self) -> dict[str, str] | None:
+        """Its pid file and the mark of its command line, for a service the program may stop declaring."""
+        return None
 
     def update(self) -> None:
         """Apply a changed configuration to the running service (a restart unless the service can reload)."""
@@ -197,7 +205,19 @@ class ProcessService(Service):
     def crashed(self) -> bool:
         return self.pidfile.exists() and self.pid() is None
 
-    def launch(self, cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, ready_port: int) -> None:
+    def stop_record(self) -> dict[str, str] | None:
+        return {"pidfile": str(self.pidfile), "marker": self.marker}
+
+    def launch(
+        self,
+        cmd: list[str],
+        *,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        ready_port: int | None = None,
+        ready: Callable[[int], bool] | None = None,
+    ) -> None:
+        """Start the program detached; wait for its port, or for `ready(pid)` when it has none."""
         check_ports(self.name, self.ports)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +227,10 @@ class ProcessService(Service):
                 start_new_session=True,
             )  # fmt: skip
         self.pidfile.write_text(f"{process.pid}\n")
-        wait_for_port(ready_port, 30, self.name, self.log, pid=process.pid)
+        if ready_port is not None:
+            wait_for_port(ready_port, 30, self.name, self.log, pid=process.pid)
+        elif ready is not None:
+            wait_until(lambda: ready(process.pid), 30, self.name, self.log, pid=process.pid)
 
     def stop(self) -> None:
         pid = self.pid()
@@ -239,6 +262,80 @@ class ApiService(ProcessService):
 
     def __post_init__(self) -> None:
         self.cwd = self.app_dir
+
+
+@dataclass
+class TaskService(ProcessService):
+    """A task without a port (the worker): the task definition's command, ready once it has logged its start."""
+
+    app_dir: Path = field(kw_only=True)
+    env: dict = field(kw_only=True, repr=False)
+    command: list[str] = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        self.cwd = self.app_dir
+
+    def start(self) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        self.launch(self.argv(), cwd=self.app_dir, env=self.env, ready=lambda pid: self._started(pid, offset))
+
+    def argv(self) -> list[str]:
+        return self.command
+
+    def _started(self, pid: int, offset: int) -> bool:
+        """Its first log line is out; an error line (its settings refused) fails the start with the log's tail."""
+        with self.log.open("rb") as handle:
+            handle.seek(offset)
+            written = handle.read(64 * 1024)
+        if b"\n" not in written:
+            return False
+        if b'"level":"error"' in written:
+            stop_pid(pid, timeout=5)
+            raise ServiceFailed(f"{self.name} refused to start:\n{log_tail(self.log)}", hint=f"see {self.log}")
+        return True
+
+    def fingerprint(self) -> str:
+        return digest(self.command, self.env)
+
+
+@dataclass
+class SchedulerService(ProcessService):
+    """The local timer of the program's schedules (cli/local/scheduler.py)."""
+
+    root: Path = field(kw_only=True)
+    schedules: list[dict] = field(kw_only=True)
+    tasks: dict = field(kw_only=True, repr=False)
+    """Each task the schedules run: its environment (with the adapters), the app's directory, its command."""
+
+    def configuration(self) -> dict:
+        return {"schedules": self.schedules, "tasks": self.tasks}
+
+    def start(self) -> None:
+        from cli.local import scheduler
+
+        config = scheduler.write_config(self.root, self.configuration())
+        command = [sys.executable, "-m", scheduler.MARKER, "--root", str(self.root)]
+        self.launch(command, ready=lambda pid: self._taken(pid, config))
+
+    def update(self) -> None:
+        """A new configuration is written and the running timer takes it within a poll, as nginx reloads."""
+        from cli.local import scheduler
+
+        pid = self.pid()
+        if pid is None:
+            self.start()
+            return
+        config = scheduler.write_config(self.root, self.configuration())
+        wait_until(lambda: self._taken(pid, config), 10, self.name, self.log, pid=pid)
+
+    def _taken(self, pid: int, config: str) -> bool:
+        from cli.local import scheduler
+
+        state = scheduler.read_state(self.root)
+        return state.get("timer_pid") == pid and state.get("config") == config
+
+    def fingerprint(self) -> str:
+        return digest(self.configuration())
 
 
 @dataclass
@@ -352,6 +449,8 @@ class TlsService(Service):
     load_balancer: dict = field(kw_only=True)
     names: tuple[str, ...] = field(default=(), kw_only=True)
     """Host names of the program's certificate and DNS records."""
+    rate_limit: dict | None = field(default=None, kw_only=True)
+    """The web ACL's per-client rate rule, when the program declares one."""
 
     def conf(self) -> str:
         return nginx.config(
@@ -363,6 +462,7 @@ class TlsService(Service):
             key=self.files.server_key,
             run_as=WORKER_USER if running_as_root() else None,
             load_balancer=self.load_balancer,
+            rate_limit=self.rate_limit,
         )
 
     def fingerprint(self) -> str:

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import ConfigError
-from cli.local import adapters, planner, supervisor, tls
-from cli.local.api import INHERITED
-from cli.local.nginx import nginx_bin
+from cli.local import adapters, nginx, planner, scheduler, supervisor, tls
+from cli.local.api import INHERITED, image_command
+from cli.local.cache import CacheService, redis_bin
 from cli.local.postgres import Cluster, Pooler, pgbouncer_bin, postgres_bin
 from cli.local.processes import (
     ServiceFailed,
@@ -31,6 +31,7 @@ from cli.local.processes import (
     read_pid,
     run,
     service_user_can_reach,
+    stop_group,
     stop_pid,
     write_private,
 )
@@ -39,7 +40,9 @@ from cli.local.services import (
     BucketService,
     DatabaseService,
     PoolerService,
+    SchedulerService,
     Service,
+    TaskService,
     TlsService,
     check_ports,
     moto_server_bin,
@@ -50,8 +53,8 @@ LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
 HOST = "localhost"
 DEFAULT_MAX_CONNECTIONS = 100
 """PostgreSQL's own max_connections, used when the parameter group does not set it."""
-PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3")
-SERVICE_NAMES = ("postgres", "pgbouncer", "api", "tls", "s3")
+PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache")
+"""Ports chosen once per stack; a stack made before a name was added gets a port for it on its next use."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,14 @@ class ServiceState:
     health: str | None = None
     restarts: int = 0
     """Times the supervisor restarted it after a crash."""
+    removed: bool = False
+    """Started by an earlier `up` for something the program no longer declares."""
 
     @property
     def action(self) -> str:
-        """What `up` would do: nothing, create it, start it, restart it after a crash, or update it."""
+        """What `up` would do: nothing, create it, start it, restart it after a crash, update it, or stop it."""
+        if self.removed:
+            return "delete"
         if self.state == "running" and self.changed:
             return "update"
         actions = {"running": "same", "absent": "create", "stopped": "start", "crashed": "restart"}
@@ -149,9 +156,18 @@ class LocalStack:
 
     def _state(self) -> dict:
         state = _load_or_create(self.root / "state.json", _new_state, ("ports",))
-        if not isinstance(state["ports"], dict) or any(
-            not isinstance(state["ports"].get(name), int) for name in PORT_NAMES
-        ):
+        ports = state["ports"]
+        if not isinstance(ports, dict) or any(not isinstance(v, int) for v in ports.values()):
+            raise DamagedState(
+                f"{self.root / 'state.json'} needs a port for each of {', '.join(PORT_NAMES)}", hint=DAMAGED_HINT
+            )
+        added = [name for name in PORT_NAMES if name not in ports]
+        if added:  # a service this stack did not have yet: a port for it, kept from now on
+            taken = set(ports.values())
+            fresh = [port for port in free_ports(len(added) + len(taken)) if port not in taken]
+            ports.update(zip(added, fresh, strict=False))
+            self._save_state(state)
+        if any(not isinstance(ports.get(name), int) for name in PORT_NAMES):
             raise DamagedState(
                 f"{self.root / 'state.json'} needs a port for each of {', '.join(PORT_NAMES)}", hint=DAMAGED_HINT
             )
@@ -166,13 +182,21 @@ class LocalStack:
                 "postgres_password": secrets.token_urlsafe(24),
                 "master_password": secrets.token_urlsafe(24),
                 "randoms": {},
+                "cache_passwords": {},
             },
             ("postgres_password", "master_password", "randoms"),
         )
-        missing = {urn: n for urn, n in self.spec()["randoms"].items() if urn not in keys["randoms"]}
-        if missing:
-            for urn, length in missing.items():
-                keys["randoms"][urn] = secrets.token_urlsafe(length)[:length]
+        spec = self.spec()
+        missing = {urn: n for urn, n in spec["randoms"].items() if urn not in keys["randoms"]}
+        for urn, length in missing.items():
+            keys["randoms"][urn] = secrets.token_urlsafe(length)[:length]
+        # A password for each cache user that signs in with IAM (see adapters.iam_cache_auth).
+        iam_users = [u["id"] for u in (spec["cache"] or {}).get("users", []) if u["auth"] == "iam"]
+        stored = keys.setdefault("cache_passwords", {})
+        fresh = [user for user in iam_users if user not in stored]
+        for user in fresh:
+            stored[user] = secrets.token_urlsafe(32)
+        if missing or fresh:
             write_private(path, json.dumps(keys, indent=2))
         return keys
 
@@ -204,8 +228,15 @@ class LocalStack:
         files = tls.TlsFiles(self.root / "tls")
         database = spec["database"]
         parameters = database["parameters"]
+        pool = spec["pooler"]
+        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
+        app_database = credentials.get("dbname") or spec["exports"].get("database_name", "")
+        # The declared database: the roles and the database itself come from the program's objects, not from here.
         cluster = Cluster(
-            base=self.root / "postgres", port=ports["postgres"], superuser_password=keys["postgres_password"]
+            base=self.root / "postgres",
+            port=ports["postgres"],
+            superuser_password=keys["postgres_password"],
+            app_database=app_database,
         )
         conf, hba = _postgres_config(parameters)
         db_service = DatabaseService(
@@ -213,8 +244,6 @@ class LocalStack:
             tls=(files.server_cert, files.server_key),
         )  # fmt: skip
         cluster.prepare = db_service.configure
-        pool = spec["pooler"]
-        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
         max_connections = int(parameters.get("max_connections", DEFAULT_MAX_CONNECTIONS))
         pooler = Pooler(
             base=self.root / "pgbouncer",
@@ -224,24 +253,36 @@ class LocalStack:
             query_wait_timeout=pool["borrow_timeout"],
             user=credentials["username"],
             password=credentials["password"],
-            database=credentials.get("dbname") or spec["exports"].get("database_name", ""),
+            database=app_database,
             client_idle_timeout=pool["idle_client_timeout"],
             tls=(files.server_cert, files.server_key, files.ca_cert) if pool["require_tls"] else None,
         )
         api = spec["api"]
-        env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
-        # The image's `python` is this interpreter, which has the image's requirements installed.
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(api["environment"])
-        for name, value_from in api["secrets"].items():
-            env[name] = adapters.secret_value(value_from, spec["secrets"], randoms)
-        if "DATABASE_URL" in env:
-            env["DATABASE_URL"] = adapters.database_url(
-                env["DATABASE_URL"], port=ports["pgbouncer"], ca_file=files.ca_cert
-            )
-        env = adapters.iam_database_auth(env, credentials["password"])
-        env = adapters.task_port(env, api["port"], ports["api"])
+        cache_passwords = self._cache_passwords(keys)
+
+        def environment(task: dict) -> dict[str, str]:
+            """What the task's container gets: its environment and secrets, through the adapters."""
+            env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
+            # The image's `python` is this interpreter, which has the image's requirements installed.
+            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+            env["PYTHONUNBUFFERED"] = "1"
+            env.update(task["environment"])
+            for name, value_from in task["secrets"].items():
+                env[name] = adapters.secret_value(value_from, spec["secrets"], randoms)
+            if "DATABASE_URL" in env:
+                env["DATABASE_URL"] = adapters.database_url(
+                    env["DATABASE_URL"], port=ports["pgbouncer"], ca_file=files.ca_cert
+                )
+            env = adapters.iam_database_auth(env, credentials["password"])
+            if spec["cache"] and "CACHE_URL" in env:
+                env["CACHE_URL"] = adapters.cache_url(
+                    env["CACHE_URL"], declared_port=spec["cache"]["port"], port=ports["cache"]
+                )
+                password = cache_passwords.get(env.get("CACHE_USERNAME") or "default", "")
+                env = adapters.iam_cache_auth(env, password, files.ca_cert)
+            return adapters.cloud_metrics(env)
+
+        env = adapters.task_port(environment(api), api["port"], ports["api"])
         command = [*(api.get("entry_point") or []), *(api.get("command") or [])] or None
         lb = spec["load_balancer"]
         state = self._state()
@@ -257,19 +298,68 @@ class LocalStack:
             tls=files,
         )
         buckets.changed = {n for n, fp in buckets.fingerprints().items() if applied_buckets.get(n) != fp}
+        app_dir = self.project_dir / "app_image"
+        api_service = ApiService(
+            "api",
+            [ports["api"]],
+            logs / "api.log",
+            pidfile=self.root / "run" / "api.pid",
+            marker="groundwork_api",
+            app_dir=app_dir,
+            env=env,
+            command=command,
+        )
+        tasks: list[Service] = [api_service]
+        for worker in spec["workers"]:
+            argv = [*(worker["entry_point"] or []), *(worker["command"] or [])] or image_command(app_dir)
+            tasks.append(
+                TaskService(
+                    worker["service"],
+                    [],
+                    logs / f"{worker['service']}.log",
+                    pidfile=self.root / "run" / f"{worker['service']}.pid",
+                    marker=" ".join(argv),
+                    app_dir=app_dir,
+                    env=environment(worker),
+                    command=argv,
+                )
+            )
+        if spec["schedules"]:
+            targets = {job["service"] for job in spec["schedules"]}
+            tasks.append(
+                SchedulerService(
+                    "scheduler",
+                    [],
+                    logs / "scheduler.log",
+                    pidfile=self.root / "run" / "scheduler.pid",
+                    marker=f"{scheduler.MARKER} --root {self.root}",
+                    root=self.root,
+                    schedules=spec["schedules"],
+                    tasks={
+                        t.name: {"env": t.env, "app_dir": str(t.app_dir), "argv": t.argv()}
+                        for t in tasks
+                        if t.name in targets
+                    },
+                )
+            )
+        cache = []
+        if spec["cache"]:
+            cache.append(
+                CacheService(
+                    "cache",
+                    [ports["cache"]],
+                    self.root / "cache" / "redis.log",
+                    base=self.root / "cache",
+                    cache=spec["cache"],
+                    passwords=cache_passwords,
+                    files=files,
+                )
+            )
         return [
             db_service,
             PoolerService("pgbouncer", [ports["pgbouncer"]], pooler.log, pooler=pooler),
-            ApiService(
-                "api",
-                [ports["api"]],
-                logs / "api.log",
-                pidfile=self.root / "run" / "api.pid",
-                marker="groundwork_api",
-                app_dir=self.project_dir / "app_image",
-                env=env,
-                command=command,
-            ),
+            *cache,
+            *tasks,
             TlsService(
                 "tls",
                 [ports["http"], ports["https"]],
@@ -278,10 +368,44 @@ class LocalStack:
                 files=files,
                 upstream_port=ports["api"],
                 load_balancer=lb,
+                rate_limit=(spec["firewall"] or {}).get("rate"),
                 names=tuple(spec["certificate"]["names"]),
             ),
             buckets,
         ]
+
+    def _cache_passwords(self, keys: dict) -> dict[str, str]:
+        """Each cache user's password by user name: its declared one, or the stack's own for an IAM user."""
+        cache = self.spec()["cache"]
+        if not cache:
+            return {}
+        passwords = {}
+        for user in cache["users"]:
+            if user["auth"] == "iam":
+                passwords[user["name"]] = keys["cache_passwords"][user["id"]]
+            elif user["passwords"]:
+                passwords[user["name"]] = adapters.fill(user["passwords"][0], keys["randoms"])
+        if not cache["users"] and cache["auth_token"]:
+            passwords["default"] = adapters.fill(cache["auth_token"], keys["randoms"])
+        return passwords
+
+    def service_names(self) -> list[str]:
+        """The services the plan asks for, in start order."""
+        spec = self.spec()
+        return [
+            "postgres",
+            "pgbouncer",
+            *(["cache"] if spec["cache"] else []),
+            "api",
+            *(worker["service"] for worker in spec["workers"]),
+            *(["scheduler"] if spec["schedules"] else []),
+            "tls",
+            "s3",
+        ]
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """Each schedule with its next run (the timer's, or computed from its expression when it is not running)."""
+        return scheduler.describe(self.root, self.spec()["schedules"])
 
     def status(self, *, health: bool = False) -> list[ServiceState]:
         if not self.exists():
@@ -312,6 +436,11 @@ class LocalStack:
                     service.name, state, pid, service.ports, str(service.log), changed, checked, record.get("count", 0)
                 )
             )
+        current = {state.name for state in states}
+        for name, stop in applied.get("processes", {}).items():
+            if name not in current:
+                pid = ours(read_pid(Path(stop["pidfile"])), stop["marker"])
+                states.append(ServiceState(name, "running" if pid else "stopped", pid, [], "", removed=True))
         return states
 
     def _health(self, service: Service) -> str | None:
@@ -330,7 +459,7 @@ class LocalStack:
     def preview(self) -> list[ServiceState]:
         """What `up` would do to each service; from nothing, every service is created."""
         if not self.exists():
-            return [ServiceState(name, "absent", None, [], "") for name in SERVICE_NAMES]
+            return [ServiceState(name, "absent", None, [], "") for name in self.service_names()]
         return self.status()
 
     def object_changes(self) -> dict[str, list[str]]:
@@ -364,8 +493,10 @@ class LocalStack:
         """Name the first missing program before anything starts."""
         postgres_bin()
         pgbouncer_bin()
-        nginx_bin()
+        nginx.nginx_bin()
         moto_server_bin()
+        if self.spec()["cache"]:
+            redis_bin()
 
     def up(self) -> tuple[list[ServiceState], dict[str, Any]]:
         """Make every service what the plan says; return what each needed (its state before) and the SQL run."""
@@ -403,10 +534,13 @@ class LocalStack:
         side = threading.Thread(target=start_bucket, daemon=True)
         side.start()
         sql: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
+        removed = [state for state in before.values() if state.removed]
+        for state in removed:
+            self._stop_removed(state.name)
         try:
             for service in chain:
                 _converge(service, before[service.name])
-                self._record(service.name, service.fingerprint())
+                self._record(service)
                 if service.name == "postgres":
                     if before["postgres"].action == "create":
                         self._forget_objects()  # a cluster made (again) holds none of them yet
@@ -415,18 +549,36 @@ class LocalStack:
             side.join()
         if bucket_error:
             raise bucket_error[0]
-        self._record(bucket.name, bucket.fingerprint(), s3_buckets=bucket.fingerprints())
-        return [before[name] for name in SERVICE_NAMES], sql
+        self._record(bucket, s3_buckets=bucket.fingerprints())
+        return [*(before[name] for name in self.service_names()), *removed], sql
+
+    def _stop_removed(self, name: str) -> None:
+        """Stop a process the program no longer declares (a worker, the cache, the scheduler) and forget it."""
+        state = self._state()
+        applied = state.setdefault("applied", {})
+        stop = applied.setdefault("processes", {}).pop(name)
+        pidfile = Path(stop["pidfile"])
+        pid = ours(read_pid(pidfile), stop["marker"])
+        if pid is not None:
+            stop_pid(pid, timeout=15)
+            stop_group(pid, stop["marker"], timeout=15)
+        pidfile.unlink(missing_ok=True)
+        applied.pop(name, None)
+        self._save_state(state)
 
     def _forget_objects(self) -> None:
         state = self._state()
         state.setdefault("applied", {}).pop("objects", None)
         self._save_state(state)
 
-    def _record(self, name: str, fingerprint: str, **extra: Any) -> None:
+    def _record(self, service: Service, **extra: Any) -> None:
+        """What the service now runs with, and how to stop it should the program stop declaring it."""
         state = self._state()
         applied = state.setdefault("applied", {})
-        applied[name] = fingerprint
+        applied[service.name] = service.fingerprint()
+        stop = service.stop_record()
+        if stop is not None:
+            applied.setdefault("processes", {})[service.name] = stop
         applied.update(extra)
         self._save_state(state)
 
@@ -548,11 +700,29 @@ class LocalStack:
             (self.root / "run" / "api.pid", "groundwork_api"),
             (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
             (self.root / "run" / "s3.pid", "cli.local.s3server"),
+            (self.root / "cache" / "redis.pid", str(self.root / "cache" / "redis.conf")),
+            (self.root / "run" / "scheduler.pid", f"{scheduler.MARKER} --root {self.root}"),
+            *self._worker_pid_files(),
             (supervisor.pidfile(self.root), supervisor.MARKER),
         ):
             pid = ours(read_pid(pidfile), marker)
             if pid is not None:
                 stop_pid(pid, timeout=15)
+
+    def _worker_pid_files(self) -> list[tuple[Path, str]]:
+        """The workers' pid files and command lines, from the plan (when even that is unreadable, none)."""
+        try:
+            workers = self.spec()["workers"]
+        except ConfigError:
+            return []
+        app_dir = self.project_dir / "app_image"
+        return [
+            (
+                self.root / "run" / f"{w['service']}.pid",
+                " ".join([*(w["entry_point"] or []), *(w["command"] or [])] or image_command(app_dir)),
+            )
+            for w in workers
+        ]
 
     def outputs(self) -> dict[str, tuple[Any, bool]]:
         """The program's outputs (stacks/outputs.py names) for what runs here, each with whether it is secret.
@@ -579,6 +749,12 @@ class LocalStack:
         jwt_ref = spec["api"]["secrets"].get("JWT_SECRET")
         jwt_secret = adapters.secret_value(jwt_ref, spec["secrets"], keys["randoms"]) if jwt_ref else None
         buckets = [b["name"] for b in spec["buckets"]]
+        rate = (spec["firewall"] or {}).get("rate")
+        rate = rate if rate and rate["mode"] == "block" else None  # a rule that only counts refuses nothing
+        cache_url = None
+        if spec["cache"]:
+            scheme = "rediss" if spec["cache"]["tls"] else "redis"
+            cache_url = f"{scheme}://127.0.0.1:{ports['cache']}/0"
         return {
             names.SERVICE_URL: (f"https://{HOST}:{ports['https']}", False),
             names.HTTP_URL: (f"http://{HOST}:{ports['http']}", False),
@@ -597,6 +773,13 @@ class LocalStack:
             names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
             names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),
             names.METRICS_URL: (f"http://127.0.0.1:{ports['api']}/metrics", False),
+            names.CACHE_URL: (cache_url, False),
+            names.CACHE_REPLICATION_GROUP: (spec["cache"]["id"] if spec["cache"] else None, False),
+            # What nginx enforces for the web ACL's rate rule: its rate per minute, and the requests a client with a
+            # clean slate may send at once (burst + 1); read by `infra smoke --burst`.
+            names.EDGE_RATE_LIMIT: (nginx.per_minute(rate["limit"], rate["window"]) if rate else None, False),
+            names.EDGE_RATE_WINDOW_SECONDS: (60 if rate else None, False),
+            names.EDGE_RATE_ALLOWANCE: (rate["limit"] if rate else None, False),
             names.REGION: (exports.get(names.REGION), False),
             names.DATABASE_OBJECTS: (exports.get(names.DATABASE_OBJECTS), False),
             names.DATA_RESOURCES: (
@@ -646,12 +829,9 @@ def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
         lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
     force_ssl = parameters.get("rds.force_ssl") == "1"
     kind = "hostssl" if force_ssl else "host"
-    # Replication for the superuser only: pg_basebackup takes the WAL archive's base backups (cli/recovery).
-    hba = (
-        "local all all scram-sha-256\n"
-        f"{kind} all all 127.0.0.1/32 scram-sha-256\n"
-        f"{kind} replication postgres 127.0.0.1/32 scram-sha-256\n"
-    )
+    hba = f"local all all scram-sha-256\n{kind} all all 127.0.0.1/32 scram-sha-256\n"
+    # The bootstrap superuser's base backups of the local WAL archive (cli/recovery/archive.py).
+    hba += f"{kind} replication postgres 127.0.0.1/32 scram-sha-256\n"
     if force_ssl:
         hba += "hostnossl all all 127.0.0.1/32 reject\n"
     return "\n".join(lines) + "\n", hba

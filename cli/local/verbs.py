@@ -15,7 +15,14 @@ from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 if TYPE_CHECKING:
     from rich.console import Console
 
-_ACTION_STYLE = {"same": "dim", "create": "green", "start": "green", "restart": "yellow", "update": "cyan"}
+_ACTION_STYLE = {
+    "same": "dim",
+    "create": "green",
+    "start": "green",
+    "restart": "yellow",
+    "update": "cyan",
+    "delete": "red",
+}
 _STATE_STYLE = {"running": "green", "stopped": "yellow", "crashed": "red", "crash-loop": "bold red", "absent": "dim"}
 
 
@@ -84,7 +91,7 @@ def preview(project_dir: Path, console: Console) -> dict[str, Any]:
     }
 
 
-_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update"}
+_OP = {"create": "create", "start": "update", "restart": "replace", "update": "update", "delete": "delete"}
 """What each local action is in the cloud preview's terms."""
 
 
@@ -100,6 +107,7 @@ def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
         "start": "started",
         "restart": "restarted after a crash",
         "update": "updated to the changed plan",
+        "delete": "stopped: the program no longer declares it",
     }
     for state in states:
         style = _ACTION_STYLE[state.action]
@@ -146,6 +154,9 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
             "then `infra up --stack local` starts them again"
         )
     services = [s.to_json() for s in states]
+    schedules = stack.schedules() if states else []
+    if schedules:
+        _schedule_table(console, schedules)
     from cli.local import supervisor
 
     return {
@@ -156,7 +167,27 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
         "supervisor": "running" if states and supervisor.running(stack.root) else "stopped",
         "crash_loop": looping,
         "services": services,
+        "schedules": schedules,
     }
+
+
+def _schedule_table(console: Console, schedules: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="schedules (run by the scheduler)", title_justify="left", show_edge=False, pad_edge=False)
+    for name in ("schedule", "expression", "time zone", "next run (UTC)", "last run", "exit", "command"):
+        table.add_column(name)
+    for job in schedules:
+        table.add_row(
+            job["name"],
+            job["expression"],
+            job["time_zone"],
+            job["next_run"] or ("disabled" if not job["enabled"] else "never"),
+            job["last_run"] or "",
+            "" if job["last_exit"] is None else str(job["last_exit"]),
+            " ".join(job["command"] or ["(the image's command)"]),
+        )
+    console.print(table)
 
 
 def outputs(project_dir: Path) -> dict[str, Any]:

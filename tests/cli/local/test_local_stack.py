@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from cli.local.processes import free_port, pid_alive
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
+SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3"]
 INFRA = [sys.executable, "-m", "cli"]
 
 
@@ -64,7 +66,7 @@ def _outputs(local_dir: Path) -> dict:
 
 
 def test_up_from_nothing_creates_every_service(first_up):
-    assert [s["name"] for s in first_up["services"]] == ["postgres", "pgbouncer", "api", "tls", "s3"]
+    assert [s["name"] for s in first_up["services"]] == SERVICES
     assert {s["action"] for s in first_up["services"]} == {"create"}
     assert first_up["outputs"]["service_url"].startswith("https://localhost:")
     assert "jwt_secret" not in first_up["outputs"]
@@ -135,6 +137,12 @@ def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
     }
 
 
+def test_the_recovery_drill_restores_the_declared_database(first_up, local_dir):
+    drill = infra(local_dir, "drill", "--stack", "local", "--report-dir", str(local_dir.parent / "drills"))["drill"]
+    assert drill["ok"] is True, drill["failure"]
+    assert drill["throwaway_removed"] is True
+
+
 def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
     import boto3
 
@@ -152,6 +160,119 @@ def test_bucket_endpoint_serves_the_stack_buckets(first_up, local_dir):
     block = s3.get_public_access_block(Bucket=out["app_bucket"])["PublicAccessBlockConfiguration"]
     assert all(block.values())
     assert s3.get_bucket_versioning(Bucket=out["log_bucket"])["Status"] == "Enabled"
+
+
+def _environment(local_dir: Path, service: str) -> dict[str, str]:
+    raw = Path(f"/proc/{_service(local_dir, service)['pid']}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_the_cache_is_redis_over_tls_with_the_declared_user(first_up, local_dir):
+    import redis
+
+    out = _outputs(local_dir)
+    worker, api = _environment(local_dir, "worker"), _environment(local_dir, "api")
+    for env in (worker, api):
+        # The IAM adapter: the declared user signs in with a password from the stack's secret store.
+        assert env["CACHE_URL"] == out["cache_url"]
+        assert env["CACHE_IAM_AUTH"] == "false"
+        assert env["CACHE_USERNAME"] == "gw-local-cache-app"
+        assert env["CACHE_CA_FILE"] == out["ca_certificate"]
+        assert len(env["CACHE_PASSWORD"]) >= 32
+    assert "WORKER_METRIC_NAMESPACE" not in worker  # no CloudWatch here: the backlog is only logged
+    assert out["cache_url"].startswith("rediss://127.0.0.1:")
+    options = {"ssl_ca_certs": out["ca_certificate"], "socket_timeout": 5}
+    user, password = worker["CACHE_USERNAME"], worker["CACHE_PASSWORD"]
+    with redis.Redis.from_url(out["cache_url"], username=user, password=password, **options) as client:
+        assert client.ping() is True
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.config_get("maxmemory-policy")  # the declared access string: no dangerous commands
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis.from_url(out["cache_url"], username=user, password="wrong" * 8, **options).ping()
+    with (
+        redis.Redis.from_url(out["cache_url"], **options) as anonymous,
+        pytest.raises(redis.exceptions.AuthenticationError),
+    ):
+        anonymous.set("k", "v")  # the declared default user is off
+    plain = out["cache_url"].replace("rediss://", "redis://")
+    with pytest.raises(redis.exceptions.ConnectionError):
+        redis.Redis.from_url(plain, username=user, password=password, socket_timeout=2).ping()
+    conf = (local_dir / "cache" / "redis.conf").read_text()
+    assert 'maxmemory-policy "allkeys-lru"' in conf  # the parameter group's eviction policy
+    assert password not in conf  # only its hash
+
+
+def test_the_worker_applies_each_event_of_the_outbox(first_up, local_dir):
+    import psycopg
+
+    sys.path.insert(0, str(REPO / "app_image"))
+    from groundwork_api import events
+
+    assert _service(local_dir, "worker")["state"] == "running"
+    user = f"worker-probe-{time.time_ns()}"
+    with psycopg.connect(_outputs(local_dir)["database_url"], autocommit=True, prepare_threshold=None) as conn:
+        conn.execute(events.SCHEMA)  # the service's own tables, as its migrations make them
+        conn.execute(events.RECORD_EVENT, (user, 1))
+        conn.execute(events.RECORD_EVENT, (user, 2))
+        deadline = time.monotonic() + 30
+        row = None
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT writes, last_version FROM user_summary WHERE user_id = %s", (user,)).fetchone()
+            if row == (2, 2):
+                break
+            time.sleep(0.05)
+    assert row == (2, 2), f"the worker did not apply both events within 30 s: {row}"
+
+
+def test_the_rate_rule_answers_429_past_the_limit_for_that_client_only(first_up, local_dir):
+    from infra.firewall import RATE_LIMITED_BODY
+
+    out = _outputs(local_dir)
+    allowance, per_minute = out["edge_rate_allowance"], out["edge_rate_limit"]
+    assert (allowance, per_minute, out["edge_rate_window_seconds"]) == (600, 600, 60)  # Pulumi.local.yaml's rule
+
+    def client(address: str) -> httpx.Client:
+        transport = httpx.HTTPTransport(local_address=address, verify=out["ca_certificate"])
+        return httpx.Client(transport=transport, timeout=10)
+
+    started = time.monotonic()
+    with client("127.0.0.23") as busy:
+        admitted = 0
+        for _ in range(allowance + 500):
+            first = busy.get(f"{out['service_url']}/livez")
+            if first.status_code != 200:
+                break
+            admitted += 1
+        elapsed = time.monotonic() - started
+        after = [busy.get(f"{out['service_url']}/livez") for _ in range(5)]
+    assert first.status_code == 429, first.text
+    # The allowance at once, plus what the bucket refilled (per_minute / 60 a second) while they were sent.
+    assert allowance <= admitted <= allowance + math.ceil(per_minute / 60 * elapsed) + 1, (admitted, elapsed)
+    refused = [first, *(answer for answer in after if answer.status_code == 429)]
+    assert len(refused) >= 5, [answer.status_code for answer in after]
+    for answer in refused:
+        assert answer.headers["retry-after"] == "60"
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json() == RATE_LIMITED_BODY
+    with client("127.0.0.24") as other:
+        assert other.get(f"{out['service_url']}/livez").status_code == 200  # per client address
+
+
+def test_status_lists_each_schedule_with_its_next_run(first_up, local_dir):
+    import datetime as dt
+    import zoneinfo
+
+    status = infra(local_dir, "status")
+    assert _service(local_dir, "scheduler")["state"] == "running"
+    (job,) = status["schedules"]
+    assert (job["name"], job["expression"], job["time_zone"]) == ("prune-events", "cron(30 3 * * ? *)", "Europe/Paris")
+    assert job["command"] == ["python", "-m", "groundwork_api.jobs", "prune-events", "--days", "7"]
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    now = dt.datetime.now(paris)
+    expected = now.replace(hour=3, minute=30, second=0, microsecond=0)
+    if expected <= now:
+        expected = (now + dt.timedelta(days=1)).replace(hour=3, minute=30, second=0, microsecond=0)
+    assert dt.datetime.fromisoformat(job["next_run"]) == expected
 
 
 def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
@@ -186,7 +307,7 @@ def _killed_and_back(local_dir: Path, name: str) -> dict:
 
 
 def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(first_up, local_dir):
-    for name in ("pgbouncer", "postgres"):
+    for name in ("pgbouncer", "postgres", "cache", "worker"):
         back = _killed_and_back(local_dir, name)
         assert back["state"] == "running"
         assert back["restarts"] >= 1
@@ -210,6 +331,13 @@ def test_crashed_services_restart_by_themselves_and_a_crash_loop_is_stopped(firs
     assert repaired["changes"] == 1
     assert _service(local_dir, "api")["state"] == "running"
     assert httpx.get(f"{out['service_url']}/heartbeat", verify=out["ca_certificate"]).status_code == 200
+
+
+def test_preview_from_nothing_shows_every_service_it_would_create(scratch):
+    document = infra(scratch / "never", "preview")
+    assert [s["name"] for s in document["services"]] == SERVICES
+    assert {s["action"] for s in document["services"]} == {"create"}
+    assert not (scratch / "never" / "state.json").exists()
 
 
 def test_destroy_stops_everything_and_removes_the_data(scratch):
@@ -282,6 +410,9 @@ def test_a_stale_pid_file_naming_a_stranger_is_never_signalled(scratch):
         services = {service.name: service for service in stack.services()}
         pidfiles = [
             services["api"].pidfile,
+            services["worker"].pidfile,
+            services["scheduler"].pidfile,
+            services["cache"].pidfile,
             services["s3"].pidfile,
             services["tls"].pidfile,
             services["pgbouncer"].pooler.pidfile,

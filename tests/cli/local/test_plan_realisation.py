@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.local.processes import pid_alive
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -73,8 +74,12 @@ def _actions(document: dict) -> dict[str, str]:
     return {s["name"]: s["action"] for s in document["services"]}
 
 
-def _api_environment(project: Project) -> dict[str, str]:
-    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["api"]
+def _changed(document: dict) -> dict[str, str]:
+    return {name: action for name, action in _actions(document).items() if action != "same"}
+
+
+def _api_environment(project: Project, service: str = "api") -> dict[str, str]:
+    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}[service]
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
@@ -85,17 +90,86 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
-    project.edit("stacks/program.py", '"WORKERS": str(workers(', '"PROBE": "on",\n        "WORKERS": str(workers(')
+    project.edit("stacks/program.py", '"WORKERS": str(', '"PROBE": "on", "WORKERS": str(')
     preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
     assert _actions(preview)["api"] == "update"
     # The cloud preview's shape: one target interface, one document.
     assert {"ok", "operation", "stack", "counts", "changes", "failed", "diagnostics", "changes_present"} <= set(preview)
-    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update")]
+    assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update"), ("scheduler", "update")]
     up = project.infra("up", "--stack", "local")
-    assert _actions(up) == {"postgres": "same", "pgbouncer": "same", "api": "update", "tls": "same", "s3": "same"}
+    # The scheduled jobs run the API's task definition, so they get the new variable too (a new task definition
+    # revision updates the schedules in the cloud as well).
+    assert _changed(up) == {"api": "update", "scheduler": "update"}
     assert up["database_objects"]["applied"] == []
     assert _api_environment(project)["PROBE"] == "on"
     assert project.infra("up", "--stack", "local")["changes"] == 0
+
+
+def test_a_change_to_the_worker_environment_restarts_the_worker_only(project):
+    before = _api_environment(project, "worker")
+    assert "PROBE" not in before
+    project.edit("stacks/program.py", '"CACHE_IAM_AUTH": "true",', '"CACHE_IAM_AUTH": "true", "PROBE": "worker",')
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "update"}
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"worker": "update"}
+    after = _api_environment(project, "worker")
+    assert after["PROBE"] == "worker"
+    assert after["CACHE_PASSWORD"] == before["CACHE_PASSWORD"]  # the stack's secret, made once
+
+
+def test_a_worker_the_program_stops_declaring_is_stopped_and_comes_back_with_it(project):
+    pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["worker"]
+    project.edit("Pulumi.local.yaml", "groundwork:worker: true", "groundwork:worker: false")
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "delete"}
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"worker": "delete"}
+    assert not pid_alive(pid)
+    assert "worker" not in {s["name"] for s in project.infra("status")["services"]}
+    assert project.infra("up", "--stack", "local")["changes"] == 0
+    project.edit("Pulumi.local.yaml", "groundwork:worker: false", "groundwork:worker: true")
+    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start"}
+    assert {s["name"]: s["state"] for s in project.infra("status")["services"]}["worker"] == "running"
+
+
+def test_a_changed_rate_rule_reloads_nginx_only(project):
+    project.edit("Pulumi.local.yaml", "groundwork:firewallRateLimit: 600", "groundwork:firewallRateLimit: 900")
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"tls": "update"}
+    out = project.infra("outputs", "--stack", "local")["outputs"]
+    assert (out["edge_rate_limit"], out["edge_rate_allowance"]) == (900, 900)
+    conf = (project.local_dir / "nginx" / "nginx.conf").read_text()
+    assert "rate=900r/m" in conf
+    assert "burst=899 nodelay" in conf
+
+
+def test_a_schedule_added_to_the_program_runs_with_its_task_environment_without_a_timer_restart(project):
+    import datetime as dt
+    import time
+
+    timer = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["scheduler"]
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=15)
+    probe = (
+        'import os, sys; sys.exit(0 if len(os.environ.get("JWT_SECRET", "")) >= 32 '
+        'and os.environ.get("DATABASE_IAM_AUTH") == "false" and os.environ.get("PGPASSWORD") else 3)'
+    )
+    project.edit(
+        "Pulumi.local.yaml",
+        "  groundwork:schedules:\n",
+        f"  groundwork:schedules:\n    - name: probe\n      expression: at({when:%Y-%m-%dT%H:%M:%S})\n"
+        f"      command: [python, -c, '{probe}']\n",
+    )
+    up = project.infra("up", "--stack", "local")
+    assert _changed(up) == {"scheduler": "update"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = project.infra("status")
+        job = next(j for j in status["schedules"] if j["name"] == "probe")
+        if job["last_exit"] is not None:
+            break
+        time.sleep(0.5)
+    assert job["last_exit"] == 0, job  # the job saw the task's secrets and the adapters' environment
+    assert job["next_run"] is None  # at(...) runs once
+    assert {s["name"]: s["pid"] for s in status["services"]}["scheduler"] == timer  # taken without a restart
 
 
 def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
@@ -200,4 +274,11 @@ def test_resources_without_a_local_counterpart_are_listed_as_cloud_only(project)
     assert cloud_only["types"]["aws:ec2/natGateway:NatGateway"] == 1
     assert cloud_only["types"]["aws:kms/key:Key"] >= 1
     assert "aws:rds/instance:Instance" not in cloud_only["types"]
+    # The web ACL's rate rule runs in nginx; its managed groups, association and logging have no local counterpart.
+    for rule in ("core", "knownBadInputs", "sqlInjection", "ipReputation"):
+        assert cloud_only["types"][f"aws:wafv2/webAcl:WebAcl rule {rule}"] == 1
+    assert cloud_only["types"]["aws:wafv2/webAclAssociation:WebAclAssociation"] == 1
+    assert cloud_only["types"]["aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"] == 1
+    for realised in ("aws:elasticache/replicationGroup:ReplicationGroup", "aws:scheduler/schedule:Schedule"):
+        assert realised not in cloud_only["types"]
     assert cloud_only["count"] == sum(cloud_only["types"].values()) > 0
