@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from collections.abc import Mapping
 
 import psycopg
 
@@ -19,9 +20,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def prune_events(database_url: str, days: int) -> tuple[int, int]:
+async def connection_options(env: Mapping[str, str]) -> dict:
+    """How a job connects: as the service does, with TLS as configured and an IAM token where the service uses one."""
+    options: dict = {"autocommit": True, "prepare_threshold": None, "application_name": "groundwork-jobs"}
+    if env.get("DATABASE_SSLMODE"):
+        options["sslmode"] = env["DATABASE_SSLMODE"]
+    if env.get("DATABASE_IAM_AUTH", "false").lower() in ("1", "true"):
+        from types import SimpleNamespace
+
+        from .db import _with_iam_token
+
+        signer = SimpleNamespace(database_url=env["DATABASE_URL"], aws_region=env.get("AWS_REGION", ""))
+        options = await _with_iam_token(signer, options)()
+    return options
+
+
+async def prune_events(database_url: str, days: int, env: Mapping[str, str] | None = None) -> tuple[int, int]:
     """Deletes what the event path no longer needs after `days`; returns (ledger rows, outbox rows)."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True, prepare_threshold=None) as conn:
+    options = await connection_options(os.environ if env is None else env)
+    async with await psycopg.AsyncConnection.connect(database_url, **options) as conn:
         return await events.prune(conn, days)
 
 

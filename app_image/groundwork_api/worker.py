@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -107,7 +108,10 @@ class Worker:
             open=False,
             name="worker",
         )
-        self.cache = Cache(settings.cache)
+        # A blocking stream read waits idle_wait_ms on an idle stream: the socket must outlast it, or every idle
+        # read would time out and count as a failure.
+        patience = max(settings.cache.timeout, settings.idle_wait_ms / 1000 + 2.0)
+        self.cache = Cache(dataclasses.replace(settings.cache, timeout=patience))
         self.stream = self.cache.client
         self.applied = 0
         self.relayed = 0

@@ -347,3 +347,22 @@ def test_the_cache_is_reached_over_tls_with_its_ca_and_refused_with_another(scra
             asyncio.run(go(other_file))
     finally:
         server.stop()
+
+
+def test_a_job_signs_in_as_the_service_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from groundwork_api.jobs import connection_options
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
+    env = {
+        "DATABASE_URL": "postgresql://app@proxy.example:5432/app",
+        "DATABASE_SSLMODE": "verify-full",
+        "DATABASE_IAM_AUTH": "true",
+        "AWS_REGION": "eu-west-1",
+    }
+    options = asyncio.run(connection_options(env))
+    assert options["sslmode"] == "verify-full"
+    assert options["password"].startswith("proxy.example:5432/?Action=connect")
+    assert "X-Amz-Signature=" in options["password"]
+    plain = asyncio.run(connection_options({"DATABASE_URL": "postgresql://app:pw@127.0.0.1:5432/app"}))
+    assert "password" not in plain
