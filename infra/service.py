@@ -203,19 +203,15 @@ class Service(pulumi.ComponentResource):
             )
         )
         # The task: non-root, read-only root filesystem with a writable /tmp, secrets from Secrets Manager.
-        self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=name,
-            cpu=str(args.cpu),
-            memory=str(args.memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.cpu_architecture},
+        self.task_definition = fargate_task(
+            name,
+            cpu=args.cpu,
+            memory=args.memory,
+            cpu_architecture=args.cpu_architecture,
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             container_definitions=self.container_definitions,
-            volumes=[{"name": "tmp"}],
-            opts=child,
+            parent=self,
         )
         # The service: private tasks, rollback on failed deployments, waits until the new tasks are healthy.
         self.service = aws.ecs.Service(
@@ -314,6 +310,35 @@ class Service(pulumi.ComponentResource):
                 "log_group_name": self.log_group_name,
             }
         )
+
+
+def fargate_task(
+    name: str,
+    *,
+    cpu: int,
+    memory: int,
+    cpu_architecture: str,
+    execution_role_arn: pulumi.Input[str],
+    task_role_arn: pulumi.Input[str],
+    container_definitions: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> aws.ecs.TaskDefinition:
+    """The Fargate task definition of a component (the service's or the worker's), named `<name>-task`."""
+    # One revision of the task: Fargate, its own network interface, a writable ephemeral /tmp volume.
+    return aws.ecs.TaskDefinition(
+        f"{name}-task",
+        family=name,
+        cpu=str(cpu),
+        memory=str(memory),
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": cpu_architecture},
+        execution_role_arn=execution_role_arn,
+        task_role_arn=task_role_arn,
+        container_definitions=container_definitions,
+        volumes=[{"name": "tmp"}],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def container_definitions(

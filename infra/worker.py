@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
 from infra.dashboards import AlarmSpec, Panel
 from infra.limits import FARGATE_MAX_STOP_TIMEOUT_SECONDS, FARGATE_SIZES
-from infra.service import container_definitions, execution_policy
+from infra.service import container_definitions, execution_policy, fargate_task
 
 TYPE = type_token("worker", "Worker")
 
@@ -146,19 +146,15 @@ class Worker(pulumi.ComponentResource):
             )
         )
         # The task: non-root, read-only root filesystem, the worker command of the API's image.
-        self.task_definition = aws.ecs.TaskDefinition(
-            f"{name}-task",
-            family=name,
-            cpu=str(args.cpu),
-            memory=str(args.memory),
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+        self.task_definition = fargate_task(
+            name,
+            cpu=args.cpu,
+            memory=args.memory,
+            cpu_architecture="X86_64",
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             container_definitions=definitions,
-            volumes=[{"name": "tmp"}],
-            opts=child,
+            parent=self,
         )
         # The service: private tasks, no load balancer, rollback on failed deployments.
         self.service = aws.ecs.Service(
