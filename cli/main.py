@@ -26,8 +26,8 @@ from cli.commands.stacks import stacks
 from cli.commands.status import status
 from cli.commands.up import up
 from cli.commands.verify import verify
-from cli.errors import ExitCode, InfraError, UsageError
-from cli.options import JSON_META_KEY
+from cli.core.errors import ExitCode, InfraError, UsageError
+from cli.core.options import JSON_META_KEY
 
 DEBUG_ENV = "INFRA_DEBUG"
 DISTRIBUTION = "groundwork"
@@ -72,7 +72,7 @@ class InfraGroup(TyperGroup):
             raise
 
     def invoke(self, ctx: typer.Context) -> Any:
-        from cli.render import render_error
+        from cli.core.render import render_error
 
         try:
             return super().invoke(ctx)
@@ -112,7 +112,7 @@ def _usage_error(ctx: typer.Context, error: BaseException) -> None:
     words = argv[: argv.index("--")] if "--" in argv else argv
     if "--json" not in words:
         return
-    from cli.render import render_error
+    from cli.core.render import render_error
 
     usage_ctx = getattr(error, "ctx", None)
     command = usage_ctx.command_path if usage_ctx is not None else "infra"

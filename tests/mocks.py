@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from cli.plan.answers import UnknownInvoke
+from cli.plan.mock_answers import UnknownInvoke
 from cli.plan.recorder import Recording
 from cli.plan.recorder import run as run_recorded
 from stacks.settings import PROJECT_DIR, StackSettings, from_values

@@ -152,7 +152,9 @@ def import_graph(root: pathlib.Path, packages: tuple[str, ...] = PACKAGES) -> di
             # `import a.b.c` also runs a and a.b.
             parts = target.split(".")
             edges.update(".".join(parts[: i + 1]) for i in range(len(parts)) if ".".join(parts[: i + 1]) in files)
-        graph[name] = edges - {name}
+        # A module's own packages are already imported when it runs: an edge to them is no import.
+        ancestors = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+        graph[name] = edges - {name} - ancestors
     return graph
 
 
@@ -235,3 +237,69 @@ def test_a_rule_broken_through_an_intermediate_module_is_found(tmp_path: pathlib
     (tmp_path / "cli/helpers.py").write_text("from stacks.tools import thing\nfrom stacks.program import build\n")
     problems = cli_paths_into_infra(import_graph(tmp_path))
     assert "cli.helpers -> stacks.program" in problems
+
+
+# Cycles: no module reaches itself, whether through top-level imports, imports inside functions or type-only ones.
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_no_import_cycle_anywhere() -> None:
+    assert import_cycles(import_graph(ROOT)) == []
+    assert import_cycles(import_graph(ROOT / "app_image", ("groundwork_api",))) == []
+
+
+def test_a_cycle_through_a_function_level_import_is_found(tmp_path: pathlib.Path) -> None:
+    for name, text in {
+        "cli/__init__.py": "",
+        "cli/a.py": "from cli import b\n",
+        "cli/b.py": "def later():\n    from cli.c import thing\n",
+        "cli/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cli.a import x\nthing = 1\n",
+        "cli/d.py": "from cli import a\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert import_cycles(import_graph(tmp_path, ("cli",))) == [["cli.a", "cli.b", "cli.c"]]
+
+
+def test_only_the_stack_opener_names_a_backend_among_the_commands() -> None:
+    graph = import_graph(ROOT)
+    naming = sorted(
+        module
+        for module, targets in graph.items()
+        if module.startswith("cli.commands.") and any(t.startswith("cli.local") for t in targets)
+    )
+    assert naming == ["cli.commands.context"]

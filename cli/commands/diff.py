@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 BaseOption = Annotated[str, typer.Option("--base", help="A git ref (origin/main) or a plan saved with --out.")]
 
@@ -14,10 +14,10 @@ BaseOption = Annotated[str, typer.Option("--base", help="A git ref (origin/main)
 def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json: JsonOption = False) -> None:
     """Compare the plan with a git ref or saved plan: added, removed, changed; risky changes flagged."""
     from cli.commands.context import open_session
-    from cli.plan.commands import head_and_base, require_cloud_stack
+    from cli.core.render import emit_json
+    from cli.plan.actions import head_and_base, require_cloud_stack
     from cli.plan.diff import diff_plans
     from cli.plan.render import render_diff
-    from cli.render import emit_json
 
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli.options import JsonOption
+from cli.core.options import JsonOption
 
 
 def doctor(as_json: JsonOption = False) -> None:
@@ -10,10 +10,10 @@ def doctor(as_json: JsonOption = False) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from cli.cloud.doctor import run_checks
     from cli.commands.context import open_session
-    from cli.doctor import run_checks
-    from cli.errors import ConfigError
-    from cli.render import emit_json
+    from cli.core.errors import ConfigError
+    from cli.core.render import emit_json
 
     session = open_session(as_json=as_json)
     checks = run_checks(session.project_dir)

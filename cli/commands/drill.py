@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 
 def drill(
@@ -18,25 +18,16 @@ def drill(
     as_json: JsonOption = False,
 ) -> None:
     """Write a marker through the API, restore to a point after it, check every row, time it, clean up, report."""
-    from cli.commands.context import open_session
+    from cli.commands.context import open_stack
+    from cli.core.render import emit_json
     from cli.recovery import report as drill_report
     from cli.recovery.drill import DrillFailed
-    from cli.render import emit_json
 
-    session = open_session(as_json=as_json)
+    session, backend = open_stack(stack, as_json=as_json)
     console = session.console
     directory = report_dir or session.project_dir / ".infra" / "drills"
     drill_report.prepare_dir(directory)
-    if stack == LOCAL_STACK:
-        from cli.recovery.drill import drill_local
-        from cli.recovery.local import local_inputs
-
-        cluster, api = local_inputs(session.project_dir)
-        result = drill_local(cluster, api, stack=stack, progress=console.print)
-    else:
-        from cli.recovery.cloud import cloud_drill
-
-        result = cloud_drill(session, stack, progress=console.print)
+    result = backend.drill(session, progress=console.print)
     drill_report.write_markdown(result, directory, f"infra drill --stack {stack}")
     drill_report.show(console, result)
     if not result.ok:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption, StackOption
+from cli.core.options import LOCAL_STACK, JsonOption, StackOption
 
 
 def logs(
@@ -19,7 +19,7 @@ def logs(
 ) -> None:
     """Print the last lines of the local stack's logs (the API's are JSON lines)."""
     from cli.commands.context import open_stack
-    from cli.render import emit_json
+    from cli.core.render import emit_json
 
     session, target = open_stack(stack, as_json=as_json)
     tails = target.logs(session, service, lines)

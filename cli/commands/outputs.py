@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 
 def outputs(
@@ -16,8 +16,8 @@ def outputs(
 ) -> None:
     """Print the stack's outputs."""
     from cli.commands.context import open_stack
-    from cli.render import emit_json, render_outputs
-    from cli.stack_info import masked_outputs
+    from cli.core.outputs import masked_outputs
+    from cli.core.render import emit_json, render_outputs
 
     session, target = open_stack(stack, as_json=as_json)
     values, hidden = masked_outputs(target.outputs(session), show_secrets)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 if TYPE_CHECKING:
     from cli.commands.context import Session
@@ -24,7 +24,7 @@ def plan(
 ) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
-    from cli.plan.commands import plan_for_exit
+    from cli.plan.actions import plan_for_exit
     from cli.plan.document import dumps
     from cli.plan.render import render_plan
 
@@ -49,8 +49,8 @@ def _show_settings(stack: str, session: Session, as_json: bool) -> None:
     import json
     import sys
 
+    from cli.core.stack_ref import effective_settings
     from cli.plan.render import render_settings
-    from cli.target import effective_settings
 
     document = effective_settings(stack, session.project_dir)
     render_settings(session.console, document)

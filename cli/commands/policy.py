@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 MarkdownOption = Annotated[
     Path | None, typer.Option("--markdown", help="Write a pull-request comment (diff and policy) to this file.")
@@ -27,10 +27,10 @@ def policy(
 ) -> None:
     """Evaluate every control: E errors everywhere, P errors on prod and warnings elsewhere, A advice."""
     from cli.commands.context import open_session
-    from cli.errors import ExitCode
-    from cli.plan.commands import check_policy, require_cloud_stack
+    from cli.core.errors import ExitCode
+    from cli.core.render import emit_json
+    from cli.plan.actions import check_policy, require_cloud_stack
     from cli.plan.render import render_policy
-    from cli.render import emit_json
 
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, SkipPolicyOption, StackOption
+from cli.core.options import JsonOption, SkipPolicyOption, StackOption
 
 
 def preview(
@@ -21,8 +21,8 @@ def preview(
 ) -> None:
     """Show what `up` would create, update, replace and delete, and the policy pack's verdict."""
     from cli.commands.context import open_stack
-    from cli.errors import ExitCode
-    from cli.render import emit_json
+    from cli.core.errors import ExitCode
+    from cli.core.render import emit_json
 
     session, target = open_stack(stack, as_json=as_json)
     document = target.preview(session, diff=diff, skip_policy=skip_policy)

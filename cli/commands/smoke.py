@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import LOCAL_STACK, JsonOption
+from cli.core.options import LOCAL_STACK, JsonOption
 
 
 def smoke(
@@ -120,14 +120,14 @@ def smoke(
     as_json: JsonOption = False,
 ) -> None:
     """Check a deployed service end to end: pre-flight, keep-alive requests and writes, SLO gates."""
-    from cli.errors import ConfigError
-    from cli.render import emit_json, err_console
+    from cli.core.errors import ConfigError
+    from cli.core.render import emit_json, err_console
     from cli.smoke.burst import parse_rate
     from cli.smoke.check import SmokeOptions
+    from cli.smoke.endpoint import from_url
     from cli.smoke.flow import judge, run_and_report
     from cli.smoke.gates import Gates
     from cli.smoke.profiles import get_profile
-    from cli.smoke.target import from_stack, from_url
 
     if (burst_rate is not None or burst_allowance is not None or burst_pace is not None) and not burst:
         raise ConfigError("--burst-rate, --burst-allowance and --burst-pace are for --burst", hint="add --burst")
@@ -144,28 +144,12 @@ def smoke(
         console = err_console()
     elif expect_redirect:
         raise ConfigError("--expect-redirect is for --url", hint="a stack's redirect is always checked")
-    elif (stack or LOCAL_STACK) == LOCAL_STACK:
-        from cli.commands.context import open_session
-        from cli.local.verbs import smoke_target
-
-        session = open_session(as_json=as_json)
-        console = session.console
-        target = smoke_target(session.project_dir, token=token, ca_file=ca)
-        if burst and burst_limit is None and not target.edge_outputs:
-            from dataclasses import replace
-
-            from cli.local.verbs import outputs as local_outputs
-            from cli.smoke.burst import edge_outputs
-
-            values = {name: item.value for name, item in local_outputs(session.project_dir).items()}
-            target = replace(target, edge_outputs=edge_outputs(values))
     else:
-        from cli.commands.context import open_target
+        from cli.commands.context import open_stack
 
-        session, stack_target = open_target(stack, as_json=as_json)
+        session, backend = open_stack(stack or LOCAL_STACK, as_json=as_json)
         console = session.console
-        outputs = session.engine().outputs(stack_target.stack)
-        target = from_stack(stack_target, outputs, token=token, ca_file=ca)
+        target = backend.service_endpoint(session, token=token, ca_file=ca)
     options = SmokeOptions(
         requests=requests,
         concurrency=concurrency,

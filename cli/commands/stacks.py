@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from cli.options import JsonOption
+from cli.core.options import JsonOption
 
 
 def stacks(as_json: JsonOption = False) -> None:
     """List configured and deployed stacks."""
     from rich.table import Table
 
+    from cli.cloud.engine import create_engine
+    from cli.cloud.stacks_list import list_stacks
     from cli.commands.context import open_session
-    from cli.render import emit_json
-    from cli.stack_info import list_stacks
+    from cli.core.render import emit_json
 
     session = open_session(as_json=as_json)
-    engine = session.engine()
+    engine = create_engine(session.project_dir)
     rows = list_stacks(engine, session.project_dir)
     if as_json:
         emit_json({"ok": True, "backend": engine.backend.url, "stacks": [r.to_json() for r in rows]})

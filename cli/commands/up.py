@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import JsonOption, SkipPolicyOption, StackOption
+from cli.core.options import JsonOption, SkipPolicyOption, StackOption
 
 
 def up(
@@ -23,7 +23,7 @@ def up(
 ) -> None:
     """Create or update the stack's resources; the policy pack's mandatory violations stop it before any change."""
     from cli.commands.context import open_stack
-    from cli.render import emit_json
+    from cli.core.render import emit_json
 
     session, target = open_stack(stack, as_json=as_json)
     document = target.up(session, yes=yes, smoke=smoke, verify=verify, skip_policy=skip_policy)

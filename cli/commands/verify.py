@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from cli.options import JsonOption, StackOption
+from cli.core.options import JsonOption, StackOption
 
 
 def verify(stack: StackOption = "local", as_json: JsonOption = False) -> None:
     """Check the live stack (database, proxy, service, load balancer, certificate, DNS, monitoring, buckets)."""
-    from cli.commands.context import open_target
-    from cli.render import emit_json
+    from cli.commands.context import open_stack
+    from cli.core.render import emit_json
     from cli.verify.render import render_report
-    from cli.verify.runner import failure, verify_target
+    from cli.verify.runner import failure
 
-    session, target = open_target(stack, as_json=as_json)
-    report = verify_target(target, session.engine().outputs(target.stack))
+    session, backend = open_stack(stack, as_json=as_json)
+    report = backend.verify(session)
     render_report(session.console, report)
     document = {"ok": report.ok, **report.to_json()}
     if not report.ok:

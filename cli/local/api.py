@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 
 
 def image_command(app_dir: Path) -> list[str]:

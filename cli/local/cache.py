@@ -8,9 +8,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.core.files import write_private
 from cli.local import tls
-from cli.local.postgres import PrerequisiteMissing
-from cli.local.processes import give_to_service_user, ours, read_pid, run, stop_pid, wait_for_port, write_private
+from cli.local.binaries import PrerequisiteMissing
+from cli.local.processes import give_to_service_user, ours, read_pid, run, stop_pid, wait_for_port
 from cli.local.services import Service, check_ports, digest
 
 REDIS_HINT = "run `make setup` (it installs Debian's redis-server), or apt-get install redis-server"

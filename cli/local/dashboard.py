@@ -186,19 +186,3 @@ class Dashboard:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
-
-
-def render(frame: Frame):
-    """The panels as a rich renderable: one small table per panel, side by side."""
-    from rich.columns import Columns
-    from rich.table import Table
-
-    tables = []
-    for title, values in frame.panels.items():
-        table = Table(title=title, show_header=False, title_justify="left", min_width=26)
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for name, value in values.items():
-            table.add_row(name, "-" if value is None else str(value))
-        tables.append(table)
-    return Columns(tables)

@@ -7,59 +7,59 @@ import json
 import re
 from typing import Any
 
-RANDOM = "random:index/randomPassword:RandomPassword"
+from cli.core import resource_types
+
+RANDOM = resource_types.RANDOM_PASSWORD
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
 """Stands for a generated value in the spec; the local stack fills in its own, so the spec holds no secret."""
 
-REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-WEB_ACL = "aws:wafv2/webAcl:WebAcl"
-SCHEDULE = "aws:scheduler/schedule:Schedule"
-TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-ECS_SERVICE = "aws:ecs/service:Service"
+REPLICATION_GROUP = resource_types.ELASTICACHE_REPLICATION_GROUP
+WEB_ACL = resource_types.WAFV2_WEB_ACL
+SCHEDULE = resource_types.SCHEDULER_SCHEDULE
+TASK_DEFINITION = resource_types.ECS_TASK_DEFINITION
+ECS_SERVICE = resource_types.ECS_SERVICE
 RESERVED_NAMES = ("postgres", "pgbouncer", "cache", "api", "scheduler", "tls", "s3")
 """The local services of fixed meaning; a worker is named after its container, which must not be one of these."""
 _LOCAL_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 
 # Each type the local stack realises, and what realises it; every other custom type is "cloud only".
 REALISED = {
-    "aws:rds/instance:Instance": "postgres: a PostgreSQL cluster (engine major, master user)",
-    "aws:rds/parameterGroup:ParameterGroup": "postgres: postgresql.conf (the parameters PostgreSQL knows)",
-    "postgresql:index/role:Role": "postgres: CREATE/ALTER ROLE as the master user",
-    "postgresql:index/database:Database": "postgres: CREATE DATABASE as the master user",
-    "postgresql:index/grant:Grant": "postgres: REVOKE/GRANT as the master user",
-    "postgresql:index/defaultPrivileges:DefaultPrivileges": "postgres: ALTER DEFAULT PRIVILEGES as the master user",
-    "pulumi:providers:postgresql": "postgres: the master user's connection",
-    "aws:rds/proxy:Proxy": "pgbouncer: TLS required, idle client timeout",
-    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": "pgbouncer: pool size, borrow timeout",
-    "aws:rds/proxyTarget:ProxyTarget": "pgbouncer: its one database",
-    "aws:ecs/taskDefinition:TaskDefinition": "api or worker: command, environment, secrets (port, health check)",
-    "aws:ecs/service:Service": "api behind the load balancer, a worker otherwise: one supervised process",
-    "aws:secretsmanager/secret:Secret": "secrets.json: the value the task and the pooler read",
-    "aws:secretsmanager/secretVersion:SecretVersion": "secrets.json: keys of the value, generated locally",
+    resource_types.RDS_INSTANCE: "postgres: a PostgreSQL cluster (engine major, master user)",
+    resource_types.RDS_PARAMETER_GROUP: "postgres: postgresql.conf (the parameters PostgreSQL knows)",
+    resource_types.POSTGRESQL_ROLE: "postgres: CREATE/ALTER ROLE as the master user",
+    resource_types.POSTGRESQL_DATABASE: "postgres: CREATE DATABASE as the master user",
+    resource_types.POSTGRESQL_GRANT: "postgres: REVOKE/GRANT as the master user",
+    resource_types.POSTGRESQL_DEFAULT_PRIVILEGES: "postgres: ALTER DEFAULT PRIVILEGES as the master user",
+    resource_types.PROVIDER_POSTGRESQL: "postgres: the master user's connection",
+    resource_types.RDS_PROXY: "pgbouncer: TLS required, idle client timeout",
+    resource_types.RDS_PROXY_DEFAULT_TARGET_GROUP: "pgbouncer: pool size, borrow timeout",
+    resource_types.RDS_PROXY_TARGET: "pgbouncer: its one database",
+    resource_types.ECS_TASK_DEFINITION: "api or worker: command, environment, secrets (port, health check)",
+    resource_types.ECS_SERVICE: "api behind the load balancer, a worker otherwise: one supervised process",
+    resource_types.SECRETSMANAGER_SECRET: "secrets.json: the value the task and the pooler read",
+    resource_types.SECRETSMANAGER_SECRET_VERSION: "secrets.json: keys of the value, generated locally",
     RANDOM: "secrets.json: a value generated once",
-    "aws:lb/loadBalancer:LoadBalancer": "tls: nginx",
-    "aws:lb/listener:Listener": "tls: nginx server (redirect, TLS versions of the SSL policy)",
-    "aws:lb/listenerRule:ListenerRule": "tls: nginx location (fixed responses)",
-    "aws:lb/targetGroup:TargetGroup": "tls: nginx upstream (health check thresholds)",
-    "aws:acm/certificate:Certificate": "tls: a certificate from the local CA",
-    "aws:acm/certificateValidation:CertificateValidation": "tls: signed by the local CA at once",
-    "aws:route53/record:Record": "tls: the name on the local certificate",
-    "aws:s3/bucket:Bucket": "s3: a moto bucket of the same name",
-    "aws:s3/bucketVersioning:BucketVersioning": "s3: put_bucket_versioning",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        "s3: put_bucket_encryption"
-    ),
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "s3: put_public_access_block",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "s3: put_bucket_lifecycle_configuration",
-    "aws:s3/bucketPolicy:BucketPolicy": "s3: put_bucket_policy",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "s3: put_bucket_ownership_controls",
+    resource_types.LB_LOAD_BALANCER: "tls: nginx",
+    resource_types.LB_LISTENER: "tls: nginx server (redirect, TLS versions of the SSL policy)",
+    resource_types.LB_LISTENER_RULE: "tls: nginx location (fixed responses)",
+    resource_types.LB_TARGET_GROUP: "tls: nginx upstream (health check thresholds)",
+    resource_types.ACM_CERTIFICATE: "tls: a certificate from the local CA",
+    resource_types.ACM_CERTIFICATE_VALIDATION: "tls: signed by the local CA at once",
+    resource_types.ROUTE53_RECORD: "tls: the name on the local certificate",
+    resource_types.S3_BUCKET: "s3: a moto bucket of the same name",
+    resource_types.S3_BUCKET_VERSIONING: "s3: put_bucket_versioning",
+    resource_types.S3_BUCKET_SERVER_SIDE_ENCRYPTION_CONFIGURATION: ("s3: put_bucket_encryption"),
+    resource_types.S3_BUCKET_PUBLIC_ACCESS_BLOCK: "s3: put_public_access_block",
+    resource_types.S3_BUCKET_LIFECYCLE_CONFIGURATION: "s3: put_bucket_lifecycle_configuration",
+    resource_types.S3_BUCKET_POLICY: "s3: put_bucket_policy",
+    resource_types.S3_BUCKET_OWNERSHIP_CONTROLS: "s3: put_bucket_ownership_controls",
     REPLICATION_GROUP: "cache: redis-server (port, TLS with the local CA, its users and parameter group)",
-    "aws:elasticache/parameterGroup:ParameterGroup": "cache: redis.conf (the parameters Redis knows)",
-    "aws:elasticache/user:User": "cache: an ACL user with its access string",
-    "aws:elasticache/userGroup:UserGroup": "cache: the users the server accepts",
+    resource_types.ELASTICACHE_PARAMETER_GROUP: "cache: redis.conf (the parameters Redis knows)",
+    resource_types.ELASTICACHE_USER: "cache: an ACL user with its access string",
+    resource_types.ELASTICACHE_USER_GROUP: "cache: the users the server accepts",
     WEB_ACL: "tls: nginx limit_req per client address for the rate rule (other rules cloud only)",
     SCHEDULE: "scheduler: the local timer runs its command override with its task's environment",
-    "aws:scheduler/scheduleGroup:ScheduleGroup": "scheduler: the local timer",
+    resource_types.SCHEDULER_SCHEDULE_GROUP: "scheduler: the local timer",
 }
 
 SSL_POLICY_PROTOCOLS = {
@@ -101,9 +101,9 @@ def spec(recording: Any) -> dict[str, Any]:
     cloud_only = collections.Counter(
         r.type
         for r in resources
-        if r.custom and r.type not in REALISED and not r.type.startswith("pulumi:providers:aws")
+        if r.custom and r.type not in REALISED and not r.type.startswith(resource_types.PROVIDER_AWS)
     )
-    cloud_only.update(r.type for r in resources if r.type == "pulumi:providers:aws")
+    cloud_only.update(r.type for r in resources if r.type == resource_types.PROVIDER_AWS)
     realised = collections.Counter(r.type for r in resources if r.type in REALISED)
     api, workers = _ecs(by_type)
     tasks = {task["arn"]: task for task in (api, *workers)}
@@ -142,13 +142,13 @@ def _only(by_type: dict[str, list[Any]], token: str) -> Any:
 
 
 def _database(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    instance = _only(by_type, "aws:rds/instance:Instance")
+    instance = _only(by_type, resource_types.RDS_INSTANCE)
     inputs = instance.inputs
     if inputs.get("engine") != "postgres":
         raise MappingError(f"{instance.urn}: engine {inputs.get('engine')!r}; the local stack runs PostgreSQL only")
     parameters: dict[str, str] = {}
     group_name = inputs.get("parameterGroupName")
-    for group in by_type.get("aws:rds/parameterGroup:ParameterGroup", []):
+    for group in by_type.get(resource_types.RDS_PARAMETER_GROUP, []):
         if group.state.get("name") == group_name:
             parameters = {p["name"]: str(p["value"]) for p in group.inputs.get("parameters", [])}
             for name, value in parameters.items():
@@ -166,10 +166,10 @@ def _database(by_type: dict[str, list[Any]]) -> dict[str, Any]:
 def _objects(by_type: dict[str, list[Any]], tokens) -> list[dict[str, Any]]:
     """Roles, databases, grants and default privileges in the order the SQL must run."""
     order = (
-        "postgresql:index/role:Role",
-        "postgresql:index/database:Database",
-        "postgresql:index/grant:Grant",
-        "postgresql:index/defaultPrivileges:DefaultPrivileges",
+        resource_types.POSTGRESQL_ROLE,
+        resource_types.POSTGRESQL_DATABASE,
+        resource_types.POSTGRESQL_GRANT,
+        resource_types.POSTGRESQL_DEFAULT_PRIVILEGES,
     )
     objects = []
     for token in order:
@@ -187,8 +187,8 @@ def _objects(by_type: dict[str, list[Any]], tokens) -> list[dict[str, Any]]:
 
 
 def _pooler(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    proxy = _only(by_type, "aws:rds/proxy:Proxy")
-    group = _only(by_type, "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup")
+    proxy = _only(by_type, resource_types.RDS_PROXY)
+    group = _only(by_type, resource_types.RDS_PROXY_DEFAULT_TARGET_GROUP)
     pool = group.inputs.get("connectionPoolConfig", {})
     auths = proxy.inputs.get("auths", [])
     if len(auths) != 1:
@@ -207,7 +207,7 @@ def _pooler(by_type: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 def _load_balancer(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    listeners = by_type.get("aws:lb/listener:Listener", [])
+    listeners = by_type.get(resource_types.LB_LISTENER, [])
     redirect = https = None
     for listener in listeners:
         inputs = listener.inputs
@@ -231,7 +231,7 @@ def _load_balancer(by_type: dict[str, list[Any]]) -> dict[str, Any]:
     if https is None:
         raise MappingError("the local stack needs the load balancer's HTTPS listener; the plan declares none")
     rules = []
-    for rule in by_type.get("aws:lb/listenerRule:ListenerRule", []):
+    for rule in by_type.get(resource_types.LB_LISTENER_RULE, []):
         inputs = rule.inputs
         actions = inputs.get("actions", [])
         fixed = [a["fixedResponse"] for a in actions if a.get("type") == "fixed-response"]
@@ -249,7 +249,7 @@ def _load_balancer(by_type: dict[str, list[Any]]) -> dict[str, Any]:
                 "body": fixed[0].get("messageBody", ""),
             }
         )
-    group = _only(by_type, "aws:lb/targetGroup:TargetGroup")
+    group = _only(by_type, resource_types.LB_TARGET_GROUP)
     check = group.inputs.get("healthCheck", {})
     return {
         "redirect": redirect,
@@ -267,30 +267,32 @@ def _load_balancer(by_type: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 def _certificate(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    names = [r.inputs["domainName"] for r in by_type.get("aws:acm/certificate:Certificate", [])]
+    names = [r.inputs["domainName"] for r in by_type.get(resource_types.ACM_CERTIFICATE, [])]
     names += [
         alt
-        for r in by_type.get("aws:acm/certificate:Certificate", [])
+        for r in by_type.get(resource_types.ACM_CERTIFICATE, [])
         for alt in r.inputs.get("subjectAlternativeNames", [])
     ]
     records = [
-        r.inputs["name"] for r in by_type.get("aws:route53/record:Record", []) if r.inputs.get("type") in ("A", "AAAA")
+        r.inputs["name"]
+        for r in by_type.get(resource_types.ROUTE53_RECORD, [])
+        if r.inputs.get("type") in ("A", "AAAA")
     ]
     return {"names": sorted({*names, *records})}
 
 
 _BUCKET_PARTS = {
-    "aws:s3/bucketVersioning:BucketVersioning": "versioning",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "encryption",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "public_access_block",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "lifecycle",
-    "aws:s3/bucketPolicy:BucketPolicy": "policy",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "ownership",
+    resource_types.S3_BUCKET_VERSIONING: "versioning",
+    resource_types.S3_BUCKET_SERVER_SIDE_ENCRYPTION_CONFIGURATION: "encryption",
+    resource_types.S3_BUCKET_PUBLIC_ACCESS_BLOCK: "public_access_block",
+    resource_types.S3_BUCKET_LIFECYCLE_CONFIGURATION: "lifecycle",
+    resource_types.S3_BUCKET_POLICY: "policy",
+    resource_types.S3_BUCKET_OWNERSHIP_CONTROLS: "ownership",
 }
 
 
 def _buckets(by_type: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    buckets = {r.id: {"urn": r.urn, "name": r.id} for r in by_type.get("aws:s3/bucket:Bucket", [])}
+    buckets = {r.id: {"urn": r.urn, "name": r.id} for r in by_type.get(resource_types.S3_BUCKET, [])}
     for token, part in _BUCKET_PARTS.items():
         for r in by_type.get(token, []):
             name = r.inputs.get("bucket")
@@ -302,9 +304,9 @@ def _buckets(by_type: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def _secrets(by_type: dict[str, list[Any]], tokens) -> dict[str, Any]:
     """Each secret's ARN with its value's template (JSON keys with generated values as tokens)."""
-    ids = {r.id: r.state.get("arn") for r in by_type.get("aws:secretsmanager/secret:Secret", [])}
+    ids = {r.id: r.state.get("arn") for r in by_type.get(resource_types.SECRETSMANAGER_SECRET, [])}
     values = {}
-    for version in by_type.get("aws:secretsmanager/secretVersion:SecretVersion", []):
+    for version in by_type.get(resource_types.SECRETSMANAGER_SECRET_VERSION, []):
         arn = ids.get(version.inputs.get("secretId"))
         if arn is not None:
             values[arn] = tokens(version.inputs.get("secretString", ""))
@@ -336,7 +338,7 @@ def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
     group = groups[0]
     inputs = group.inputs
     parameters: dict[str, str] = {}
-    for params in by_type.get("aws:elasticache/parameterGroup:ParameterGroup", []):
+    for params in by_type.get(resource_types.ELASTICACHE_PARAMETER_GROUP, []):
         if params.state.get("name") == inputs.get("parameterGroupName"):
             for item in params.inputs.get("parameters", []):
                 name, value = str(item["name"]), str(item["value"])
@@ -344,8 +346,8 @@ def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
                     raise MappingError(f"{params.urn}: parameter {name!r} has a name or value Redis cannot take")
                 if name not in _ELASTICACHE_ONLY:
                     parameters[name] = value
-    user_groups = {g.inputs.get("userGroupId"): g for g in by_type.get("aws:elasticache/userGroup:UserGroup", [])}
-    users_by_id = {u.inputs.get("userId"): u for u in by_type.get("aws:elasticache/user:User", [])}
+    user_groups = {g.inputs.get("userGroupId"): g for g in by_type.get(resource_types.ELASTICACHE_USER_GROUP, [])}
+    users_by_id = {u.inputs.get("userId"): u for u in by_type.get(resource_types.ELASTICACHE_USER, [])}
     users = []
     for group_id in inputs.get("userGroupIds", []):
         for user_id in user_groups[group_id].inputs.get("userIds", []) if group_id in user_groups else []:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cli.local.postgres import PrerequisiteMissing
+from cli.local.binaries import PrerequisiteMissing
 
 NGINX_HINT = "run `make setup` (it installs Debian's nginx-light), or apt-get install nginx-light"
 

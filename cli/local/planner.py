@@ -11,7 +11,8 @@ import subprocess
 import sys
 from typing import Any
 
-from cli.errors import ConfigError, OperationFailed, StackSettingsInvalid
+from cli.core import resource_types
+from cli.core.errors import ConfigError, OperationFailed, StackSettingsInvalid
 
 STACK = "local"
 LOOPBACK = "127.0.0.1"
@@ -91,8 +92,8 @@ def plan_in_subprocess(project_dir: pathlib.Path) -> dict[str, Any]:
 
 def record(project_dir: pathlib.Path) -> Any:
     """The program of the local stack under the recorder, its database and proxy answering with loopback."""
-    from cli.plan.answers import StrictMocks
     from cli.plan.build import record_program
+    from cli.plan.mock_answers import StrictMocks
     from stacks.settings import load_stack_settings
 
     class LoopbackMocks(StrictMocks):
@@ -102,11 +103,11 @@ def record(project_dir: pathlib.Path) -> Any:
 
         def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
             computed = super()._computed(typ, name, inputs)
-            if typ == "aws:rds/instance:Instance":
+            if typ == resource_types.RDS_INSTANCE:
                 computed.update(address=LOOPBACK, endpoint=f"{LOOPBACK}:5432")
-            elif typ == "aws:rds/proxy:Proxy":
+            elif typ == resource_types.RDS_PROXY:
                 computed.update(endpoint=LOOPBACK)
-            elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            elif typ == resource_types.ELASTICACHE_REPLICATION_GROUP:
                 computed.update(primaryEndpointAddress=LOOPBACK, readerEndpointAddress=LOOPBACK)
             return computed
 

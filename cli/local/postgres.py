@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.errors import ConfigError
+from cli.core.files import write_private
+from cli.local.binaries import pgbouncer_bin, postgres_bin
 from cli.local.processes import (
     give_to_service_user,
     ours,
@@ -17,29 +17,7 @@ from cli.local.processes import (
     run,
     stop_pid,
     wait_for_port,
-    write_private,
 )
-
-SETUP_HINT = "run `make setup` (it installs Debian's postgresql and pgbouncer), or apt-get install postgresql pgbouncer"
-
-
-class PrerequisiteMissing(ConfigError):
-    """A program the local stack needs is not installed."""
-
-
-def postgres_bin() -> Path:
-    """The newest PostgreSQL server binaries installed from Debian's packages."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
-    if not found:
-        raise PrerequisiteMissing("PostgreSQL server binaries (initdb, pg_ctl) are not installed", hint=SETUP_HINT)
-    return Path(found[-1]).parent
-
-
-def pgbouncer_bin() -> Path:
-    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if not found:
-        raise PrerequisiteMissing("pgbouncer is not installed", hint=SETUP_HINT)
-    return Path(found)
 
 
 @dataclass
@@ -70,7 +48,7 @@ class Cluster:
 
     def init(self, *, durable: bool = True, archive: bool = True) -> None:
         """Create the cluster and the application's role and database; `durable=False` trades safety for speed;
-        `archive` keeps a WAL archive and a first base backup, for point-in-time restores (cli/recovery/archive.py)."""
+        `archive` keeps a WAL archive and a first base backup, for point-in-time restores (cli/local/wal_archive.py)."""
         bin_dir = postgres_bin()
         if self.data.exists():  # left half made by an earlier attempt
             if self.pid() is not None:
@@ -111,7 +89,7 @@ class Cluster:
         if not durable:
             settings += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
         if archive:
-            from cli.recovery import archive as wal_archive
+            from cli.local import wal_archive
 
             settings += wal_archive.prepare(self.base)
         with (self.data / "postgresql.conf").open("a") as conf:
@@ -127,7 +105,7 @@ class Cluster:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
         if archive:
-            wal_archive.base_backup(self)
+            wal_archive.base_backup(self.base, self.port, self.superuser_password)
         (self.base / "initialised").touch()
 
     def start(self) -> None:

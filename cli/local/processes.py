@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cli.errors import ConfigError, OperationFailed
+from cli.core.errors import ConfigError, OperationFailed
 
 SERVICE_USER = "postgres"
 """PostgreSQL and PgBouncer refuse to run as root; as root they (and nginx) run as the packages' own user."""
@@ -23,17 +23,6 @@ class PortTaken(ConfigError):
 
 class ServiceFailed(OperationFailed):
     """A local service did not start; the message carries the end of its log."""
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only, atomically: a crash leaves the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def free_port() -> int:

@@ -38,7 +38,7 @@ def config_path(root: Path) -> Path:
 
 def write_config(root: Path, config: dict[str, Any]) -> str:
     """Write the timer's configuration (mode 600: the environments hold secrets); returns its digest."""
-    from cli.local.processes import write_private
+    from cli.core.files import write_private
 
     text = json.dumps(config, sort_keys=True)
     write_private(config_path(root), text)
@@ -176,7 +176,7 @@ class Timer:
         self._save()
 
     def _save(self) -> None:
-        from cli.local.processes import write_private
+        from cli.core.files import write_private
 
         for name, moment in self.upcoming.items():
             self.state["jobs"].setdefault(name, {})["next_run"] = _iso(moment)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cli.local import nginx, tls
 from cli.local.api import image_command
-from cli.local.postgres import Cluster, Pooler, PrerequisiteMissing
+from cli.local.binaries import PrerequisiteMissing
+from cli.local.postgres import Cluster, Pooler
 from cli.local.processes import (
     PortTaken,
     ServiceFailed,
@@ -139,7 +140,8 @@ class DatabaseService(Service):
 
     def configure(self, cluster: Cluster | None = None) -> None:
         """Write the derived configuration files into the data directory (before a start, or for a reload)."""
-        from cli.local.processes import give_to_service_user, write_private
+        from cli.core.files import write_private
+        from cli.local.processes import give_to_service_user
 
         data = (cluster or self.cluster).data
         if self.tls is not None:

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
+from cli.core.files import write_private
 from cli.local import adapters, nginx, planner, scheduler, supervisor, tls
 from cli.local.api import INHERITED, image_command
+from cli.local.binaries import pgbouncer_bin, postgres_bin
 from cli.local.cache import CacheService, redis_bin
-from cli.local.postgres import Cluster, Pooler, pgbouncer_bin, postgres_bin
+from cli.local.postgres import Cluster, Pooler
 from cli.local.processes import (
     ServiceFailed,
     free_ports,
@@ -33,7 +35,6 @@ from cli.local.processes import (
     service_user_can_reach,
     stop_group,
     stop_pid,
-    write_private,
 )
 from cli.local.services import (
     ApiService,
@@ -830,7 +831,7 @@ def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
     force_ssl = parameters.get("rds.force_ssl") == "1"
     kind = "hostssl" if force_ssl else "host"
     hba = f"local all all scram-sha-256\n{kind} all all 127.0.0.1/32 scram-sha-256\n"
-    # The bootstrap superuser's base backups of the local WAL archive (cli/recovery/archive.py).
+    # The bootstrap superuser's base backups of the local WAL archive (cli/local/wal_archive.py).
     hba += f"{kind} replication postgres 127.0.0.1/32 scram-sha-256\n"
     if force_ssl:
         hba += "hostnossl all all 127.0.0.1/32 reject\n"

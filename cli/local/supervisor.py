@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +19,8 @@ CRASH_LOOP_RESTARTS = 3
 CRASH_LOOP_SECONDS = 60.0
 FAILED_STARTS = 15
 """Starts in a row that fail (each after a longer pause) before the service counts as a crash loop too."""
-MARKER = "cli.local.supervisor"
+MARKER = "cli.local.supervisor_process"
+"""The module the background process runs; its command line names the stack it watches."""
 
 
 def record_path(root: Path) -> Path:
@@ -42,7 +41,7 @@ def read_records(root: Path) -> dict[str, Any]:
 
 
 def _write_records(root: Path, records: dict[str, Any]) -> None:
-    from cli.local.processes import write_private
+    from cli.core.files import write_private
 
     write_private(record_path(root), json.dumps(records, indent=2))
 
@@ -101,13 +100,9 @@ def _try_lock(root: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def supervise(root: Path, project_dir: Path) -> None:
-    """Watch every service; restart one that crashed (its pid file left by a dead process), as a container
-    runtime's restart policy would, and stop at a crash loop."""
-    from cli.local.stack import LocalStack
-
-    stack = LocalStack(project_dir)
-    stack.root = root
+def supervise(root: Path, stack: Any) -> None:
+    """Watch every service of the stack; restart one that crashed (its pid file left by a dead process), as a
+    container runtime's restart policy would, and stop at a crash loop."""
     services = stack.services()
     health = HealthCheck(root, stack)
     stopping = []
@@ -205,16 +200,3 @@ def _restart(service: Any, record: dict[str, Any]) -> None:
     record["count"] += 1
     record["recent"].append(now)
     print(f"{service.name}: restarted after a crash ({record['count']} in all)", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", required=True, type=Path)
-    parser.add_argument("--project", required=True, type=Path)
-    args = parser.parse_args(argv)
-    supervise(args.root, args.project)
-    return 0
-
-
-if __name__ == "__main__":
-    os._exit(main())

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from cli.smoke.endpoint import ServiceEndpoint
 
 _ACTION_STYLE = {
     "same": "dim",
@@ -192,7 +194,7 @@ def _schedule_table(console: Console, schedules: list[dict[str, Any]]) -> None:
 
 def outputs(project_dir: Path) -> dict[str, Any]:
     """Outputs in the engine's shape (value and secret flag), so the cloud renderer masks them the same way."""
-    from cli.engine import StackOutput
+    from cli.core.outputs import StackOutput
 
     raw = stack_for(project_dir).outputs()
     if not raw:
@@ -237,11 +239,13 @@ def _tail(path: Path, lines: int) -> list[str]:
         return handle.read().decode(errors="replace").splitlines()[-lines:]
 
 
-def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | None = None):
-    """The smoke check's target on the local stack: its HTTPS URL, its CA, its redirect port, a token it accepts."""
+def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | None = None) -> ServiceEndpoint:
+    """The smoke check's target on the local stack: its HTTPS URL, its CA, its redirect port, a token it accepts,
+    and the outputs that describe its edge's per-client limit."""
     from urllib.parse import urlsplit
 
-    from cli.smoke.target import SmokeTarget
+    from cli.smoke.burst import edge_outputs
+    from cli.smoke.endpoint import ServiceEndpoint
     from cli.smoke.token import mint_token
     from stacks import outputs as names
 
@@ -250,12 +254,13 @@ def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | Non
         token = mint_token(
             values[names.JWT_SECRET], issuer=values[names.JWT_ISSUER], audience=values[names.JWT_AUDIENCE]
         )
-    return SmokeTarget(
+    return ServiceEndpoint(
         base_url=values[names.SERVICE_URL],
         token=token,
         source=f"stack {STACK}",
         redirect_port=urlsplit(values[names.HTTP_URL]).port,
         ca_file=ca_file or values[names.CA_CERTIFICATE],
+        edge_outputs=edge_outputs(values),
     )
 
 

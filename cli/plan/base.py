@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 from typing import Any
 
-from cli.errors import ConfigError, OperationFailed
+from cli.core.errors import ConfigError, OperationFailed
 
 TREE_PATHS = ("Pulumi.yaml", "infra", "stacks", "app_image")
 """What a ref's program needs besides its stack file: the project, components, program and image context."""

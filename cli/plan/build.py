@@ -8,15 +8,15 @@ import subprocess
 import sys
 from typing import Any
 
-from cli.errors import OperationFailed, StackNotFound
+from cli.core.errors import OperationFailed, StackNotFound
 
-WORKER = "cli.plan.worker"
+WORKER = "cli.plan.fresh_process"
 """Module that plans a project tree other than the one this interpreter imported."""
 
 
 def plan_stack(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     """The stack's plan; in this process when `stacks` is the project's own, otherwise in a fresh interpreter."""
-    from cli.target import load_settings
+    from cli.core.stack_ref import load_settings
 
     project_dir = pathlib.Path(project_dir).resolve()
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
@@ -41,9 +41,9 @@ def record_program(settings: Any, *, mocks: Any = None) -> Any:
 
 def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     """Runs the program imported in this process under the recording monitor."""
-    from cli.plan.answers import UnknownInvoke
+    from cli.core.stack_ref import load_settings
     from cli.plan.document import plan_document
-    from cli.target import load_settings
+    from cli.plan.mock_answers import UnknownInvoke
 
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
         raise StackNotFound(
@@ -56,7 +56,7 @@ def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     except UnknownInvoke as error:
         raise OperationFailed(
             f"the program called an invoke the offline plan cannot answer: {error}",
-            hint="add an answer to cli/plan/answers.py or avoid the lookup",
+            hint="add an answer to cli/plan/mock_answers.py or avoid the lookup",
         ) from None
     return plan_document(recording, project_dir)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from cli.core import resource_types
 from cli.plan.replacement import DATA_HOLDING, replacing_keys
 from cli.plan.values import flatten
 
@@ -31,10 +32,10 @@ _FALSE_IS_SAFE = frozenset(
 """Boolean inputs whose change from false (or unset) to true loosens security or protection."""
 _GUARDS = frozenset(
     {
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "aws:s3/bucketPolicy:BucketPolicy",
-        "aws:rds/parameterGroup:ParameterGroup",
+        resource_types.S3_BUCKET_PUBLIC_ACCESS_BLOCK,
+        resource_types.S3_BUCKET_SERVER_SIDE_ENCRYPTION_CONFIGURATION,
+        resource_types.S3_BUCKET_POLICY,
+        resource_types.RDS_PARAMETER_GROUP,
     }
 )
 """Resources whose removal takes a protection away from another resource."""

@@ -20,7 +20,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from cli.plan.answers import StrictMocks
+from cli.core import resource_types
+from cli.plan.mock_answers import StrictMocks
 
 PROJECT = "groundwork"
 """Project name the program runs under (Pulumi.yaml)."""
@@ -118,7 +119,7 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
+        if request.type == resource_types.PULUMI_STACK:
             return response
         self.recording.resources.append(_recorded(request, response, self.resources[response.urn].state))
         return response

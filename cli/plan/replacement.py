@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from cli.core import resource_types
+
 ANY = "*"
 """Every input change replaces the resource (a new revision)."""
 
 REPLACED_BY: dict[str, frozenset[str]] = {
-    "aws:rds/instance:Instance": frozenset(
+    resource_types.RDS_INSTANCE: frozenset(
         {
             "identifier",
             "identifierPrefix",
@@ -18,46 +20,46 @@ REPLACED_BY: dict[str, frozenset[str]] = {
             "availabilityZone",
         }
     ),
-    "aws:rds/cluster:Cluster": frozenset(
+    resource_types.RDS_CLUSTER: frozenset(
         {"clusterIdentifier", "engine", "databaseName", "storageEncrypted", "kmsKeyId"}
     ),
-    "aws:rds/proxy:Proxy": frozenset({"name", "engineFamily", "vpcSubnetIds"}),
-    "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
-    "aws:rds/subnetGroup:SubnetGroup": frozenset({"name", "namePrefix"}),
-    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
-    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "instanceTenancy"}),
-    "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"}),
-    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "vpcId", "description"}),
-    "aws:ec2/natGateway:NatGateway": frozenset({"subnetId", "allocationId", "connectivityType"}),
-    "aws:ec2/eip:Eip": frozenset({"domain"}),
-    "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "namePrefix", "internal", "loadBalancerType"}),
-    "aws:lb/targetGroup:TargetGroup": frozenset({"name", "namePrefix", "port", "protocol", "vpcId", "targetType"}),
-    "aws:ecs/cluster:Cluster": frozenset({"name"}),
-    "aws:ecs/service:Service": frozenset({"name", "cluster", "launchType"}),
-    "aws:ecs/taskDefinition:TaskDefinition": frozenset({ANY}),
-    "aws:ecr/repository:Repository": frozenset({"name"}),
-    "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix"}),
-    "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix"}),
-    "aws:acm/certificate:Certificate": frozenset(
+    resource_types.RDS_PROXY: frozenset({"name", "engineFamily", "vpcSubnetIds"}),
+    resource_types.RDS_PARAMETER_GROUP: frozenset({"name", "namePrefix", "family", "description"}),
+    resource_types.RDS_SUBNET_GROUP: frozenset({"name", "namePrefix"}),
+    resource_types.S3_BUCKET: frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
+    resource_types.EC2_VPC: frozenset({"cidrBlock", "instanceTenancy"}),
+    resource_types.EC2_SUBNET: frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"}),
+    resource_types.EC2_SECURITY_GROUP: frozenset({"name", "namePrefix", "vpcId", "description"}),
+    resource_types.EC2_NAT_GATEWAY: frozenset({"subnetId", "allocationId", "connectivityType"}),
+    resource_types.EC2_EIP: frozenset({"domain"}),
+    resource_types.LB_LOAD_BALANCER: frozenset({"name", "namePrefix", "internal", "loadBalancerType"}),
+    resource_types.LB_TARGET_GROUP: frozenset({"name", "namePrefix", "port", "protocol", "vpcId", "targetType"}),
+    resource_types.ECS_CLUSTER: frozenset({"name"}),
+    resource_types.ECS_SERVICE: frozenset({"name", "cluster", "launchType"}),
+    resource_types.ECS_TASK_DEFINITION: frozenset({ANY}),
+    resource_types.ECR_REPOSITORY: frozenset({"name"}),
+    resource_types.SECRETSMANAGER_SECRET: frozenset({"name", "namePrefix"}),
+    resource_types.CLOUDWATCH_LOG_GROUP: frozenset({"name", "namePrefix"}),
+    resource_types.ACM_CERTIFICATE: frozenset(
         {"domainName", "subjectAlternativeNames", "keyAlgorithm", "validationMethod"}
     ),
-    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
-    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keyUsage", "multiRegion"}),
-    "aws:route53/record:Record": frozenset({"name", "type", "zoneId"}),
-    "aws:route53/zone:Zone": frozenset({"name"}),
-    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
+    resource_types.IAM_ROLE: frozenset({"name", "namePrefix", "path"}),
+    resource_types.KMS_KEY: frozenset({"customerMasterKeySpec", "keyUsage", "multiRegion"}),
+    resource_types.ROUTE53_RECORD: frozenset({"name", "type", "zoneId"}),
+    resource_types.ROUTE53_ZONE: frozenset({"name"}),
+    resource_types.SNS_TOPIC: frozenset({"name", "namePrefix", "fifoTopic"}),
 }
 """Input names (camelCase, as in the plan) whose change makes the provider delete and recreate the resource."""
 
 DATA_HOLDING: frozenset[str] = frozenset(
     {
-        "aws:rds/instance:Instance",
-        "aws:rds/cluster:Cluster",
-        "aws:rds/proxy:Proxy",
-        "aws:s3/bucket:Bucket",
-        "aws:secretsmanager/secret:Secret",
-        "aws:route53/zone:Zone",
-        "aws:kms/key:Key",
+        resource_types.RDS_INSTANCE,
+        resource_types.RDS_CLUSTER,
+        resource_types.RDS_PROXY,
+        resource_types.S3_BUCKET,
+        resource_types.SECRETSMANAGER_SECRET,
+        resource_types.ROUTE53_ZONE,
+        resource_types.KMS_KEY,
     }
 )
 """Types whose replacement or deletion loses data or an address other systems use."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cli.errors import ConfigError, OperationFailed
+from cli.core.errors import ConfigError, OperationFailed
 from cli.recovery import rds
 from cli.recovery.drill import (
     ApiTarget,
@@ -25,7 +25,10 @@ from cli.recovery.drill import (
 from cli.recovery.times import iso
 
 if TYPE_CHECKING:
-    from cli.commands.context import Session
+    from rich.console import Console
+
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 RESTORABLE_WAIT_S = 900
 """RDS uploads transaction logs every five minutes; the restore point becomes restorable within that, plus margin."""
@@ -161,27 +164,63 @@ def _delete(rds_client: Any, identifier: str, progress: Callable[[str], None]) -
     return True
 
 
-def cloud_drill(session: Session, stack: str, *, progress: Callable[[str], None]) -> DrillReport:
+def cloud_drill(
+    ref: StackRef, stack_outputs: dict[str, StackOutput], *, progress: Callable[[str], None]
+) -> DrillReport:
     """The drill on a cloud stack, from its outputs: the service, its signing key, the database and the region."""
-    from cli.smoke.target import from_stack
-    from cli.target import resolve_target
+    from cli.smoke.endpoint import from_stack
     from cli.verify.aws import client_factory
     from stacks import outputs as names
 
-    target = resolve_target(stack, session.project_dir)
-    stack_outputs = session.engine().outputs(target.stack)
     values = {k: v.value for k, v in stack_outputs.items()}
     for name in (names.DATABASE_INSTANCE, names.DATABASE_NAME):
         if not values.get(name):
-            raise ConfigError(f"stack {stack!r} exports no {name}", hint=f"deploy it: infra up --stack {stack}")
-    service = from_stack(target, stack_outputs, token=None)
-    clients = client_factory(target.region or values.get(names.REGION) or "")
+            raise ConfigError(f"stack {ref.stack!r} exports no {name}", hint=f"deploy it: infra up --stack {ref.stack}")
+    service = from_stack(ref, stack_outputs, token=None)
+    clients = client_factory(ref.region or values.get(names.REGION) or "")
     return drill_rds(
         clients("rds"),
         clients("secretsmanager"),
         ApiTarget(base_url=service.base_url, token=service.token or "", ca_file=service.ca_file),
         source=values[names.DATABASE_INSTANCE],
         database=values[names.DATABASE_NAME],
-        stack=target.stack,
+        stack=ref.stack,
         progress=progress,
     )
+
+
+def restore_instance(
+    ref: StackRef,
+    values: dict[str, Any],
+    console: Console,
+    *,
+    into: str,
+    to: datetime | None,
+    snapshot: str | None,
+    switch: bool,
+) -> dict[str, Any]:
+    """Restore the stack's database into a new instance, switch the proxy to it when asked, and print what is left."""
+    from cli.verify.aws import client_factory
+    from stacks import outputs as names
+
+    source = values.get(names.DATABASE_INSTANCE)
+    if not source:
+        raise ConfigError(f"stack {ref.stack!r} exports no {names.DATABASE_INSTANCE}", hint="run `infra up` first")
+    clients = client_factory(ref.region or values.get(names.REGION) or "")
+    console.print(f"restoring {source} into [bold]{into}[/] ({iso(to) if to else snapshot}); this takes minutes")
+    result = rds.restore(clients("rds"), rds.RestoreRequest(source=source, into=into, to=to, snapshot=snapshot))
+    proxy, secret_arn = values.get(names.PROXY_NAME), values.get(names.DATABASE_SECRET_ARN)
+    result.steps = rds.switch_steps(result, proxy=proxy, secret_arn=secret_arn, stack=ref.stack)
+    console.print(f"[bold]{into}[/] is available at {result.address}:{result.port} after {result.seconds:.0f} s")
+    if switch:
+        if not proxy:
+            raise ConfigError(f"stack {ref.stack!r} exports no {names.PROXY_NAME}", hint="follow the steps by hand")
+        rds.switch(clients("rds"), clients("secretsmanager"), result, proxy=proxy, secret_arn=secret_arn)
+        console.print(f"the proxy {proxy} now serves {into}; what is left:")
+        steps = result.steps[3 if secret_arn else 2 :]
+    else:
+        console.print("to move the service onto it:")
+        steps = result.steps
+    for number, step in enumerate(steps, 1):
+        console.print(f"  {number}. {step}", markup=False)
+    return result.to_json()

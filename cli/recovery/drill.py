@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cli.errors import OperationFailed
-from cli.recovery.times import iso
-
-if TYPE_CHECKING:
-    from cli.local.postgres import Cluster
+from cli.core.errors import OperationFailed
 
 WRITES_BEFORE = 20
 """Acknowledged writes made before the restore point (the marker is one more); each must come back."""
@@ -146,88 +140,6 @@ def rows_of(url: str) -> dict[str, tuple[int, datetime]]:
     return {user: (int(version), updated) for user, version, updated in found}
 
 
-def drill_local(
-    cluster: Cluster,
-    api: ApiTarget,
-    *,
-    stack: str = "local",
-    progress: Callable[[str], None] = lambda _: None,
-    clock: Callable[[], float] = time.monotonic,
-) -> DrillReport:
-    """Write, restore a new local cluster to a point after the marker, check, measure, and remove it."""
-    import psycopg
-
-    from cli.recovery import archive
-
-    run = new_run_id()
-    report = DrillReport(stack=stack, run=run, started_at=iso(datetime.now(UTC)))
-    report.worst_case_recovery_point_s = archive.ARCHIVE_TIMEOUT_S
-    live_url = cluster.url(superuser=True, database=cluster.app_database)
-    with cluster.connect() as conn:
-        if conn.execute("SHOW archive_mode").fetchone()[0] != "on":
-            raise DrillFailed(
-                "the local cluster keeps no WAL archive (archive_mode is off), so it cannot be restored to a point",
-                hint="it was made before archiving existed: `infra destroy --stack local` and `infra up --stack local`",
-            )
-        segment_size = int(
-            conn.execute("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'").fetchone()[0]
-        )
-        timeline = int(conn.execute("SELECT timeline_id FROM pg_control_checkpoint()").fetchone()[0])
-    backups = archive.base_backups(cluster.base)
-    if not backups:
-        raise DrillFailed(
-            f"no base backup under {archive.backups_dir(cluster.base)}", hint="the cluster takes one when it is created"
-        )
-
-    writer = ApiWriter(api)
-    try:
-        progress(f"writing {WRITES_BEFORE} records and the marker through {api.base_url}")
-        write_markers(writer, report)
-        expected = rows_of(live_url)
-        with psycopg.connect(live_url, autocommit=True, connect_timeout=5) as conn:
-            target = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        report.restore_point = target.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        write_after(writer, report)
-    finally:
-        writer.close()
-
-    with cluster.connect() as conn:
-        end_lsn = str(conn.execute("SELECT pg_switch_wal()").fetchone()[0])
-        _wait_archived(
-            conn, archive.segment_name(timeline, max(archive.lsn_value(end_lsn) - 1, 0), segment_size), end_lsn
-        )
-    eligible = [b for b in backups if b.started < target]
-    if not eligible:
-        raise DrillFailed("every base backup is newer than the restore point", hint="run the drill again")
-    backup = eligible[-1]
-    report.base_backup = str(backup.path)
-    report.segments = archive.check_archive(archive.archive_dir(cluster.base), backup, end_lsn, segment_size)
-
-    progress(f"restoring a new cluster to {report.restore_point}")
-    throwaway = cluster.base.parent / f"drill-{run}"
-    report.throwaway = str(throwaway)
-    started = clock()
-    restored = None
-    try:
-        restored = archive.start_restore(
-            backup, archive.archive_dir(cluster.base), target, throwaway, cluster.superuser_password
-        )
-        opened = archive.wait_promoted(restored, cluster.app_database, target, clock=clock)
-        report.recovery_time_s = opened - started
-        found = rows_of(restored.url(cluster.app_database))
-        compare(report, expected, found, target)
-    except OperationFailed as exc:
-        report.failure = exc.message
-        raise
-    finally:
-        if restored is not None:
-            restored.remove()
-        elif throwaway.exists():
-            archive.RestoredCluster(throwaway, 0, "").remove()
-        report.throwaway_removed = not throwaway.exists()
-    return report
-
-
 def compare(
     report: DrillReport,
     expected: dict[str, tuple[int, datetime]],
@@ -259,23 +171,3 @@ def write_after(writer: ApiWriter, report: DrillReport) -> None:
     for number in range(WRITES_AFTER):
         writer.write(f"drill-{report.run}-after-{number:03d}", {"drill": report.run, "seq": number, "after": True})
     report.writes_after = WRITES_AFTER
-
-
-def _wait_archived(conn: Any, segment: str, end_lsn: str) -> None:
-    """Wait until archive_command has stored the segment that holds the restore point's commits."""
-    query = "SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver"
-    failed_before = conn.execute(query).fetchone()[1]
-    deadline = time.monotonic() + ARCHIVE_WAIT_S
-    while time.monotonic() < deadline:
-        last, failed, failed_wal = conn.execute(query).fetchone()
-        if last is not None and last >= segment:
-            return
-        # PostgreSQL retries a failing archive_command forever; three failures in a row will not mend themselves.
-        if failed - failed_before >= 3 and failed_wal is not None and failed_wal <= segment:
-            break
-        time.sleep(0.05)
-    raise DrillFailed(
-        f"WAL segment {segment} (up to {end_lsn}) was not archived: {failed - failed_before} failed attempt(s) of "
-        f"archive_command during the drill, last failed: {failed_wal}",
-        hint="archive_command is failing (a full disk, permissions on the archive): see the PostgreSQL log",
-    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cli.errors import ConfigError, OperationFailed
+from cli.core.errors import ConfigError, OperationFailed
 from cli.recovery.times import iso, require_within
 from cli.verify.aws import error_message, is_not_found
 

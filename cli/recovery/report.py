@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.errors import ConfigError
-from cli.local.processes import write_private
+from cli.core.errors import ConfigError
+from cli.core.files import write_private
 
 if TYPE_CHECKING:
     from rich.console import Console

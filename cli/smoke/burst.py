@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.smoke.classify import classify_exception
 from cli.smoke.http import Client, Endpoint, build_request
 from cli.smoke.preflight import FAIL, PASS, Check

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
-from cli.smoke.backend import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
+from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
 from cli.smoke.classify import DEADLINE
+from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
@@ -27,7 +28,6 @@ from cli.smoke.proxy import ShapingProxy
 from cli.smoke.redact import Redactor
 from cli.smoke.report import SmokeReport
 from cli.smoke.stats import Sample
-from cli.smoke.target import SmokeTarget
 
 DEFAULT_REQUESTS = 200
 DEFAULT_CONCURRENCY = 10
@@ -72,7 +72,7 @@ class SmokeOptions:
         return DEFAULT_DEADLINE_S
 
 
-def validate(target: SmokeTarget, options: SmokeOptions) -> None:
+def validate(target: ServiceEndpoint, options: SmokeOptions) -> None:
     """Refuse a run that cannot do what it is asked before any network traffic."""
     if options.requests < 1 or options.concurrency < 1:
         raise ConfigError("--requests and --concurrency must be at least 1", hint="e.g. --requests 200")
@@ -103,7 +103,7 @@ def validate(target: SmokeTarget, options: SmokeOptions) -> None:
         )
 
 
-def edge_limit(target: SmokeTarget, options: SmokeOptions) -> EdgeLimit:
+def edge_limit(target: ServiceEndpoint, options: SmokeOptions) -> EdgeLimit:
     """The per-client limit the burst check expects: --burst-rate, else the one the target's stack exports."""
     limit = options.burst_limit or limit_from_outputs(target.edge_outputs, target.source)
     if limit is None:
@@ -115,7 +115,7 @@ def edge_limit(target: SmokeTarget, options: SmokeOptions) -> EdgeLimit:
 
 
 def run_smoke(
-    target: SmokeTarget, options: SmokeOptions, *, on_stage: Callable[[str], None] = lambda text: None
+    target: ServiceEndpoint, options: SmokeOptions, *, on_stage: Callable[[str], None] = lambda text: None
 ) -> SmokeReport:
     """Run the check against the target and judge it; network problems become findings, not exceptions."""
     validate(target, options)
@@ -123,14 +123,14 @@ def run_smoke(
     return asyncio.run(_run(target, options, context, on_stage))
 
 
-def _ssl_context(target: SmokeTarget) -> ssl.SSLContext:
+def _ssl_context(target: ServiceEndpoint) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=target.ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot load CA file {target.ca_file}: {exc}", hint="pass a PEM bundle") from None
 
 
-def endpoint(target: SmokeTarget, address: str, context: ssl.SSLContext | None) -> Endpoint:
+def endpoint(target: ServiceEndpoint, address: str, context: ssl.SSLContext | None) -> Endpoint:
     """Where the requests go: the service's address, with its host name for the Host header and SNI."""
     return Endpoint(address, target.port, _netloc(target), context, target.host if context else None)
 
@@ -153,7 +153,7 @@ class _Progress:
 
 
 async def _run(
-    target: SmokeTarget, options: SmokeOptions, context: ssl.SSLContext | None, on_stage: Callable[[str], None]
+    target: ServiceEndpoint, options: SmokeOptions, context: ssl.SSLContext | None, on_stage: Callable[[str], None]
 ) -> SmokeReport:
     started_at = datetime.now(UTC)
     began = time.perf_counter()
@@ -219,7 +219,7 @@ async def _run(
 
 
 async def _phases(
-    target: SmokeTarget,
+    target: ServiceEndpoint,
     options: SmokeOptions,
     context: ssl.SSLContext | None,
     on_stage: Callable[[str], None],
@@ -299,5 +299,5 @@ _CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
 
-def _netloc(target: SmokeTarget) -> str:
+def _netloc(target: ServiceEndpoint) -> str:
     return urlsplit(target.base_url).netloc

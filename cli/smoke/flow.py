@@ -6,20 +6,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import ServiceEndpoint, from_stack
 from cli.smoke.report import SmokeReport, breach
-from cli.smoke.target import SmokeTarget, from_stack
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import StackOutput
-    from cli.target import Target
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 
 def run_and_report(
-    target: SmokeTarget,
+    target: ServiceEndpoint,
     options: SmokeOptions,
     console: Console,
     *,
@@ -51,7 +51,7 @@ def judge(report: SmokeReport, **context: Any) -> None:
 
 
 def smoke_applied(
-    target: Target, outputs: Mapping[str, StackOutput], console: Console, document: dict[str, Any]
+    target: StackRef, outputs: Mapping[str, StackOutput], console: Console, document: dict[str, Any]
 ) -> None:
     """`infra up --smoke`: the default check after the apply, added to `document`; a breach raises."""
     console.print(f"[bold]smoke check[/] of {target.stack}")

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 
 BUILTIN = Path(__file__).with_name("profiles.toml")
 _NUMBERS = ("rtt_ms", "jitter_ms", "down_kbps", "up_kbps", "loss_percent", "rto_ms", "deadline_s")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cli.errors import OperationFailed
+from cli.core.errors import OperationFailed
 from cli.smoke.gates import GateResult, Gates
 from cli.smoke.preflight import Check
 from cli.smoke.profiles import Profile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli.errors import CredentialsError
+from cli.core.errors import CredentialsError
 from cli.verify.context import ClientFactory
 
 CREDENTIAL_CODES = frozenset(

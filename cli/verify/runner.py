@@ -16,7 +16,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from cli.errors import OperationFailed
+from cli.core.errors import OperationFailed
 from cli.verify import (
     alarms,
     buckets,
@@ -40,8 +40,8 @@ from stacks import outputs as out
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import StackOutput
-    from cli.target import Target
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 Family = tuple[str, Callable[[Context], list[Check]]]
 FAMILIES: tuple[Family, ...] = (
@@ -113,7 +113,7 @@ def verify_stack(ctx: Context, families: tuple[Family, ...] = FAMILIES) -> Repor
 
 
 def build_context(
-    target: Target,
+    target: StackRef,
     stack_outputs: dict[str, StackOutput],
     *,
     clients: ClientFactory | None = None,
@@ -133,7 +133,7 @@ def build_context(
     )
 
 
-def verify_target(target: Target, stack_outputs: dict[str, StackOutput], **inject: Any) -> Report:
+def verify_target(target: StackRef, stack_outputs: dict[str, StackOutput], **inject: Any) -> Report:
     """Verify a deployed stack from its outputs; `inject` may replace clients, resolver and clock."""
     return verify_stack(build_context(target, stack_outputs, **inject))
 
@@ -151,7 +151,7 @@ def failure(report: Report, document: dict[str, Any]) -> OperationFailed:
 
 
 def verify_applied(
-    target: Target, stack_outputs: dict[str, StackOutput], console: Console, document: dict[str, Any]
+    target: StackRef, stack_outputs: dict[str, StackOutput], console: Console, document: dict[str, Any]
 ) -> None:
     """`infra up --verify`: verify after the apply, show the report, add it to `document`; failed checks raise."""
     from cli.verify.render import render_report

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cli import engine as engine_module
-from cli import render
+from cli.cloud import engine as engine_module
+from cli.core import render
 from cli.main import app
 from tests.cli.fakes import FakeEngine
 

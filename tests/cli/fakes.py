@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cli.backend import Backend, resolve_backend
-from cli.engine import PolicyPacks, StackInfo, StackOutput, translate_errors
+from cli.cloud.engine import PolicyPacks, StackInfo, translate_errors
+from cli.cloud.state_backend import Backend, resolve_backend
+from cli.core.outputs import StackOutput
 
 
 @dataclass

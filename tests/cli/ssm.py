@@ -13,7 +13,7 @@ from typing import Any
 import botocore.session
 from botocore.stub import ANY, Stubber
 
-from cli.tunnel import DOCUMENT
+from cli.cloud.tunnel import DOCUMENT
 
 REGION = "eu-west-1"
 BASTION = "i-0123456789abcdef0"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import engine as engine_module
+from cli.cloud import engine as engine_module
 
 STUB = """#!{python}
 import json, os, sys
@@ -61,7 +61,7 @@ class StubPulumi:
 @pytest.fixture
 def stub(project, tmp_path, monkeypatch) -> StubPulumi:
     """The real engine (no fake), over a scripted pulumi binary."""
-    assert engine_module.create_engine.__module__ == "cli.engine"
+    assert engine_module.create_engine.__module__ == "cli.cloud.engine"
     return StubPulumi(tmp_path, monkeypatch)
 
 

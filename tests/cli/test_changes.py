@@ -7,8 +7,8 @@ import io
 from pulumi.automation import events as ev
 from rich.console import Console
 
-from cli.changes import ChangeReport, category
-from cli.progress import LiveProgress
+from cli.core.changes import ChangeReport, category
+from cli.core.progress import LiveProgress
 from tests.cli import events
 
 

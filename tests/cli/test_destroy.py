@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cli.errors import ConfirmationRefused
-from cli.teardown import confirm, plan_from_state
+from cli.cloud.teardown import plan_from_state
+from cli.core.confirm import confirm_destroy as confirm
+from cli.core.errors import ConfirmationRefused
 from tests.cli import events
 from tests.cli.fakes import state
 

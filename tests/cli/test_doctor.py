@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cli import doctor
+from cli.cloud import doctor
 
 DOCKER_DOWN = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 

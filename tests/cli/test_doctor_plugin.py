@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import doctor
+from cli.cloud import doctor
 
 
 def _exe(bin_dir: Path, body: str) -> None:

@@ -9,9 +9,9 @@ from pulumi.automation import LocalWorkspaceOptions
 from pulumi.automation import errors as auto_errors
 from pulumi.automation._cmd import CommandResult
 
-from cli.backend import resolve_backend
-from cli.engine import AutomationEngine, classify_command_error, require_pulumi_cli, translate_errors
-from cli.errors import (
+from cli.cloud.engine import AutomationEngine, classify_command_error, require_pulumi_cli, translate_errors
+from cli.cloud.state_backend import resolve_backend
+from cli.core.errors import (
     CredentialsError,
     ExitCode,
     OperationFailed,

@@ -7,7 +7,7 @@ from datetime import datetime
 from pulumi.automation import errors as auto_errors
 from pulumi.automation._cmd import CommandResult
 
-from cli.engine import StackInfo
+from cli.cloud.engine import StackInfo
 from tests.cli import events
 from tests.cli.fakes import OUTPUTS
 

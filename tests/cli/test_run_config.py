@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from cli.engine import AutomationEngine, run_config_file
+from cli.cloud.engine import AutomationEngine, run_config_file
 
 VALUES = {"groundwork:databaseAdminHost": "127.0.0.1", "groundwork:databaseAdminPort": 15445}
 

@@ -9,8 +9,8 @@ import socket
 import psycopg
 import pytest
 
-from cli import tunnel as tunnel_module
-from cli.tunnel import (
+from cli.cloud import tunnel as tunnel_module
+from cli.cloud.tunnel import (
     BastionNotRegistered,
     PluginMissing,
     PortNotOpen,

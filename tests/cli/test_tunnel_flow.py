@@ -12,12 +12,12 @@ from pulumi.automation import errors as auto_errors
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.events import OpType
 
-from cli import database_path
-from cli import engine as engine_module
-from cli import tunnel as tunnel_module
-from cli.database_path import ADMIN_HOST, ADMIN_PORT, OBJECTS
-from cli.engine import StackOutput
-from cli.tunnel import Timing
+from cli.cloud import database_path
+from cli.cloud import engine as engine_module
+from cli.cloud import tunnel as tunnel_module
+from cli.cloud.database_path import ADMIN_HOST, ADMIN_PORT, OBJECTS
+from cli.cloud.tunnel import Timing
+from cli.core.outputs import StackOutput
 from tests.cli import events
 from tests.cli.conftest import REPO
 from tests.cli.fakes import OUTPUTS, FakeEngine, Script, state

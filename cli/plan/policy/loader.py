@@ -7,7 +7,7 @@ import importlib.util
 import pathlib
 import sys
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.plan.policy.controls import MODULES
 from cli.plan.policy.model import REGISTRY, Control
 

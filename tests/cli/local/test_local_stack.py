@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.local.processes import free_port, pid_alive
+from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -125,7 +126,7 @@ def test_nginx_errors_answer_in_the_api_error_format(first_up, local_dir):
 
 
 def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
-    report = infra(local_dir, "smoke", "--stack", "local")["smoke"]
+    report = infra(local_dir, "smoke", "--stack", "local", *UNTIMED_FLAGS)["smoke"]
     assert report["passed"] is True
     assert report["overall"]["requests"] == 200
     assert report["overall"]["succeeded"] == 200
@@ -380,13 +381,13 @@ def test_a_taken_port_is_named_with_the_fix(scratch):
     [("postgres", "PostgreSQL server binaries"), ("pgbouncer", "pgbouncer is not installed")],
 )
 def test_a_missing_program_is_named_with_the_fix(scratch, monkeypatch, missing, message):
-    from cli.local import postgres
+    from cli.local import binaries
     from cli.main import app
 
     if missing == "postgres":
-        monkeypatch.setattr(postgres.glob, "glob", lambda pattern: [])
+        monkeypatch.setattr(binaries.glob, "glob", lambda pattern: [])
     else:
-        monkeypatch.setattr(postgres.shutil, "which", lambda *args, **kwargs: None)
+        monkeypatch.setattr(binaries.shutil, "which", lambda *args, **kwargs: None)
     monkeypatch.setenv("INFRA_LOCAL_DIR", str(scratch / "stack"))
     monkeypatch.setenv("INFRA_PROJECT_DIR", str(REPO))
     result = CliRunner().invoke(app, ["up", "--stack", "local", "--json"])

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from cli.local.processes import pid_alive
+from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -185,7 +186,7 @@ def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
     restored = project.infra("up", "--stack", "local")
     assert len(restored["database_objects"]["applied"]) == 1
     _drain_broken_connections(project)
-    assert project.infra("smoke", "--stack", "local")["smoke"]["passed"] is True
+    assert project.infra("smoke", "--stack", "local", *UNTIMED_FLAGS)["smoke"]["passed"] is True
 
 
 def _drain_broken_connections(project: Project) -> None:

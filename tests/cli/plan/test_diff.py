@@ -114,7 +114,7 @@ def test_base_at_a_git_ref_is_planned_from_that_tree(repository: pathlib.Path) -
 
 
 def test_base_that_is_neither_file_nor_ref_is_a_usage_error(repository: pathlib.Path) -> None:
-    from cli.errors import ConfigError
+    from cli.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="neither a plan file nor a git ref"):
         base_plan("no-such-ref", "prod", repository)

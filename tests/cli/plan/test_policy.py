@@ -120,7 +120,7 @@ def test_a_project_module_in_policies_adds_a_control(tmp_path: pathlib.Path) -> 
 
 
 def test_a_broken_policy_module_is_a_configuration_error(tmp_path: pathlib.Path) -> None:
-    from cli.errors import ConfigError
+    from cli.core.errors import ConfigError
 
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "broken.py").write_text("raise RuntimeError('nope')\n")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.recovery import archive
-from cli.recovery.drill import WRITES_AFTER, WRITES_BEFORE, ApiTarget, DrillFailed, drill_local
+from cli.local import wal_archive as archive
+from cli.local.drill import drill_local
+from cli.recovery.drill import WRITES_AFTER, WRITES_BEFORE, ApiTarget, DrillFailed
 from tests.conftest import mint_token
 from tests.harness import Postgres
 

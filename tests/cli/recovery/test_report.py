@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
+from cli.local.drill import drill_inputs as local_inputs
 from cli.recovery import report
 from cli.recovery.drill import DrillReport, compare
-from cli.recovery.local import local_inputs
 
 
 def _report() -> DrillReport:

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from cli.engine import StackOutput
-from cli.errors import ConfirmationRefused
+from cli.core.errors import ConfirmationRefused
+from cli.core.outputs import StackOutput
 from cli.recovery import rds
 from cli.recovery.confirm import confirm_switch
 from cli.recovery.times import BadRestorePoint, parse_instant

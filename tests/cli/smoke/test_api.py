@@ -9,8 +9,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import from_url
 from cli.smoke.profiles import Profile
-from cli.smoke.target import from_url
+from tests.cli.smoke.untimed import UNTIMED, UNTIMED_FLAGS
 from tests.conftest import mint_token
 
 
@@ -21,7 +22,7 @@ def _writes(postgres, run_id):
 
 
 def test_200_requests_pass_and_every_write_is_in_the_database(api, postgres):
-    report = run_smoke(from_url(api.base_url, token=mint_token(), expect_redirect=False), SmokeOptions())
+    report = run_smoke(from_url(api.base_url, token=mint_token(), expect_redirect=False), SmokeOptions(gates=UNTIMED))
     assert report.passed, (report.to_json()["gates"], report.failure_examples())
     assert report.overall.requests == 200
     assert report.overall.failures == {}
@@ -39,7 +40,8 @@ def test_200_requests_pass_and_every_write_is_in_the_database(api, postgres):
 
 def test_read_only_makes_no_writes(api, postgres):
     report = run_smoke(
-        from_url(api.base_url, token=None, expect_redirect=False), SmokeOptions(requests=20, writes=False)
+        from_url(api.base_url, token=None, expect_redirect=False),
+        SmokeOptions(requests=20, writes=False, gates=UNTIMED),
     )
     assert report.passed
     assert list(report.endpoints()) == ["GET /heartbeat"]
@@ -57,7 +59,7 @@ def test_a_token_from_another_secret_fails_every_write_with_401(api):
 def test_through_a_network_profile_the_latency_carries_the_profile(api):
     profile = Profile(name="slow-link", description="test", rtt_ms=40, down_kbps=20000, up_kbps=20000)
     target = from_url(api.base_url, token=mint_token(), expect_redirect=False)
-    report = run_smoke(target, SmokeOptions(requests=40, profile=profile, seed=1))
+    report = run_smoke(target, SmokeOptions(requests=40, profile=profile, seed=1, gates=UNTIMED))
     assert report.passed, report.failure_examples()
     assert report.overall.percentiles_ms[50] >= 40
     assert report.to_json()["profile"]["rtt_ms"] == 40
@@ -73,7 +75,7 @@ def test_the_command_writes_every_output_format(infra, direct_api, tmp_path):
     junit, html = tmp_path / "smoke.xml", tmp_path / "smoke.html"
     result = infra(
         "smoke", "--url", direct_api.base_url, "--token", token, "--junit", str(junit), "--html", str(html), "--json",
-        code=0,
+        *UNTIMED_FLAGS, code=0,
     )  # fmt: skip
     doc = json.loads(result.stdout)
     assert doc["ok"] is True

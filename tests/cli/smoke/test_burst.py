@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.smoke.burst import EdgeLimit, limit_from_outputs, parse_rate
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import from_url
 from cli.smoke.gates import Gates
-from cli.smoke.target import from_url
 from stacks import outputs as names
 from tests.cli.smoke.backend_server import BackendServer, TokenBucket
 from tests.cli.smoke.faulty import FaultyServer, serve
+from tests.cli.smoke.untimed import UNTIMED
 
 TOKEN = "a-test-token-not-a-real-one"
 LENIENT = Gates(p95_ms=2000)
@@ -24,7 +25,7 @@ def _run(server, limit, **options):
     options.setdefault("requests", 10)
     options.setdefault("concurrency", 2)
     target = from_url(server.base_url, token=TOKEN, expect_redirect=False)
-    return run_smoke(target, SmokeOptions(burst=True, burst_limit=limit, **options))
+    return run_smoke(target, SmokeOptions(burst=True, burst_limit=limit, **{"gates": UNTIMED, **options}))
 
 
 def _burst(report):
@@ -167,9 +168,9 @@ def test_a_deadline_that_runs_out_during_the_burst_cuts_it_off():
 def test_a_stack_target_carries_its_edge_limit_and_a_malformed_one_stops_only_a_burst():
     from types import SimpleNamespace
 
-    from cli.engine import StackOutput
+    from cli.core.outputs import StackOutput
     from cli.smoke.check import validate
-    from cli.smoke.target import from_stack
+    from cli.smoke.endpoint import from_stack
 
     def target(limit):
         outputs = {

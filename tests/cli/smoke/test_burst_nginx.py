@@ -13,8 +13,8 @@ import pytest
 from cli.local.processes import free_port, wait_for_port
 from cli.smoke.burst import EdgeLimit
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import from_url
 from cli.smoke.gates import Gates
-from cli.smoke.target import from_url
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 HEARTBEAT = '{"service":"nginx","version":"1","status":"ok","database":{"ok":true,"latency_ms":0.1}}'

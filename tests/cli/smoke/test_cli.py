@@ -8,8 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cli.engine import StackOutput
+from cli.core.outputs import StackOutput
 from tests.cli import events
+from tests.cli.smoke.untimed import UNTIMED_FLAGS
 
 SECRET = "stack-signing-secret-" + "z" * 43
 ISSUER = "https://api.dev.example.com"  # the dev stack's issuer: its service URL (no jwtIssuer set)
@@ -44,7 +45,7 @@ def test_smoke_a_stack_mints_its_token_from_the_signing_secret(infra, fake, aws,
     keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
     arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
     fake.script("outputs", result=_outputs(stack_api.base_url, arn))
-    result = infra("smoke", "--stack", "dev", "-n", "40", "--json", code=0)
+    result = infra("smoke", "--stack", "dev", "-n", "40", "--json", *UNTIMED_FLAGS, code=0)
     doc = json.loads(result.stdout)
     assert doc["smoke"]["target"] == {"url": stack_api.base_url, "source": "stack dev"}
     assert doc["smoke"]["endpoints"]["POST /map"]["succeeded"] == 20
@@ -156,13 +157,13 @@ def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, fault
 
 def test_the_local_stack_is_the_default_target(infra, project, faulty, monkeypatch):
     from cli.local import verbs
-    from cli.smoke.target import SmokeTarget
+    from cli.smoke.endpoint import ServiceEndpoint
 
     asked = []
 
     def local_target(project_dir, token=None, ca_file=None):
         asked.append(project_dir)
-        return SmokeTarget(faulty.base_url, "local-token", "stack local")
+        return ServiceEndpoint(faulty.base_url, "local-token", "stack local")
 
     monkeypatch.setattr(verbs, "smoke_target", local_target)
     doc = infra.json("smoke", "-n", "10", "--p95-ms", "2000")

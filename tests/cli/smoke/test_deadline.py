@@ -7,12 +7,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.smoke.check import DEFAULT_DEADLINE_S, SmokeOptions, run_smoke
+from cli.smoke.endpoint import from_url
 from cli.smoke.gates import Gates
 from cli.smoke.profiles import Profile, get_profile
-from cli.smoke.target import from_url
 from tests.cli.smoke.faulty import RawServer, serve
+from tests.cli.smoke.untimed import UNTIMED
 
 TOKEN = "a-test-token-not-a-real-one"
 SHORT = 0.4
@@ -34,7 +35,7 @@ def _run(url, **options):
     options.setdefault("gates", Gates(p95_ms=2000))
     options.setdefault("deadline_s", SHORT)
     target = from_url(url, token=TOKEN, expect_redirect=False)
-    return run_smoke(target, SmokeOptions(requests=20, concurrency=5, timeout_s=5, **options))
+    return run_smoke(target, SmokeOptions(requests=20, concurrency=5, timeout_s=5, **{"gates": UNTIMED, **options}))
 
 
 def test_a_server_that_never_answers_runs_out_the_deadline_in_the_livez_check(silent):

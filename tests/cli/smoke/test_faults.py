@@ -7,8 +7,8 @@ import json
 import pytest
 
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import from_url
 from cli.smoke.gates import Gates
-from cli.smoke.target import from_url
 from tests.cli.smoke.faulty import RawServer, serve
 
 TOKEN = "a-test-token-not-a-real-one"

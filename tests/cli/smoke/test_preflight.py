@@ -10,8 +10,8 @@ import trustme
 
 from cli.smoke import preflight
 from cli.smoke.check import SmokeOptions, run_smoke
+from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.gates import Gates
-from cli.smoke.target import SmokeTarget
 from tests.cli.smoke.conftest import server_context
 from tests.cli.smoke.faulty import FaultyServer, RawServer, serve
 
@@ -23,7 +23,7 @@ def _check(report, name):
 
 
 def _smoke(server, ca_file, redirect_port=None, requests=6):
-    target = SmokeTarget(server.base_url, TOKEN, "url", redirect_port=redirect_port, ca_file=ca_file)
+    target = ServiceEndpoint(server.base_url, TOKEN, "url", redirect_port=redirect_port, ca_file=ca_file)
     return run_smoke(target, SmokeOptions(requests=requests, concurrency=3, gates=Gates(p95_ms=2000)))
 
 
@@ -150,7 +150,7 @@ def test_tls_works_through_the_shaping_proxy(ca, ca_file):
 
     profile = Profile(name="near", description="test", rtt_ms=10)
     with serve(FaultyServer(tls=server_context(ca, "127.0.0.1"))) as server:
-        target = SmokeTarget(server.base_url, TOKEN, "url", ca_file=ca_file)
+        target = ServiceEndpoint(server.base_url, TOKEN, "url", ca_file=ca_file)
         report = run_smoke(target, SmokeOptions(requests=6, concurrency=3, profile=profile, gates=Gates(p95_ms=2000)))
     assert report.passed, report.failure_examples()
     assert report.overall.percentiles_ms[50] >= 10

@@ -7,15 +7,15 @@ import json
 import jwt
 import pytest
 
-from cli.engine import StackOutput
-from cli.errors import ConfigError, StackNotFound
+from cli.core.errors import ConfigError, StackNotFound
+from cli.core.outputs import StackOutput
+from cli.core.stack_ref import resolve_stack_ref
+from cli.smoke.endpoint import from_stack, from_url, normalise_url, signing_key
 from cli.smoke.gates import Gates, evaluate
 from cli.smoke.preflight import Check
 from cli.smoke.profiles import BUILTIN, get_profile, load_profiles
 from cli.smoke.stats import Sample, histogram, percentile, summarise
-from cli.smoke.target import from_stack, from_url, normalise_url, signing_key
 from cli.smoke.token import mint_token
-from cli.target import resolve_target
 
 
 def test_nearest_rank_percentiles():
@@ -173,7 +173,7 @@ def _outputs(**values):
 
 
 def test_a_stack_target_mints_a_token_from_the_signing_secret(project):
-    target = resolve_target("dev", project)
+    target = resolve_stack_ref("dev", project)
     reads = []
 
     def reader(arn, region):
@@ -199,13 +199,13 @@ def test_a_given_token_skips_the_secret(project):
     def reader(arn, region):
         raise AssertionError("the secret must not be read")
 
-    smoke_target = from_stack(resolve_target("dev", project), _outputs(), token="given", reader=reader)
+    smoke_target = from_stack(resolve_stack_ref("dev", project), _outputs(), token="given", reader=reader)
     assert smoke_target.token == "given"
 
 
 def test_a_stack_without_a_service_url_is_not_deployed(project):
     with pytest.raises(StackNotFound, match="service_url"):
-        from_stack(resolve_target("dev", project), _outputs(service_url=None), token="t")
+        from_stack(resolve_stack_ref("dev", project), _outputs(service_url=None), token="t")
 
 
 def test_the_signing_key_is_current_of_the_key_set_or_a_single_key():
@@ -223,7 +223,7 @@ def test_a_stack_whose_service_url_carries_credentials_is_refused_without_quotin
 
     outputs = _outputs(service_url="https://admin:s3cr3t-value@api.dev.example.com")
     with pytest.raises(ConfigError, match="user info") as raised:
-        from_stack(resolve_target("dev", project), outputs, token=None, reader=reader)
+        from_stack(resolve_stack_ref("dev", project), outputs, token=None, reader=reader)
     assert "s3cr3t-value" not in str(raised.value) + raised.value.hint
 
 

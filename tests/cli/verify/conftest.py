@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from cli.target import Target, resolve_target
+from cli.core.stack_ref import StackRef, resolve_stack_ref
 from cli.verify import runner
 from cli.verify.model import Check, Report, Status
 from tests.cli.verify import stack as healthy
@@ -59,19 +59,19 @@ def cloud(aws_env: None) -> Iterator[healthy.Stack]:
 
 
 @pytest.fixture
-def target(project: Path) -> Target:
+def target(project: Path) -> StackRef:
     """The dev stack's target, with the settings of Pulumi.dev.yaml."""
-    return resolve_target("dev", project)
+    return resolve_stack_ref("dev", project)
 
 
 @pytest.fixture
-def verify(cloud: healthy.Stack, target: Target) -> Callable[..., Report]:
+def verify(cloud: healthy.Stack, target: StackRef) -> Callable[..., Report]:
     """Run the verification against the moto stack; keyword arguments replace outputs, settings or resolver."""
 
     def run(*, outputs: dict[str, Any] | None = None, derived_only: bool = False, **inject: Any) -> Report:
         stack_outputs = cloud.stack_outputs(derived_only=derived_only)
         if outputs is not None:
-            from cli.engine import StackOutput
+            from cli.core.outputs import StackOutput
 
             for name, value in outputs.items():
                 if value is None:
@@ -79,7 +79,9 @@ def verify(cloud: healthy.Stack, target: Target) -> Callable[..., Report]:
                 else:
                     stack_outputs[name] = StackOutput(value, secret=False)
         settings = inject.pop("settings", None)
-        chosen = target if settings is None else Target(target.stack, target.project_dir, False, "eu-west-1", settings)
+        chosen = (
+            target if settings is None else StackRef(target.stack, target.project_dir, False, "eu-west-1", settings)
+        )
         inject.setdefault("resolver", healthy.resolver())
         return runner.verify_target(chosen, stack_outputs, **inject)
 
@@ -110,7 +112,7 @@ def not_passing(report: Report) -> list[tuple[str, str, str, str]]:
 
 
 @pytest.fixture
-def stubbed(target: Target) -> Callable[..., Any]:
+def stubbed(target: StackRef) -> Callable[..., Any]:
     """A context whose AWS clients are botocore Stubbers (for states moto cannot model); no call leaves the process."""
     from datetime import UTC, datetime
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cli.engine import StackOutput
+from cli.core.outputs import StackOutput
 from stacks import outputs as out
 
 REGION = "eu-west-1"

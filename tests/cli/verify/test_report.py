@@ -6,7 +6,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from cli.errors import ExitCode
+from cli.core.errors import ExitCode
 from cli.verify.model import Check, Report, Status
 from cli.verify.render import render_report
 from cli.verify.runner import failure

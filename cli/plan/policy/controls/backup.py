@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, as_list, inputs
 
-_INSTANCE = "aws:rds/instance:Instance"
-_PLAN = "aws:backup/plan:Plan"
-_SELECTION = "aws:backup/selection:Selection"
-_VAULT = "aws:backup/vault:Vault"
+_INSTANCE = resource_types.RDS_INSTANCE
+_PLAN = resource_types.BACKUP_PLAN
+_SELECTION = resource_types.BACKUP_SELECTION
+_VAULT = resource_types.BACKUP_VAULT
 MIN_PROD_RETENTION_DAYS = 30
 """Fewest days a production recovery point (and its copy) must be kept."""
 

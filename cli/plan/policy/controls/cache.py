@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, inputs
 
-_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
-_CLUSTER = "aws:elasticache/cluster:Cluster"
+_GROUP = resource_types.ELASTICACHE_REPLICATION_GROUP
+_CLUSTER = resource_types.ELASTICACHE_CLUSTER
 
 
 @control(

@@ -6,15 +6,16 @@ import re
 import urllib.parse
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, document, inputs, statements
 
-_SERVICE = "aws:ecs/service:Service"
-_TASK = "aws:ecs/taskDefinition:TaskDefinition"
-_CLUSTER = "aws:ecs/cluster:Cluster"
-_REPO = "aws:ecr/repository:Repository"
-_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
-_REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
+_SERVICE = resource_types.ECS_SERVICE
+_TASK = resource_types.ECS_TASK_DEFINITION
+_CLUSTER = resource_types.ECS_CLUSTER
+_REPO = resource_types.ECR_REPOSITORY
+_LIFECYCLE = resource_types.ECR_LIFECYCLE_POLICY
+_REPO_POLICY = resource_types.ECR_REPOSITORY_POLICY
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)", re.I)
 """Environment variable names that must come from `secrets[].valueFrom` instead."""
 PASSWORDLESS_URL_NAMES = frozenset({"DATABASE_URL"})

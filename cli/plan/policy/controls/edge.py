@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, inputs
 
-_LB = "aws:lb/loadBalancer:LoadBalancer"
-_ACL = "aws:wafv2/webAcl:WebAcl"
-_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+_LB = resource_types.LB_LOAD_BALANCER
+_ACL = resource_types.WAFV2_WEB_ACL
+_ASSOCIATION = resource_types.WAFV2_WEB_ACL_ASSOCIATION
 
 
 @control(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, inputs
 
-_LB = "aws:lb/loadBalancer:LoadBalancer"
-_LISTENER = "aws:lb/listener:Listener"
-_TG = "aws:lb/targetGroup:TargetGroup"
-_SUBNET = "aws:ec2/subnet:Subnet"
-_CERT = "aws:acm/certificate:Certificate"
+_LB = resource_types.LB_LOAD_BALANCER
+_LISTENER = resource_types.LB_LISTENER
+_TG = resource_types.LB_TARGET_GROUP
+_SUBNET = resource_types.EC2_SUBNET
+_CERT = resource_types.ACM_CERTIFICATE
 LIVENESS_PATH = "/livez"
 """The API's no-I/O liveness endpoint, the only acceptable health check path."""
 TLS_POLICY_PREFIXES = (

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, as_list, document, inputs, statements
 from infra.limits import MAX_ROTATION_DAYS
 
-_LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-_VAULT_ENTRY = "aws:secretsmanager/secret:Secret"
-_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
-_ROLE = "aws:iam/role:Role"
-_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-_POLICIES = ("aws:iam/policy:Policy", _ROLE_POLICY, "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy")
+_LOG_GROUP = resource_types.CLOUDWATCH_LOG_GROUP
+_ALARM = resource_types.CLOUDWATCH_METRIC_ALARM
+_VAULT_ENTRY = resource_types.SECRETSMANAGER_SECRET
+_ROTATION = resource_types.SECRETSMANAGER_SECRET_ROTATION
+_ROLE = resource_types.IAM_ROLE
+_ROLE_POLICY = resource_types.IAM_ROLE_POLICY
+_ATTACHMENT = resource_types.IAM_ROLE_POLICY_ATTACHMENT
+_POLICIES = (resource_types.IAM_POLICY, _ROLE_POLICY, resource_types.IAM_USER_POLICY, resource_types.IAM_GROUP_POLICY)
 _ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
-_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-_SG = "aws:ec2/securityGroup:SecurityGroup"
+_INGRESS = resource_types.VPC_SECURITY_GROUP_INGRESS_RULE
+_SG = resource_types.EC2_SECURITY_GROUP
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
@@ -116,12 +117,12 @@ def role_trust(view: PlanView) -> Iterator[Violation]:
     level="E",
 )
 def ingress(view: PlanView) -> Iterator[Violation]:
-    lb_groups = _group_ids(view, "aws:lb/loadBalancer:LoadBalancer", lambda a: a.get("securityGroups"))
+    lb_groups = _group_ids(view, resource_types.LB_LOAD_BALANCER, lambda a: a.get("securityGroups"))
     private = (
-        _group_ids(view, "aws:rds/instance:Instance", lambda a: a.get("vpcSecurityGroupIds"))
-        | _group_ids(view, "aws:rds/proxy:Proxy", lambda a: a.get("vpcSecurityGroupIds"))
+        _group_ids(view, resource_types.RDS_INSTANCE, lambda a: a.get("vpcSecurityGroupIds"))
+        | _group_ids(view, resource_types.RDS_PROXY, lambda a: a.get("vpcSecurityGroupIds"))
         | _group_ids(
-            view, "aws:ecs/service:Service", lambda a: (a.get("networkConfiguration") or {}).get("securityGroups")
+            view, resource_types.ECS_SERVICE, lambda a: (a.get("networkConfiguration") or {}).get("securityGroups")
         )
     )
     for rule in _ingress_rules(view):
@@ -148,6 +149,6 @@ def _ingress_rules(view: PlanView) -> Iterator[tuple[str, str, dict]]:
     for group in view.of(_SG):
         for entry in inputs(group).get("ingress") or []:
             yield group["urn"], group.get("id"), entry
-    for rule in view.of("aws:ec2/securityGroupRule:SecurityGroupRule"):
+    for rule in view.of(resource_types.EC2_SECURITY_GROUP_RULE):
         if inputs(rule).get("type") == "ingress":
             yield rule["urn"], inputs(rule).get("securityGroupId"), inputs(rule)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView
 
 STATEFUL = (
-    "aws:rds/instance:Instance",
-    "aws:rds/cluster:Cluster",
-    "aws:s3/bucket:Bucket",
-    "aws:s3/bucketV2:BucketV2",
-    "aws:route53/zone:Zone",
-    "aws:dynamodb/table:Table",
-    "aws:elasticache/replicationGroup:ReplicationGroup",
+    resource_types.RDS_INSTANCE,
+    resource_types.RDS_CLUSTER,
+    resource_types.S3_BUCKET,
+    resource_types.S3_BUCKET_V2,
+    resource_types.ROUTE53_ZONE,
+    resource_types.DYNAMODB_TABLE,
+    resource_types.ELASTICACHE_REPLICATION_GROUP,
 )
 """Resource types whose deletion loses data that cannot be made again; the program protects them when
 `groundwork:protect` is true. Secrets are left out: signing keys are regenerated, credentials rotated."""

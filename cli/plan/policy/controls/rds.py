@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, inputs
 
-_DB = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
-_INSTANCE = "aws:rds/instance:Instance"
-_PROXY = "aws:rds/proxy:Proxy"
-_PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+_DB = (resource_types.RDS_INSTANCE, resource_types.RDS_CLUSTER)
+_INSTANCE = resource_types.RDS_INSTANCE
+_PROXY = resource_types.RDS_PROXY
+_PARAMS = resource_types.RDS_PARAMETER_GROUP
 
 
 @control("1", "Database storage is encrypted", sources=("RDS.3", "CKV_AWS_16", "AVD-AWS-0080"), level="E")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, as_list, inputs, statements
 
-_BUCKET = "aws:s3/bucket:Bucket"
-_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-_LOGGING = "aws:s3/bucketLogging:BucketLogging"
-_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
-_ACL = "aws:s3/bucketAcl:BucketAcl"
+_BUCKET = resource_types.S3_BUCKET
+_PAB = resource_types.S3_BUCKET_PUBLIC_ACCESS_BLOCK
+_SSE = resource_types.S3_BUCKET_SERVER_SIDE_ENCRYPTION_CONFIGURATION
+_POLICY = resource_types.S3_BUCKET_POLICY
+_VERSIONING = resource_types.S3_BUCKET_VERSIONING
+_LOGGING = resource_types.S3_BUCKET_LOGGING
+_OWNERSHIP = resource_types.S3_BUCKET_OWNERSHIP_CONTROLS
+_ACL = resource_types.S3_BUCKET_ACL
 _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 _FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     if imported != project:
         print(f"stacks imported from {imported}, not from {project}", file=sys.stderr)
         return 1
-    from cli.errors import InfraError
+    from cli.core.errors import InfraError
     from cli.plan.build import plan_here
     from cli.plan.document import dumps
 

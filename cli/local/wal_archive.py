@@ -11,14 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cli.errors import OperationFailed
-from cli.local.postgres import postgres_bin
+from cli.core.errors import OperationFailed
+from cli.local.binaries import postgres_bin
 from cli.local.processes import as_service_user, free_port, give_to_service_user, log_tail, ours, read_pid
-
-if TYPE_CHECKING:
-    from cli.local.postgres import Cluster
 
 ARCHIVE_TIMEOUT_S = 300
 """A WAL segment is archived at least this often while there are writes: the worst-case loss if the disk dies."""
@@ -77,14 +73,14 @@ def run_as_service(cmd: list[str], *, password: str | None = None, timeout: floa
     )
 
 
-def base_backup(cluster: Cluster) -> Path:
+def base_backup(base: Path, port: int, superuser_password: str) -> Path:
     """A plain-format base backup of the running cluster, with the WAL it needs, under base-backups/<UTC time>."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = backups_dir(cluster.base) / stamp
-    cmd = [str(postgres_bin() / "pg_basebackup"), "-D", str(target), "-h", "127.0.0.1", "-p", str(cluster.port)]
+    target = backups_dir(base) / stamp
+    cmd = [str(postgres_bin() / "pg_basebackup"), "-D", str(target), "-h", "127.0.0.1", "-p", str(port)]
     result = run_as_service(
         [*cmd, "-U", "postgres", "--checkpoint=fast", "--wal-method=stream", "--no-password"],
-        password=cluster.superuser_password,
+        password=superuser_password,
     )
     if result.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.backend import (
+from cli.cloud.engine import INSTALL_HINT
+from cli.cloud.state_backend import (
     PASSPHRASE_ENV,
     PASSPHRASE_FILE_ENV,
     SECRETS_PROVIDER_ENV,
@@ -21,9 +22,8 @@ from cli.backend import (
     stack_secrets_provider,
     uses_kms,
 )
-from cli.engine import INSTALL_HINT
-from cli.errors import InfraError
-from cli.project import configured_stacks, stack_config_path
+from cli.core.errors import InfraError
+from cli.core.project import configured_stacks, stack_config_path
 
 MIN_PULUMI_VERSION = (3, 1, 0)
 """The oldest Pulumi CLI the Automation API accepts."""
@@ -216,7 +216,7 @@ def check_docker() -> Check:
 
 def check_session_manager_plugin(needed_by: list[str]) -> Check:
     """The plugin `infra up` starts for the SSM tunnel to the database; needed when a stack uses the tunnel."""
-    from cli.tunnel import PLUGIN, PLUGIN_INSTALL_HINT, plugin_version
+    from cli.cloud.tunnel import PLUGIN, PLUGIN_INSTALL_HINT, plugin_version
 
     name = "Session Manager plugin"
     users = ", ".join(needed_by)
@@ -240,8 +240,8 @@ def check_session_manager_plugin(needed_by: list[str]) -> Check:
 
 def tunnel_stacks(project_dir: Path) -> list[str]:
     """The stacks whose `up` opens the SSM tunnel; stacks with invalid settings have their own failing row."""
-    from cli.database_path import uses_tunnel
-    from cli.target import load_settings
+    from cli.cloud.database_path import uses_tunnel
+    from cli.core.stack_ref import load_settings
 
     names = []
     for stack in configured_stacks(project_dir):
@@ -256,7 +256,7 @@ def tunnel_stacks(project_dir: Path) -> list[str]:
 
 def check_stack_settings(project_dir: Path) -> tuple[list[Check], str | None]:
     """One row per `Pulumi.<stack>.yaml`; also the first region found, for the AWS check."""
-    from cli.target import load_settings
+    from cli.core.stack_ref import load_settings
 
     stacks = configured_stacks(project_dir)
     if not stacks:

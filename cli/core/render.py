@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.changes import ChangeReport
-    from cli.errors import InfraError
+    from cli.core.changes import ChangeReport
+    from cli.core.errors import InfraError
 
 LOG_WIDTH = 140
 """Width of rendered tables when stderr is a log or a pipe rather than a terminal."""
@@ -148,3 +148,19 @@ def bullet_list(console: Console, title: str, items: Iterable[str]) -> None:
     console.print(f"[bold]{_escape(title)}[/]")
     for item in items:
         console.print(f"  - {_escape(item)}")
+
+
+def render_panels(panels: dict[str, dict[str, Any]]) -> Any:
+    """A dashboard's panels as a rich renderable: one small table per panel, side by side."""
+    from rich.columns import Columns
+    from rich.table import Table
+
+    tables = []
+    for title, values in panels.items():
+        table = Table(title=title, show_header=False, title_justify="left", min_width=26)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in values.items():
+            table.add_row(name, "-" if value is None else str(value))
+        tables.append(table)
+    return Columns(tables)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 from cli.plan.policy.evaluate import PolicyReport
 
 
 def require_cloud_stack(stack: str) -> None:
     """The offline plan reads Pulumi.<stack>.yaml; the embedded local stack has none."""
-    from cli.options import LOCAL_STACK
+    from cli.core.options import LOCAL_STACK
 
     if stack == LOCAL_STACK:
         raise ConfigError(

@@ -6,19 +6,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cli import database_path
-from cli.changes import ChangeReport
-from cli.errors import ConfirmationRefused, InfraError
-from cli.progress import LiveProgress
-from cli.render import done_line
-from cli.stack_info import masked_outputs
+from cli.cloud import database_path
+from cli.core.changes import ChangeReport
+from cli.core.errors import ConfirmationRefused, InfraError
+from cli.core.outputs import masked_outputs
+from cli.core.progress import LiveProgress
+from cli.core.render import done_line
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import Engine, RunConfig, StackOutput
-    from cli.plan.policy.pack_gate import PolicyGate
-    from cli.target import Target
+    from cli.cloud.engine import Engine, RunConfig
+    from cli.cloud.policy_gate import PolicyGate
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 
 def drive(
@@ -39,7 +40,7 @@ def drive(
 
 def preview(
     engine: Engine,
-    target: Target,
+    target: StackRef,
     console: Console,
     *,
     diff: bool,
@@ -59,7 +60,7 @@ def preview(
 
 def _preview(
     engine: Engine,
-    target: Target,
+    target: StackRef,
     console: Console,
     *,
     diff: bool,
@@ -102,7 +103,7 @@ class UpOutcome:
 
 def up(
     engine: Engine,
-    target: Target,
+    target: StackRef,
     console: Console,
     *,
     yes: bool,
@@ -166,7 +167,7 @@ def up(
 
 def _up_in_two_phases(
     engine: Engine,
-    target: Target,
+    target: StackRef,
     console: Console,
     path: database_path.DatabasePath,
     *,
@@ -222,7 +223,7 @@ def _combined(first: ChangeReport, second: ChangeReport) -> ChangeReport:
     )
 
 
-def refresh(engine: Engine, target: Target, console: Console, *, spinner: bool) -> ChangeReport:
+def refresh(engine: Engine, target: StackRef, console: Console, *, spinner: bool) -> ChangeReport:
     """Bring the state in line with what exists in the cloud; through the tunnel when the objects are in the state."""
     path = database_path.resolve(engine, target)
 

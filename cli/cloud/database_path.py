@@ -7,20 +7,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import InfraError, StackNotFound
-from cli.tunnel import LOOPBACK, Timing, Tunnel, TunnelError, TunnelTarget, choose_local_port
+from cli.cloud.tunnel import LOOPBACK, Timing, Tunnel, TunnelError, TunnelTarget, choose_local_port
+from cli.core import resource_types
+from cli.core.errors import InfraError, StackNotFound
 from stacks import outputs as names
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import Engine, StackOutput
-    from cli.target import Target
+    from cli.cloud.engine import Engine
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 ADMIN_HOST = "groundwork:databaseAdminHost"
 ADMIN_PORT = "groundwork:databaseAdminPort"
 OBJECTS = "groundwork:databaseObjects"
-DATABASE_TYPE = "aws:rds/instance:Instance"
+DATABASE_TYPE = resource_types.RDS_INSTANCE
 BASTION_TYPE = "groundwork:bastion:Bastion"
 OBJECT_TYPE_PREFIX = "postgresql:"
 DATABASE_PORT = 5432
@@ -81,7 +83,7 @@ def uses_tunnel(settings: Any) -> bool:
     )
 
 
-def resolve(engine: Engine, target: Target) -> DatabasePath:
+def resolve(engine: Engine, target: StackRef) -> DatabasePath:
     """Read the settings and, when the tunnel matters, the state."""
     tunnels = uses_tunnel(target.settings)
     state = StackState()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cli.errors import ConfigError
+from cli.core.errors import ConfigError
 
 PROJECT_DIR_ENV = "INFRA_PROJECT_DIR"
 """Overrides the project directory (the one holding Pulumi.yaml)."""
@@ -26,7 +26,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "Pulumi.yaml").is_file() and (candidate / "stacks").is_dir():
             return candidate
-    packaged = Path(__file__).resolve().parent.parent
+    packaged = Path(__file__).resolve().parents[2]
     if (packaged / "Pulumi.yaml").is_file():
         return packaged
     raise ConfigError(

@@ -9,6 +9,8 @@ from typing import Any
 
 import pulumi
 
+from cli.core import resource_types
+
 ACCOUNT = "123456789012"
 """The account every offline ARN names."""
 
@@ -54,31 +56,31 @@ class StrictMocks(pulumi.runtime.Mocks):
         if typ.startswith("pulumi:providers:"):
             return {"__id": f"{name}-provider-id"}
         match typ:
-            case "aws:ec2/vpc:Vpc":
+            case resource_types.EC2_VPC:
                 return {"__id": f"vpc-{_hex(name)}", "ipv6CidrBlock": "2a05:d018:abc:de00::/56", "arn": arn}
-            case "aws:ec2/subnet:Subnet":
+            case resource_types.EC2_SUBNET:
                 return {"__id": f"subnet-{_hex(name)}", "arn": arn}
-            case "aws:ec2/securityGroup:SecurityGroup":
+            case resource_types.EC2_SECURITY_GROUP:
                 return {"__id": f"sg-{_hex(name)}", "arn": arn, "name": physical}
-            case "aws:ec2/eip:Eip":
+            case resource_types.EC2_EIP:
                 return {"__id": f"eipalloc-{_hex(name)}", "allocationId": f"eipalloc-{_hex(name)}"}
-            case "aws:ec2/natGateway:NatGateway":
+            case resource_types.EC2_NAT_GATEWAY:
                 return {"__id": f"nat-{_hex(name)}"}
-            case "aws:ec2/internetGateway:InternetGateway":
+            case resource_types.EC2_INTERNET_GATEWAY:
                 return {"__id": f"igw-{_hex(name)}"}
-            case "aws:ec2/routeTable:RouteTable":
+            case resource_types.EC2_ROUTE_TABLE:
                 return {"__id": f"rtb-{_hex(name)}"}
-            case "aws:ec2/instance:Instance":
+            case resource_types.EC2_INSTANCE:
                 return {"__id": f"i-{_hex(name)}", "privateIp": "10.0.64.10"}
-            case "aws:route53/zone:Zone":
+            case resource_types.ROUTE53_ZONE:
                 return {
                     "__id": "Z0MOCKCREATED",
                     "zoneId": "Z0MOCKCREATED",
                     "nameServers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.net"],
                 }
-            case "aws:route53/record:Record":
+            case resource_types.ROUTE53_RECORD:
                 return {"fqdn": inputs["name"]}
-            case "aws:acm/certificate:Certificate":
+            case resource_types.ACM_CERTIFICATE:
                 domain = inputs["domainName"]
                 return {
                     "arn": f"arn:aws:acm:{region}:{account}:certificate/{_hex(name, 32)}",
@@ -91,9 +93,9 @@ class StrictMocks(pulumi.runtime.Mocks):
                         }
                     ],
                 }
-            case "aws:acm/certificateValidation:CertificateValidation":
+            case resource_types.ACM_CERTIFICATE_VALIDATION:
                 return {"certificateArn": inputs["certificateArn"]}
-            case "aws:rds/instance:Instance":
+            case resource_types.RDS_INSTANCE:
                 identifier = inputs.get("identifier") or physical
                 return {
                     "identifier": identifier,
@@ -110,35 +112,35 @@ class StrictMocks(pulumi.runtime.Mocks):
                         }
                     ],
                 }
-            case "aws:rds/proxy:Proxy":
+            case resource_types.RDS_PROXY:
                 return {
                     "name": physical,
                     "arn": f"arn:aws:rds:{region}:{account}:db-proxy:prx-{_hex(name)}",
                     "endpoint": f"{physical}.proxy-c0mock.{region}.rds.amazonaws.com",
                 }
-            case "aws:rds/parameterGroup:ParameterGroup" | "aws:rds/subnetGroup:SubnetGroup":
+            case resource_types.RDS_PARAMETER_GROUP | resource_types.RDS_SUBNET_GROUP:
                 return {"name": physical, "arn": arn}
-            case "aws:secretsmanager/secret:Secret":
+            case resource_types.SECRETSMANAGER_SECRET:
                 return {"name": physical, "arn": f"arn:aws:secretsmanager:{region}:{account}:secret:{physical}-AbCdEf"}
-            case "aws:iam/role:Role":
+            case resource_types.IAM_ROLE:
                 return {"name": physical, "arn": f"arn:aws:iam::{account}:role/{physical}"}
-            case "aws:iam/instanceProfile:InstanceProfile":
+            case resource_types.IAM_INSTANCE_PROFILE:
                 return {"name": physical, "arn": f"arn:aws:iam::{account}:instance-profile/{physical}"}
-            case "aws:s3/bucket:Bucket":
+            case resource_types.S3_BUCKET:
                 bucket = inputs.get("bucket") or physical
                 return {"__id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
-            case "aws:ecr/repository:Repository":
+            case resource_types.ECR_REPOSITORY:
                 return {
                     "name": physical,
                     "arn": f"arn:aws:ecr:{region}:{account}:repository/{physical}",
                     "registryId": account,
                     "repositoryUrl": f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}",
                 }
-            case "docker-build:index:Image":
+            case resource_types.DOCKER_BUILD_IMAGE:
                 digest = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
                 tag = inputs["tags"][0]
                 return {"digest": digest, "ref": f"{tag.rsplit(':', 1)[0]}@{digest}"}
-            case "aws:lb/loadBalancer:LoadBalancer":
+            case resource_types.LB_LOAD_BALANCER:
                 suffix = f"app/{physical}/{_hex(name, 16)}"
                 return {
                     "arn": f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{suffix}",
@@ -146,46 +148,46 @@ class StrictMocks(pulumi.runtime.Mocks):
                     "dnsName": f"{physical}-1234567890.{region}.elb.amazonaws.com",
                     "zoneId": "Z32O12XQLNTSW2",
                 }
-            case "aws:lb/targetGroup:TargetGroup":
+            case resource_types.LB_TARGET_GROUP:
                 suffix = f"targetgroup/{physical}/{_hex(name, 16)}"
                 return {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:{suffix}", "arnSuffix": suffix}
-            case "aws:lb/listener:Listener":
+            case resource_types.LB_LISTENER:
                 return {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:listener/app/{_hex(name)}"}
-            case "aws:ecs/cluster:Cluster":
+            case resource_types.ECS_CLUSTER:
                 return {"name": physical, "arn": f"arn:aws:ecs:{region}:{account}:cluster/{physical}"}
-            case "aws:ecs/service:Service":
+            case resource_types.ECS_SERVICE:
                 cluster = str(inputs.get("cluster", "")).rpartition("/")[2]
                 return {"name": physical, "arn": f"arn:aws:ecs:{region}:{account}:service/{cluster}/{physical}"}
-            case "aws:lambda/function:Function":
+            case resource_types.LAMBDA_FUNCTION:
                 return {"arn": f"arn:aws:lambda:{region}:{account}:function:{physical}", "name": physical}
-            case "aws:serverlessrepository/cloudFormationStack:CloudFormationStack":
+            case resource_types.SERVERLESSREPOSITORY_CLOUD_FORMATION_STACK:
                 function = (inputs.get("parameters") or {}).get("functionName", physical)
                 return {"outputs": {"RotationLambdaARN": f"arn:aws:lambda:{region}:{account}:function:{function}"}}
-            case "aws:ecs/taskDefinition:TaskDefinition":
+            case resource_types.ECS_TASK_DEFINITION:
                 return {"arn": f"arn:aws:ecs:{region}:{account}:task-definition/{inputs['family']}:1", "revision": 1}
-            case "aws:cloudwatch/logGroup:LogGroup":
+            case resource_types.CLOUDWATCH_LOG_GROUP:
                 return {"arn": f"arn:aws:logs:{region}:{account}:log-group:{inputs.get('name') or physical}"}
-            case "aws:cloudwatch/metricAlarm:MetricAlarm":
+            case resource_types.CLOUDWATCH_METRIC_ALARM:
                 return {"name": physical, "arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{physical}"}
-            case "aws:cloudwatch/dashboard:Dashboard":
+            case resource_types.CLOUDWATCH_DASHBOARD:
                 return {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{inputs['dashboardName']}"}
-            case "aws:kms/key:Key":
+            case resource_types.KMS_KEY:
                 key_id = f"{_hex(name, 8)}-{_hex(name + 'k', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
                 return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
-            case "aws:backup/vault:Vault":
+            case resource_types.BACKUP_VAULT:
                 return {"name": physical, "arn": f"arn:aws:backup:{region}:{account}:backup-vault:{physical}"}
-            case "aws:backup/plan:Plan":
+            case resource_types.BACKUP_PLAN:
                 plan_id = f"{_hex(name, 8)}-{_hex(name + 'p', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
                 return {
                     "__id": plan_id,
                     "arn": f"arn:aws:backup:{region}:{account}:backup-plan:{plan_id}",
                     "version": _hex(name + "v", 32),
                 }
-            case "aws:backup/selection:Selection":
+            case resource_types.BACKUP_SELECTION:
                 return {
                     "__id": f"{_hex(name, 8)}-{_hex(name + 's', 4)}-4{_hex(name, 3)}-8{_hex(name, 3)}-{_hex(name, 12)}"
                 }
-            case "aws:elasticache/replicationGroup:ReplicationGroup":
+            case resource_types.ELASTICACHE_REPLICATION_GROUP:
                 group = inputs["replicationGroupId"]
                 count = int(inputs.get("numCacheClusters") or 1)
                 return {
@@ -195,22 +197,22 @@ class StrictMocks(pulumi.runtime.Mocks):
                     "readerEndpointAddress": f"replica.{group}.c0mock.{region[:4]}.cache.amazonaws.com",
                     "memberClusters": [f"{group}-{i:03d}" for i in range(1, count + 1)],
                 }
-            case "aws:elasticache/user:User":
+            case resource_types.ELASTICACHE_USER:
                 return {
                     "__id": inputs["userId"],
                     "arn": f"arn:aws:elasticache:{region}:{account}:user:{inputs['userId']}",
                 }
-            case "aws:elasticache/userGroup:UserGroup":
+            case resource_types.ELASTICACHE_USER_GROUP:
                 group = inputs["userGroupId"]
                 return {"__id": group, "arn": f"arn:aws:elasticache:{region}:{account}:usergroup:{group}"}
-            case "aws:elasticache/subnetGroup:SubnetGroup" | "aws:elasticache/parameterGroup:ParameterGroup":
+            case resource_types.ELASTICACHE_SUBNET_GROUP | resource_types.ELASTICACHE_PARAMETER_GROUP:
                 return {"__id": inputs["name"], "arn": f"arn:aws:elasticache:{region}:{account}:{inputs['name']}"}
-            case "aws:sns/topic:Topic":
+            case resource_types.SNS_TOPIC:
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
-            case "random:index/randomId:RandomId":
+            case resource_types.RANDOM_ID:
                 digest = _hex(name, int(inputs["byteLength"]) * 2)
                 return {"hex": digest, "dec": str(int(digest, 16))}
-            case "random:index/randomPassword:RandomPassword":
+            case resource_types.RANDOM_PASSWORD:
                 return {
                     "result": "m0ck" + _hex(name, int(inputs["length"]) - 4),
                     "bcryptHash": "$2a$10$" + _hex(name, 53),
@@ -236,15 +238,15 @@ def _zone(mocks: StrictMocks, args: dict) -> dict:
 
 
 _INVOKES: dict[str, Callable[[StrictMocks, dict], dict]] = {
-    "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
-    "aws:index/getCallerIdentity:getCallerIdentity": lambda m, a: {
+    resource_types.INDEX_GET_AVAILABILITY_ZONES: _zones,
+    resource_types.INDEX_GET_CALLER_IDENTITY: lambda m, a: {
         "id": ACCOUNT,
         "accountId": ACCOUNT,
         "arn": f"arn:aws:iam::{ACCOUNT}:user/test",
         "userId": "AIDAMOCK",
     },
-    "aws:route53/getZone:getZone": _zone,
-    "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda m, a: {
+    resource_types.ROUTE53_GET_ZONE: _zone,
+    resource_types.ECR_GET_AUTHORIZATION_TOKEN: lambda m, a: {
         "id": a.get("registryId", ACCOUNT),
         "userName": "AWS",
         "password": "mock-ecr-password",
@@ -252,7 +254,7 @@ _INVOKES: dict[str, Callable[[StrictMocks, dict], dict]] = {
         "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com",
         "expiresAt": "2030-01-01T00:00:00Z",
     },
-    "aws:ssm/getParameter:getParameter": lambda m, a: {
+    resource_types.SSM_GET_PARAMETER: lambda m, a: {
         "id": a["name"],
         "name": a["name"],
         "type": "String",
@@ -261,7 +263,7 @@ _INVOKES: dict[str, Callable[[StrictMocks, dict], dict]] = {
         "version": 1,
         "insecureValue": "ami-0123456789abcdef0",
     },
-    "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda m, a: {
+    resource_types.SECRETSMANAGER_GET_SECRET_VERSION: lambda m, a: {
         "id": a["secretId"],
         "arn": a["secretId"],
         "secretId": a["secretId"],

@@ -6,17 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cli.changes import DATA_TYPES, STACK_TYPE, ChangeReport, urn_name
-from cli.errors import ConfirmationRefused
-from cli.operations import drive
+from cli.cloud.operations import drive
+from cli.core import resource_types
+from cli.core.changes import DATA_TYPES, STACK_TYPE, ChangeReport, urn_name
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import Engine
-    from cli.target import Target
+    from cli.cloud.engine import Engine
+    from cli.core.stack_ref import StackRef
 
-DATABASE_TYPES = ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster")
+DATABASE_TYPES = (resource_types.RDS_INSTANCE, resource_types.RDS_CLUSTER)
 
 
 @dataclass(frozen=True)
@@ -112,55 +112,6 @@ def plan_from_state(stack: str, deployment: dict[str, Any]) -> DestroyPlan:
     return plan
 
 
-def confirm(
-    stack: str,
-    protected: bool,
-    *,
-    yes: bool,
-    confirm_stack: str | None,
-    interactive: bool,
-    ask_name: Callable[[str], str],
-    ask_yes: Callable[[str], bool],
-) -> str:
-    """Decide whether destroy may go ahead; returns how it was confirmed or raises ConfirmationRefused."""
-    if confirm_stack is not None:
-        if confirm_stack != stack:
-            raise ConfirmationRefused(
-                f"--confirm-stack {confirm_stack!r} does not match stack {stack!r}; nothing was destroyed",
-                hint=f"pass --confirm-stack {stack} if you mean it",
-            )
-        return "confirm-stack"
-    if protected:
-        if yes:
-            raise ConfirmationRefused(
-                f"stack {stack!r} is protected: --yes is not enough to destroy it; nothing was destroyed",
-                hint=f"drop --yes and type the stack name at the prompt, or pass --confirm-stack {stack}",
-            )
-        if not interactive:
-            raise ConfirmationRefused(
-                f"stack {stack!r} is protected and stdin is not a terminal, so no one can confirm; "
-                "nothing was destroyed",
-                hint=f"pass --confirm-stack {stack} to confirm from a script",
-            )
-        typed = ask_name(f"Stack {stack} is protected. Type its name to destroy it")
-        if typed.strip() != stack:
-            raise ConfirmationRefused(
-                f"the name typed does not match {stack!r}; nothing was destroyed",
-                hint="run the command again",
-            )
-        return "typed-name"
-    if yes:
-        return "yes"
-    if not interactive:
-        raise ConfirmationRefused(
-            f"not destroying {stack!r}: confirmation needed and stdin is not a terminal",
-            hint=f"run `infra destroy --stack {stack} --yes` once you have read the list",
-        )
-    if not ask_yes(f"Destroy everything listed in {stack}?"):
-        raise ConfirmationRefused("cancelled; nothing was destroyed", hint="run the command again when ready")
-    return "prompt"
-
-
 @dataclass
 class DestroyOutcome:
     plan: DestroyPlan
@@ -184,7 +135,7 @@ class DestroyOutcome:
 
 def destroy(
     engine: Engine,
-    target: Target,
+    target: StackRef,
     console: Console,
     *,
     spinner: bool,

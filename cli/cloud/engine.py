@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cli.backend import (
+from cli.cloud.state_backend import (
     BACKEND_ENV,
     PASSPHRASE_ENV,
     PASSPHRASE_FILE_ENV,
@@ -23,7 +23,7 @@ from cli.backend import (
     resolve_secrets,
     stack_secrets_provider,
 )
-from cli.errors import (
+from cli.core.errors import (
     ConfigError,
     CredentialsError,
     InfraError,
@@ -33,7 +33,8 @@ from cli.errors import (
     StackBusy,
     StackNotFound,
 )
-from cli.project import stack_config_path
+from cli.core.outputs import StackOutput
+from cli.core.project import stack_config_path
 
 if TYPE_CHECKING:
     from pulumi.automation import EngineEvent, Stack
@@ -46,14 +47,6 @@ INSTALL_HINT = (
     "install the Pulumi CLI (curl -fsSL https://get.pulumi.com | sh, or brew install pulumi/tap/pulumi) "
     "and make sure `pulumi` is on PATH; see https://www.pulumi.com/docs/install/"
 )
-
-
-@dataclass(frozen=True)
-class StackOutput:
-    """One stack output and whether Pulumi marks it secret."""
-
-    value: Any
-    secret: bool
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cli.errors import ConfigError, CredentialsError, StackNotFound
+from cli.core.errors import ConfigError, CredentialsError, StackNotFound
 from cli.smoke.burst import edge_outputs
 from cli.smoke.token import mint_token
 
 if TYPE_CHECKING:
-    from cli.engine import StackOutput
-    from cli.target import Target
+    from cli.core.outputs import StackOutput
+    from cli.core.stack_ref import StackRef
 
 HTTP_PORT = 80
 
@@ -25,7 +25,7 @@ SecretReader = Callable[[str, str | None], str]
 
 
 @dataclass(frozen=True)
-class SmokeTarget:
+class ServiceEndpoint:
     """The service's base URL, the bearer token for writes (never shown), and what to check on the way.
 
     Both are checked when the target is made, whoever makes it: the URL must be a plain base URL with no credentials
@@ -174,12 +174,12 @@ def check_token(token: str | None) -> None:
         )
 
 
-def from_url(url: str, *, token: str | None, expect_redirect: bool, ca_file: str | None = None) -> SmokeTarget:
+def from_url(url: str, *, token: str | None, expect_redirect: bool, ca_file: str | None = None) -> ServiceEndpoint:
     """A target given by URL; the plain-HTTP redirect is checked only when asked for."""
     base = normalise_url(url)
     if expect_redirect and not base.startswith("https://"):
         raise ConfigError("--expect-redirect needs an https:// URL", hint="drop --expect-redirect or use https")
-    return SmokeTarget(base, token, "url", HTTP_PORT if expect_redirect else None, ca_file)
+    return ServiceEndpoint(base, token, "url", HTTP_PORT if expect_redirect else None, ca_file)
 
 
 def read_secret(arn: str, region: str | None) -> str:
@@ -237,13 +237,13 @@ def _value(outputs: Mapping[str, StackOutput], name: str, stack: str) -> Any:
 
 
 def from_stack(
-    target: Target,
+    target: StackRef,
     outputs: Mapping[str, StackOutput],
     *,
     token: str | None,
     ca_file: str | None = None,
     reader: SecretReader = read_secret,
-) -> SmokeTarget:
+) -> ServiceEndpoint:
     """The stack's service URL, and a token minted from its signing secret with its issuer and audience."""
     from stacks import outputs as names
 
@@ -259,4 +259,4 @@ def from_stack(
     redirect_port = HTTP_PORT if url.startswith("https://") else None
     values = {name: item.value for name, item in outputs.items()}
     source = f"stack {target.stack}"
-    return SmokeTarget(url, token, source, redirect_port, ca_file, edge_outputs(values))
+    return ServiceEndpoint(url, token, source, redirect_port, ca_file, edge_outputs(values))

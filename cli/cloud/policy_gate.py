@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.changes import clean_message, urn_name
-from cli.errors import ConfigError, ConfirmationRefused, InfraError, PolicyViolation
+from cli.core.changes import clean_message, urn_name
+from cli.core.errors import ConfigError, ConfirmationRefused, InfraError, PolicyViolation
 from cli.plan.policy.pack_levels import MANDATORY, PACK_DIR, PACK_NAME, pack_config, policies_by_name
 from cli.plan.policy.view import PRODUCTION_STACKS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cli.engine import PolicyPacks
-    from cli.target import Target
+    from cli.cloud.engine import PolicyPacks
+    from cli.core.stack_ref import StackRef
 
 MAX_LISTED = 10
 """Blocking violations spelled out in the error message; all of them are in the JSON document."""
@@ -158,7 +158,7 @@ def skipped_json() -> dict[str, Any]:
 
 def pack_directory(project_dir: Path) -> Path:
     """The project's pack, or the one beside the installed CLI; a missing pack is a configuration error."""
-    for candidate in (project_dir / PACK_DIR, Path(__file__).resolve().parents[3] / PACK_DIR):
+    for candidate in (project_dir / PACK_DIR, Path(__file__).resolve().parents[2] / PACK_DIR):
         if (candidate / "PulumiPolicy.yaml").is_file():
             return candidate
     raise ConfigError(
@@ -168,7 +168,7 @@ def pack_directory(project_dir: Path) -> Path:
 
 
 @contextmanager
-def open_gate(target: Target, *, skip: bool, console: Console) -> Iterator[PolicyGate | None]:
+def open_gate(target: StackRef, *, skip: bool, console: Console) -> Iterator[PolicyGate | None]:
     """The gate for one command on a cloud stack; None when skipped, which protected stacks refuse."""
     if skip:
         if target.protect:
@@ -180,7 +180,7 @@ def open_gate(target: Target, *, skip: bool, console: Console) -> Iterator[Polic
         console.print(f"[bold red]{SKIP_BANNER.format(stack=target.stack)}[/]")
         yield None
         return
-    from cli.engine import PolicyPacks
+    from cli.cloud.engine import PolicyPacks
     from cli.plan.policy.loader import load_controls
 
     controls = load_controls(target.project_dir)

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from cli.core import resource_types
+
 CATEGORIES = ("create", "update", "replace", "delete", "same")
 """The summary buckets shown to users, in display order."""
 
@@ -28,14 +30,14 @@ _CATEGORY_OF_OP = {
     "refresh": "same",
 }
 _PRECEDENCE = {"replace": 4, "delete": 3, "create": 2, "update": 1, "same": 0}
-STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_TYPE = resource_types.PULUMI_STACK
 _COLOR_DIRECTIVE = re.compile(r"<\{%[^%]*%\}>")
 DATA_TYPES = {
-    "aws:rds/instance:Instance": "database",
-    "aws:rds/cluster:Cluster": "database",
-    "aws:rds/proxy:Proxy": "connection proxy",
-    "aws:s3/bucket:Bucket": "bucket",
-    "aws:s3/bucketV2:BucketV2": "bucket",
+    resource_types.RDS_INSTANCE: "database",
+    resource_types.RDS_CLUSTER: "database",
+    resource_types.RDS_PROXY: "connection proxy",
+    resource_types.S3_BUCKET: "bucket",
+    resource_types.S3_BUCKET_V2: "bucket",
 }
 """Resource types whose deletion loses data or connectivity, named as users know them."""
 

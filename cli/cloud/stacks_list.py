@@ -1,4 +1,4 @@
-"""Stack outputs with secrets masked, and the list of stacks with their state."""
+"""The stacks a state backend knows, with the configured ones that were never deployed."""
 
 from __future__ import annotations
 
@@ -6,26 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.project import configured_stacks
+from cli.core.project import configured_stacks
 
 if TYPE_CHECKING:
-    from cli.engine import Engine, StackOutput
-
-SECRET_MASK = "[secret]"  # noqa: S105 (the mask shown instead of a secret)
-
-
-def masked_outputs(outputs: dict[str, StackOutput], show_secrets: bool) -> tuple[dict[str, Any], list[str]]:
-    """Output values with secrets replaced by a mask unless asked for, and the names that were masked."""
-    shown: dict[str, Any] = {}
-    hidden: list[str] = []
-    for name in sorted(outputs):
-        item = outputs[name]
-        if item.secret and not show_secrets:
-            shown[name] = SECRET_MASK
-            hidden.append(name)
-        else:
-            shown[name] = item.value
-    return shown, hidden
+    from cli.cloud.engine import Engine
 
 
 @dataclass(frozen=True)

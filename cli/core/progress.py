@@ -6,7 +6,7 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cli.changes import ChangeReport, Diagnostic, StepDone
+from cli.core.changes import ChangeReport, Diagnostic, StepDone
 
 if TYPE_CHECKING:
     from rich.console import Console

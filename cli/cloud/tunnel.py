@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.errors import ConfigError, OperationFailed
+from cli.core.errors import ConfigError, OperationFailed
 
 PLUGIN = "session-manager-plugin"
 """The executable the AWS CLI starts after `ssm start-session`; it carries the forwarded connections."""

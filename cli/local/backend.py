@@ -1,0 +1,134 @@
+"""The local stack: the program's plan realised on this machine's processes, behind the one backend interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cli.core.errors import ConfigError, NotAvailable
+from cli.core.options import LOCAL_STACK
+from cli.core.stack_ref import cloud_stack_hint
+from cli.local import verbs
+
+if TYPE_CHECKING:
+    from cli.backend import Board
+    from cli.core.outputs import StackOutput
+    from cli.core.session import Session
+    from cli.recovery.drill import DrillReport
+    from cli.smoke.endpoint import ServiceEndpoint
+    from cli.verify.model import Report
+
+
+class LocalBackend:
+    """Nothing here leaves this machine, so nothing asks for the confirmations a cloud stack needs but destroy's."""
+
+    def __init__(self, project_dir: Path):
+        self.project_dir = project_dir
+
+    @property
+    def stack(self) -> str:
+        return LOCAL_STACK
+
+    @property
+    def protect(self) -> bool:
+        return False
+
+    def preview(self, session: Session, *, diff: bool, skip_policy: bool = False) -> dict[str, Any]:
+        _no_pack_here(session, skip_policy)
+        document = verbs.preview(self.project_dir, session.console)
+        return {"ok": True, "changes_present": bool(document["changes"]), **document}
+
+    def up(
+        self, session: Session, *, yes: bool, smoke: bool, verify: bool, skip_policy: bool = False
+    ) -> dict[str, Any]:
+        _no_pack_here(session, skip_policy)
+        if verify:
+            raise NotAvailable(
+                "--verify checks a cloud stack through the AWS APIs; the local stack has none",
+                hint="use `infra status --stack local`, or `--smoke` for an end-to-end check",
+            )
+        document = verbs.up(self.project_dir, session.console, spinner=session.spinner)
+        if smoke:
+            verbs.smoke_after_up(self.project_dir, session.console, document)
+        return document
+
+    def destroy(self, session: Session, *, yes: bool, confirm_stack: str | None) -> dict[str, Any]:
+        from cli.core.confirm import confirm_destroy
+
+        return verbs.destroy(
+            self.project_dir,
+            session.console,
+            approve=lambda: confirm_destroy(
+                self.stack,
+                False,
+                yes=yes,
+                confirm_stack=confirm_stack,
+                interactive=session.interactive,
+                ask_name=session.ask_text,
+                ask_yes=session.ask_yes,
+            ),
+        )
+
+    def refresh(self, session: Session) -> dict[str, Any]:
+        raise _cloud_only(self.project_dir)
+
+    def outputs(self, session: Session) -> dict[str, StackOutput]:
+        return verbs.outputs(self.project_dir)
+
+    def status(self, session: Session) -> dict[str, Any]:
+        return verbs.status(self.project_dir, session.console)
+
+    def logs(self, session: Session, service: str | None, lines: int) -> dict[str, list[str]]:
+        return verbs.logs(self.project_dir, service, lines)
+
+    def dashboard(self, session: Session) -> Board:
+        from cli.local.dashboard import Dashboard
+        from cli.local.stack import stack_for
+
+        local = stack_for(self.project_dir)
+        if not any(state.state == "running" for state in local.status() if state.name == "api"):
+            raise ConfigError("the local stack's API is not running", hint="run `infra up --stack local` first")
+        return Dashboard(local)
+
+    def verify(self, session: Session) -> Report:
+        raise _cloud_only(self.project_dir)
+
+    def restore(
+        self,
+        session: Session,
+        *,
+        into: str,
+        to: datetime | None,
+        snapshot: str | None,
+        switch: bool,
+        confirm_stack: str | None,
+    ) -> dict[str, Any]:
+        raise _cloud_only(self.project_dir, also="`infra drill --stack local` rehearses a restore of the local stack")
+
+    def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint:
+        return verbs.smoke_target(self.project_dir, token=token, ca_file=ca_file)
+
+    def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport:
+        from cli.local.drill import drill_inputs, drill_local
+
+        cluster, api = drill_inputs(self.project_dir)
+        return drill_local(cluster, api, stack=self.stack, progress=progress)
+
+
+def _no_pack_here(session: Session, skip_policy: bool) -> None:
+    """The local stack has no engine to run the policy pack; say so rather than pretend to skip it."""
+    if skip_policy:
+        session.console.print(
+            "[dim]the local stack runs no policy pack (no engine); `infra policy --stack local` checks its plan[/]"
+        )
+
+
+def _cloud_only(project_dir: Path, also: str = "") -> NotAvailable:
+    return NotAvailable(
+        "this command works on cloud stacks, not on the local stack (processes on this machine)",
+        hint=cloud_stack_hint(project_dir)
+        + "; for the local stack use `infra up|preview|status|logs|outputs|smoke|destroy --stack local`"
+        + (f"; {also}" if also else ""),
+    )
