@@ -126,23 +126,18 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        ids = pulumi.Output.all(
-            args.load_balancer,
-            args.target_group,
-            args.cluster_name,
-            args.service_name,
-            args.db_instance,
-            args.proxy_name,
-        )
-        extra = pulumi.Output.from_input([[panel.title, list(panel.metrics)] for panel in args.extra_panels])
+        body = pulumi.Output.all(
+            load_balancer=args.load_balancer,
+            target_group=args.target_group,
+            cluster=args.cluster_name,
+            service=args.service_name,
+            db_instance=args.db_instance,
+            proxy=args.proxy_name,
+            extra=[[panel.title, list(panel.metrics)] for panel in args.extra_panels],
+        ).apply(lambda v: json.dumps(dashboard_body(args.region, **v), sort_keys=True))
         # One page for the whole stack.
         self.dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=f"{name}-dashboard",
-            dashboard_body=pulumi.Output.all(ids, extra).apply(
-                lambda v: json.dumps(dashboard_body(args.region, *v[0], extra=v[1]), sort_keys=True)
-            ),
-            opts=child,
+            f"{name}-dashboard", dashboard_name=f"{name}-dashboard", dashboard_body=body, opts=child
         )
 
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []

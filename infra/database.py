@@ -203,16 +203,18 @@ class Database(pulumi.ComponentResource):
             f"{name}-app-credentials-value",
             secret_id=self.app_secret.id,
             secret_string=pulumi.Output.all(
-                self.instance.address, self.instance.port, pulumi.Output.secret(self.app_password.result)
+                host=self.instance.address,
+                port=self.instance.port,
+                password=pulumi.Output.secret(self.app_password.result),
             ).apply(
                 lambda v: json.dumps(
                     {
                         "engine": "postgres",
-                        "host": v[0],
-                        "port": int(v[1]),
+                        "host": v["host"],
+                        "port": int(v["port"]),
                         "dbname": args.database_name,
                         "username": args.app_username,
-                        "password": v[2],
+                        "password": v["password"],
                     }
                 )
             ),

@@ -164,7 +164,9 @@ class LoadBalancer(pulumi.ComponentResource):
         self.zone_id = self.alb.zone_id
         self.arn_suffix = self.alb.arn_suffix
         # Carries a dependency on the HTTPS listener: ECS rejects a target group not yet attached to a load balancer.
-        self.target_group_arn = pulumi.Output.all(self.target_group.arn, self.https_listener.arn).apply(lambda v: v[0])
+        self.target_group_arn = pulumi.Output.all(arn=self.target_group.arn, attached_by=self.https_listener.arn).apply(
+            lambda v: v["arn"]
+        )
         self.target_group_arn_suffix = self.target_group.arn_suffix
         self.register_outputs(
             {

@@ -49,27 +49,44 @@ class Network(pulumi.ComponentResource):
     """A VPC whose only internet-facing security group is the load balancer's, on 80 and 443."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        require(args.zone_count in (2, 3), "zone_count", args.zone_count, "2 or 3")
-        network = _ipv4_network(args.cidr)
-        for field in ("app_port", "database_port", "cache_port"):
-            port = getattr(args, field)
-            require(1024 <= port <= 65535, field, port, "1024 to 65535")
+        _validate(args)
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        # Sixteen equal blocks: 0-2 public, 4-6 private (NAT), 8-10 database (no route out); the rest spare.
-        blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
+        zones = self._zones(args)
+        self.vpc = self._vpc(name, args)
+        public_rt, database_rt, igw = self._route_tables(name)
+        public, nats = self._public_tier(name, args, zones, public_rt, igw)
+        private, database = self._private_tiers(name, args, zones, nats, database_rt)
+        self._security_groups(name, args)
+        self._rules(name, args)
 
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = [s.id for s in public]
+        self.private_subnet_ids = [s.id for s in private]
+        self.database_subnet_ids = [s.id for s in database]
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "database_subnet_ids": self.database_subnet_ids,
+                "nat_gateway_ids": [n.id for n in nats],
+            }
+        )
+
+    def _zones(self, args: NetworkArgs) -> list[pulumi.Output[str]]:
+        """The first `zone_count` available zones that need no opt-in."""
         zones = aws.get_availability_zones_output(
             state="available",
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        zone_names = [
-            zones.names.apply(lambda names, i=i: _zone(names, i, args.zone_count)) for i in range(args.zone_count)
-        ]
+        return [zones.names.apply(lambda names, i=i: _zone(names, i, args.zone_count)) for i in range(args.zone_count)]
 
+    def _vpc(self, name: str, args: NetworkArgs) -> aws.ec2.Vpc:
+        """The VPC and, where a bucket is given, its flow logs."""
+        child = pulumi.ResourceOptions(parent=self)
         # The VPC, dual-stack so the load balancer can answer AAAA as well as A records.
-        self.vpc = aws.ec2.Vpc(
+        vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args.cidr,
             assign_generated_ipv6_cidr_block=True,
@@ -82,7 +99,7 @@ class Network(pulumi.ComponentResource):
             # Accepted and rejected traffic of every interface, for incident analysis.
             aws.ec2.FlowLog(
                 f"{name}-flow-log",
-                vpc_id=self.vpc.id,
+                vpc_id=vpc.id,
                 traffic_type="ALL",
                 log_destination_type="s3",
                 log_destination=pulumi.Output.from_input(args.flow_log_bucket_arn).apply(
@@ -91,6 +108,11 @@ class Network(pulumi.ComponentResource):
                 max_aggregation_interval=600,
                 opts=child,
             )
+        return vpc
+
+    def _route_tables(self, name: str) -> tuple[aws.ec2.RouteTable, aws.ec2.RouteTable, aws.ec2.InternetGateway]:
+        """The emptied default group, the internet gateway, the public table and the database's local-only table."""
+        child = pulumi.ResourceOptions(parent=self)
         # The default security group of a VPC allows all traffic between its members; empty it.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=child)
         # Internet access for the public subnets (load balancer, NAT gateways).
@@ -119,10 +141,22 @@ class Network(pulumi.ComponentResource):
         database_rt = aws.ec2.RouteTable(
             f"{name}-database-rt", vpc_id=self.vpc.id, tags={"Name": f"{name}-database"}, opts=child
         )
+        return public_rt, database_rt, igw
 
-        public, private, database, nats = [], [], [], []
+    def _public_tier(
+        self,
+        name: str,
+        args: NetworkArgs,
+        zones: list[pulumi.Output[str]],
+        public_rt: aws.ec2.RouteTable,
+        igw: aws.ec2.InternetGateway,
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway]]:
+        """A public subnet per zone, and the NAT gateways in them (one per zone, or one shared)."""
+        child = pulumi.ResourceOptions(parent=self)
+        blocks = _blocks(args.cidr)
+        public, nats = [], []
         for i in range(args.zone_count):
-            zone = zone_names[i]
+            zone = zones[i]
             # Public subnet: load balancer and NAT gateway; instances get no public address by default.
             subnet = aws.ec2.Subnet(
                 f"{name}-public-{i}",
@@ -151,8 +185,22 @@ class Network(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
                 nats.append(nat)
+        return public, nats
+
+    def _private_tiers(
+        self,
+        name: str,
+        args: NetworkArgs,
+        zones: list[pulumi.Output[str]],
+        nats: list[aws.ec2.NatGateway],
+        database_rt: aws.ec2.RouteTable,
+    ) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+        """A private subnet (out through NAT) and a database subnet (no way out) per zone."""
+        child = pulumi.ResourceOptions(parent=self)
+        blocks = _blocks(args.cidr)
+        private, database = [], []
         for i in range(args.zone_count):
-            zone = zone_names[i]
+            zone = zones[i]
             # Private subnet: service tasks, the proxy and the bastion; reaches out only through NAT.
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{i}",
@@ -196,6 +244,10 @@ class Network(pulumi.ComponentResource):
                 f"{name}-database-{i}-rta", subnet_id=db_subnet.id, route_table_id=database_rt.id, opts=child
             )
 
+        return private, database
+
+    def _security_groups(self, name: str, args: NetworkArgs) -> None:
+        """One group per role; the optional parts' groups only where the settings ask for them."""
         # Load balancer: the only group open to the internet.
         self.alb_security_group = self._group(name, "alb", "Load balancer: HTTP and HTTPS from anywhere")
         # Service tasks: only the load balancer may connect.
@@ -220,6 +272,9 @@ class Network(pulumi.ComponentResource):
             self._group(name, "cache", "Cache: from the service and the workers only") if args.cache else None
         )
 
+    def _rules(self, name: str, args: NetworkArgs) -> None:
+        """The rules chaining the groups: internet, load balancer, service, proxy, database; HTTPS out through NAT."""
+        child = pulumi.ResourceOptions(parent=self)
         alb, svc = self.alb_security_group, self.service_security_group
         proxy, db, bastion = self.proxy_security_group, self.database_security_group, self.bastion_security_group
         for port in (80, 443):
@@ -261,20 +316,6 @@ class Network(pulumi.ComponentResource):
             self._allow(name, "service-to-cache", svc, cache, args.cache_port, "Service to the cache")
             if worker is not None:
                 self._allow(name, "worker-to-cache", worker, cache, args.cache_port, "Workers to the cache")
-
-        self.vpc_id = self.vpc.id
-        self.public_subnet_ids = [s.id for s in public]
-        self.private_subnet_ids = [s.id for s in private]
-        self.database_subnet_ids = [s.id for s in database]
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc_id,
-                "public_subnet_ids": self.public_subnet_ids,
-                "private_subnet_ids": self.private_subnet_ids,
-                "database_subnet_ids": self.database_subnet_ids,
-                "nat_gateway_ids": [n.id for n in nats],
-            }
-        )
 
     def _group(self, name: str, suffix: str, description: str) -> aws.ec2.SecurityGroup:
         """A security group without inline rules; rules are separate resources."""
@@ -334,6 +375,21 @@ class Network(pulumi.ComponentResource):
             description=description,
             opts=child,
         )
+
+
+def _validate(args: NetworkArgs) -> None:
+    """Raises ValueError naming the field and what is allowed."""
+    require(args.zone_count in (2, 3), "zone_count", args.zone_count, "2 or 3")
+    _ipv4_network(args.cidr)
+    for field in ("app_port", "database_port", "cache_port"):
+        port = getattr(args, field)
+        require(1024 <= port <= 65535, field, port, "1024 to 65535")
+
+
+def _blocks(cidr: str) -> list[ipaddress.IPv4Network]:
+    """Sixteen equal blocks: 0-2 public, 4-6 private (NAT), 8-10 database (no route out); the rest spare."""
+    network = _ipv4_network(cidr)
+    return list(network.subnets(new_prefix=network.prefixlen + 4))
 
 
 def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:

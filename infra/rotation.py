@@ -84,7 +84,9 @@ class DatabaseCredentialsRotation(pulumi.ComponentResource):
             parameters={
                 "endpoint": f"https://secretsmanager.{args.region}.amazonaws.com",
                 "functionName": function_name,
-                "vpcSubnetIds": pulumi.Output.all(*args.subnet_ids).apply(",".join),
+                "vpcSubnetIds": pulumi.Output.all(subnets=list(args.subnet_ids)).apply(
+                    lambda v: ",".join(v["subnets"])
+                ),
                 "vpcSecurityGroupIds": args.security_group_id,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
@@ -143,9 +145,9 @@ class SigningKeyRotation(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.secret_arn, args.service_arn, log_group.arn).apply(
-                lambda v: signing_key_policy(secret_arn=v[0], service_arn=v[1], log_group_arn=v[2])
-            ),
+            policy=pulumi.Output.all(
+                secret_arn=args.secret_arn, service_arn=args.service_arn, log_group_arn=log_group.arn
+            ).apply(lambda v: signing_key_policy(**v)),
             opts=child,
         )
         # The function: the standard four rotation steps over the key set.

@@ -73,9 +73,11 @@ class Schedules(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=pulumi.Output.all(args.cluster_arn, args.task_definition_arn, *args.pass_role_arns).apply(
-                lambda v: scheduler_policy(cluster_arn=v[0], task_definition_arn=v[1], role_arns=v[2:])
-            ),
+            policy=pulumi.Output.all(
+                cluster_arn=args.cluster_arn,
+                task_definition_arn=args.task_definition_arn,
+                role_arns=list(args.pass_role_arns),
+            ).apply(lambda v: scheduler_policy(**v)),
             opts=child,
         )
         self.schedule_names: list[pulumi.Output[str]] = []

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
-from infra.limits import FARGATE_SIZES, fargate_memory_text
+from infra import policy_document, require, type_token
+from infra.task import Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
 
 TYPE = type_token("service", "Service")
 
 CONTAINER_NAME = "api"
 """Name of the application container in the task definition."""
-_SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
 JWT_KEY_SLOTS = ("previous", "current", "next")
 """JSON keys of the signing-key secret."""
 JWT_KEY_ENVIRONMENT = {"JWT_SECRET": "current", "JWT_SECRET_NEXT": "next", "JWT_SECRET_PREVIOUS": "previous"}
@@ -93,350 +90,146 @@ class ServiceArgs:
 
 
 class Service(pulumi.ComponentResource):
-    """ECS cluster, Fargate task definition and service with circuit-breaker rollback and autoscaling."""
+    """ECS cluster, the API's Fargate task with circuit-breaker rollback and autoscaling, its JWT signing keys."""
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__(TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self.cluster = self._cluster(name)
+        self.jwt_secret, self.jwt_secret_value = self._signing_keys(name, args)
+        self.task = self._task(name, args)
 
+        self.service = self.task.service
+        self.task_definition = self.task.task_definition
+        self.log_group = self.task.log_group
+        self.cluster_name = self.cluster.name
+        self.cluster_arn = self.cluster.arn
+        self.service_name = self.service.name
+        self.service_arn = self.service.arn
+        self.jwt_secret_arn = self.jwt_secret.arn
+        self.log_group_name = self.log_group.name
+        self.task_definition_arn = self.task_definition.arn
+        self.execution_role_arn = self.task.execution_role.arn
+        self.task_role_arn = self.task.task_role.arn
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+                "service_arn": self.service_arn,
+                "task_definition_arn": self.task_definition_arn,
+                "jwt_secret_arn": self.jwt_secret_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _cluster(self, name: str) -> aws.ecs.Cluster:
         # The cluster, with Container Insights for per-task metrics.
-        self.cluster = aws.ecs.Cluster(
+        return aws.ecs.Cluster(
             f"{name}-cluster",
             settings=[{"name": "containerInsights", "value": "enabled"}],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # Container logs, kept for the configured period.
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/groundwork/{name}",
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
+
+    def _signing_keys(
+        self, name: str, args: ServiceArgs
+    ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
+        """The JWT key set the tasks verify tokens with, and its first value."""
+        child = pulumi.ResourceOptions(parent=self)
         # The first signing keys of the service's JWTs; rotation replaces them afterwards.
-        keys = [
-            random.RandomPassword(f"{name}-jwt-{slot}", length=64, special=False, opts=child).result
+        keys = {
+            slot: random.RandomPassword(f"{name}-jwt-{slot}", length=64, special=False, opts=child).result
             for slot in JWT_KEY_SLOTS
-        ]
+        }
         # The key set: tokens are signed with "current"; the service also accepts "next" and "previous", so a
         # rotation (next becomes current) never rejects a token and tasks started before it keep working.
-        self.jwt_secret = aws.secretsmanager.Secret(
+        secret = aws.secretsmanager.Secret(
             f"{name}-jwt-secret",
             description=f"{name}: the service's JWT signing keys (previous, current, next), rotated",
             recovery_window_in_days=args.secret_recovery_window_days,
             opts=child,
         )
         # First value of the key set; rotation writes every later one, so the program never rewrites it.
-        self.jwt_secret_value = aws.secretsmanager.SecretVersion(
+        value = aws.secretsmanager.SecretVersion(
             f"{name}-jwt-secret-value",
-            secret_id=self.jwt_secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.all(*keys)).apply(
-                lambda values: json.dumps(dict(zip(JWT_KEY_SLOTS, values, strict=True)))
-            ),
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(pulumi.Output.all(**keys)).apply(json.dumps),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
         )
+        return secret, value
 
-        # Role ECS uses to pull the image, write logs and read the key set at task start.
-        execution_role = aws.iam.Role(
-            f"{name}-execution-role",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            description=f"{name}: ECS task execution (image pull, logs, secrets)",
-            opts=child,
+    def _task(self, name: str, args: ServiceArgs) -> FargateTask:
+        """The API's task: behind the load balancer, scaled on CPU and on requests per task."""
+        # Only the execution role reads the key set, to inject it at task start.
+        key_set = self.jwt_secret.arn
+        keys = {env: pulumi.Output.concat(key_set, f":{slot}::") for env, slot in JWT_KEY_ENVIRONMENT.items()}
+        container = Container(
+            name=CONTAINER_NAME,
+            image=args.image,
+            database_url=args.database_url,
+            environment=_environment(args),
+            secrets=keys,
+            port=args.container_port,
+            health_check_path=args.health_check_path,
+            user=args.user,
         )
-        # Image pull from this repository, this log group's streams, the key set; nothing else.
-        self.execution_policy = aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=execution_role.id,
-            policy=pulumi.Output.all(args.repository_arn, self.log_group.arn, self.jwt_secret.arn).apply(
-                lambda v: execution_policy(repository_arn=v[0], log_group_arn=v[1], secret_arns=[v[2]])
-            ),
-            opts=child,
-        )
-        # Role the application code runs as: the application bucket and its database user, nothing else.
-        task_role = aws.iam.Role(
-            f"{name}-task-role",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            description=f"{name}: the API's own permissions",
-            opts=child,
-        )
-        # Objects of the application bucket and IAM sign-in to the proxy as the service's user; nothing else.
-        self.task_policy = aws.iam.RolePolicy(
-            f"{name}-task-policy",
-            role=task_role.id,
-            policy=pulumi.Output.all(args.bucket_arn, args.database_connect_arn, *args.cache_connect_arns).apply(
-                lambda v: task_policy(bucket_arn=v[0], database_connect_arn=v[1], cache_connect_arns=v[2:])
-            ),
-            opts=child,
-        )
-
-        environment = {
-            "PORT": str(args.container_port),
-            "JWT_ISSUER": args.jwt_issuer,
-            "JWT_AUDIENCE": args.jwt_audience,
-            # The proxy's certificate is publicly trusted: verify it and its name, not just encrypt.
-            "DATABASE_SSLMODE": "verify-full",
-            # No database password anywhere: each new connection presents an IAM token made with the task role.
-            "DATABASE_IAM_AUTH": "true",
-            "AWS_REGION": args.region,
-            "APP_VERSION": args.app_version,
-            **dict(args.extra_environment),
-        }
-        if args.cache_url is not None:
-            # The cache signs tasks in with IAM tokens made from the task role: no password here either.
-            environment.update({"CACHE_IAM_AUTH": "true", "CACHE_USERNAME": args.cache_username or ""})
-        self.container_definitions = pulumi.Output.all(
-            args.image, self.log_group.name, args.database_url, self.jwt_secret.arn, args.cache_url
-        ).apply(
-            lambda v: json.dumps(
-                container_definitions(
-                    image=v[0],
-                    log_group=v[1],
-                    region=args.region,
-                    environment={**environment, **({"CACHE_URL": v[4]} if v[4] else {})},
-                    database_url=v[2],
-                    secrets={env: f"{v[3]}:{slot}::" for env, slot in JWT_KEY_ENVIRONMENT.items()},
-                    port=args.container_port,
-                    health_check_path=args.health_check_path,
-                    user=args.user,
-                ),
-                sort_keys=True,
-            )
-        )
+        # Objects of the application bucket, IAM sign-in to the proxy and the cache as the service's user.
+        policy = pulumi.Output.all(
+            bucket_arn=args.bucket_arn,
+            database_connect_arn=args.database_connect_arn,
+            cache_connect_arns=list(args.cache_connect_arns),
+        ).apply(lambda v: task_policy(**v))
         # The task: non-root, read-only root filesystem with a writable /tmp, secrets from Secrets Manager.
-        self.task_definition = fargate_task(
+        return FargateTask(
             name,
-            cpu=args.cpu,
-            memory=args.memory,
-            cpu_architecture=args.cpu_architecture,
-            execution_role_arn=execution_role.arn,
-            task_role_arn=task_role.arn,
-            container_definitions=self.container_definitions,
-            parent=self,
-        )
-        # The service: private tasks, rollback on failed deployments, waits until the new tasks are healthy.
-        self.service = aws.ecs.Service(
-            f"{name}-service",
-            cluster=self.cluster.arn,
-            task_definition=self.task_definition.arn,
-            launch_type="FARGATE",
-            desired_count=args.desired_count,
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            deployment_circuit_breaker={"enable": True, "rollback": True},
-            wait_for_steady_state=True,
-            health_check_grace_period_seconds=60,
-            enable_execute_command=False,
-            propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True,
-            network_configuration={
-                "subnets": list(args.subnet_ids),
-                "security_groups": [args.security_group_id],
-                "assign_public_ip": False,
-            },
-            load_balancers=[
-                {
-                    "target_group_arn": args.target_group_arn,
-                    "container_name": CONTAINER_NAME,
-                    "container_port": args.container_port,
-                }
-            ],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self.execution_policy, self.task_policy],
-                ignore_changes=["desiredCount"],
+            FargateTaskArgs(
+                region=args.region,
+                cluster_arn=self.cluster.arn,
+                cluster_name=self.cluster.name,
+                subnet_ids=args.subnet_ids,
+                security_group_id=args.security_group_id,
+                repository_arn=args.repository_arn,
+                container=container,
+                task_role_policy=policy,
+                task_role_description="the API's own permissions",
+                execution_secret_arns=[self.jwt_secret.arn],
+                target_group_arn=args.target_group_arn,
+                desired_count=args.desired_count,
+                scaling=Scaling(
+                    min_count=args.min_count,
+                    max_count=args.max_count,
+                    cpu_percent=args.cpu_target_percent,
+                    requests_per_task=args.requests_per_target,
+                    request_count_label=args.request_count_label,
+                ),
+                cpu=args.cpu,
+                memory=args.memory,
+                cpu_architecture=args.cpu_architecture,
+                log_retention_days=args.log_retention_days,
             ),
-        )
-        resource_id = pulumi.Output.concat("service/", self.cluster.name, "/", self.service.name)
-        # Lets Application Auto Scaling change the service's task count within the bounds.
-        scaling_target = aws.appautoscaling.Target(
-            f"{name}-scaling-target",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=resource_id,
-            min_capacity=args.min_count,
-            max_capacity=args.max_count,
-            opts=child,
-        )
-        # Scales on average CPU.
-        aws.appautoscaling.Policy(
-            f"{name}-scale-cpu",
-            policy_type="TargetTrackingScaling",
-            service_namespace=scaling_target.service_namespace,
-            scalable_dimension=scaling_target.scalable_dimension,
-            resource_id=scaling_target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": args.cpu_target_percent,
-                "predefined_metric_specification": {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=child,
-        )
-        # Scales on requests per task from the load balancer.
-        aws.appautoscaling.Policy(
-            f"{name}-scale-requests",
-            policy_type="TargetTrackingScaling",
-            service_namespace=scaling_target.service_namespace,
-            scalable_dimension=scaling_target.scalable_dimension,
-            resource_id=scaling_target.resource_id,
-            target_tracking_scaling_policy_configuration={
-                "target_value": args.requests_per_target,
-                "predefined_metric_specification": {
-                    "predefined_metric_type": "ALBRequestCountPerTarget",
-                    "resource_label": args.request_count_label,
-                },
-                "scale_in_cooldown": 300,
-                "scale_out_cooldown": 60,
-            },
-            opts=child,
-        )
-
-        self.cluster_name = self.cluster.name
-        self.service_name = self.service.name
-        self.service_arn = self.service.arn
-        self.jwt_secret_arn = self.jwt_secret.arn
-        self.log_group_name = self.log_group.name
-        self.task_definition_arn = self.task_definition.arn
-        self.cluster_arn = self.cluster.arn
-        self.execution_role_arn = execution_role.arn
-        self.task_role_arn = task_role.arn
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "service_name": self.service_name,
-                "service_arn": self.service_arn,
-                "task_definition_arn": self.task_definition.arn,
-                "jwt_secret_arn": self.jwt_secret_arn,
-                "log_group_name": self.log_group_name,
-            }
+            pulumi.ResourceOptions(parent=self),
         )
 
 
-def fargate_task(
-    name: str,
-    *,
-    cpu: int,
-    memory: int,
-    cpu_architecture: str,
-    execution_role_arn: pulumi.Input[str],
-    task_role_arn: pulumi.Input[str],
-    container_definitions: pulumi.Input[str],
-    parent: pulumi.Resource,
-) -> aws.ecs.TaskDefinition:
-    """The Fargate task definition of a component (the service's or the worker's), named `<name>-task`."""
-    # One revision of the task: Fargate, its own network interface, a writable ephemeral /tmp volume.
-    return aws.ecs.TaskDefinition(
-        f"{name}-task",
-        family=name,
-        cpu=str(cpu),
-        memory=str(memory),
-        network_mode="awsvpc",
-        requires_compatibilities=["FARGATE"],
-        runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": cpu_architecture},
-        execution_role_arn=execution_role_arn,
-        task_role_arn=task_role_arn,
-        container_definitions=container_definitions,
-        volumes=[{"name": "tmp"}],
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-
-
-def container_definitions(
-    *,
-    image: str,
-    log_group: str,
-    region: str,
-    environment: Mapping[str, str],
-    database_url: str,
-    secrets: Mapping[str, str],
-    port: int | None,
-    health_check_path: str | None,
-    user: str,
-    name: str = CONTAINER_NAME,
-    command: Sequence[str] | None = None,
-    stop_timeout: int = 30,
-) -> list[dict[str, Any]]:
-    """The task's container definitions, in the shape of ECS RegisterTaskDefinition's containerDefinitions.
-
-    A container without a port (a worker) has no port mapping and no HTTP health check; ECS replaces it when its
-    process exits.
-    """
-    for key in environment:
-        if any(word in key.upper() for word in _SECRETISH):
-            raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
-    if urllib.parse.urlsplit(database_url).password is not None:
-        raise ValueError("database_url carries a password (not shown); allowed: a URL without one (IAM sign-in)")
-    environment = {**environment, "DATABASE_URL": database_url}
-    log_options = {
-        "awslogs-group": log_group,
-        "awslogs-region": region,
-        "awslogs-stream-prefix": name,
-        "mode": "non-blocking",
+def _environment(args: ServiceArgs) -> dict[str, pulumi.Input[str]]:
+    """The API's plain environment: no password anywhere, the database and the cache sign in with IAM tokens."""
+    environment: dict[str, pulumi.Input[str]] = {
+        "PORT": str(args.container_port),
+        "JWT_ISSUER": args.jwt_issuer,
+        "JWT_AUDIENCE": args.jwt_audience,
+        # The proxy's certificate is publicly trusted: verify it and its name, not just encrypt.
+        "DATABASE_SSLMODE": "verify-full",
+        # No database password anywhere: each new connection presents an IAM token made with the task role.
+        "DATABASE_IAM_AUTH": "true",
+        "AWS_REGION": args.region,
+        "APP_VERSION": args.app_version,
+        **dict(args.extra_environment),
     }
-    container: dict[str, Any] = {
-        "name": name,
-        "image": image,
-        "essential": True,
-        "user": user,
-        "privileged": False,
-        "readonlyRootFilesystem": True,
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())],
-        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],  # noqa: S108 - the container's own /tmp, an ephemeral task volume
-        "linuxParameters": {"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True},
-        "stopTimeout": stop_timeout,
-        "ulimits": [{"name": "nofile", "softLimit": 65536, "hardLimit": 65536}],
-        "logConfiguration": {"logDriver": "awslogs", "options": log_options},
-    }
-    if command is not None:
-        container["command"] = list(command)
-    if port is not None:
-        container["portMappings"] = [{"containerPort": port, "protocol": "tcp", "name": "http", "appProtocol": "http"}]
-    if port is not None and health_check_path is not None:
-        probe = (
-            f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}{health_check_path}', timeout=2)"
+    if args.cache_url is not None:
+        # The cache signs tasks in with IAM tokens made from the task role: no password here either.
+        environment.update(
+            {"CACHE_IAM_AUTH": "true", "CACHE_USERNAME": args.cache_username or "", "CACHE_URL": args.cache_url}
         )
-        container["healthCheck"] = {
-            "command": ["CMD", "python", "-c", probe],
-            "interval": 15,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 20,
-        }
-    return [container]
-
-
-def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> str:
-    """Least-privilege policy of the task execution role."""
-    return policy_document(
-        [
-            {
-                "Sid": "EcrAuth",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                # GetAuthorizationToken has no resource-level permissions.
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullImage",
-                "Effect": "Allow",
-                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": repository_arn,
-            },
-            {
-                "Sid": "WriteLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{log_group_arn.removesuffix(':*')}:*",
-            },
-            {
-                "Sid": "ReadSecrets",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": sorted(secret_arns),
-            },
-        ]
-    )
+    return environment
 
 
 def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arns: Sequence[str] = ()) -> str:
@@ -475,8 +268,7 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arn
 
 def _validate(args: ServiceArgs) -> None:
     """Raises ValueError naming the field and what is allowed."""
-    require(args.cpu in FARGATE_SIZES, "cpu", args.cpu, ", ".join(map(str, FARGATE_SIZES)))
-    require(args.memory in FARGATE_SIZES[args.cpu], "memory", args.memory, fargate_memory_text(args.cpu))
+    require_task_shape(cpu=args.cpu, memory=args.memory, user=args.user, log_retention_days=args.log_retention_days)
     require(args.cpu_architecture in ("X86_64", "ARM64"), "cpu_architecture", args.cpu_architecture, "X86_64, ARM64")
     require(
         1 <= args.min_count <= args.desired_count <= args.max_count,
@@ -486,13 +278,6 @@ def _validate(args: ServiceArgs) -> None:
     )
     require(10 <= args.cpu_target_percent <= 90, "cpu_target_percent", args.cpu_target_percent, "10 to 90")
     require(args.requests_per_target >= 1, "requests_per_target", args.requests_per_target, "1 or more")
-    require_log_retention(args.log_retention_days)
-    require(
-        args.user.split(":")[0] not in ("", "0", "root"),
-        "user",
-        args.user,
-        "a non-root user such as 10001:10001",
-    )
     require(args.health_check_path.startswith("/"), "health_check_path", args.health_check_path, "a path")
     require(
         args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,

@@ -128,29 +128,29 @@ class Storage(pulumi.ComponentResource):
         self.log_bucket_policy = aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=self.log_bucket.id,
-            policy=pulumi.Output.all(self.log_bucket.arn, self.app_bucket.arn, args.account_id).apply(
+            policy=pulumi.Output.all(logs=self.log_bucket.arn, app=self.app_bucket.arn, account=args.account_id).apply(
                 lambda v: policy_document(
                     [
-                        _deny_insecure(v[0]),
+                        _deny_insecure(v["logs"]),
                         {
                             "Sid": "LoadBalancerAccessLogs",
                             "Effect": "Allow",
                             "Principal": elb_principal,
                             "Action": "s3:PutObject",
-                            "Resource": f"{v[0]}/{ALB_LOG_PREFIX}/AWSLogs/{v[2]}/*",
+                            "Resource": f"{v['logs']}/{ALB_LOG_PREFIX}/AWSLogs/{v['account']}/*",
                         },
                         {
                             "Sid": "VpcFlowLogsWrite",
                             "Effect": "Allow",
                             "Principal": {"Service": "delivery.logs.amazonaws.com"},
                             "Action": "s3:PutObject",
-                            "Resource": f"{v[0]}/{FLOW_LOG_PREFIX}/AWSLogs/{v[2]}/*",
+                            "Resource": f"{v['logs']}/{FLOW_LOG_PREFIX}/AWSLogs/{v['account']}/*",
                             "Condition": {
                                 "StringEquals": {
-                                    "aws:SourceAccount": v[2],
+                                    "aws:SourceAccount": v["account"],
                                     "s3:x-amz-acl": "bucket-owner-full-control",
                                 },
-                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v[2]}:*"},
+                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v['account']}:*"},
                             },
                         },
                         {
@@ -158,10 +158,10 @@ class Storage(pulumi.ComponentResource):
                             "Effect": "Allow",
                             "Principal": {"Service": "delivery.logs.amazonaws.com"},
                             "Action": "s3:GetBucketAcl",
-                            "Resource": v[0],
+                            "Resource": v["logs"],
                             "Condition": {
-                                "StringEquals": {"aws:SourceAccount": v[2]},
-                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v[2]}:*"},
+                                "StringEquals": {"aws:SourceAccount": v["account"]},
+                                "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{args.region}:{v['account']}:*"},
                             },
                         },
                         {
@@ -169,10 +169,10 @@ class Storage(pulumi.ComponentResource):
                             "Effect": "Allow",
                             "Principal": {"Service": "logging.s3.amazonaws.com"},
                             "Action": "s3:PutObject",
-                            "Resource": f"{v[0]}/{S3_LOG_PREFIX}*",
+                            "Resource": f"{v['logs']}/{S3_LOG_PREFIX}*",
                             "Condition": {
-                                "ArnLike": {"aws:SourceArn": v[1]},
-                                "StringEquals": {"aws:SourceAccount": v[2]},
+                                "ArnLike": {"aws:SourceArn": v["app"]},
+                                "StringEquals": {"aws:SourceAccount": v["account"]},
                             },
                         },
                     ]
@@ -194,9 +194,9 @@ class Storage(pulumi.ComponentResource):
         # The log bucket's name once its policy is in place: load balancers check write access when created.
         self.log_bucket_ready = self.log_bucket_policy.bucket
         # The log bucket's ARN once its policy is in place, for log deliveries that check access up front.
-        self.log_bucket_arn_ready = pulumi.Output.all(self.log_bucket.arn, self.log_bucket_policy.bucket).apply(
-            lambda v: v[0]
-        )
+        self.log_bucket_arn_ready = pulumi.Output.all(
+            arn=self.log_bucket.arn, policy_in_place=self.log_bucket_policy.bucket
+        ).apply(lambda v: v["arn"])
         self.register_outputs(
             {
                 "app_bucket_name": self.app_bucket_name,

@@ -31,8 +31,8 @@ from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
 from infra.service import CONTAINER_NAME, Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from infra.worker import Worker, WorkerArgs
-from stacks import outputs
 from stacks.content_tag import content_tag
+from stacks.exports import Declared, exports
 from stacks.gc_pause import without_collection_pauses
 from stacks.settings import PROJECT_DIR, REDACTED, StackSettings
 
@@ -57,21 +57,72 @@ def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[s
         return _declare(settings, app_dir)
 
 
-def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
-    """The composition itself."""
-    s = settings
+def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
+    """The composition, top-down: each step declares one concern from the settings and what came before it."""
     prefix = f"gw-{s.stack}"
+    provider = _provider(s, prefix)
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+
+    storage = _storage(s, prefix, opts, account_id)
+    network = _network(s, prefix, opts, storage)
+    database, pooling, credentials_rotation = _database(s, prefix, opts, provider, network)
+    zone, certificate = _domain(s, prefix, opts)
+    registry = _registry(s, prefix, opts, app_dir)
+    web = _load_balancer(s, prefix, opts, network, storage, certificate)
+    cache = _cache(s, prefix, opts, account_id, network) if s.cache else None
+    service = _service(s, prefix, opts, network, web, registry, pooling, storage, cache)
+    worker = (
+        _worker(s, prefix, opts, network, service, registry, pooling, cache) if s.worker and cache is not None else None
+    )
+    schedules = _schedules(s, prefix, opts, network, service) if s.schedules else None
+    firewall = _firewall(s, prefix, opts, web) if s.firewall else None
+    key_rotation = _key_rotation(s, prefix, opts, service)
+    _records(s, prefix, opts, zone, web)
+    backup = _backup(s, prefix, opts, account_id, database, storage) if s.backup else None
+    parts = [part for part in (cache, worker, firewall, backup) if part]
+    monitoring = _monitoring(s, prefix, opts, account_id, web, service, database, pooling, parts)
+    bastion = _bastion(prefix, opts, network) if s.bastion else None
+
+    exported = exports(
+        s,
+        Declared(
+            storage=storage,
+            database=database,
+            pooling=pooling,
+            credentials_rotation=credentials_rotation,
+            zone=zone,
+            certificate=certificate,
+            registry=registry,
+            web=web,
+            service=service,
+            key_rotation=key_rotation,
+            monitoring=monitoring,
+            cache=cache,
+            worker=worker,
+            schedules=schedules,
+            firewall=firewall,
+            backup=backup,
+            bastion=bastion,
+        ),
+    )
+    for key, value in exported.items():
+        pulumi.export(key, value)
+    return exported
+
+
+def _provider(s: StackSettings, prefix: str) -> aws.Provider:
     # The one AWS provider of the program: region and tags come from the stack's settings.
-    provider = aws.Provider(
+    return aws.Provider(
         f"{prefix}-aws",
         region=s.region,
         default_tags={"tags": {"project": "groundwork", "stack": s.stack, "managed-by": "pulumi"}},
     )
-    opts = pulumi.ResourceOptions(providers={"aws": provider})
-    invoke = pulumi.InvokeOutputOptions(provider=provider)
-    account_id = aws.get_caller_identity_output(opts=invoke).account_id
 
-    storage = Storage(
+
+def _storage(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, account_id: pulumi.Output[str]) -> Storage:
+    """The application bucket and the log bucket every other log delivery writes to."""
+    return Storage(
         f"{prefix}-store",
         StorageArgs(
             region=s.region,
@@ -83,6 +134,10 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+
+
+def _network(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, storage: Storage) -> Network:
+    """The VPC, its subnets and the security groups chained from the internet to the database."""
     network = Network(
         f"{prefix}-net",
         NetworkArgs(
@@ -97,6 +152,13 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+    return network
+
+
+def _database(
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, provider: aws.Provider, network: Network
+) -> tuple[Database, Pooling, DatabaseCredentialsRotation]:
+    """The database, the proxy in front of it, its roles and grants, and the rotation of the proxy's credentials."""
     database = Database(
         f"{prefix}-db",
         DatabaseArgs(
@@ -152,11 +214,21 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+    return database, pooling, credentials_rotation
+
+
+def _domain(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions) -> tuple[HostedZone, Certificate]:
+    """The domain's hosted zone and the host name's certificate."""
     zone = HostedZone(
         f"{prefix}-zone", HostedZoneArgs(domain=s.domain, create=s.create_hosted_zone, protect=s.protect), opts
     )
     certificate = Certificate(f"{prefix}-cert", CertificateArgs(domain_name=s.host_name, zone_id=zone.zone_id), opts)
-    registry = Registry(
+    return zone, certificate
+
+
+def _registry(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, app_dir: pathlib.Path) -> Registry:
+    """The image repository and the API image built from `app_dir`."""
+    return Registry(
         f"{prefix}-registry",
         RegistryArgs(
             context_dir=str(app_dir),
@@ -168,7 +240,18 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
-    web = LoadBalancer(
+
+
+def _load_balancer(
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    network: Network,
+    storage: Storage,
+    certificate: Certificate,
+) -> LoadBalancer:
+    """The public load balancer in front of the API."""
+    return LoadBalancer(
         f"{prefix}-web",
         LoadBalancerArgs(
             vpc_id=network.vpc_id,
@@ -183,27 +266,45 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
-    cache = None
-    if s.cache:
-        assert network.cache_security_group is not None
-        cache = Cache(
-            f"{prefix}-cache",
-            CacheArgs(
-                region=s.region,
-                account_id=account_id,
-                subnet_ids=network.private_subnet_ids,
-                security_group_id=network.cache_security_group.id,
-                node_type=s.cache_node_type,
-                engine_version=s.cache_engine_version,
-                replicas=s.cache_replicas,
-                snapshot_retention_days=s.cache_snapshot_retention_days,
-                eviction_policy=s.cache_eviction_policy,
-                log_retention_days=s.log_retention_days,
-                protect=s.protect,
-            ),
-            opts,
-        )
-    service = Service(
+
+
+def _cache(
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, account_id: pulumi.Output[str], network: Network
+) -> Cache:
+    """The cache the API and the worker share."""
+    assert network.cache_security_group is not None
+    return Cache(
+        f"{prefix}-cache",
+        CacheArgs(
+            region=s.region,
+            account_id=account_id,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.cache_security_group.id,
+            node_type=s.cache_node_type,
+            engine_version=s.cache_engine_version,
+            replicas=s.cache_replicas,
+            snapshot_retention_days=s.cache_snapshot_retention_days,
+            eviction_policy=s.cache_eviction_policy,
+            log_retention_days=s.log_retention_days,
+            protect=s.protect,
+        ),
+        opts,
+    )
+
+
+def _service(
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    network: Network,
+    web: LoadBalancer,
+    registry: Registry,
+    pooling: Pooling,
+    storage: Storage,
+    cache: Cache | None,
+) -> Service:
+    """The API on ECS behind the load balancer."""
+    return Service(
         f"{prefix}-api",
         ServiceArgs(
             region=s.region,
@@ -237,70 +338,91 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
-    worker = None
-    if s.worker and cache is not None:
-        assert network.worker_security_group is not None
-        worker = Worker(
-            f"{prefix}-worker",
-            WorkerArgs(
-                region=s.region,
-                cluster_arn=service.cluster_arn,
-                cluster_name=service.cluster_name,
-                subnet_ids=network.private_subnet_ids,
-                security_group_id=network.worker_security_group.id,
-                image=registry.image_ref,
-                repository_arn=registry.repository_arn,
-                database_url=pooling.database_url,
-                database_connect_arn=pooling.connect_arn,
-                cache_connect_arns=cache.connect_arns,
-                environment={
-                    "APP_VERSION": registry.image_tag,
-                    "CACHE_URL": cache.url,
-                    "CACHE_USERNAME": cache.username,
-                    "CACHE_IAM_AUTH": "true",
-                },
-                cpu=s.worker_cpu,
-                memory=s.worker_memory,
-                min_count=s.worker_min_count,
-                max_count=s.worker_max_count,
-                backlog_per_task=s.worker_backlog_per_task,
-                log_retention_days=s.log_retention_days,
-            ),
-            opts,
-        )
-    schedules = None
-    if s.schedules:
-        schedules = Schedules(
-            f"{prefix}-jobs",
-            SchedulesArgs(
-                cluster_arn=service.cluster_arn,
-                task_definition_arn=service.task_definition_arn,
-                container_name=CONTAINER_NAME,
-                pass_role_arns=[service.execution_role_arn, service.task_role_arn],
-                subnet_ids=network.private_subnet_ids,
-                security_group_id=(network.worker_security_group or network.service_security_group).id,
-                jobs=[
-                    ScheduledJob(name=job.name, expression=job.expression, command=job.command, time_zone=job.time_zone)
-                    for job in s.schedules
-                ],
-            ),
-            opts,
-        )
-    firewall = None
-    if s.firewall:
-        firewall = Firewall(
-            f"{prefix}-edge",
-            FirewallArgs(
-                load_balancer_arn=web.arn,
-                region=s.region,
-                rate_limit=s.firewall_rate_limit,
-                rate_window_seconds=s.firewall_rate_window_seconds,
-                managed_rules=_managed_rules(s),
-                log_retention_days=s.log_retention_days,
-            ),
-            opts,
-        )
-    key_rotation = SigningKeyRotation(
+
+
+def _worker(
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    network: Network,
+    service: Service,
+    registry: Registry,
+    pooling: Pooling,
+    cache: Cache,
+) -> Worker:
+    """The background worker in the service's cluster, from the API's image."""
+    assert network.worker_security_group is not None
+    return Worker(
+        f"{prefix}-worker",
+        WorkerArgs(
+            region=s.region,
+            cluster_arn=service.cluster_arn,
+            cluster_name=service.cluster_name,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.worker_security_group.id,
+            image=registry.image_ref,
+            repository_arn=registry.repository_arn,
+            database_url=pooling.database_url,
+            database_connect_arn=pooling.connect_arn,
+            cache_connect_arns=cache.connect_arns,
+            environment={
+                "APP_VERSION": registry.image_tag,
+                "CACHE_URL": cache.url,
+                "CACHE_USERNAME": cache.username,
+                "CACHE_IAM_AUTH": "true",
+            },
+            cpu=s.worker_cpu,
+            memory=s.worker_memory,
+            min_count=s.worker_min_count,
+            max_count=s.worker_max_count,
+            backlog_per_task=s.worker_backlog_per_task,
+            log_retention_days=s.log_retention_days,
+        ),
+        opts,
+    )
+
+
+def _schedules(
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, network: Network, service: Service
+) -> Schedules:
+    """The scheduled jobs, each a run of the API's task with the job's command."""
+    return Schedules(
+        f"{prefix}-jobs",
+        SchedulesArgs(
+            cluster_arn=service.cluster_arn,
+            task_definition_arn=service.task_definition_arn,
+            container_name=CONTAINER_NAME,
+            pass_role_arns=[service.execution_role_arn, service.task_role_arn],
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=(network.worker_security_group or network.service_security_group).id,
+            jobs=[
+                ScheduledJob(name=job.name, expression=job.expression, command=job.command, time_zone=job.time_zone)
+                for job in s.schedules
+            ],
+        ),
+        opts,
+    )
+
+
+def _firewall(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, web: LoadBalancer) -> Firewall:
+    """The web ACL on the load balancer."""
+    return Firewall(
+        f"{prefix}-edge",
+        FirewallArgs(
+            load_balancer_arn=web.arn,
+            region=s.region,
+            rate_limit=s.firewall_rate_limit,
+            rate_window_seconds=s.firewall_rate_window_seconds,
+            managed_rules=_managed_rules(s),
+            log_retention_days=s.log_retention_days,
+        ),
+        opts,
+    )
+
+
+def _key_rotation(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, service: Service) -> SigningKeyRotation:
+    """The rotation of the API's JWT signing keys, which redeploys the service."""
+    return SigningKeyRotation(
         f"{prefix}-jwtrotate",
         SigningKeyRotationArgs(
             secret_arn=service.jwt_secret_arn,
@@ -313,6 +435,10 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
+
+
+def _records(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, zone: HostedZone, web: LoadBalancer) -> None:
+    """The host name's records pointing at the load balancer."""
     AliasRecords(
         f"{prefix}-dns",
         AliasRecordsArgs(
@@ -320,27 +446,49 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
         ),
         opts,
     )
-    backup = None
-    if s.backup:
-        # Daily AWS Backup recovery points of the database and the application bucket, copied to a second region.
-        backup = Backup(
-            f"{prefix}-backup",
-            BackupArgs(
-                database_arn=database.instance.arn,
-                bucket_arns=[storage.app_bucket_arn],
-                region=s.region,
-                account_id=account_id,
-                retention_days=s.backup_retention_days,
-                schedule=s.backup_schedule,
-                copy_region=s.backup_copy_region,
-                copy_retention_days=s.backup_copy_retention_days,
-                vault_lock=s.backup_vault_lock,
-                vault_lock_changeable_days=s.backup_vault_lock_changeable_days,
-                protect=s.protect,
-            ),
-            opts,
-        )
-    monitoring = Monitoring(
+
+
+def _backup(
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    account_id: pulumi.Output[str],
+    database: Database,
+    storage: Storage,
+) -> Backup:
+    """Daily AWS Backup recovery points of the database and the application bucket, copied to a second region."""
+    return Backup(
+        f"{prefix}-backup",
+        BackupArgs(
+            database_arn=database.instance.arn,
+            bucket_arns=[storage.app_bucket_arn],
+            region=s.region,
+            account_id=account_id,
+            retention_days=s.backup_retention_days,
+            schedule=s.backup_schedule,
+            copy_region=s.backup_copy_region,
+            copy_retention_days=s.backup_copy_retention_days,
+            vault_lock=s.backup_vault_lock,
+            vault_lock_changeable_days=s.backup_vault_lock_changeable_days,
+            protect=s.protect,
+        ),
+        opts,
+    )
+
+
+def _monitoring(
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    account_id: pulumi.Output[str],
+    web: LoadBalancer,
+    service: Service,
+    database: Database,
+    pooling: Pooling,
+    parts: list[Cache | Worker | Firewall | Backup],
+) -> Monitoring:
+    """The dashboard and the alarms, with the alarms and panels the optional parts bring."""
+    return Monitoring(
         f"{prefix}-mon",
         MonitoringArgs(
             region=s.region,
@@ -355,86 +503,21 @@ def _declare(settings: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             error_5xx_percent=s.alarm_5xx_percent,
             latency_p95_ms=s.alarm_latency_p95_ms,
             alarm_email=s.alarm_email if s.alarm_email not in (None, REDACTED) else None,
-            extra_alarms=[*(spec for part in (cache, worker, firewall, backup) if part for spec in part.alarm_specs)],
-            extra_panels=[*(panel for part in (cache, worker, firewall, backup) if part for panel in part.panels)],
+            extra_alarms=[spec for part in parts for spec in part.alarm_specs],
+            extra_panels=[panel for part in parts for panel in part.panels],
         ),
         opts,
     )
-    bastion = None
-    if s.bastion:
-        assert network.bastion_security_group is not None
-        bastion = Bastion(
-            f"{prefix}-bastion",
-            BastionArgs(subnet_id=network.private_subnet_ids[0], security_group_id=network.bastion_security_group.id),
-            opts,
-        )
 
-    data_resources = [
-        {"kind": "rds-instance", "name": database.identifier, "protected": s.protect},
-        {"kind": "s3-bucket", "name": storage.app_bucket_name, "protected": s.protect},
-        {"kind": "s3-bucket", "name": storage.log_bucket_name, "protected": s.protect},
-        {"kind": "secret", "name": database.app_secret.name, "protected": s.protect},
-    ]
-    if cache is not None:
-        data_resources.append({"kind": "elasticache-replication-group", "name": cache.group.id, "protected": s.protect})
-    if s.create_hosted_zone:
-        data_resources.append({"kind": "route53-zone", "name": s.domain, "protected": s.protect})
-    exported: dict[str, Any] = {
-        outputs.SERVICE_URL: s.service_url,
-        outputs.SERVICE_HOST: s.host_name,
-        outputs.HTTP_URL: f"http://{s.host_name}",
-        outputs.JWT_ISSUER: s.issuer,
-        outputs.JWT_AUDIENCE: s.jwt_audience,
-        outputs.LOAD_BALANCER_DNS: web.dns_name,
-        outputs.DASHBOARD_URL: monitoring.dashboard_url,
-        outputs.PROXY_ENDPOINT: pooling.endpoint,
-        outputs.PROXY_NAME: pooling.proxy_name,
-        outputs.DATABASE_ENDPOINT: database.address,
-        outputs.DATABASE_INSTANCE: database.identifier,
-        outputs.DATABASE_NAME: s.database_name,
-        outputs.DATABASE_URL: pooling.database_url,
-        outputs.DATABASE_SECRET_ARN: database.app_secret.arn,
-        outputs.JWT_SECRET_ARN: service.jwt_secret_arn,
-        outputs.APP_BUCKET: storage.app_bucket_name,
-        outputs.LOG_BUCKET: storage.log_bucket_name,
-        outputs.REPOSITORY_URL: registry.repository_url,
-        outputs.IMAGE_REF: registry.image_ref,
-        outputs.CLUSTER_NAME: service.cluster_name,
-        outputs.SERVICE_NAME: service.service_name,
-        outputs.LOG_GROUP: service.log_group_name,
-        outputs.ALARM_TOPIC_ARN: monitoring.topic_arn,
-        outputs.REGION: s.region,
-        outputs.NAME_SERVERS: zone.name_servers,
-        outputs.BASTION_INSTANCE_ID: bastion.instance_id if bastion else None,
-        outputs.DATABASE_OBJECTS: s.database_objects,
-        outputs.DATA_RESOURCES: data_resources,
-        outputs.LOAD_BALANCER_ARN: web.arn,
-        outputs.TARGET_GROUP_ARN: web.target_group.arn,
-        outputs.CERTIFICATE_ARN: certificate.certificate_arn,
-        outputs.ZONE_ID: zone.zone_id,
-        outputs.TASK_DEFINITION_ARN: service.task_definition_arn,
-        outputs.DASHBOARD_NAME: monitoring.dashboard_name,
-        outputs.ALARM_NAMES: monitoring.alarm_names,
-        outputs.LOG_GROUPS: [
-            service.log_group_name,
-            *database.log_group_names,
-            credentials_rotation.log_group_name,
-            key_rotation.log_group_name,
-            *(part.log_group_name for part in (cache, worker, firewall) if part),
-        ],
-        outputs.CACHE_REPLICATION_GROUP: cache.group.id if cache else None,
-        outputs.CACHE_URL: cache.url if cache else None,
-        outputs.WORKER_SERVICE_NAME: worker.service_name if worker else None,
-        outputs.SCHEDULE_GROUP: schedules.group_name if schedules else None,
-        outputs.WEB_ACL_ARN: firewall.acl_arn if firewall else None,
-        outputs.EDGE_RATE_LIMIT: s.firewall_rate_limit if firewall else None,
-        outputs.EDGE_RATE_WINDOW_SECONDS: s.firewall_rate_window_seconds if firewall else None,
-        outputs.EDGE_RATE_ALLOWANCE: s.firewall_rate_limit if firewall else None,
-        outputs.BACKUP_VAULT: backup.vault_name if backup else None,
-    }
-    for key, value in exported.items():
-        pulumi.export(key, value)
-    return exported
+
+def _bastion(prefix: str, opts: pulumi.ResourceOptions, network: Network) -> Bastion:
+    """The SSM-managed host the database tunnel goes through."""
+    assert network.bastion_security_group is not None
+    return Bastion(
+        f"{prefix}-bastion",
+        BastionArgs(subnet_id=network.private_subnet_ids[0], security_group_id=network.bastion_security_group.id),
+        opts,
+    )
 
 
 def _app_environment(s: StackSettings) -> dict[str, str]:

@@ -29,6 +29,7 @@ from infra import (
     schedules,
     service,
     storage,
+    task,
     worker,
 )
 from tests.mocks import recorded
@@ -196,6 +197,10 @@ ARGS_CLASSES = [
     bastion.BastionArgs,
     cache.CacheArgs,
     worker.WorkerArgs,
+    task.FargateTaskArgs,
+    task.Container,
+    task.Scaling,
+    task.Backlog,
     schedules.SchedulesArgs,
     schedules.ScheduledJob,
     firewall.FirewallArgs,
@@ -240,7 +245,7 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
     tokens = [
         network.TYPE, storage.TYPE, database.TYPE, pooling.TYPE, certificate.TYPE, dns.ZONE_TYPE, dns.RECORDS_TYPE,
         registry.TYPE, loadbalancer.TYPE, service.TYPE, dashboards.TYPE, database_objects.TYPE, bastion.TYPE,
-        cache.TYPE, worker.TYPE, schedules.TYPE, firewall.TYPE,
+        cache.TYPE, worker.TYPE, task.TYPE, schedules.TYPE, firewall.TYPE,
     ]  # fmt: skip
     assert len(set(tokens)) == len(tokens)
     for token in tokens:
@@ -270,7 +275,7 @@ def test_connect_arn_names_the_proxy_and_the_user() -> None:
 
 def test_a_database_url_with_a_password_never_reaches_the_task_environment() -> None:
     with pytest.raises(ValueError, match="database_url carries a password") as raised:
-        service.container_definitions(
+        task.container_definitions(
             image="i",
             log_group="g",
             region="eu-west-1",
@@ -280,6 +285,7 @@ def test_a_database_url_with_a_password_never_reaches_the_task_environment() -> 
             port=8000,
             health_check_path="/livez",
             user="10001:10001",
+            name="api",
         )
     assert "hunter2" not in str(raised.value)
 

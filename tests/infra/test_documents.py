@@ -9,7 +9,8 @@ import botocore.session
 import pytest
 
 from infra.rotation import signing_key_policy
-from infra.service import container_definitions, execution_policy, task_policy
+from infra.service import task_policy
+from infra.task import container_definitions, execution_policy
 from tests.mocks import Recording, recorded
 
 SECRETISH = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "DATABASE_URL", "CREDENTIAL", "API_KEY")
@@ -97,6 +98,7 @@ def test_container_definitions_refuse_secret_names_in_environment() -> None:
             port=8000,
             health_check_path="/livez",
             user="10001:10001",
+            name="api",
         )
 
 

@@ -93,9 +93,9 @@ def test_the_database_component_refuses_what_the_settings_refuse(field: str, val
 
 
 def test_settings_and_components_share_the_tables() -> None:
-    from infra import limits, service
+    from infra import limits, task
 
-    assert service.FARGATE_SIZES is limits.FARGATE_SIZES
+    assert task.FARGATE_SIZES is limits.FARGATE_SIZES
     spec = next(s for s in SETTINGS if s.key == "logRetentionDays")
     for days in limits.LOG_RETENTION_DAYS:
         assert spec.kind(days) == days
