@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 HOURS_PER_MONTH = 730
-"""Hours in the month the estimate prices (the AWS Pricing Calculator's figure: 365 × 24 / 12)."""
+"""Hours in the month the estimate prices (the AWS Pricing Calculator's figure: 365 x 24 / 12)."""
 
 USAGE_PREFIX = {
     "us-east-1": "",

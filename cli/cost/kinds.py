@@ -69,7 +69,7 @@ Rule = Callable[[dict[str, Any], str, Context], Found]
 
 def _hours(label: str, count: int | Decimal, dimension: Dimension, each: str) -> Quantity:
     amount = Decimal(count) * HOURS
-    return Quantity(f"{label} ({count} × {HOURS_PER_MONTH} h)" if count != 1 else label, amount, each, dimension)
+    return Quantity(f"{label} ({count} x {HOURS_PER_MONTH} h)" if count != 1 else label, amount, each, dimension)
 
 
 def _usage(resource: dict[str, Any], context: Context, key: str, share: int, unit: str, dim: Dimension) -> Quantity:
@@ -107,7 +107,7 @@ def db_instance(resource: dict[str, Any], region: str, context: Context) -> Foun
                 f"{instance_class} instance hours, {where}", copies, d.rds_instance(region, instance_class), "hours"
             ),
             Quantity(
-                f"{storage_type} storage ({args.get('allocatedStorage')} GB × {copies})",
+                f"{storage_type} storage ({args.get('allocatedStorage')} GB x {copies})",
                 storage,
                 "GB-month",
                 d.rds_storage(region, storage_type),
@@ -185,13 +185,13 @@ def fargate_service(resource: dict[str, Any], region: str, context: Context) -> 
     return Found(
         [
             Quantity(
-                f"{count} tasks × {vcpu:f} vCPU × {HOURS_PER_MONTH} h ({arch})",
+                f"{count} tasks x {vcpu:f} vCPU x {HOURS_PER_MONTH} h ({arch})",
                 count * vcpu * HOURS,
                 "vCPU-hours",
                 d.fargate_vcpu(region, arm),
             ),
             Quantity(
-                f"{count} tasks × {memory_gb:f} GB × {HOURS_PER_MONTH} h ({arch})",
+                f"{count} tasks x {memory_gb:f} GB x {HOURS_PER_MONTH} h ({arch})",
                 count * memory_gb * HOURS,
                 "GB-hours",
                 d.fargate_memory(region, arm),

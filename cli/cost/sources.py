@@ -1,4 +1,4 @@
-"""Which prices an estimate uses: the API's (cached under .infra/prices) where credentials exist, else the kept cache."""
+"""Which prices an estimate uses: the API's (cached in .infra/prices) with credentials, else the kept cache."""
 
 from __future__ import annotations
 
