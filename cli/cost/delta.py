@@ -121,3 +121,14 @@ def cost_delta(base: Estimate, head: Estimate) -> CostDelta:
 def signed(value: Decimal) -> str:
     """+$98.55, -$3.65, +$0.00"""
     return ("-" if value < 0 else "+") + dollars(abs(value))
+
+
+def plans_delta(base: dict[str, Any], head: dict[str, Any], tables: Any) -> tuple[CostDelta | None, str]:
+    """The cost delta of two plans with the same prices, or None and why (a price table that cannot be trusted)."""
+    from cli.cost.estimate import estimate
+    from cli.cost.table import PriceCacheError
+
+    try:
+        return cost_delta(estimate(base, tables), estimate(head, tables)), ""
+    except PriceCacheError as error:
+        return None, error.message

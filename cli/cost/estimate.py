@@ -163,6 +163,9 @@ def _price(resource: dict[str, Any], region: str, table: PriceTable | str, conte
     if found.reason:
         cost.status, cost.reason = "unpriced", found.reason
         return cost
+    if not found.quantities:
+        cost.status = "usage"
+        return cost
     cost.lines = [_line(q, table) for q in found.quantities]
     unpriced = [line for line in cost.lines if line.monthly is None]
     if not unpriced:

@@ -138,3 +138,11 @@ def _kept_entries_for_rewrite(region: str, today: datetime.date, kept_dir: pathl
         return load_table(path, region, today=today, max_age_days=100 * 365).entries
     except PriceCacheError:
         return {}
+
+
+def offline_delta(base: dict[str, Any], head: dict[str, Any], project_dir: pathlib.Path | None) -> tuple[Any, str]:
+    """The cost delta of two plans with offline prices (`infra diff`, the pull-request comment)."""
+    from cli.cost.delta import plans_delta
+
+    today = datetime.datetime.now(datetime.UTC).date()
+    return plans_delta(base, head, offline_tables(project_dir, today))
