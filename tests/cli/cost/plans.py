@@ -42,8 +42,15 @@ def plan(*resources: dict[str, Any], stack: str = "dev", region: str = "eu-west-
 def table(prices: dict[str, str], region: str = "eu-west-1") -> PriceTable:
     """A table of the given dimension keys and prices, each with a made-up SKU (tests only)."""
     entries = {
-        key: PriceEntry(key, Decimal(usd), "Hrs", TODAY.isoformat(), sku=f"TEST{i}", offer_term="JRTCKXETXF",
-                        effective_date="2026-11-01")
+        key: PriceEntry(
+            key,
+            Decimal(usd),
+            "Hrs",
+            TODAY.isoformat(),
+            sku=f"TEST{i}",
+            offer_term="JRTCKXETXF",
+            effective_date="2026-11-01",
+        )
         for i, (key, usd) in enumerate(prices.items())
     }
     return PriceTable(region, entries, "test table")

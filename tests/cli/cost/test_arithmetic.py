@@ -90,7 +90,11 @@ def test_fargate_service_counts_desired_tasks_with_the_task_definitions_size():
     task = resource(
         "aws:ecs/taskDefinition:TaskDefinition",
         "task",
-        {"cpu": "1024", "memory": "2048", "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}},
+        {
+            "cpu": "1024",
+            "memory": "2048",
+            "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        },
     )
     service = resource(
         "aws:ecs/service:Service",
@@ -128,7 +132,9 @@ def test_instance_vcpus_by_class_and_unknown_classes():
 
 
 def test_internet_facing_load_balancer_pays_its_hours_and_a_public_address_per_zone():
-    lb = resource("aws:lb/loadBalancer:LoadBalancer", "alb", {"loadBalancerType": "application", "subnets": ["a", "b", "c"]})
+    lb = resource(
+        "aws:lb/loadBalancer:LoadBalancer", "alb", {"loadBalancerType": "application", "subnets": ["a", "b", "c"]}
+    )
     costs, _ = _cost(lb, usage=Usage({"load_balancer_lcu": Decimal(2)}))
     hours, addresses, lcu = costs["alb"].lines
     assert addresses.quantity == 3 * 730 and addresses.monthly == Decimal("10.950")
@@ -138,7 +144,11 @@ def test_internet_facing_load_balancer_pays_its_hours_and_a_public_address_per_z
 
 def test_web_acl_pays_per_rule_and_alarms_per_metric():
     acl = resource("aws:wafv2/webAcl:WebAcl", "acl", {"rules": [{"name": str(i)} for i in range(9)]})
-    queries = [{"id": "a", "metric": {"period": 60}}, {"id": "b", "metric": {"period": 60}}, {"id": "e", "expression": "a/b"}]
+    queries = [
+        {"id": "a", "metric": {"period": 60}},
+        {"id": "b", "metric": {"period": 60}},
+        {"id": "e", "expression": "a/b"},
+    ]
     math = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "math", {"metricQueries": queries})
     plain = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "plain", {"period": 60})
     fast = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "fast", {"period": 10})
