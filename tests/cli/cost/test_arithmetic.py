@@ -104,7 +104,8 @@ def test_fargate_service_counts_desired_tasks_with_the_task_definitions_size():
     )
     costs, _ = _cost(task, service)
     vcpu, memory = costs["svc"].lines
-    assert vcpu.quantity == 3 * 1 * 730 and memory.quantity == 3 * 2 * 730
+    assert vcpu.quantity == 3 * 1 * 730
+    assert memory.quantity == 3 * 2 * 730
     assert costs["svc"].monthly == Decimal("87.60") + Decimal("17.52")
     assert costs["task"].status == "free"
 
@@ -137,9 +138,11 @@ def test_internet_facing_load_balancer_pays_its_hours_and_a_public_address_per_z
     )
     costs, _ = _cost(lb, usage=Usage({"load_balancer_lcu": Decimal(2)}))
     hours, addresses, lcu = costs["alb"].lines
-    assert addresses.quantity == 3 * 730 and addresses.monthly == Decimal("10.950")
+    assert addresses.quantity == 3 * 730
+    assert addresses.monthly == Decimal("10.950")
     assert hours.monthly == Decimal("18.250")
-    assert lcu.quantity == 2 * 730 and lcu.monthly == Decimal("11.680")
+    assert lcu.quantity == 2 * 730
+    assert lcu.monthly == Decimal("11.680")
 
 
 def test_web_acl_pays_per_rule_and_alarms_per_metric():
@@ -154,15 +157,19 @@ def test_web_acl_pays_per_rule_and_alarms_per_metric():
     fast = resource("aws:cloudwatch/metricAlarm:MetricAlarm", "fast", {"period": 10})
     costs, _ = _cost(acl, math, plain, fast)
     assert costs["acl"].monthly == Decimal(14)
-    assert costs["math"].monthly == Decimal("0.20") and costs["plain"].monthly == Decimal("0.10")
-    assert costs["fast"].status == "unpriced" and "high-resolution" in costs["fast"].reason
+    assert costs["math"].monthly == Decimal("0.20")
+    assert costs["plain"].monthly == Decimal("0.10")
+    assert costs["fast"].status == "unpriced"
+    assert "high-resolution" in costs["fast"].reason
 
 
 def test_missing_prices_leave_the_resource_unpriced_and_the_total_partial():
     key = resource("aws:kms/key:Key", "key")
     costs, result = _cost(nat("a"), key, prices=table({"nat-gateway-hours": "0.048"}))
-    assert costs["key"].status == "unpriced" and "no price for kms-key-months" in costs["key"].reason
-    assert result.partial and result.total == Decimal("35.040")
+    assert costs["key"].status == "unpriced"
+    assert "no price for kms-key-months" in costs["key"].reason
+    assert result.partial
+    assert result.total == Decimal("35.040")
 
 
 def test_unknown_types_are_unpriced_usage_types_listed_and_free_types_free():
@@ -171,8 +178,10 @@ def test_unknown_types_are_unpriced_usage_types_listed_and_free_types_free():
         resource("aws:s3/bucket:Bucket", "bucket"),
         resource("aws:iam/role:Role", "role"),
     )
-    assert costs["queue"].status == "unpriced" and "no pricing rule" in costs["queue"].reason
-    assert costs["bucket"].status == "usage" and costs["bucket"].usage_notes
+    assert costs["queue"].status == "unpriced"
+    assert "no pricing rule" in costs["queue"].reason
+    assert costs["bucket"].status == "usage"
+    assert costs["bucket"].usage_notes
     assert costs["role"].status == "free"
     document = result.to_json()
     assert [r["name"] for r in document["unpriced"]] == ["queue"]
@@ -184,13 +193,16 @@ def test_a_resource_in_another_region_is_priced_with_that_regions_table():
     tables = {"eu-west-1": table({"kms-key-months": "1"}), "eu-central-1": "no kept prices for eu-central-1"}
     result = estimate(plan(resource("aws:kms/key:Key", "key"), vault_key), tables.__getitem__)
     costs = {r.name: r for r in result.resources}
-    assert costs["key"].monthly == 1 and costs["copy-key"].region == "eu-central-1"
-    assert costs["copy-key"].status == "unpriced" and "eu-central-1" in costs["copy-key"].reason
+    assert costs["key"].monthly == 1
+    assert costs["copy-key"].region == "eu-central-1"
+    assert costs["copy-key"].status == "unpriced"
+    assert "eu-central-1" in costs["copy-key"].reason
     assert result.partial
 
 
 def test_json_carries_each_unit_price_with_its_sku_and_effective_date():
     _, result = _cost(nat("a"))
     line = result.to_json()["resources"][0]["lines"][0]
-    assert line["unit_price"]["sku"].startswith("TEST") and line["unit_price"]["effective_date"] == "2026-11-01"
+    assert line["unit_price"]["sku"].startswith("TEST")
+    assert line["unit_price"]["effective_date"] == "2026-11-01"
     assert line["monthly_usd"] == "35.04"

@@ -26,7 +26,8 @@ def test_three_added_nat_gateways_read_as_one_line_with_their_sum():
     head = plan(resource("aws:kms/key:Key", "key"), nat("a"), nat("b"), nat("c"))
     delta = cost_delta(estimate(base, _tables), estimate(head, _tables))
     assert [k.text() for k in delta.kinds] == ["+$98.55/month: 3 NAT gateways (3 added)"]
-    assert delta.change == Decimal("98.550") and delta.before == 1
+    assert delta.change == Decimal("98.550")
+    assert delta.before == 1
     assert delta.headline() == "Monthly estimate $1.00 → $99.55: +$98.55/month"
 
 
@@ -43,12 +44,12 @@ def test_a_delta_over_a_partial_estimate_says_so_and_the_markdown_carries_it():
     base = plan(nat("a"))
     head = plan(nat("a"), resource("aws:rds/proxy:Proxy", "proxy"))
     delta, _ = plans_delta(base, head, _tables)
-    assert delta.partial and "partial" in delta.headline() and delta.kinds == []
+    assert delta.partial
+    assert "partial" in delta.headline()
+    assert delta.kinds == []
     lines = delta_markdown(*plans_delta(plan(), head, _tables))
-    assert (
-        lines[0].startswith("**Cost:** Monthly estimate $0.00 → $32.85")
-        and "- +$32.85/month: 1 NAT gateway (1 added)" in lines
-    )
+    assert lines[0].startswith("**Cost:** Monthly estimate $0.00 → $32.85")
+    assert "- +$32.85/month: 1 NAT gateway (1 added)" in lines
     assert delta_markdown(None, "the price table x is stale") == [
         "**Cost:** not estimated: the price table x is stale",
         "",
@@ -98,4 +99,5 @@ def test_a_budget_that_cannot_be_checked_is_a_finding_not_a_pass(monkeypatch, tm
     (tmp_path / "eu-west-1.json").write_text("{broken")
     monkeypatch.setattr("cli.cost.budget.default_tables", lambda: offline_tables(None, TODAY, kept_dir=tmp_path))
     result = _budget(plan(nat("a"), stack="prod", budget=10))
-    assert result.status == "error" and "cannot be checked" in result.findings[0].message
+    assert result.status == "error"
+    assert "cannot be checked" in result.findings[0].message

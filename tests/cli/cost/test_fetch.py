@@ -99,7 +99,8 @@ def test_each_service_answer_becomes_a_price_with_its_sku_term_and_date(
     pricing, stubber = client
     _expect(stubber, dimension, [_product("SKU123", service, usd, unit, attributes)])
     entry = fetch_one(pricing, REGION, dimension, TODAY)
-    assert str(entry.usd) == usd and entry.unit == unit
+    assert str(entry.usd) == usd
+    assert entry.unit == unit
     assert (entry.sku, entry.offer_term, entry.effective_date) == ("SKU123", "JRTCKXETXF", "2026-11-01")
     assert entry.retrieved == TODAY.isoformat()
     assert dimension.api_filters(REGION)[0] == {"Type": "TERM_MATCH", "Field": "regionCode", "Value": REGION}
@@ -131,8 +132,10 @@ def test_refresh_writes_the_local_and_the_kept_cache_and_keeps_what_the_api_did_
     _expect(stubber, d.kms_key(REGION), [])
     _expect(stubber, d.nat_gateway_hours(REGION), [_product("NATSKU", "AmazonEC2", "0.048", "Hrs", {})])
     result, report = priced_with_api(the_plan, tmp_path, pricing, TODAY, refresh=True, kept_dir=kept_dir)
-    assert report.fetched == {REGION: 1} and "kms-key-months" in report.missed[REGION]
-    assert float(result.total) == pytest.approx(35.04) and result.partial
+    assert report.fetched == {REGION: 1}
+    assert "kms-key-months" in report.missed[REGION]
+    assert float(result.total) == pytest.approx(35.04)
+    assert result.partial
     kept = load_table(kept_path(REGION, kept_dir), REGION, today=TODAY, max_age_days=1)
     assert kept.entries["nat-gateway-hours"].sku == "NATSKU"
     assert (tmp_path / ".infra" / "prices" / f"{REGION}.json").is_file()

@@ -29,11 +29,13 @@ def test_the_kept_cache_covers_us_east_1_and_the_regions_of_the_stack_files():
 @pytest.mark.parametrize("path", KEPT, ids=lambda p: p.name)
 def test_every_kept_entry_names_its_sku_and_term_or_an_aws_source_and_a_date(path):
     raw = json.loads(path.read_text())
-    assert raw["format"] == FORMAT and raw["region"] == path.stem
+    assert raw["format"] == FORMAT
+    assert raw["region"] == path.stem
     for key, entry in raw["entries"].items():
         assert datetime.date.fromisoformat(entry["retrieved"]), key
         if entry.get("sku"):
-            assert entry["offer_term"] and datetime.date.fromisoformat(entry["effective_date"][:10]), key
+            assert entry["offer_term"], key
+            assert datetime.date.fromisoformat(entry["effective_date"][:10]), key
         else:
             host = entry["source"].split("/")[2]
             assert host in ("aws.amazon.com", "pricing.us-east-1.amazonaws.com"), (key, host)
@@ -81,7 +83,8 @@ def test_an_untrustworthy_table_is_refused_with_the_file_and_the_problem(tmp_pat
     path = _write(tmp_path, data)
     with pytest.raises(PriceCacheError) as caught:
         load_table(path, "eu-west-1", today=TODAY, max_age_days=400)
-    assert str(path) in caught.value.message and message in caught.value.message
+    assert str(path) in caught.value.message
+    assert message in caught.value.message
     assert "--refresh-prices" in caught.value.hint
 
 
@@ -100,7 +103,8 @@ def test_a_broken_kept_file_stops_the_estimate_instead_of_pricing_without_it(tmp
 
 def test_a_region_without_a_kept_file_is_unpriced_with_the_reason(tmp_path):
     result = estimate(plan(nat(), region="ap-east-1"), offline_tables(None, TODAY, kept_dir=tmp_path))
-    assert result.partial and result.total == 0
+    assert result.partial
+    assert result.total == 0
     assert "no kept prices for ap-east-1" in result.resources[0].reason
 
 
@@ -112,7 +116,8 @@ def test_fresh_fetched_prices_override_kept_ones_and_stale_ones_are_ignored(tmp_
     local.mkdir(parents=True)
     _write(local, _valid(usd="0.050", retrieved="2026-12-06"))
     result = estimate(plan(nat()), offline_tables(tmp_path / "project", TODAY, kept_dir=kept))
-    assert result.total == 730 * 0.050 and "over" in result.tables["eu-west-1"]
+    assert result.total == 730 * 0.050
+    assert "over" in result.tables["eu-west-1"]
     _write(local, _valid(usd="0.050", retrieved="2026-10-01"))
     result = estimate(plan(nat()), offline_tables(tmp_path / "project", TODAY, kept_dir=kept))
     assert float(result.total) == pytest.approx(730 * 0.048)
