@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from cli.commands.cost import cost
 from cli.commands.dashboard import dashboard
 from cli.commands.destroy import destroy
 from cli.commands.diff import diff
@@ -169,5 +170,6 @@ app.command(epilog=EPILOG)(verify)
 app.command(epilog=EPILOG)(plan)
 app.command(epilog=EPILOG)(diff)
 app.command(epilog=EPILOG)(policy)
+app.command(epilog=EPILOG)(cost)
 app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)

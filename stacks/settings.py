@@ -347,6 +347,12 @@ class StackSettings:
         "alarmLatencyP95Ms", 200, integer(10, 60000), "p95 target response time in milliseconds that raises the alarm.",
         group=_MONITORING, feeds=("MonitoringArgs.latency_p95_ms",),
     )
+    cost_budget_monthly_usd: int | None = setting(
+        "costBudgetMonthlyUsd", None, integer(1, 10_000_000),
+        "Monthly budget in US dollars for the estimate of `infra cost`; above it the budget control fails on "
+        "protected stacks and warns elsewhere: see [cost.md](cost.md).",
+        group=_MONITORING, default_text="none (no budget)",
+    )
 
     # Database objects and access to the private database
     database_objects: bool = setting(

@@ -66,4 +66,8 @@ def check_policy(
     report = evaluate(head, load_controls(project_dir))
     if before is None:
         return report, summary(report)
-    return report, summary(report, diff_plans(before, head), label)
+    from cli.cost.render import delta_markdown
+    from cli.cost.sources import offline_delta
+
+    cost_lines = delta_markdown(*offline_delta(before, head, project_dir))
+    return report, summary(report, diff_plans(before, head), label, cost_lines)

@@ -11,8 +11,10 @@ if TYPE_CHECKING:
 _ICON = {"pass": "✅", "error": "❌", "warning": "⚠️", "advisory": "ℹ️"}  # noqa: RUF001
 
 
-def summary(report: PolicyReport, diff: PlanDiff | None = None, base_label: str = "") -> str:
-    """Markdown with a headline, the diff (risks first) and the controls that did not pass."""
+def summary(
+    report: PolicyReport, diff: PlanDiff | None = None, base_label: str = "", cost_lines: list[str] | None = None
+) -> str:
+    """Markdown with a headline, the diff (risks first) and its monthly cost change, and the controls that failed."""
     counts = report.counts()
     verdict = "passes" if report.ok else "fails"
     lines = [
@@ -24,6 +26,7 @@ def summary(report: PolicyReport, diff: PlanDiff | None = None, base_label: str 
     ]
     if diff is not None:
         lines += _diff_lines(diff, base_label)
+    lines += cost_lines or []
     failing = [r for r in report.results if r.status != "pass"]
     if failing:
         lines += ["| control | level | status | finding |", "| --- | --- | --- | --- |"]

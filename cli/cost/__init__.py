@@ -1,0 +1,1 @@
+"""Monthly cost of an offline plan: price tables, per-resource arithmetic, deltas between plans, budgets."""

@@ -1,0 +1,1 @@
+"""Tests of the cost estimate, its prices, deltas and budget."""
