@@ -23,7 +23,8 @@ def test_the_search_finds_a_servers_known_capacity():
         target = from_url(f"http://127.0.0.1:{server.port}", token=TOKEN, expect_redirect=False)
         result = search_capacity(target, start, search)
     steps = [(s.options.rate, s.to_json()["generator"]) for s in result.steps]
-    assert result.held is not None and result.broke is not None, steps
+    assert result.held is not None, steps
+    assert result.broke is not None, steps
     # Above the capacity the queue grows all through a step: by the step's end a 10 % excess waits over 100 ms.
     assert 0.5 * capacity <= result.capacity <= 1.1 * capacity
     assert result.broke.options.rate > result.capacity
