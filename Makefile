@@ -15,3 +15,4 @@ bench:
 	GROUNDWORK_BENCH_TOOLS=1 scripts/setup.sh
 	.venv/bin/python -m bench.dataplane
 	.venv/bin/python -m bench.cache
+	.venv/bin/python -m bench.loadgen

@@ -48,7 +48,7 @@ def load(
         int | None,
         typer.Option(
             "--processes",
-            help="Generator processes; default one per 2000 req/s, up to the CPU count.",
+            help="Generator processes; default one per 1000 req/s, up to the CPU count.",
             show_default=False,
         ),
     ] = None,

@@ -19,8 +19,8 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_CONNECTIONS = 256
 MAX_RATE = 1_000_000.0
 MAX_DURATION_S = 3600.0
-PER_PROCESS_RATE = 2000.0
-"""Requests per second one generator process is given before another is added (see bench/loadgen.py for what one
+PER_PROCESS_RATE = 1000.0
+"""Requests per second one generator process is given before another is added (bench/loadgen.py measures what one
 process sustains on a machine); never more processes than CPUs."""
 DEFAULT_MAX_ERROR_RATE = 0.0
 """As the smoke check's default (no failed request allowed); --max-error-rate sets an error budget (0.1 for 99.9 %)."""
