@@ -84,8 +84,13 @@ def search_capacity(
     run_id = _run_id()
     result = find_capacity(options, search, lambda step: _step(target, address, step, run_id, say), on_step)
     if result.broke is not None:
-        warning = edge_warning(target, result.broke.options.rate)
-        if warning is not None and edge_warning(target, result.capacity or 0.0) is None:
+        refused = result.broke.step.merged.errors.get("http_429", 0)
+        if refused:
+            result.notes.append(
+                f"the step that broke had {refused} answers of 429 (a rate limit: the edge's per-client limit, or "
+                "the per-subject limit on writes): the search found that limit, not the service's capacity"
+            )
+        elif (warning := edge_warning(target, result.broke.options.rate)) is not None:
             result.notes.append(f"the step that broke was above the edge's per-client limit: {warning}")
     return result
 
