@@ -16,3 +16,4 @@ bench:
 	.venv/bin/python -m bench.dataplane
 	.venv/bin/python -m bench.cache
 	.venv/bin/python -m bench.cost
+	.venv/bin/python -m bench.loadgen

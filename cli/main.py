@@ -15,6 +15,7 @@ from cli.commands.destroy import destroy
 from cli.commands.diff import diff
 from cli.commands.doctor import doctor
 from cli.commands.drill import drill
+from cli.commands.load import load
 from cli.commands.logs import logs
 from cli.commands.outputs import outputs
 from cli.commands.plan import plan
@@ -166,6 +167,7 @@ app.command(epilog=EPILOG)(status)
 app.command(epilog=EPILOG)(logs)
 app.command(epilog=EPILOG)(dashboard)
 app.command(epilog=EPILOG)(smoke)
+app.command(epilog=EPILOG)(load)
 app.command(epilog=EPILOG)(verify)
 app.command(epilog=EPILOG)(plan)
 app.command(epilog=EPILOG)(diff)

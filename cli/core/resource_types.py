@@ -85,6 +85,9 @@ S3_BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 S3_BUCKET_OWNERSHIP_CONTROLS = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 S3_BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_BUCKET_SERVER_SIDE_ENCRYPTION_CONFIGURATION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
 S3_BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
 S3_BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 SCHEDULER_SCHEDULE = "aws:scheduler/schedule:Schedule"
