@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def _write(client, user_id: str, practice: dict) -> httpx.Response:
     return client.post(
         "/map",
         json={"user_id": user_id, "practice": practice},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
     )
 
 

@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 from tests.harness import APP_DIR, PgBouncer, Postgres
 
 sys.path.insert(0, str(APP_DIR))
@@ -64,7 +64,7 @@ def _write(app, user_id: str) -> httpx.Response:
     return httpx.post(
         f"{app.base_url}/map",
         json={"user_id": user_id, "practice": {"k": 1}},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
         timeout=30,
     )
 
