@@ -353,7 +353,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_methods=list(settings.cors_methods),
                 allow_headers=list(settings.cors_headers),
                 allow_credentials=settings.cors_allow_credentials,
-                expose_headers=["X-Request-ID", "Idempotent-Replayed", "X-Cache", "Retry-After"],
+                expose_headers=["X-Request-ID", "Idempotent-Replayed", "X-Cache", "Retry-After", "WWW-Authenticate"],
                 max_age=600,
             )
         )
