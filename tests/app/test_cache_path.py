@@ -186,7 +186,7 @@ def test_a_cache_outage_degrades_reads_and_delays_events_but_loses_nothing(clien
 
 
 def test_heartbeat_says_off_and_ok_without_a_cache(api):
-    body = httpx.get(f"{api.base_url}/heartbeat").json()
+    body = httpx.get(f"{api.base_url}/heartbeat", headers={"Authorization": f"Bearer {admin_token()}"}).json()
     assert body["status"] == "ok"
     assert body["cache"] == {"ok": False, "state": "off", "latency_ms": None}
     token = {"Authorization": f"Bearer {admin_token()}"}
