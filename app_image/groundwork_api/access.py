@@ -51,6 +51,7 @@ def require_owner(principal: Principal, user_id: str, action: str, request_id: s
         logs.emit(
             "info",
             "admin access",
+            always=True,
             client_id=principal.client_id,
             subject=principal.subject,
             action=action,
