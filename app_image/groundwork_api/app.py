@@ -16,18 +16,23 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from . import idempotency, logs, metrics, openapi
-from .auth import TokenVerifier
+from .access import READ, WRITE, Principal, require_owner, require_scope
+from .auth import TokenPolicy, TokenVerifier
 from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import Database, DatabaseUnavailable, ValueRefused
 from .errors import ApiError, JSONResponse, from_status
+from .jwks import KeySet
 from .observe import ObserveMiddleware
 from .ratelimit import SubjectLimiter
 from .settings import Settings, load
+from .shared_probe import SharedProbe
 from .validation import parse_map_request, parse_user_id
 
 _JSON_TYPES = ("application/json",)
 _LIVEZ = b'{"status":"ok"}'
 PRUNE_EVERY_S = 300.0
+HEARTBEAT_SHARED_S = 1.0
+"""Unauthenticated heartbeats within this many seconds share one database and cache probe."""
 
 
 class Service:
@@ -38,15 +43,27 @@ class Service:
         self.database = Database(settings)
         self.cache = Cache(cache_settings(settings))
         self.limiter = SubjectLimiter(self.cache, settings.subject_rate_limit, settings.subject_rate_window_seconds)
-        keys = (settings.jwt_secret, settings.jwt_secret_next, settings.jwt_secret_previous)
-        self.tokens = TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience, settings.jwt_leeway)
+        self.tokens = token_verifier(settings)
         self.started = time.monotonic()
+        self.probe = SharedProbe(self._state, HEARTBEAT_SHARED_S)
         self._tasks: list[asyncio.Task] = []
 
     async def livez(self, request: Request) -> Response:
         return Response(_LIVEZ, media_type="application/json")
 
     async def heartbeat(self, request: Request) -> Response:
+        """Status only for anyone, from one probe shared within HEARTBEAT_SHARED_S; every detail for an admin."""
+        authorization = request.headers.get("authorization")
+        if authorization is not None and (await self.tokens.verify(authorization)).admin:
+            body, status = await self._state()
+        else:
+            full, status = await self.probe.get()
+            body = {"status": full["status"]}
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def _state(self) -> tuple[dict, int]:
+        """The service's state with its details, and the status code to answer with."""
         body = {
             "service": self.settings.service_name,
             "version": self.settings.version,
@@ -63,7 +80,7 @@ class Service:
             body["database"] = {"ok": False, "latency_ms": None, "server_version": None}
             body["cache"] = cache
             body["pool"] = self.database.stats()
-            return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+            return body, 503
         metrics.set_database_up(True)
         # The cache only speeds reads up and carries events, which wait in the outbox while it is down: the service
         # still answers every request, so a cache that is down is "degraded", not a reason to take the task out.
@@ -75,7 +92,7 @@ class Service:
         }
         body["cache"] = cache
         body["pool"] = self.database.stats()
-        return JSONResponse(body)
+        return body, 200
 
     async def _cache_trip(self) -> dict:
         if not self.cache.enabled:
@@ -87,16 +104,18 @@ class Service:
         return {"ok": True, "state": "ok", "latency_ms": round(latency, 3)}
 
     async def map_practice(self, request: Request) -> Response:
-        claims = self.tokens.verify(request.headers.get("authorization"))
-        await self._limit(claims)
+        principal = await self.tokens.verify(request.headers.get("authorization"))
+        require_scope(principal, principal.may_write, self.settings.jwt_scope_prefix + WRITE)
+        await self._limit(principal)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
         body = await self._read_body(request)
         payload = parse_map_request(body)
+        require_owner(principal, payload.user_id, "write", _request_id(request))
         key = idempotency.from_request(
             request.headers.get(idempotency.HEADER),
-            claims,
+            principal.subject,
             [payload.user_id, payload.practice],
             self.settings.idempotency_ttl,
         )
@@ -121,12 +140,11 @@ class Service:
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
         return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
-    async def _limit(self, claims: dict) -> None:
+    async def _limit(self, principal: Principal) -> None:
         if not self.limiter.enabled:
             return
-        subject = claims.get("sub")
-        # Tokens without a subject share one count: none of them can escape the limit.
-        decision = await self.limiter.check(subject if isinstance(subject, str) else "")
+        # Counted per token subject, whichever user_id it writes: an admin's writes for many users share one count.
+        decision = await self.limiter.check(principal.subject)
         if not decision.allowed:
             raise ApiError(
                 429,
@@ -138,15 +156,20 @@ class Service:
 
     async def map_read(self, request: Request) -> Response:
         """GET /map/{user_id} and GET /map/{user_id}/summary, from the undecoded path: an id may hold a slash."""
-        self.tokens.verify(request.headers.get("authorization"))
+        principal = await self.tokens.verify(request.headers.get("authorization"))
+        require_scope(principal, principal.may_read, self.settings.jwt_scope_prefix + READ)
         raw = request.scope.get("raw_path") or request.scope["path"].encode()
         if not raw.startswith(b"/map/"):
             raise ApiError(404, "not_found", "Not Found")
         segments = raw[len(b"/map/") :].split(b"/")
         if len(segments) == 1 and segments[0]:
-            return await self._practice(parse_user_id(segments[0]))
+            user_id = parse_user_id(segments[0])
+            require_owner(principal, user_id, "read", _request_id(request))
+            return await self._practice(user_id)
         if len(segments) == 2 and segments[0] and segments[1] == b"summary":
-            return await self._summary(parse_user_id(segments[0]))
+            user_id = parse_user_id(segments[0])
+            require_owner(principal, user_id, "read summary", _request_id(request))
+            return await self._summary(user_id)
         raise ApiError(404, "not_found", "Not Found")
 
     async def _practice(self, user_id: str) -> Response:
@@ -222,6 +245,8 @@ class Service:
             asyncio.create_task(self._publish_pool_gauges()),
             asyncio.create_task(self.database.prune_idempotency_keys(self.settings.idempotency_ttl, PRUNE_EVERY_S)),
         ]
+        if self.tokens.keys is not None:
+            self._tasks.append(asyncio.create_task(self.tokens.keys.keep_fresh()))
         try:
             yield
         finally:
@@ -254,7 +279,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         "error",
         "unhandled error",
         error=type(exc).__name__,
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=_request_id(request),
     )
     return ApiError(500, "internal_error", "the server could not complete the request").response()
 
@@ -266,6 +291,28 @@ class _AnyText(PathConvertor):
 
 
 register_url_convertor("any", _AnyText())
+
+
+def _request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def token_verifier(settings: Settings) -> TokenVerifier:
+    """The verifier the settings describe: the issuer's key set when JWT_JWKS_URL is set, else the HS256 keys."""
+    oidc = bool(settings.jwt_jwks_url)
+    policy = TokenPolicy(
+        issuer=settings.jwt_issuer,
+        audiences=settings.jwt_audience,
+        leeway=settings.jwt_leeway,
+        max_lifetime=settings.jwt_max_lifetime,
+        scope_prefix=settings.jwt_scope_prefix,
+        user_scope=settings.jwt_user_scope,
+        require_scopes=oidc,
+    )
+    if oidc:
+        return TokenVerifier(policy, keys=KeySet(settings.jwt_jwks_url))
+    secrets = (settings.jwt_secret, settings.jwt_secret_next, settings.jwt_secret_previous)
+    return TokenVerifier(policy, secrets=secrets)
 
 
 def cache_settings(settings: Settings) -> CacheSettings:
@@ -306,7 +353,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_methods=list(settings.cors_methods),
                 allow_headers=list(settings.cors_headers),
                 allow_credentials=settings.cors_allow_credentials,
-                expose_headers=["X-Request-ID", "Idempotent-Replayed", "X-Cache", "Retry-After"],
+                expose_headers=["X-Request-ID", "Idempotent-Replayed", "X-Cache", "Retry-After", "WWW-Authenticate"],
                 max_age=600,
             )
         )

@@ -53,15 +53,15 @@ def flush() -> None:
     _pending.clear()
 
 
-def emit(level: str, event: str, **fields: object) -> None:
-    """Write one event as a JSON line.
+def emit(level: str, event: str, *, always: bool = False, **fields: object) -> None:
+    """Write one event as a JSON line; `always` writes it whatever LOG_LEVEL says (audit lines).
 
     Inside the event loop, info and debug lines are buffered for at most FLUSH_AFTER_S (one write for many
     requests instead of one each); warnings and errors, and anything outside the loop, are written at once.
     """
     global _flush_timer
     severity = LEVELS[level]
-    if severity < _threshold:
+    if severity < _threshold and not always:
         return
     record = {"ts": time.time(), "level": level, "event": event, "pid": _pid, **fields}
     _pending.extend(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))

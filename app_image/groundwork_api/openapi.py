@@ -8,6 +8,7 @@ from functools import cache
 import orjson
 
 from . import idempotency
+from .access import ADMIN, READ, WRITE
 from .settings import Settings
 from .validation import (
     MAX_DEPTH,
@@ -68,10 +69,12 @@ def _practice_schemas() -> dict[str, dict]:
 
 
 @cache
-def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
+def _document(title: str, version: str, max_body: int, ttl: float, scope_prefix: str) -> dict:
+    read, write, admin = (scope_prefix + name for name in (READ, WRITE, ADMIN))
     heartbeat = {
         "type": "object",
-        "required": ["service", "version", "uptime_s", "status", "database", "cache", "pool"],
+        "required": ["status"],
+        "description": "status only without a token; with a token carrying the admin scope, every field",
         "properties": {
             "service": {"type": "string"},
             "version": {"type": "string"},
@@ -207,12 +210,17 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
             },
             "/heartbeat": {
                 "get": {
-                    "summary": "Service state and a timed database round trip through the pool",
+                    "summary": "Service state from a database round trip through the pool; details for the admin scope",
+                    "description": "Without a token: the status only, from one probe shared by every caller within "
+                    "a second. With a token carrying the admin scope: a fresh probe and every detail (version, "
+                    "latencies, server version, cache, pool).",
+                    "security": [{}, {"bearer": [admin]}],
                     "responses": {
                         "200": {
                             "description": "database reachable (status degraded when the cache is down)",
                             "content": {"application/json": {"schema": heartbeat}},
                         },
+                        "401": _error("a token was sent and is invalid"),
                         "503": {
                             "description": "database unreachable or slower than the deadline",
                             "content": {"application/json": {"schema": heartbeat}},
@@ -223,7 +231,9 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
             "/map": {
                 "post": {
                     "summary": "Store a user's practice data; the version increases on every write",
-                    "security": [{"bearer": []}],
+                    "description": f"Needs the scope {write}. A user's token writes only the user_id equal to its "
+                    f"subject (sub); a token with {admin} writes any.",
+                    "security": [{"bearer": [write]}],
                     "parameters": [key_parameter],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": map_request}}},
                     "responses": {
@@ -239,6 +249,7 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                         },
                         "400": _error("malformed JSON or Idempotency-Key"),
                         "401": _error("missing or invalid token"),
+                        "403": _error(f"the token lacks {write}, or the user_id is another's and it lacks {admin}"),
                         "413": _error("body too large"),
                         "415": _error("not JSON"),
                         "422": _error("fails the schema, or the Idempotency-Key was used with another body"),
@@ -246,14 +257,16 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                             **_error("this token's subject made more writes than the limit allows in the window"),
                             "headers": retry_after,
                         },
-                        "503": _error("database unavailable; nothing was written"),
+                        "503": _error("database or the token issuer's keys unavailable; nothing was written"),
                     },
                 }
             },
             "/map/{user_id}": {
                 "get": {
                     "summary": "A user's stored practice, as the last write answered it; read through the cache",
-                    "security": [{"bearer": []}],
+                    "description": f"Needs the scope {read}. A user's token reads only the user_id equal to its "
+                    f"subject (sub); a token with {admin} reads any.",
+                    "security": [{"bearer": [read]}],
                     "parameters": [user_id_parameter],
                     "responses": {
                         "200": {
@@ -262,16 +275,21 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                             "content": {"application/json": {"schema": record}},
                         },
                         "401": _error("missing or invalid token"),
+                        "403": _error(f"the token lacks {read}, or the user_id is another's and it lacks {admin}"),
                         "404": {**_error("nothing is stored for this user_id"), "headers": x_cache},
                         "422": _error("the user_id breaks the rules of POST /map"),
-                        "503": _error("database unavailable and the cache does not hold the record"),
+                        "503": _error(
+                            "database unavailable and the cache does not hold the record, or the token "
+                            "issuer's keys unavailable"
+                        ),
                     },
                 }
             },
             "/map/{user_id}/summary": {
                 "get": {
                     "summary": "The worker's summary of a user's writes, from the database",
-                    "security": [{"bearer": []}],
+                    "description": f"Needs the scope {read}; the same ownership rule as GET /map/{{user_id}}.",
+                    "security": [{"bearer": [read]}],
                     "parameters": [user_id_parameter],
                     "responses": {
                         "200": {
@@ -279,16 +297,11 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
                             "content": {"application/json": {"schema": summary}},
                         },
                         "401": _error("missing or invalid token"),
+                        "403": _error(f"the token lacks {read}, or the user_id is another's and it lacks {admin}"),
                         "404": _error("the worker has applied no write of this user_id yet"),
                         "422": _error("the user_id breaks the rules of POST /map"),
-                        "503": _error("database unavailable"),
+                        "503": _error("database or the token issuer's keys unavailable"),
                     },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text exposition format"}},
                 }
             },
         },
@@ -296,7 +309,13 @@ def _document(title: str, version: str, max_body: int, ttl: float) -> dict:
 
 
 def document(settings: Settings) -> dict:
-    return _document(settings.service_name, settings.version, settings.max_body_bytes, settings.idempotency_ttl)
+    return _document(
+        settings.service_name,
+        settings.version,
+        settings.max_body_bytes,
+        settings.idempotency_ttl,
+        settings.jwt_scope_prefix,
+    )
 
 
 def docs_page(settings: Settings) -> str:

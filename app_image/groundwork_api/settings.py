@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -12,14 +11,14 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from .token_settings import is_loopback, read_token_settings
+
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-MIN_SECRET_BYTES = 32
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 CORS_DEFAULT_METHODS = ("GET", "POST")
 CORS_DEFAULT_HEADERS = ("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
-LOOPBACK_HOSTS = ("localhost", "::1")
 
 
 class SettingsError(ValueError):
@@ -44,11 +43,17 @@ class Settings:
     """Everything the service reads from its environment."""
 
     database_url: str = field(repr=False)
-    jwt_secret: str = field(repr=False)
+    jwt_issuer: str
+    jwt_audience: tuple[str, ...]
+    """Accepted client ids and audiences: a token's `client_id` and `aud`, where set, must be among them."""
+    jwt_jwks_url: str = ""
+    """The issuer's key set (RS256/ES256); empty: HS256 tokens signed with the secrets below."""
+    jwt_secret: str = field(default="", repr=False)
     jwt_secret_next: str = field(default="", repr=False)
     jwt_secret_previous: str = field(default="", repr=False)
-    jwt_issuer: str
-    jwt_audience: str
+    jwt_scope_prefix: str = ""
+    jwt_user_scope: str = ""
+    jwt_max_lifetime: float = 86400.0
     host: str = "0.0.0.0"  # noqa: S104 - the container's port is the service's only interface
     port: int = 8000
     workers: int = 1
@@ -102,12 +107,6 @@ class _Reader:
         if default is None:
             self.problems.append(f"{name} is missing; it is required")
         return default or ""
-
-    def secret(self, name: str, required: bool = True) -> str:
-        value = self.text(name, None if required else "")
-        if value and len(value.encode()) < MIN_SECRET_BYTES:
-            self.problems.append(f"{name} is too short; allowed: at least {MIN_SECRET_BYTES} bytes")
-        return value
 
     def number(self, name: str, default: float, low: float, high: float, *, integer: bool = False):
         raw = self.env.get(name, "").strip()
@@ -226,15 +225,6 @@ def _read_cors(read: _Reader) -> dict:
     }
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _read_cache(read: _Reader, region: str) -> dict:
     url = read.text("CACHE_URL", "")
     password = read.env.get("CACHE_PASSWORD", "")
@@ -300,11 +290,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         read.problems.append(f"POOL_MIN_SIZE={pool_min} exceeds POOL_MAX_SIZE={pool_max}; allowed: min <= max")
     settings = Settings(
         database_url=database_url,
-        jwt_secret=read.secret("JWT_SECRET"),
-        jwt_secret_next=read.secret("JWT_SECRET_NEXT", required=False),
-        jwt_secret_previous=read.secret("JWT_SECRET_PREVIOUS", required=False),
-        jwt_issuer=read.text("JWT_ISSUER"),
-        jwt_audience=read.text("JWT_AUDIENCE"),
+        **read_token_settings(read),
         host=read.text("HOST", "0.0.0.0"),  # noqa: S104
         port=read.number("PORT", 8000, 1, 65535, integer=True),
         workers=read.number("WORKERS", default_workers(), 1, 64, integer=True),
@@ -319,7 +305,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         **cache,
         subject_rate_limit=read.number("SUBJECT_RATE_LIMIT", 0, 0, 1_000_000, integer=True),
         subject_rate_window_seconds=read.number("SUBJECT_RATE_WINDOW_SECONDS", 60, 1, 86400, integer=True),
-        jwt_leeway=read.number("JWT_LEEWAY", 5.0, 0, 300),
         log_level=read.choice("LOG_LEVEL", "info", LOG_LEVELS),
         access_log=read.flag("ACCESS_LOG", True),
         service_name=read.text("SERVICE_NAME", "groundwork-api"),

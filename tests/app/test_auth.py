@@ -1,8 +1,12 @@
-"""POST /map needs a valid HS256 bearer token; every failure is a 401 that says why and writes nothing."""
+"""POST /map needs a valid HS256 bearer token (the mode without an issuer's key set); every failure is a 401 that says
+why and writes nothing, with the same strictness as issuer tokens: required sub, numeric exp, a maximum lifetime,
+no repeated claims."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
 import uuid
 
@@ -11,6 +15,7 @@ import jwt
 import orjson
 import pytest
 
+from tests.app.issuer import b64
 from tests.conftest import TOKEN_AUDIENCE, TOKEN_ISSUER, TOKEN_SECRET, mint_token
 
 
@@ -19,6 +24,21 @@ def _unsigned(claims: dict) -> str:
         return base64.urlsafe_b64encode(orjson.dumps(data)).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _signed(payload: bytes, **header) -> str:
+    """An HS256 token over the payload exactly as given, signed with the stack's key."""
+    signing_input = f"{b64(orjson.dumps({'alg': 'HS256', 'typ': 'JWT', **header}))}.{b64(payload)}"
+    signature = hmac.new(TOKEN_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def _repeated(name: str, first: object, second: object) -> str:
+    """A token whose payload carries one claim twice: JSON parsers that keep the last value see only `second`."""
+    claims = _claims(sub="tests")
+    claims.pop(name, None)
+    both = f'"{name}":{orjson.dumps(first).decode()},"{name}":{orjson.dumps(second).decode()}'
+    return _signed(orjson.dumps(claims)[:-1] + f",{both}}}".encode())
 
 
 def _claims(**overrides) -> dict:
@@ -39,6 +59,19 @@ BAD_HEADERS = [
     ("wrong issuer", f"Bearer {mint_token(iss='someone-else')}", "issuer"),
     ("wrong audience", f"Bearer {mint_token(aud='other-api')}", "audience"),
     ("no expiry", f"Bearer {jwt.encode(_claims(exp=None), TOKEN_SECRET, algorithm='HS256')}", "exp"),
+    ("exp as a string", f"Bearer {_signed(orjson.dumps(_claims(sub='t', exp=str(int(time.time()) + 300))))}", "number"),
+    ("exp a century ahead", f"Bearer {mint_token(ttl=100 * 365 * 86400)}", "lifetime exceeds the maximum"),
+    ("iat to exp beyond the maximum", f"Bearer {mint_token(iat=int(time.time()) - 86400)}", "lifetime exceeds"),
+    ("nbf in the future", f"Bearer {mint_token(nbf=int(time.time()) + 600)}", "not valid yet"),
+    ("iat in the future", f"Bearer {mint_token(iat=int(time.time()) + 600)}", "issued in the future"),
+    ("no sub", f"Bearer {mint_token(sub=None)}", "lacks the 'sub' claim"),
+    ("empty sub", f"Bearer {mint_token(sub='')}", "'sub' must be a non-empty string"),
+    ("sub a number", f"Bearer {mint_token(sub=7)}", "'sub' must be a non-empty string"),
+    ("sub twice", f"Bearer {_repeated('sub', 'tests', 'victim')}", "repeats the claim 'sub'"),
+    ("exp twice", f"Bearer {_repeated('exp', 1, int(time.time()) + 300)}", "repeats the claim 'exp'"),
+    ("scope twice", f"Bearer {_repeated('scope', '', 'map/admin')}", "repeats the claim 'scope'"),
+    ("jku header", f"Bearer {_signed(orjson.dumps(_claims(sub='t')), jku='http://127.0.0.1:9/keys')}", "'jku'"),
+    ("payload not an object", f"Bearer {_signed(b'[1]')}", "malformed"),
 ]
 
 
@@ -55,6 +88,13 @@ def test_bad_credentials_get_401_and_write_nothing(api, postgres, name, authoriz
     assert _stored(postgres, user_id) == 0
 
 
+def test_a_future_nbf_is_not_called_malformed(api):
+    token = mint_token(nbf=int(time.time()) + 600)
+    response = httpx.get(f"{api.base_url}/map/tests", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "malformed" not in response.json()["error"]["message"]
+
+
 def _stored(postgres, user_id: str) -> int:
     """Rows stored for the user; none when the first requests of a session beat the schema migration."""
     if postgres.query("SELECT to_regclass('user_practice')") == [(None,)]:
@@ -63,10 +103,11 @@ def _stored(postgres, user_id: str) -> int:
 
 
 def test_valid_token_is_accepted(api):
+    user_id = f"auth-ok-{uuid.uuid4()}"
     response = httpx.post(
         f"{api.base_url}/map",
-        json={"user_id": f"auth-ok-{uuid.uuid4()}", "practice": {}},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        json={"user_id": user_id, "practice": {}},
+        headers={"Authorization": f"Bearer {mint_token(sub=user_id)}"},
     )
     assert response.status_code == 201
 
@@ -110,7 +151,7 @@ def test_tokens_signed_with_any_of_the_key_set_are_accepted(rotating_api, postgr
     response = httpx.post(
         f"{rotating_api.base_url}/map",
         json={"user_id": user_id, "practice": {}},
-        headers={"Authorization": f"Bearer {mint_token(secret=key)}"},
+        headers={"Authorization": f"Bearer {mint_token(secret=key, sub=user_id)}"},
     )
     assert response.status_code == status, response.text
     stored = postgres.query("SELECT count(*) FROM user_practice WHERE user_id = %s", (user_id,))

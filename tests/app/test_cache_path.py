@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 from tests.redis_server import RedisServer
 
 
@@ -37,7 +37,7 @@ def worker(postgres, cache, cached_api, start_worker):
 
 @pytest.fixture
 def client(cached_api):
-    headers = {"Authorization": f"Bearer {mint_token()}"}
+    headers = {"Authorization": f"Bearer {admin_token()}"}
     with httpx.Client(base_url=cached_api.base_url, timeout=10, headers=headers) as http:
         yield http
 
@@ -186,10 +186,10 @@ def test_a_cache_outage_degrades_reads_and_delays_events_but_loses_nothing(clien
 
 
 def test_heartbeat_says_off_and_ok_without_a_cache(api):
-    body = httpx.get(f"{api.base_url}/heartbeat").json()
+    body = httpx.get(f"{api.base_url}/heartbeat", headers={"Authorization": f"Bearer {admin_token()}"}).json()
     assert body["status"] == "ok"
     assert body["cache"] == {"ok": False, "state": "off", "latency_ms": None}
-    token = {"Authorization": f"Bearer {mint_token()}"}
+    token = {"Authorization": f"Bearer {admin_token()}"}
     user_id = _user()
     written = httpx.post(f"{api.base_url}/map", json={"user_id": user_id, "practice": {}}, headers=token)
     read = httpx.get(f"{api.base_url}/map/{user_id}", headers=token)

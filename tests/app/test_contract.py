@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def _write(client, user_id: str, practice: dict) -> httpx.Response:
     return client.post(
         "/map",
         json={"user_id": user_id, "practice": practice},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
     )
 
 
@@ -31,8 +31,8 @@ def test_livez_answers_ok_without_touching_the_database(client):
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_heartbeat_reports_service_database_and_pool(client):
-    response = client.get("/heartbeat")
+def test_heartbeat_reports_service_database_and_pool_to_the_admin_scope(client):
+    response = client.get("/heartbeat", headers={"Authorization": f"Bearer {admin_token()}"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["service"] == "groundwork-api"
@@ -125,7 +125,7 @@ def test_openapi_document_and_docs_page(client):
     spec = client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) >= {"/livez", "/heartbeat", "/map"}
-    assert spec["paths"]["/map"]["post"]["security"] == [{"bearer": []}]
+    assert spec["paths"]["/map"]["post"]["security"] == [{"bearer": ["map/write"]}]
     page = client.get("/docs")
     assert page.status_code == 200
     assert "/openapi.json" in page.text

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 
 MARKER = "exact-"
 
@@ -46,7 +46,7 @@ def _post(client, body: bytes) -> httpx.Response:
     return client.post(
         "/map",
         content=body,
-        headers={"Authorization": f"Bearer {mint_token()}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"},
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 
 MARKER = "hostile-"
 
@@ -75,11 +75,11 @@ def _hostile_rows(postgres) -> int:
 @pytest.mark.parametrize(("name", "body", "status", "code"), CASES, ids=[case[0] for case in CASES])
 def test_bad_body_is_refused_with_a_json_error_and_nothing_written(client, postgres, name, body, status, code):
     client.post(
-        "/map", json={"user_id": "warm-up", "practice": {}}, headers={"Authorization": f"Bearer {mint_token()}"}
+        "/map", json={"user_id": "warm-up", "practice": {}}, headers={"Authorization": f"Bearer {admin_token()}"}
     )
     before = _hostile_rows(postgres)
     response = client.post(
-        "/map", content=body, headers={"Authorization": f"Bearer {mint_token()}", "Content-Type": "application/json"}
+        "/map", content=body, headers={"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"}
     )
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -91,7 +91,7 @@ def test_bad_body_is_refused_with_a_json_error_and_nothing_written(client, postg
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_non_json_content_type_gets_415(client, content_type):
-    headers = {"Authorization": f"Bearer {mint_token()}"}
+    headers = {"Authorization": f"Bearer {admin_token()}"}
     if content_type:
         headers["Content-Type"] = content_type
     response = client.post("/map", content=b'{"user_id": "a", "practice": {}}', headers=headers)
@@ -101,7 +101,7 @@ def test_non_json_content_type_gets_415(client, content_type):
 
 def test_declared_oversize_is_refused_before_the_body_is_read(api):
     """A client that announces 10 MiB and sends nothing is answered at once, not after reading the body."""
-    token = mint_token()
+    token = admin_token()
     with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
         sock.sendall(
             b"POST /map HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -125,7 +125,7 @@ def test_streamed_oversize_without_length_is_cut_off(client):
     response = client.post(
         "/map",
         content=chunks(),
-        headers={"Authorization": f"Bearer {mint_token()}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"},
     )
     assert response.status_code == 413
 
@@ -143,7 +143,7 @@ def test_arbitrary_json_never_gets_a_server_error(client, document):
     response = client.post(
         "/map",
         content=json.dumps(document).encode(),
-        headers={"Authorization": f"Bearer {mint_token()}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"},
     )
     assert response.status_code < 500, response.text
     assert response.status_code in (200, 201) or "error" in response.json()

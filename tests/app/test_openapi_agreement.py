@@ -16,7 +16,7 @@ from groundwork_api.errors import ApiError
 from groundwork_api.settings import Settings
 from groundwork_api.validation import parse_map_request
 
-SETTINGS = Settings(database_url="postgresql://db/app", jwt_secret="s" * 32, jwt_issuer="i", jwt_audience="a")
+SETTINGS = Settings(database_url="postgresql://db/app", jwt_secret="s" * 32, jwt_issuer="i", jwt_audience=("a",))
 
 
 def _validator() -> Draft202012Validator:

@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 from tests.harness import PgBouncer, Postgres
 
 REQUESTS = 200
@@ -36,7 +36,7 @@ class BackendSampler(threading.Thread):
 
 
 async def _burst(base_url: str, run_id: str) -> list[tuple[str, httpx.Response]]:
-    token = mint_token()
+    token = admin_token()
     limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
 

@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 from tests.harness import APP_DIR, PgBouncer, Postgres
 
 sys.path.insert(0, str(APP_DIR))
@@ -64,15 +64,20 @@ def _write(app, user_id: str) -> httpx.Response:
     return httpx.post(
         f"{app.base_url}/map",
         json={"user_id": user_id, "practice": {"k": 1}},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
         timeout=30,
     )
+
+
+def _heartbeat(app, timeout: float = 5) -> httpx.Response:
+    """A heartbeat with every detail, from a fresh probe (the admin scope's), not the one shared for a second."""
+    return httpx.get(f"{app.base_url}/heartbeat", headers={"Authorization": f"Bearer {admin_token()}"}, timeout=timeout)
 
 
 def _wait_healthy(app, timeout: float = 15) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if httpx.get(f"{app.base_url}/heartbeat", timeout=10).status_code == 200:
+        if _heartbeat(app, timeout=10).status_code == 200:
             return time.monotonic() - started
         time.sleep(0.05)
     raise AssertionError(f"heartbeat did not recover within {timeout} s")
@@ -85,7 +90,7 @@ def test_stopped_database_gives_bounded_503_then_recovers(own_database, start_ap
     assert _write(app, "before-stop").status_code == 201
 
     server.stop("fast")
-    heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+    heartbeat, took = _timed(lambda: _heartbeat(app, timeout=30))
     assert heartbeat.status_code == 503
     assert took < DEADLINE + SLACK, f"heartbeat took {took:.2f} s"
     body = heartbeat.json()
@@ -111,9 +116,9 @@ def test_stopped_database_gives_bounded_503_then_recovers(own_database, start_ap
 def test_paused_database_cannot_hang_a_request(own_database, start_app, path):
     server, bouncer = own_database
     app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
-    assert httpx.get(f"{app.base_url}/heartbeat").status_code == 200
+    assert _heartbeat(app).status_code == 200
     with paused(server):
-        heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+        heartbeat, took = _timed(lambda: _heartbeat(app, timeout=30))
         assert heartbeat.status_code == 503
         assert took < DEADLINE + SLACK, f"heartbeat took {took:.2f} s"
         write, took = _timed(lambda: _write(app, "while-paused"))
@@ -129,7 +134,7 @@ def test_starts_without_a_database_and_connects_when_it_appears(own_database, st
     server.stop("fast")
     app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
     assert httpx.get(f"{app.base_url}/livez").status_code == 200
-    heartbeat, took = _timed(lambda: httpx.get(f"{app.base_url}/heartbeat", timeout=30))
+    heartbeat, took = _timed(lambda: _heartbeat(app, timeout=30))
     assert heartbeat.status_code == 503
     assert took < DEADLINE + SLACK
 

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 from tests.harness import APP_DIR, ROOT
 
 EXAMPLES_PER_OPERATION = 100
@@ -38,7 +38,7 @@ def api_behind_pgbouncer(pgbouncer, session_redis, start_app, start_worker):
     """The whole backend: the API behind PgBouncer with the cache, and a worker keeping the summaries."""
     app = start_app(pgbouncer.url(), WORKERS="2", CACHE_URL=session_redis.url, CACHE_PASSWORD=session_redis.password)
     start_worker(pgbouncer.url(), session_redis)
-    headers = {"Authorization": f"Bearer {mint_token()}"}
+    headers = {"Authorization": f"Bearer {admin_token()}"}
     seeded = httpx.post(f"{app.base_url}/map", json={"user_id": SEEDED_USER, "practice": {}}, headers=headers)
     assert seeded.status_code in (200, 201), seeded.text
     deadline = time.monotonic() + 20
@@ -72,7 +72,7 @@ def test_schemathesis_finds_no_disagreement_between_the_document_and_the_app(api
     ]
     env = {
         **os.environ,
-        "GROUNDWORK_CONTRACT_TOKEN": mint_token(ttl=900),
+        "GROUNDWORK_CONTRACT_TOKEN": admin_token(ttl=900),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(APP_DIR)]),
         "SCHEMATHESIS_HOOKS": "tests.app.schemathesis_hooks",
         # Hypothesis keeps its example database out of the repository.

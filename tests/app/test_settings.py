@@ -212,3 +212,61 @@ def test_each_cache_and_limit_mistake_is_named_without_secrets(change, expected)
         load({**GOOD, **change})
     assert expected in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+OIDC = {
+    "DATABASE_URL": "postgresql://app:pw@db:5432/app",
+    "JWT_JWKS_URL": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json",
+    "JWT_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool",
+    "JWT_AUDIENCE": "app-client, machine-client",
+}
+
+
+def test_an_issuer_key_set_needs_no_secret_and_lists_its_clients():
+    settings = load({**OIDC, "JWT_SCOPE_PREFIX": "groundwork/", "JWT_USER_SCOPE": "aws.cognito.signin.user.admin"})
+    assert settings.jwt_jwks_url == OIDC["JWT_JWKS_URL"]
+    assert settings.jwt_secret == ""
+    assert settings.jwt_audience == ("app-client", "machine-client")
+    assert settings.jwt_scope_prefix == "groundwork/"
+    assert settings.jwt_user_scope == "aws.cognito.signin.user.admin"
+    assert settings.jwt_max_lifetime == 86400
+    assert settings.jwt_leeway == 5
+
+
+def test_loopback_key_sets_may_use_http():
+    assert load({**OIDC, "JWT_JWKS_URL": "http://127.0.0.1:5000/pool/.well-known/jwks.json"}).jwt_jwks_url
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"JWT_SECRET": "s" * 32}, "JWT_SECRET is set with JWT_JWKS_URL; allowed: one of the two"),
+        ({"JWT_SECRET_NEXT": "n" * 32}, "JWT_SECRET_NEXT is set with JWT_JWKS_URL"),
+        ({"JWT_JWKS_URL": "http://idp.example.com/jwks.json"}, "uses http:// for a host that is not loopback"),
+        ({"JWT_JWKS_URL": "ftp://idp.example.com/jwks.json"}, "is not an address; allowed: https://"),
+        ({"JWT_JWKS_URL": "https://user@idp.example.com/jwks"}, "is not an address"),
+        ({"JWT_JWKS_URL": "https://idp:port/jwks"}, "is not an address"),
+        ({"JWT_AUDIENCE": ""}, "JWT_AUDIENCE is missing"),
+        ({"JWT_AUDIENCE": " , "}, "JWT_AUDIENCE lists no value"),
+        ({"JWT_SCOPE_PREFIX": "has space/"}, "JWT_SCOPE_PREFIX='has space/' has a character a scope cannot hold"),
+        ({"JWT_USER_SCOPE": 'quo"te'}, "JWT_USER_SCOPE='quo\"te' has a character"),
+        ({"JWT_MAX_LIFETIME": "10"}, "JWT_MAX_LIFETIME='10' is out of range; allowed: 60 to 604800"),
+        ({"JWT_LEEWAY": "3600"}, "JWT_LEEWAY='3600' is out of range; allowed: 0 to 300"),
+    ],
+)
+def test_each_token_mistake_is_named_with_what_is_allowed(change, expected):
+    with pytest.raises(SettingsError) as caught:
+        load({**OIDC, **change})
+    assert expected in str(caught.value)
+
+
+def test_without_a_key_set_the_hs256_secret_is_required():
+    with pytest.raises(SettingsError) as caught:
+        load({**GOOD, "JWT_SECRET": ""})
+    assert "JWT_SECRET is missing; it is required unless JWT_JWKS_URL names the issuer's key set" in str(caught.value)
+
+
+def test_secrets_are_never_echoed_in_token_problems():
+    with pytest.raises(SettingsError) as caught:
+        load({**OIDC, "JWT_SECRET": "hunter2-" * 5})
+    assert "hunter2" not in str(caught.value)

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token
 
 IN_FLIGHT = 8
 
@@ -24,7 +24,7 @@ def _write(app, n: int) -> httpx.Response:
     return httpx.post(
         f"{app.base_url}/map",
         json={"user_id": f"in-flight-{app.port}", "practice": {"n": n}},
-        headers={"Authorization": f"Bearer {mint_token()}"},
+        headers={"Authorization": f"Bearer {admin_token()}"},
         timeout=30,
     )
 

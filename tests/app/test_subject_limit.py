@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import mint_token
+from tests.app.tokens import admin_token, user_token
 
 LIMIT = 4
 
@@ -35,9 +35,8 @@ def _post(app, token: str, user_id: str, n: int) -> httpx.Response:
 
 
 def test_the_limit_is_shared_by_two_processes_and_says_when_to_retry(two_apis, postgres):
-    subject = f"sub-{uuid.uuid4()}"
-    token = mint_token(sub=subject)
     user_id = f"limited-{uuid.uuid4()}"
+    token = user_token(user_id)
     answers = [_post(two_apis[n % 2], token, user_id, n) for n in range(LIMIT + 2)]
     assert [a.status_code for a in answers] == [201, 200, 200, 200, 429, 429], [a.text for a in answers]
     for refused in answers[LIMIT:]:
@@ -50,19 +49,29 @@ def test_the_limit_is_shared_by_two_processes_and_says_when_to_retry(two_apis, p
 
 
 def test_other_subjects_and_reads_are_not_limited(two_apis):
-    token = mint_token(sub=f"sub-{uuid.uuid4()}")
     user_id = f"limited-{uuid.uuid4()}"
+    token = user_token(user_id)
     for n in range(LIMIT + 1):
         _post(two_apis[0], token, user_id, n)
-    other = _post(two_apis[1], mint_token(sub=f"sub-{uuid.uuid4()}"), user_id, 99)
+    other = _post(two_apis[1], admin_token(sub=f"admin-{uuid.uuid4()}"), user_id, 99)
     assert other.status_code == 200, other.text
     read = httpx.get(f"{two_apis[1].base_url}/map/{user_id}", headers={"Authorization": f"Bearer {token}"})
     assert read.status_code == 200
     assert read.json()["practice"] == {"n": 99}
 
 
-def test_tokens_without_a_subject_share_one_count(two_apis):
-    token = mint_token(sub=None)
-    user_id = f"anonymous-{uuid.uuid4()}"
-    statuses = [_post(two_apis[n % 2], token, user_id, n).status_code for n in range(LIMIT + 1)]
-    assert statuses == [201, 200, 200, 200, 429]
+def test_an_admin_writing_for_many_users_has_one_count(two_apis):
+    """The limit counts the token's subject, not the user_id written: spreading writes over users escapes nothing."""
+    token = admin_token(sub=f"admin-{uuid.uuid4()}")
+    statuses = [_post(two_apis[n % 2], token, f"spread-{uuid.uuid4()}", n).status_code for n in range(LIMIT + 1)]
+    assert statuses == [201, 201, 201, 201, 429]
+
+
+def test_refused_writes_to_another_user_count_against_the_subject(two_apis, postgres):
+    """Probing other users' records costs the prober's own allowance, and writes nothing."""
+    own = f"limited-{uuid.uuid4()}"
+    token = user_token(own)
+    refused = [_post(two_apis[n % 2], token, f"victim-{uuid.uuid4()}", n).status_code for n in range(LIMIT)]
+    assert refused == [403] * LIMIT
+    assert _post(two_apis[0], token, own, 0).status_code == 429
+    assert postgres.query("SELECT count(*) FROM user_practice WHERE user_id = %s", (own,)) == [(0,)]
