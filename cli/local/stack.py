@@ -7,12 +7,10 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,13 +19,12 @@ from typing import Any
 
 from cli.core.errors import ConfigError
 from cli.core.files import write_private
-from cli.local import adapters, nginx, planner, scheduler, supervisor, tls
-from cli.local.api import INHERITED, image_command
+from cli.local import adapters, nginx, object_sync, planner, realisers, scheduler, supervisor, tls
+from cli.local.api import image_command
 from cli.local.binaries import pgbouncer_bin, postgres_bin
-from cli.local.cache import CacheService, redis_bin
-from cli.local.postgres import Cluster, Pooler
+from cli.local.cache import redis_bin
+from cli.local.postgres import Cluster
 from cli.local.processes import (
-    ServiceFailed,
     free_ports,
     ours,
     read_pid,
@@ -37,14 +34,7 @@ from cli.local.processes import (
     stop_pid,
 )
 from cli.local.services import (
-    ApiService,
-    BucketService,
-    DatabaseService,
-    PoolerService,
-    SchedulerService,
     Service,
-    TaskService,
-    TlsService,
     check_ports,
     moto_server_bin,
 )
@@ -220,175 +210,18 @@ class LocalStack:
             yield
 
     def services(self) -> list[Service]:
-        """The services in start order, each configured from the plan (the bucket endpoint is independent)."""
-        spec = self.spec()
-        ports = self._state()["ports"]
-        keys = self._secrets()
-        randoms = keys["randoms"]
-        logs = self.root / "logs"
-        files = tls.TlsFiles(self.root / "tls")
-        database = spec["database"]
-        parameters = database["parameters"]
-        pool = spec["pooler"]
-        credentials = json.loads(adapters.fill(spec["secrets"][pool["credentials_secret"]], randoms))
-        app_database = credentials.get("dbname") or spec["exports"].get("database_name", "")
-        # The declared database: the roles and the database itself come from the program's objects, not from here.
-        cluster = Cluster(
-            base=self.root / "postgres",
-            port=ports["postgres"],
-            superuser_password=keys["postgres_password"],
-            app_database=app_database,
-        )
-        conf, hba = _postgres_config(parameters)
-        db_service = DatabaseService(
-            "postgres", [ports["postgres"]], cluster.log, cluster=cluster, conf=conf, hba=hba,
-            tls=(files.server_cert, files.server_key),
-        )  # fmt: skip
-        cluster.prepare = db_service.configure
-        max_connections = int(parameters.get("max_connections", DEFAULT_MAX_CONNECTIONS))
-        pooler = Pooler(
-            base=self.root / "pgbouncer",
-            port=ports["pgbouncer"],
-            cluster=cluster,
-            pool_size=max(1, max_connections * pool["max_connections_percent"] // 100),
-            query_wait_timeout=pool["borrow_timeout"],
-            user=credentials["username"],
-            password=credentials["password"],
-            database=app_database,
-            client_idle_timeout=pool["idle_client_timeout"],
-            tls=(files.server_cert, files.server_key, files.ca_cert) if pool["require_tls"] else None,
-        )
-        api = spec["api"]
-        cache_passwords = self._cache_passwords(keys)
-
-        def environment(task: dict) -> dict[str, str]:
-            """What the task's container gets: its environment and secrets, through the adapters."""
-            env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
-            # The image's `python` is this interpreter, which has the image's requirements installed.
-            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-            env["PYTHONUNBUFFERED"] = "1"
-            env.update(task["environment"])
-            for name, value_from in task["secrets"].items():
-                env[name] = adapters.secret_value(value_from, spec["secrets"], randoms)
-            if "DATABASE_URL" in env:
-                env["DATABASE_URL"] = adapters.database_url(
-                    env["DATABASE_URL"], port=ports["pgbouncer"], ca_file=files.ca_cert
-                )
-            env = adapters.iam_database_auth(env, credentials["password"])
-            if spec["cache"] and "CACHE_URL" in env:
-                env["CACHE_URL"] = adapters.cache_url(
-                    env["CACHE_URL"], declared_port=spec["cache"]["port"], port=ports["cache"]
-                )
-                password = cache_passwords.get(env.get("CACHE_USERNAME") or "default", "")
-                env = adapters.iam_cache_auth(env, password, files.ca_cert)
-            return adapters.cloud_metrics(env)
-
-        env = adapters.task_port(environment(api), api["port"], ports["api"])
-        command = [*(api.get("entry_point") or []), *(api.get("command") or [])] or None
-        lb = spec["load_balancer"]
+        """The services in start order, each realised from the plan by its concern's realiser."""
         state = self._state()
-        applied_buckets = state.get("applied", {}).get("s3_buckets", {})
-        buckets = BucketService(
-            "s3",
-            [ports["s3"]],
-            logs / "s3.log",
-            pidfile=self.root / "run" / "s3.pid",
-            marker=f"cli.local.s3server -H 127.0.0.1 -p {ports['s3']}",
-            buckets=spec["buckets"],
-            region=spec["exports"].get("region", "us-east-1"),
-            tls=files,
+        return realisers.realise(
+            realisers.Realisation(
+                root=self.root,
+                project_dir=self.project_dir,
+                spec=self.spec(),
+                ports=state["ports"],
+                keys=self._secrets(),
+                applied=state.get("applied", {}),
+            )
         )
-        buckets.changed = {n for n, fp in buckets.fingerprints().items() if applied_buckets.get(n) != fp}
-        app_dir = self.project_dir / "app_image"
-        api_service = ApiService(
-            "api",
-            [ports["api"]],
-            logs / "api.log",
-            pidfile=self.root / "run" / "api.pid",
-            marker="groundwork_api",
-            app_dir=app_dir,
-            env=env,
-            command=command,
-        )
-        tasks: list[Service] = [api_service]
-        for worker in spec["workers"]:
-            argv = [*(worker["entry_point"] or []), *(worker["command"] or [])] or image_command(app_dir)
-            tasks.append(
-                TaskService(
-                    worker["service"],
-                    [],
-                    logs / f"{worker['service']}.log",
-                    pidfile=self.root / "run" / f"{worker['service']}.pid",
-                    marker=" ".join(argv),
-                    app_dir=app_dir,
-                    env=environment(worker),
-                    command=argv,
-                )
-            )
-        if spec["schedules"]:
-            targets = {job["service"] for job in spec["schedules"]}
-            tasks.append(
-                SchedulerService(
-                    "scheduler",
-                    [],
-                    logs / "scheduler.log",
-                    pidfile=self.root / "run" / "scheduler.pid",
-                    marker=f"{scheduler.MARKER} --root {self.root}",
-                    root=self.root,
-                    schedules=spec["schedules"],
-                    tasks={
-                        t.name: {"env": t.env, "app_dir": str(t.app_dir), "argv": t.argv()}
-                        for t in tasks
-                        if t.name in targets
-                    },
-                )
-            )
-        cache = []
-        if spec["cache"]:
-            cache.append(
-                CacheService(
-                    "cache",
-                    [ports["cache"]],
-                    self.root / "cache" / "redis.log",
-                    base=self.root / "cache",
-                    cache=spec["cache"],
-                    passwords=cache_passwords,
-                    files=files,
-                )
-            )
-        return [
-            db_service,
-            PoolerService("pgbouncer", [ports["pgbouncer"]], pooler.log, pooler=pooler),
-            *cache,
-            *tasks,
-            TlsService(
-                "tls",
-                [ports["http"], ports["https"]],
-                self.root / "nginx" / "error.log",
-                base=self.root / "nginx",
-                files=files,
-                upstream_port=ports["api"],
-                load_balancer=lb,
-                rate_limit=(spec["firewall"] or {}).get("rate"),
-                names=tuple(spec["certificate"]["names"]),
-            ),
-            buckets,
-        ]
-
-    def _cache_passwords(self, keys: dict) -> dict[str, str]:
-        """Each cache user's password by user name: its declared one, or the stack's own for an IAM user."""
-        cache = self.spec()["cache"]
-        if not cache:
-            return {}
-        passwords = {}
-        for user in cache["users"]:
-            if user["auth"] == "iam":
-                passwords[user["name"]] = keys["cache_passwords"][user["id"]]
-            elif user["passwords"]:
-                passwords[user["name"]] = adapters.fill(user["passwords"][0], keys["randoms"])
-        if not cache["users"] and cache["auth_token"]:
-            passwords["default"] = adapters.fill(cache["auth_token"], keys["randoms"])
-        return passwords
 
     def service_names(self) -> list[str]:
         """The services the plan asks for, in start order."""
@@ -466,7 +299,7 @@ class LocalStack:
     def object_changes(self) -> dict[str, list[str]]:
         """Database objects to apply (new or changed declarations) and to forget or remove, by URN."""
         applied = self._state().get("applied", {}).get("objects", {}) if self.exists() else {}
-        declared = {o["urn"]: _object_fingerprint(o) for o in self.spec()["objects"]}
+        declared = {o["urn"]: object_sync.fingerprint(o) for o in self.spec()["objects"]}
         return {
             "apply": [urn for urn, fp in declared.items() if applied.get(urn, {}).get("fp") != fp],
             "remove": [urn for urn in applied if urn not in declared],
@@ -586,88 +419,12 @@ class LocalStack:
     def _apply_objects(self, cluster: Cluster) -> dict[str, Any]:
         """The program's roles, databases, grants and default privileges as SQL, as the master user."""
         changes = self.object_changes()
-        report: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
         if not changes["apply"] and not changes["remove"]:
-            return report  # nothing to connect for
-        import psycopg
-
-        from cli.local import objects
-
-        spec = self.spec()
-        keys = self._secrets()
-        master = spec["database"]["master_username"]
-        self._ensure_master(cluster, master, keys["master_password"])
+            return {"applied": [], "forgotten": [], "removed": []}  # nothing to connect for
         state = self._state()
-        applied = state.setdefault("applied", {}).setdefault("objects", {})
-        declared = {o["urn"]: o for o in spec["objects"]}
-        roles: set[str] = set()
-        connections: dict[str | None, Any] = {}
-
-        def connect(database: str | None):
-            if database not in connections:
-                url = cluster.url(superuser=True, database=database or "postgres")
-                url = url.replace("postgres:", f"{master}:", 1).replace(
-                    keys["postgres_password"], keys["master_password"]
-                )
-                connections[database] = psycopg.connect(url, autocommit=True, connect_timeout=5)
-            return connections[database]
-
-        try:
-            for urn in changes["remove"]:
-                old = applied.pop(urn)
-                if old.get("retain_on_delete"):
-                    report["forgotten"].append(urn)
-                    continue
-                for database, statement in objects.removal(old["kind"], old["inputs"], master):
-                    connect(database).execute(statement)
-                report["removed"].append(urn)
-            for urn in changes["apply"]:
-                item = declared[urn]
-                inputs = adapters.fill(item["inputs"], keys["randoms"])
-                created = urn in applied or (item["kind"] in ("Role", "Database") and self._exists(connect, item))
-                for database, statement in objects.statements(item["kind"], inputs, master, created=created):
-                    connect(database).execute(statement)
-                role = objects.affected_role(item["kind"], inputs)
-                if role:
-                    roles.add(role)
-                applied[urn] = {
-                    "fp": _object_fingerprint(item),
-                    "kind": item["kind"],
-                    "inputs": item["inputs"],
-                    "retain_on_delete": item["retain_on_delete"],
-                }
-                report["applied"].append(urn)
-                self._save_state(state)
-            for role in roles:
-                connect(None).execute(adapters.end_sessions_sql(), (role,))
-        except psycopg.Error as error:
-            raise ServiceFailed(
-                f"the program's database objects failed as SQL: {error}",
-                hint="the same statement would fail in the cloud step; fix the declaration in the program",
-            ) from None
-        finally:
-            for conn in connections.values():
-                conn.close()
-        self._save_state(state)
-        return report
-
-    @staticmethod
-    def _exists(connect, item: dict) -> bool:
-        name = item["inputs"]["name"]
-        table, column = ("pg_roles", "rolname") if item["kind"] == "Role" else ("pg_database", "datname")
-        return connect(None).execute(f"SELECT 1 FROM {table} WHERE {column} = %s", (name,)).fetchone() is not None  # noqa: S608 - fixed names
-
-    def _ensure_master(self, cluster: Cluster, master: str, password: str) -> None:
-        """The RDS master user: may create databases and roles, is not a superuser."""
-        from psycopg import sql
-
-        with cluster.connect() as conn:
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (master,)).fetchone() is None:
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
-                        sql.Identifier(master), sql.Literal(password)
-                    )
-                )
+        return object_sync.apply(
+            cluster, self.spec(), self._secrets(), state, changes, save=lambda: self._save_state(state)
+        )
 
     def stop_all(self) -> None:
         for service in reversed(self.services()):
@@ -803,39 +560,6 @@ def _converge(service: Service, before: ServiceState) -> None:
         service.start()
     elif before.action == "update":
         service.update()
-
-
-def _object_fingerprint(item: dict) -> str:
-    inputs = {k: v for k, v in item["inputs"].items() if k not in item["ignore_changes"]}
-    return hashlib.sha256(json.dumps([item["kind"], inputs], sort_keys=True).encode()).hexdigest()[:16]
-
-
-_RDS_ONLY = ("rds.", "rdsutils.", "pgaudit.", "shared_preload_libraries")
-"""Parameters of RDS's own extensions or libraries this machine does not have."""
-
-
-def _postgres_config(parameters: dict[str, str]) -> tuple[str, str]:
-    """groundwork.conf from the parameter group (and TLS), and pg_hba.conf (TLS only when rds.force_ssl is 1)."""
-    lines = [
-        "ssl = on",
-        "ssl_cert_file = 'server.crt'",
-        "ssl_key_file = 'server.key'",
-        "ssl_min_protocol_version = 'TLSv1.2'",
-        # Crash recovery syncs the data directory with one syncfs() instead of an fsync per file (seconds here).
-        "recovery_init_sync_method = 'syncfs'",
-    ]
-    for name, value in sorted(parameters.items()):
-        if name.startswith(_RDS_ONLY) or not re.fullmatch(r"[a-z_][a-z0-9_.]*", name):
-            continue
-        lines.append(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'")
-    force_ssl = parameters.get("rds.force_ssl") == "1"
-    kind = "hostssl" if force_ssl else "host"
-    hba = f"local all all scram-sha-256\n{kind} all all 127.0.0.1/32 scram-sha-256\n"
-    # The bootstrap superuser's base backups of the local WAL archive (cli/local/wal_archive.py).
-    hba += f"{kind} replication postgres 127.0.0.1/32 scram-sha-256\n"
-    if force_ssl:
-        hba += "hostnossl all all 127.0.0.1/32 reject\n"
-    return "\n".join(lines) + "\n", hba
 
 
 def stack_for(project_dir: Path) -> LocalStack:

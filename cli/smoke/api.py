@@ -34,12 +34,16 @@ def _json(body: bytes) -> Any:
 
 
 def judge_heartbeat(status: int, body: bytes) -> Verdict:
-    """200 with `status: ok` (or `degraded`: the cache is down, the service works) and a database round trip."""
+    """200 with `status: ok` (or `degraded`: the cache is down, the service works) and, when the token may see
+    them, the details of a successful database round trip."""
     if status != 200:
         return http_status(status), _snippet(body), None
     doc = _json(body)
     if not isinstance(doc, dict) or doc.get("status") not in HEALTHY:
         return WRONG_BODY, "heartbeat is not a JSON object with status 'ok' or 'degraded': " + _snippet(body), None
+    if "database" not in doc:
+        # The public answer (no admin token): the status alone, from the service's own shared database probe.
+        return None, "", None
     database = doc.get("database")
     latency = database.get("latency_ms") if isinstance(database, dict) else None
     if not isinstance(latency, int | float) or not database.get("ok"):
@@ -69,7 +73,11 @@ class ApiPlan:
         self._redact = Redactor(self.token)
         self._host = parts.netloc
         self._prefix = parts.path.rstrip("/")
-        self._heartbeat = build_request("GET", self._prefix + "/heartbeat", self._host, {"Accept": "application/json"})
+        heartbeat_headers = {"Accept": "application/json"}
+        if self.token:
+            # With a token the heartbeat reports its database round trip; without one, only the status.
+            heartbeat_headers["Authorization"] = f"Bearer {self.token}"
+        self._heartbeat = build_request("GET", self._prefix + "/heartbeat", self._host, heartbeat_headers)
         self._write_headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",

@@ -17,7 +17,7 @@ from tests.conftest import mint_token
 @pytest.fixture
 def service(postgres, start_app) -> ApiTarget:
     app = start_app(postgres.url())
-    return ApiTarget(base_url=app.base_url, token=mint_token())
+    return ApiTarget(base_url=app.base_url, token=mint_token(scope="map/admin"))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def archived(scratch: Path) -> Iterator[Postgres]:
 @pytest.fixture
 def api(archived: Postgres, start_app) -> ApiTarget:
     app = start_app(archived.url())
-    return ApiTarget(base_url=app.base_url, token=mint_token())
+    return ApiTarget(base_url=app.base_url, token=mint_token(scope="map/admin"))
 
 
 def _segments(server: Postgres) -> list[Path]:

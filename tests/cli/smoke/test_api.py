@@ -22,7 +22,9 @@ def _writes(postgres, run_id):
 
 
 def test_200_requests_pass_and_every_write_is_in_the_database(api, postgres):
-    report = run_smoke(from_url(api.base_url, token=mint_token(), expect_redirect=False), SmokeOptions(gates=UNTIMED))
+    report = run_smoke(
+        from_url(api.base_url, token=mint_token(scope="map/admin"), expect_redirect=False), SmokeOptions(gates=UNTIMED)
+    )
     assert report.passed, (report.to_json()["gates"], report.failure_examples())
     assert report.overall.requests == 200
     assert report.overall.failures == {}
@@ -49,7 +51,7 @@ def test_read_only_makes_no_writes(api, postgres):
 
 
 def test_a_token_from_another_secret_fails_every_write_with_401(api):
-    token = mint_token(secret="another-secret-" + "y" * 40)
+    token = mint_token(scope="map/admin", secret="another-secret-" + "y" * 40)
     report = run_smoke(from_url(api.base_url, token=token, expect_redirect=False), SmokeOptions(requests=20))
     assert report.overall.failures == {"http_401": 10}
     assert "token signature is invalid" in report.failure_examples()["http_401"][0]
@@ -58,7 +60,7 @@ def test_a_token_from_another_secret_fails_every_write_with_401(api):
 
 def test_through_a_network_profile_the_latency_carries_the_profile(api):
     profile = Profile(name="slow-link", description="test", rtt_ms=40, down_kbps=20000, up_kbps=20000)
-    target = from_url(api.base_url, token=mint_token(), expect_redirect=False)
+    target = from_url(api.base_url, token=mint_token(scope="map/admin"), expect_redirect=False)
     report = run_smoke(target, SmokeOptions(requests=40, profile=profile, seed=1, gates=UNTIMED))
     assert report.passed, report.failure_examples()
     assert report.overall.percentiles_ms[50] >= 40
@@ -71,7 +73,7 @@ def direct_api(postgres, start_app):
 
 
 def test_the_command_writes_every_output_format(infra, direct_api, tmp_path):
-    token = mint_token()
+    token = mint_token(scope="map/admin")
     junit, html = tmp_path / "smoke.xml", tmp_path / "smoke.html"
     result = infra(
         "smoke", "--url", direct_api.base_url, "--token", token, "--junit", str(junit), "--html", str(html), "--json",
