@@ -19,6 +19,7 @@ from botocore.exceptions import (
 from cli.core.errors import OperationFailed
 from cli.verify import (
     alarms,
+    background_worker,
     buckets,
     cache,
     certificate,
@@ -57,7 +58,7 @@ FAMILIES: tuple[Family, ...] = (
     (buckets.FAMILY, buckets.verify),
     (secrets.FAMILY, secrets.verify),
     (cache.FAMILY, cache.verify),
-    (cache.WORKER_FAMILY, cache.verify_worker),
+    (background_worker.FAMILY, background_worker.verify),
     (firewall.FAMILY, firewall.verify),
 )
 """Every family, in the order the report lists them."""

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.local.processes import free_port, pid_alive
+from cli.smoke.token import mint_token
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
@@ -86,8 +87,11 @@ def test_up_again_changes_nothing(first_up, local_dir):
 def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
     out = _outputs(local_dir)
     with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
-        heartbeat = client.get(f"{out['service_url']}/heartbeat")
-        assert heartbeat.status_code == 200
+        public = client.get(f"{out['service_url']}/heartbeat")
+        assert public.status_code == 200
+        assert set(public.json()) == {"status"}, "the public heartbeat discloses only its status"
+        operator = mint_token(out["jwt_secret"], issuer=out["jwt_issuer"], audience=out["jwt_audience"])
+        heartbeat = client.get(f"{out['service_url']}/heartbeat", headers={"Authorization": f"Bearer {operator}"})
         assert heartbeat.json()["database"]["ok"] is True
         token = jwt.encode(
             {"iss": out["jwt_issuer"], "aud": out["jwt_audience"], "exp": int(time.time()) + 60},

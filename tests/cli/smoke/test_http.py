@@ -181,8 +181,10 @@ def test_silence_is_a_timeout():
     assert classify_exception(info.value)[0] == "timeout"
 
 
-def _send_twice(answer: bytes, timeout_s: float = 2.0):
-    """Two requests in turn over one Client to a RawServer answering `answer`: what each got, and the server."""
+def _send_twice(answer: bytes, timeout_s: float = 30.0):
+    """Two requests in turn over one Client to a RawServer answering `answer`: what each got, and the server.
+
+    The timeout only bounds a defect (a connection wrongly kept); a loaded machine must not reach it."""
     server = RawServer(answer)
 
     async def scenario():
@@ -228,13 +230,13 @@ def test_malformed_answers_from_a_server_are_protocol_errors_at_once(answer, rea
 @pytest.mark.parametrize("connection", ["close, x", "x, close", "Close", "keep-alive, close"])
 def test_a_close_among_other_connection_options_closes_the_connection(connection):
     answer = f"HTTP/1.1 200 OK\r\nConnection: {connection}\r\nContent-Length: 2\r\n\r\nok".encode()
-    outcomes, server = _send_twice(answer, timeout_s=2)
+    outcomes, server = _send_twice(answer)
     assert [getattr(o, "body", o) for o in outcomes] == [b"ok", b"ok"]
     assert server.connections == 2
 
 
 def test_bytes_beyond_the_answer_end_the_connection():
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
-    outcomes, server = _send_twice(answer, timeout_s=2)
+    outcomes, server = _send_twice(answer)
     assert [getattr(o, "body", o) for o in outcomes] == [b"ok", b"ok"]
     assert server.connections == 2

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cli.verify import cache, firewall
+from cli.verify import background_worker, cache, firewall
 from cli.verify.context import Context
 from cli.verify.model import Status
 from stacks import outputs as out
@@ -98,7 +98,7 @@ def test_failover_and_snapshots_only_warn_on_an_unprotected_stack(aws) -> None:
 def test_a_stack_without_cache_worker_or_firewall_has_no_such_checks(aws) -> None:
     ctx = _context({})
     assert cache.verify(ctx) == []
-    assert cache.verify_worker(ctx) == []
+    assert background_worker.verify(ctx) == []
     assert firewall.verify(ctx) == []
 
 
@@ -126,7 +126,7 @@ def _worker(**network: Any) -> Context:
 
 
 def test_a_private_worker_passes(aws) -> None:
-    statuses = _statuses(cache.verify_worker(_worker()))
+    statuses = _statuses(background_worker.verify(_worker()))
     assert statuses["no public address"] is Status.PASS
     assert statuses["no load balancer"] is Status.PASS
 
@@ -134,12 +134,12 @@ def test_a_private_worker_passes(aws) -> None:
 def test_a_worker_without_rollback_fails_that_check() -> None:
     service = {"serviceName": "w", "status": "ACTIVE", "runningCount": 1, "desiredCount": 1}
     kept = {"deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}}
-    assert _statuses(cache.check_worker({**service, **kept}))["rollback on failure"] is Status.PASS
-    assert _statuses(cache.check_worker(service))["rollback on failure"] is Status.FAIL
+    assert _statuses(background_worker.check_service({**service, **kept}))["rollback on failure"] is Status.PASS
+    assert _statuses(background_worker.check_service(service))["rollback on failure"] is Status.FAIL
 
 
 def test_a_worker_with_a_public_address_fails(aws) -> None:
-    statuses = _statuses(cache.verify_worker(_worker(assignPublicIp="ENABLED")))
+    statuses = _statuses(background_worker.verify(_worker(assignPublicIp="ENABLED")))
     assert statuses["no public address"] is Status.FAIL
 
 
