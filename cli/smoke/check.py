@@ -206,6 +206,7 @@ async def _run(
         elapsed_s=ended - began,
         ran_out=ran_out,
         checks=progress.backend,
+        edge=dict(target.edge_outputs),
     )
     Redactor(target.token).report(report)
     answered = sum(1 for s in report.samples if s.failure != DEADLINE)
@@ -238,6 +239,8 @@ async def _phases(
     if context is not None:
         progress.phase = "preflight tls"
         checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
+        if checks[-1].failed:
+            return  # without a TLS session no request can be made; the report says why
     if target.redirect_port is not None:
         progress.phase = "preflight redirect"
         checks.append(await preflight.redirect(target.host, addresses[0], target.redirect_port, limit))
@@ -250,7 +253,14 @@ async def _phases(
             )
             where = replace(where, address="127.0.0.1", port=proxy.port)
         progress.phase = "preflight livez"
-        checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
+        livez = await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit)
+        if "failure" in livez.data:  # no HTTP answer at all: the requests would only repeat it
+            address = f"{addresses[0]}:{target.port}"
+            checks.append(
+                replace(livez, summary=f"{livez.summary} ({address})", data={**livez.data, "address": address})
+            )
+            return
+        checks.append(livez)
         shaped = f" through profile {options.profile.name}" if options.profile else ""
         on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
         progress.phase = "load"

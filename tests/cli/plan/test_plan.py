@@ -37,7 +37,8 @@ def test_resources_are_sorted_by_urn_with_their_graph_and_options() -> None:
     urns = [r["urn"] for r in plan["resources"]]
     assert urns == sorted(urns)
     custom = [r for r in plan["resources"] if r["custom"] and not r["type"].startswith("pulumi:providers:")]
-    assert plan["resource_count"] == len(custom) > 100
+    assert plan["cloud_resource_count"] == len(custom) > 100
+    assert plan["resource_count"] == len(plan["resources"]) > len(custom)
     (db,) = _by_type(plan, DB)
     assert db["options"]["protect"] is True
     assert db["provider"] == "urn:pulumi:prod::groundwork::pulumi:pulumi:Stack$pulumi:providers:aws::gw-prod-aws"
