@@ -68,4 +68,4 @@ def list_stacks(engine: Engine, project_dir: Path) -> tuple[list[StackRow], Pulu
                 update_in_progress=info.update_in_progress if info else None,
             )
         )
-    return rows
+    return rows, missing

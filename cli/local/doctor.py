@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cli.core.checks import Check
@@ -12,7 +12,7 @@ from cli.local.binaries import pgbouncer_bin, postgres_bin
 from cli.local.cache import redis_bin
 from cli.local.nginx import nginx_bin
 from cli.local.processes import port_is_free
-from cli.local.services import moto_server_bin
+from cli.local.services import Service, moto_server_bin
 from cli.local.stack import stack_for
 
 MIN_FREE_BYTES = 1024**3
@@ -65,13 +65,7 @@ def check_ports(project_dir: Path) -> Check:
         services = stack.services()
     except InfraError as error:
         return Check(name, False, error.message, error.hint or "")
-    taken = [
-        f"{service.name} 127.0.0.1:{port}"
-        for service in services
-        if service.pid() is None
-        for port in service.ports
-        if not port_is_free(port)
-    ]
+    taken = taken_ports(services)
     if taken:
         return Check(
             name,
@@ -81,6 +75,17 @@ def check_ports(project_dir: Path) -> Check:
         )
     ports = sum(len(service.ports) for service in services)
     return Check(name, True, f"{ports} ports free or held by the stack's own services")
+
+
+def taken_ports(services: Sequence[Service]) -> list[str]:
+    """The ports of services that are not running which another program listens on, as `name 127.0.0.1:port`."""
+    return [
+        f"{service.name} 127.0.0.1:{port}"
+        for service in services
+        if service.pid() is None
+        for port in service.ports
+        if not port_is_free(port)
+    ]
 
 
 def check_disk(project_dir: Path, minimum: int = MIN_FREE_BYTES) -> Check:
