@@ -259,7 +259,14 @@ def follow(
 
     A line is yielded once it is complete (ends in a newline); `pause` runs whenever no file has a new one.
     """
+    # Taken now, not at the first next(): the lines are those written after the call.
     offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in files.items()}
+    return _lines_after(files, offsets, pause)
+
+
+def _lines_after(
+    files: dict[str, Path], offsets: dict[str, int], pause: Callable[[], None]
+) -> Iterator[tuple[str, str]]:
     partial = dict.fromkeys(files, b"")
     while True:
         found = False

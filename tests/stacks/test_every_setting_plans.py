@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from stacks.settings import SETTINGS
 from stacks.setting_types import REQUIRED
+from stacks.settings import SETTINGS
 from tests.mocks import config_values, run, settings_for
 
 FEATURES_ON: dict[str, Any] = {

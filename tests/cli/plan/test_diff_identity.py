@@ -53,8 +53,10 @@ def test_a_changed_image_tag_shows_the_part_that_differs() -> None:
     result = diff_plans(base, head)
     (change,) = [p for c in result.changed for p in c.changes if p.path.endswith("[name=api].image")]
     before, after = change.shown(limit=60)
-    assert len(before) <= 60 and len(after) <= 60
-    assert "sha-aaaa" in before and "sha-bbbb" in after
+    assert len(before) <= 60
+    assert len(after) <= 60
+    assert "sha-aaaa" in before
+    assert "sha-bbbb" in after
     assert before != after
     report = evaluate(head, load_controls())
     markdown = summary(report, result, "main")
@@ -65,8 +67,10 @@ def test_a_changed_image_tag_shows_the_part_that_differs() -> None:
 def test_long_values_are_cut_around_their_first_difference() -> None:
     prefix = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-api:"
     before, after = shown_pair(prefix + "sha-1111111111", prefix + "sha-2222222222", 40)
-    assert before.startswith("…") and after.startswith("…")
-    assert "sha-1111111111" in before and "sha-2222222222" in after
+    assert before.startswith("…")
+    assert after.startswith("…")
+    assert "sha-1111111111" in before
+    assert "sha-2222222222" in after
     short = shown_pair("a", None, 40)
     assert short == ("a", "(absent)")
 
