@@ -18,7 +18,7 @@ from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
-from cli.smoke.classify import DEADLINE
+from cli.smoke.classify import CONNECT, DEADLINE, DNS, TLS
 from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
@@ -254,7 +254,7 @@ async def _phases(
             where = replace(where, address="127.0.0.1", port=proxy.port)
         progress.phase = "preflight livez"
         livez = await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit)
-        if "failure" in livez.data:  # no HTTP answer at all: the requests would only repeat it
+        if livez.data.get("failure") in _UNREACHABLE:  # nothing to talk to: the requests would only repeat it
             address = f"{addresses[0]}:{target.port}"
             checks.append(
                 replace(livez, summary=f"{livez.summary} ({address})", data={**livez.data, "address": address})
@@ -305,6 +305,8 @@ async def _phases(
             )
 
 
+_UNREACHABLE = frozenset({CONNECT, DNS, TLS})
+"""Pre-flight failures after which no request can reach the service, so the run stops there."""
 _CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
