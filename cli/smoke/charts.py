@@ -145,7 +145,9 @@ def distribution_svg(samples: Sequence[Sample], markers: dict[str, float | None]
         dash = MARKER_DASHES.get(name, "4 3")
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{colour}" '
                     f'stroke-width="1.5" stroke-dasharray="{dash}"/>')  # fmt: skip
-        body.append(f'<text x="{start:.1f}" y="{TOP + 12 + 13 * row}" fill="{colour}">{escape(text)}</text>')
+        # A white halo keeps a label readable where another marker's line runs behind it.
+        body.append(f'<text x="{start:.1f}" y="{TOP + 12 + 13 * row}" fill="{colour}" stroke="white" '
+                    f'stroke-width="3" paint-order="stroke">{escape(text)}</text>')  # fmt: skip
     return _frame("latency (ms, bin lower edges)", "requests", y_max, body, "latency distribution")
 
 
