@@ -95,6 +95,13 @@ def test_cli_plan_json_is_one_document_and_out_is_the_same_bytes(infra, tmp_path
     assert "gw-dev-db-instance" in result.stderr
 
 
+def test_cli_plan_tree_goes_to_stdout_with_both_counts_named(infra) -> None:
+    result = infra("plan", "--stack", "dev", code=0)
+    plan = planned("dev")
+    assert "gw-dev-db-instance" in result.stdout  # `infra plan | grep` finds it
+    assert f"{len(plan['resources'])} resources ({plan['cloud_resource_count']} cloud resources" in result.stdout
+
+
 def test_cli_plan_shows_the_local_stack_and_refuses_unknown_stacks(infra) -> None:
     local = json.loads(infra("plan", "--json", code=0).stdout)  # Pulumi.local.yaml: what `up --stack local` realises
     assert local["stack"] == "local"
