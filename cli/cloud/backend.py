@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from cli.backend import Board
     from cli.cloud.engine import Engine
     from cli.cloud.teardown import DestroyPlan
+    from cli.core.checks import Check
     from cli.core.outputs import StackOutput
     from cli.core.session import Session
     from cli.recovery.drill import DrillReport
@@ -154,6 +155,14 @@ class CloudBackend:
 
     def logs(self, session: Session, service: str | None, lines: int) -> dict[str, list[str]]:
         raise _local_only(self.stack, "logs")
+
+    def follow_logs(self, session: Session, service: str | None) -> Iterator[tuple[str, str]]:
+        raise _local_only(self.stack, "logs")
+
+    def doctor(self, session: Session) -> list[Check]:
+        from cli.cloud.doctor import run_checks
+
+        return run_checks(self.ref.project_dir)
 
     def dashboard(self, session: Session) -> Board:
         raise _local_only(self.stack, "dashboard")

@@ -36,7 +36,7 @@ def plan(
     text = dumps(document)
     if out is not None:
         out.write_text(text, encoding="utf-8")
-    render_plan(session.console, document)
+    render_plan(session.output, document)
     if as_json:
         import sys
 
@@ -45,7 +45,7 @@ def plan(
 
 
 def _show_settings(stack: str, session: Session, as_json: bool) -> None:
-    """The `--settings` view: a table on stderr, the same rows as one JSON document on stdout with --json."""
+    """The `--settings` view: a table on stdout, or the same rows as one JSON document on stdout with --json."""
     import json
     import sys
 
@@ -53,7 +53,7 @@ def _show_settings(stack: str, session: Session, as_json: bool) -> None:
     from cli.plan.render import render_settings
 
     document = effective_settings(stack, session.project_dir)
-    render_settings(session.console, document)
+    render_settings(session.output, document)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         sys.stdout.flush()

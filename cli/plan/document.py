@@ -22,7 +22,11 @@ def plan_document(recording: Recording, project_dir: pathlib.Path) -> dict[str, 
         "format": FORMAT,
         "stack": recording.settings.stack,
         "region": recording.settings.region,
-        "resource_count": sum(1 for r in resources if r["custom"] and not r["type"].startswith("pulumi:providers:")),
+        "resource_count": len(resources),
+        # What the cloud would create: custom resources, components and the explicit providers excluded.
+        "cloud_resource_count": sum(
+            1 for r in resources if r["custom"] and not r["type"].startswith("pulumi:providers:")
+        ),
         # Read by the cost budget control; a tree whose settings predate the setting has none.
         "cost_budget_monthly_usd": getattr(recording.settings, "cost_budget_monthly_usd", None),
         "resources": resources,

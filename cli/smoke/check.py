@@ -18,7 +18,7 @@ from cli.smoke import preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
-from cli.smoke.classify import DEADLINE
+from cli.smoke.classify import CONNECT, DEADLINE, DNS, TLS
 from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
@@ -206,6 +206,7 @@ async def _run(
         elapsed_s=ended - began,
         ran_out=ran_out,
         checks=progress.backend,
+        edge=dict(target.edge_outputs),
     )
     Redactor(target.token).report(report)
     answered = sum(1 for s in report.samples if s.failure != DEADLINE)
@@ -238,6 +239,8 @@ async def _phases(
     if context is not None:
         progress.phase = "preflight tls"
         checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
+        if checks[-1].failed:
+            return  # without a TLS session no request can be made; the report says why
     if target.redirect_port is not None:
         progress.phase = "preflight redirect"
         checks.append(await preflight.redirect(target.host, addresses[0], target.redirect_port, limit))
@@ -250,7 +253,14 @@ async def _phases(
             )
             where = replace(where, address="127.0.0.1", port=proxy.port)
         progress.phase = "preflight livez"
-        checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
+        livez = await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit)
+        if livez.data.get("failure") in _UNREACHABLE:  # nothing to talk to: the requests would only repeat it
+            address = f"{addresses[0]}:{target.port}"
+            checks.append(
+                replace(livez, summary=f"{livez.summary} ({address})", data={**livez.data, "address": address})
+            )
+            return
+        checks.append(livez)
         shaped = f" through profile {options.profile.name}" if options.profile else ""
         on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
         progress.phase = "load"
@@ -295,6 +305,8 @@ async def _phases(
             )
 
 
+_UNREACHABLE = frozenset({CONNECT, DNS, TLS})
+"""Pre-flight failures after which no request can reach the service, so the run stops there."""
 _CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 

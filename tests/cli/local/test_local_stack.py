@@ -293,6 +293,27 @@ def test_logs_show_the_api_json_lines(first_up, local_dir):
     assert any('"event":"request"' in line for line in lines)
 
 
+def _human(local_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI without --json, as a user piping its output would."""
+    env = {**os.environ, "INFRA_LOCAL_DIR": str(local_dir), "INFRA_PROJECT_DIR": str(REPO)}
+    result = subprocess.run(
+        [*INFRA, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    return result
+
+
+def test_what_was_asked_for_goes_to_stdout(first_up, local_dir):
+    logs = _human(local_dir, "logs", "api", "--lines", "3")
+    wanted = infra(local_dir, "logs", "api", "--lines", "3")["logs"]["api"]
+    assert len(wanted) == 3
+    assert logs.stdout.splitlines() == wanted  # `infra logs api | wc -l` counts the lines asked for
+    status = _human(local_dir, "status")
+    assert "pgbouncer" in status.stdout
+    outputs = _human(local_dir, "outputs")
+    assert "service_url" in outputs.stdout
+
+
 def _service(local_dir: Path, name: str) -> dict:
     return next(s for s in infra(local_dir, "status")["services"] if s["name"] == name)
 
