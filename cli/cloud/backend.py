@@ -199,6 +199,30 @@ class CloudBackend:
 
         return cloud_drill(self.ref, self.outputs(session), progress=progress)
 
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from cli.cloud.one_off import run_in_stack
+
+        values = {name: item.value for name, item in self.outputs(session).items()}
+        return run_in_stack(self.stack, values, command, service=service, on_line=on_line, console=session.console)
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        from cli.cloud import release_store
+        from cli.core.releases import render
+        from cli.verify.aws import client_factory
+
+        name = release_store.parameter_name(_project_name(self.ref.project_dir), self.stack)
+        found = release_store.load(client_factory(self.ref.region or "")("ssm"), name)
+        render(session.console, found)
+        return {"ok": True, "stack": self.stack, "store": f"ssm:{name}", "releases": [r.to_json() for r in found]}
+
+
+def _project_name(project_dir: Any) -> str:
+    import yaml
+
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
+
 
 def _local_only(stack: str, verb: str) -> NotAvailable:
     return NotAvailable(
