@@ -96,7 +96,7 @@ def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
         heartbeat = client.get(f"{out['service_url']}/heartbeat", headers={"Authorization": f"Bearer {operator}"})
         assert heartbeat.json()["database"]["ok"] is True
         token = jwt.encode(
-            {"iss": out["jwt_issuer"], "aud": out["jwt_audience"], "exp": int(time.time()) + 60},
+            {"iss": out["jwt_issuer"], "aud": out["jwt_audience"], "sub": "local-user", "exp": int(time.time()) + 60},
             out["jwt_secret"],
             algorithm="HS256",
         )
