@@ -65,6 +65,7 @@ class CloudBackend:
     ) -> dict[str, Any]:
         from cli.cloud import operations
         from cli.cloud.policy_gate import open_gate, skipped_json
+        from cli.cloud.release_step import release_applied
         from cli.core.outputs import masked_outputs
         from cli.core.render import done_line, render_changes, render_diagnostics, render_outputs
 
@@ -97,6 +98,14 @@ class CloudBackend:
         if hidden:
             console.print(f"[dim]{len(hidden)} secret output(s) hidden; see `infra outputs --show-secrets`[/]")
         document = {**outcome.to_json(), "policy": gate.to_json() if gate is not None else skipped_json()}
+        values = {name: item.value for name, item in outcome.outputs.items()}
+        document["release"] = release_applied(
+            self.ref,
+            values,
+            console,
+            applied=outcome.applied is not None,
+            project=_project_name(self.ref.project_dir),
+        )
         if verify:
             from cli.verify.runner import verify_applied
 

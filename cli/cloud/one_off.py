@@ -43,6 +43,7 @@ class TaskShape:
     security_groups: list[str]
     log_group: str | None
     log_prefix: str | None
+    image: str | None = None
 
 
 def service_shape(ecs: Any, *, cluster: str, service: str, task_definition: str | None = None) -> TaskShape:
@@ -67,6 +68,7 @@ def service_shape(ecs: Any, *, cluster: str, service: str, task_definition: str 
         security_groups=list(network.get("securityGroups", [])),
         log_group=options.get("awslogs-group"),
         log_prefix=options.get("awslogs-stream-prefix"),
+        image=essential.get("image"),
     )
 
 

@@ -121,6 +121,24 @@ def rollback_target(history: list[Release], to: str | None) -> Release:
     return earlier[-1]
 
 
+def error_lines(output: list[str], keep: int = 10) -> list[str]:
+    """The lines of a step's output that say what went wrong: JSON log lines at error level or above, and plain
+    lines naming an error or a traceback's last line; the last lines when none does."""
+    found: list[str] = []
+    for line in output:
+        text = line.strip()
+        try:
+            record = json.loads(text) if text.startswith("{") else None
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            if str(record.get("level", "")).lower() in ("error", "critical", "fatal"):
+                found.append(text)
+        elif "error" in text.lower() or "exception" in text.lower():
+            found.append(text)
+    return (found or [line for line in output if line.strip()])[-keep:]
+
+
 def render(console: Any, history: list[Release]) -> None:
     from rich.table import Table
 
