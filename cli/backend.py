@@ -81,3 +81,14 @@ class Backend(Protocol):
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint: ...
 
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport: ...
+
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """A one-off task of a service (the API when None) running `command` with that service's environment,
+        roles and secrets; its output handed to `on_line`; the document carries its `exit_code`."""
+        ...
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        """The release history (cli/core/releases.py's shape), oldest first, under `releases`."""
+        ...

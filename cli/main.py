@@ -22,7 +22,9 @@ from cli.commands.plan import plan
 from cli.commands.policy import policy
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
+from cli.commands.releases import releases
 from cli.commands.restore import restore
+from cli.commands.run import run
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
@@ -199,3 +201,5 @@ app.command(epilog=EPILOG)(policy)
 app.command(epilog=EPILOG)(cost)
 app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)
+app.command(epilog=EPILOG)(releases)
+app.command(epilog=EPILOG, context_settings={"allow_interspersed_args": False})(run)

@@ -241,7 +241,7 @@ class Service:
         logs.emit("info", "starting", service=self.settings.service_name, version=self.settings.version)
         await self.database.open()
         self._tasks = [
-            asyncio.create_task(self.database.migrate_in_background()),
+            asyncio.create_task(self.database.check_schema_in_background()),
             asyncio.create_task(self._publish_pool_gauges()),
             asyncio.create_task(self.database.prune_idempotency_keys(self.settings.idempotency_ttl, PRUNE_EVERY_S)),
         ]

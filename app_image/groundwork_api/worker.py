@@ -16,7 +16,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError, ResponseError
 
-from . import events, logs
+from . import events, logs, migrations
 from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import _with_iam_token
 
@@ -116,6 +116,7 @@ class Worker:
         self.applied = 0
         self.relayed = 0
         self.retries = 0
+        self.schema_ready = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Works until `stop` is set; the batch in hand when it is set is finished first."""
@@ -124,6 +125,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
+                    await self._check_schema()
                     await self._ensure_group()
                     self.relayed += await self._relay()
                     if time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
@@ -137,7 +139,7 @@ class Worker:
                         last_report = time.monotonic()
                         await self._report_backlog()
                     delay = 0.25
-                except (RedisError, OSError, psycopg.Error, CacheUnavailable) as exc:
+                except (RedisError, OSError, psycopg.Error, CacheUnavailable, migrations.SchemaBehind) as exc:
                     self.retries += 1
                     logs.emit("warning", "worker retrying", reason=type(exc).__name__, detail=str(exc)[:200])
                     with contextlib.suppress(TimeoutError):
@@ -148,6 +150,14 @@ class Worker:
             await self.pool.close(timeout=5)
             logs.emit("info", "worker stopped", applied=self.applied, relayed=self.relayed)
             logs.flush()
+
+    async def _check_schema(self) -> None:
+        """The worker never runs ahead of the schema: until the release's migration has run, it waits."""
+        if self.schema_ready:
+            return
+        async with self.pool.connection() as conn:
+            await migrations.check(conn)
+        self.schema_ready = True
 
     async def _ensure_group(self) -> None:
         try:

@@ -125,6 +125,16 @@ class LocalBackend:
         cluster, api = drill_inputs(self.project_dir)
         return drill_local(cluster, api, stack=self.stack, progress=progress)
 
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from cli.local.one_off import run_local
+
+        return run_local(self.project_dir, command, service=service, on_line=on_line, console=session.console)
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        return verbs.release_history(self.project_dir, session.console)
+
 
 def _no_pack_here(session: Session, skip_policy: bool) -> None:
     """The local stack has no engine to run the policy pack; say so rather than pretend to skip it."""

@@ -38,6 +38,7 @@ from cli.local.services import (
     check_ports,
     moto_server_bin,
 )
+from cli.local.task_run import migrate
 
 STACK = "local"
 LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
@@ -373,6 +374,8 @@ class LocalStack:
             self._stop_removed(state.name)
         try:
             for service in chain:
+                if service.name == "api" and before["api"].action != "same":
+                    migrate(service)  # the release's migration, before the new version takes traffic
                 _converge(service, before[service.name])
                 self._record(service)
                 if service.name == "postgres":

@@ -115,9 +115,27 @@ def up(project_dir: Path, console: Console, *, spinner: bool, started: float | N
     """Brings the local stack to the plan; `started` is when the command began, so the duration covers all of it."""
     started = time.perf_counter() if started is None else started
     stack = stack_for(project_dir)
-    with console.status("starting the local stack") if spinner else contextlib.nullcontext():
-        states, sql = stack.up()
+    from cli.core import releases
+    from cli.local import releases as history
+    from cli.local.processes import ServiceFailed
+
+    releasing = any(s.name == "api" and s.action != "same" for s in stack.preview())
+    try:
+        with console.status("starting the local stack") if spinner else contextlib.nullcontext():
+            states, sql = stack.up()
+    except ServiceFailed as failed:
+        if releasing and "migration" in failed.message:
+            gone = history.record(
+                stack.root, project_dir, "", releases.FAILED_BEFORE_TRAFFIC, failed_checks=["migration"]
+            )
+            console.print(f"[bold red]release {gone.id} failed before traffic[/]: the migration failed")
+        raise
     seconds = time.perf_counter() - started
+    release = None
+    if releasing:
+        api = next(s for s in stack.services() if s.name == "api")
+        release = history.record(stack.root, project_dir, api.fingerprint(), releases.PROMOTED)
+        console.print(f"  [green]release {release.id} promoted[/] ({release.image})")
     verb = {
         "same": "unchanged",
         "create": "created",
@@ -152,6 +170,21 @@ def up(project_dir: Path, console: Console, *, spinner: bool, started: float | N
         "cloud_only": cloud_only,
         "engine_note": note,
         "outputs": values,
+        "release": release.to_json() if release else None,
+    }
+
+
+def release_history(project_dir: Path, console: Console) -> dict[str, Any]:
+    from cli.core import releases
+    from cli.local import releases as history
+
+    found = history.load(stack_for(project_dir).root)
+    releases.render(console, found)
+    return {
+        "ok": True,
+        "stack": STACK,
+        "store": str(history.history_file(stack_for(project_dir).root)),
+        "releases": [r.to_json() for r in found],
     }
 
 

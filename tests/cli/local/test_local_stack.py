@@ -34,7 +34,9 @@ def infra(local_dir: Path, *args: str, code: int = 0) -> dict:
     result = subprocess.run(
         [*INFRA, *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == code, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    assert code is None or result.returncode == code, (
+        f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    )
     return json.loads(result.stdout)
 
 
@@ -477,3 +479,32 @@ def test_a_directory_prepared_by_someone_else_is_refused(scratch):
     error = infra(local_dir, "up", code=2)["error"]
     assert "others may write to it" in error["message"]
     assert not (local_dir / "secrets.json").exists()
+
+
+def _run(local_dir: Path, *command: str, as_json: bool = True) -> subprocess.CompletedProcess:
+    """`infra run --stack local [--json] -- COMMAND...` as a user types it."""
+    flags = ["--json"] if as_json else []
+    return subprocess.run(
+        [*INFRA, "run", "--stack", "local", *flags, "--", *command],
+        cwd=REPO,
+        env={**os.environ, "INFRA_LOCAL_DIR": str(local_dir), "INFRA_PROJECT_DIR": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_sees_the_api_environment_and_returns_the_exit_code(first_up, local_dir):
+    probe = "import os, sys; print(os.environ['DATABASE_URL'].split('@')[1]); sys.exit(int(os.environ['PORT']) % 7)"
+    api_port = next(s for s in infra(local_dir, "status")["services"] if s["name"] == "api")["ports"][0]
+    pooler = _outputs(local_dir)["proxy_endpoint"]
+    document = json.loads(_run(local_dir, "python", "-c", probe).stdout)
+    assert document["exit_code"] == api_port % 7
+    assert document["service"] == "api"
+    migrated = _run(local_dir, "python", "-m", "groundwork_api.migrate")
+    assert migrated.returncode == 0, "the schema is already this release's: the step finds the work done"
+    assert json.loads(migrated.stdout)["exit_code"] == 0
+    shown = _run(local_dir, "python", "-c", probe, as_json=False)
+    assert shown.returncode == api_port % 7
+    assert shown.stdout.strip().startswith(pooler), "the task reaches the database through the stack's pooler"
