@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import events, idempotency, logs
+from . import events, file_records, idempotency, logs
 from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
@@ -36,6 +36,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
     (2, idempotency.SCHEMA),
     (3, events.SCHEMA),
+    (4, file_records.SCHEMA),
 )
 
 # The write carries its own deadline: a server that was paused or slow and gets to it after the client has
@@ -281,6 +282,10 @@ class Database:
     async def read_summary(self, user_id: str) -> dict | None:
         """The worker's summary of the user's applied writes; None until it has applied one."""
         return await self._read(lambda conn: events.summary(conn, user_id))
+
+    async def run(self, query):
+        """Run query(conn) on a pooled connection within the deadline; DatabaseUnavailable when it cannot."""
+        return await self._read(query)
 
     async def _read(self, query):
         async def go():
