@@ -233,7 +233,7 @@ def _environment(args: ServiceArgs) -> dict[str, pulumi.Input[str]]:
     }
     if args.bucket_name is not None:
         # The file routes: presigned uploads and downloads under the users' prefix, signed with the task role.
-        environment.update({"FILES_BUCKET": args.bucket_name, "FILES_KEY_PREFIX": USERS_PREFIX})
+        environment.update({"FILES_BUCKET": args.bucket_name, "FILES_PREFIX": USERS_PREFIX})
     if args.cache_url is not None:
         # The cache signs tasks in with IAM tokens made from the task role: no password here either.
         environment.update(

@@ -66,8 +66,7 @@ class StorageArgs:
     app_noncurrent_days: int = 90
     """Days the application bucket keeps noncurrent object versions."""
     cors_origins: Sequence[str] = ()
-    """Origins whose pages may upload to and download from the application bucket (presigned POST and GET);
-    empty: no CORS rule, browsers on other origins cannot."""
+    """Origins whose pages may upload to and download from the application bucket; empty: no CORS rule."""
 
 
 class Storage(pulumi.ComponentResource):

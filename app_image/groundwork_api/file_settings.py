@@ -67,10 +67,10 @@ def read_file_settings(read, region: str) -> FileSettings | None:
     endpoint = read.text("FILES_ENDPOINT_URL", "")
     if endpoint:
         _check_endpoint(endpoint, read.problems)
-    prefix = read.text("FILES_KEY_PREFIX", DEFAULT_KEY_PREFIX)
+    prefix = read.text("FILES_PREFIX", DEFAULT_KEY_PREFIX)
     if not _PREFIX.fullmatch(prefix) or len(prefix) > 64 or any(part in (".", "..") for part in prefix.split("/")):
         read.problems.append(
-            f"FILES_KEY_PREFIX={prefix[:100]!r} is not a key prefix; allowed: up to 64 of A-Z a-z 0-9 _ . - in"
+            f"FILES_PREFIX={prefix[:100]!r} is not a key prefix; allowed: up to 64 of A-Z a-z 0-9 _ . - in"
             " segments each ending with '/', such as users/"
         )
     types = tuple(
