@@ -51,7 +51,11 @@ async def files_round_trip(probe: BackendProbe, writes: bool, ca_file: str | Non
     DELETE /files/{id}; skipped with its reason when the service has no file routes or the run makes no writes."""
     if not writes:
         return Check(NAME, SKIP, "a read-only run makes no writes")
-    response, _, _ = await probe.send(NAME, "GET", "/openapi.json")
+    try:
+        response, _, _ = await probe.send(NAME, "GET", "/openapi.json")
+    except _Stop as stop:
+        # As for the heartbeat: a service that cannot answer has already failed the requests; here nothing is told.
+        return Check(NAME, SKIP, f"cannot tell whether the service has file routes: {stop.check.summary}")
     content_type = _content_type(_json(response.body)) if response.status == 200 else None
     if content_type is None:
         return Check(NAME, SKIP, "the service has no file routes (its OpenAPI document lists no POST /files)")

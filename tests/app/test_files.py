@@ -226,3 +226,17 @@ def test_openapi_lists_the_file_routes_with_their_limits(http):
     assert schema["properties"]["size"]["maximum"] == MAX_BYTES
     assert schema["properties"]["content_type"]["enum"] == ["text/plain", "image/png"]
     assert set(spec["paths"]["/files/{file_id}"]) == {"get", "delete"}
+
+
+def test_smoke_files_check_round_trips_through_the_service(app):
+    """`infra smoke`'s files check against the real service and S3 server: every step's status is reported."""
+    from cli.smoke.check import SmokeOptions, run_smoke
+    from cli.smoke.endpoint import from_url
+    from tests.cli.smoke.untimed import UNTIMED
+
+    target = from_url(app.base_url, token=admin_token(), expect_redirect=False)
+    report = run_smoke(target, SmokeOptions(gates=UNTIMED, requests=5, concurrency=1))
+    (files,) = [c for c in report.checks if c.name == "files"]
+    assert files.status == "pass", files.summary
+    steps = [(s["step"], s["status"]) for s in files.data["steps"]]
+    assert steps == [("create", 201), ("upload", 204), ("describe", 200), ("download", 200), ("delete", 204)]
