@@ -131,6 +131,8 @@ def _storage(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, accoun
             protect=s.protect,
             log_expiration_days=s.log_bucket_expiration_days,
             app_noncurrent_days=s.app_bucket_noncurrent_days,
+            # The origins that may call the API may also upload to and download from its bucket.
+            cors_origins=tuple(origin for origin in s.cors_origins.split(",") if origin),
         ),
         opts,
     )
@@ -318,6 +320,8 @@ def _service(
             database_url=pooling.database_url,
             database_connect_arn=pooling.connect_arn,
             bucket_arn=storage.app_bucket_arn,
+            bucket_name=storage.app_bucket_name,
+            bucket_key_arn=storage.app_key_arn,
             jwt_issuer=s.issuer,
             jwt_audience=s.jwt_audience,
             container_port=APP_PORT,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from . import idempotency, logs, metrics, openapi
+from . import files, idempotency, logs, metrics, openapi
 from .access import READ, WRITE, Principal, require_owner, require_scope
 from .auth import TokenPolicy, TokenVerifier
 from .cache import Cache, CacheSettings, CacheUnavailable
@@ -343,6 +343,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", service.metrics_text, methods=["GET"]),
         Route("/openapi.json", service.openapi_json, methods=["GET"]),
         Route("/docs", service.docs, methods=["GET"]),
+        *files.routes(settings.files, service.database, service.tokens, settings.jwt_scope_prefix),
     ]
     middleware = [Middleware(ObserveMiddleware, access_log=settings.access_log)]
     if settings.cors_origins:

@@ -268,6 +268,10 @@ class Database:
         """The worker's summary of the user's applied writes; None until it has applied one."""
         return await self._read(lambda conn: events.summary(conn, user_id))
 
+    async def run(self, query):
+        """Run query(conn) on a pooled connection within the deadline; DatabaseUnavailable when it cannot."""
+        return await self._read(query)
+
     async def _read(self, query):
         async def go():
             await self._ensure_schema()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from . import events, idempotency
+from . import events, file_records, idempotency
 
 MIGRATION_LOCK_ID = 0x67726F756E64
 """The advisory lock a migration holds exclusively and a check holds shared: a check waits for a migration."""
@@ -38,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "expand", idempotency.SCHEMA),
     Migration(3, "expand", events.SCHEMA),
+    Migration(4, "expand", file_records.SCHEMA),
 )
 REQUIRED_VERSION = max(m.version for m in MIGRATIONS)
 """The schema this code needs; a database behind it is refused, one ahead of it (a newer release's) is served."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import secrets
 import ssl
@@ -20,6 +21,7 @@ from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
 from cli.smoke.classify import CONNECT, DEADLINE, DNS, TLS
 from cli.smoke.endpoint import ServiceEndpoint
+from cli.smoke.file_check import files_round_trip
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
@@ -276,13 +278,17 @@ async def _phases(
         progress.sent += sum(1 for c in checks if c.name in ("redirect", "livez"))
         if options.backend:
             progress.phase = "checks"
-            on_stage("backend checks: the cache, the asynchronous path, cache reads")
+            on_stage("backend checks: the cache, the asynchronous path, cache reads, files")
             prefix = urlsplit(target.base_url).path.rstrip("/")
             token = target.token if options.writes else None
             probe = BackendProbe(where, prefix, token, plan.run_id, limit)
             try:
                 await run_backend_checks(
-                    probe, writes=options.writes, async_timeout_s=options.async_timeout_s, into=progress.backend
+                    probe,
+                    writes=options.writes,
+                    async_timeout_s=options.async_timeout_s,
+                    into=progress.backend,
+                    more=[functools.partial(files_round_trip, ca_file=target.ca_file)],
                 )
             finally:
                 progress.sent += probe.sent
@@ -307,7 +313,7 @@ async def _phases(
 
 _UNREACHABLE = frozenset({CONNECT, DNS, TLS})
 """Pre-flight failures after which no request can reach the service, so the run stops there."""
-_CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
+_CHECK_NAMES = {"checks": ("cache", "async", "cache_read", "files"), "burst": ("burst",)}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
 

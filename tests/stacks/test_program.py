@@ -455,6 +455,26 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only(stack: Recordi
     assert stack.one("aws:s3/bucket:Bucket", "-app").get("forceDestroy") is stack.settings.bucket_force_destroy
 
 
+def test_app_bucket_has_its_own_key_cors_from_settings_and_expires_incomplete_uploads(stack: Recording) -> None:
+    bucket = stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
+    (sse,) = _for_bucket(
+        stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket
+    )
+    key = stack.one("aws:kms/key:Key", "-app-key")
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key.state["arn"]
+    assert key["enableKeyRotation"] is True, key.urn
+    (lifecycle,) = _for_bucket(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket)
+    assert all(r["abortIncompleteMultipartUpload"]["daysAfterInitiation"] >= 1 for r in lifecycle["rules"])
+    rules = _for_bucket(stack, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration", bucket)
+    origins = [o for o in stack.settings.cors_origins.split(",") if o]
+    if not origins:
+        assert rules == []
+        return
+    (cors,) = rules
+    assert cors["corsRules"][0]["allowedOrigins"] == origins
+    assert set(cors["corsRules"][0]["allowedMethods"]) == {"GET", "POST"}
+
+
 def test_app_bucket_logs_to_the_log_bucket(stack: Recording) -> None:
     logging = stack.one("aws:s3/bucketLogging:BucketLogging")
     assert logging["bucket"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
@@ -591,7 +611,11 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
         "CACHE_TTL_SECONDS",
         "SUBJECT_RATE_LIMIT",
         "SUBJECT_RATE_WINDOW_SECONDS",
+        "FILES_BUCKET",
+        "FILES_PREFIX",
     }
+    assert env["FILES_BUCKET"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
+    assert env["FILES_PREFIX"] == "users/"
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "verify-full"

@@ -36,9 +36,14 @@ def test_a_healthy_server_passes_every_gate(faulty):
     assert report.overall.failures == {}
     assert report.endpoints()["POST /map"].succeeded == 10
     assert sum(faulty.versions.values()) == 10
-    # livez, the 20 requests, then the backend checks' heartbeat (no cache reported: the rest are skipped)
-    assert faulty.requests == 22
-    assert [(c.name, c.status) for c in report.checks] == [("cache", "skip"), ("async", "skip"), ("cache_read", "skip")]
+    # livez, the 20 requests, the backend checks' heartbeat (no cache reported: those are skipped), GET /openapi.json
+    assert faulty.requests == 23  # + GET /openapi.json: the service lists no file routes
+    assert [(c.name, c.status) for c in report.checks] == [
+        ("cache", "skip"),
+        ("async", "skip"),
+        ("cache_read", "skip"),
+        ("files", "skip"),
+    ]
 
 
 def test_500s_are_classified_by_status_and_break_the_failures_gate(faulty):
@@ -216,6 +221,7 @@ def test_malformed_answers_are_protocol_failures_of_the_run_not_waits(answer):
     assert report.overall.failures == {"protocol": 6}
     livez = next(c for c in report.preflight if c.name == "livez")
     assert livez.summary.startswith("protocol: ")
-    # each failure closed its connection: livez, the six requests and the backend checks' heartbeat
-    assert server.connections == 8
+    # each failure closed its connection: livez, the six requests, the backend checks' heartbeat and the files
+    # check's GET /openapi.json
+    assert server.connections == 9
     assert report.checks[0].summary.startswith("cannot tell: GET /heartbeat: protocol: ")
