@@ -353,13 +353,13 @@ class StackSettings:
                 "an https:// address of a Grafana instance, such as https://example.grafana.net"),
         "Grafana the program declares the stack's dashboard and a CloudWatch data source in (with `grafanaToken`); "
         "unset: nothing is declared in Grafana. See [observability.md](observability.md).",
-        group=_MONITORING, feeds=("the Grafana provider",), default_text="none (no Grafana)",
+        group=_MONITORING, default_text="none (no Grafana)",
     )
     grafana_token: str | None = setting(
         "grafanaToken", None, _TOKEN,
         "Token of a Grafana service account allowed to write dashboards and data sources; a secure value only "
         "(`pulumi config set --secret groundwork:grafanaToken ...`).",
-        group=_MONITORING, feeds=("the Grafana provider",), secret_ok=True, secret_only=True,
+        group=_MONITORING, secret_ok=True, secret_only=True,
         default_text="none (no Grafana)",
     )
     cost_budget_monthly_usd: int | None = setting(
