@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx, Redis, Prometheus), the virtual environment,
-# and the project's Python dependencies.
+# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx, Redis, Prometheus), the
+# virtual environment, and the project's Python dependencies.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
