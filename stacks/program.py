@@ -31,6 +31,7 @@ from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
 from infra.service import CONTAINER_NAME, Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from infra.worker import Worker, WorkerArgs
+from stacks import observability
 from stacks.content_tag import content_tag
 from stacks.exports import Declared, exports
 from stacks.gc_pause import without_collection_pauses
@@ -83,6 +84,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     parts = [part for part in (cache, worker, firewall, backup) if part]
     monitoring = _monitoring(s, prefix, opts, account_id, web, service, database, pooling, parts)
     bastion = _bastion(prefix, opts, network) if s.bastion else None
+    grafana = observability.grafana(s, prefix, monitoring)
 
     exported = exports(
         s,
@@ -104,6 +106,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             firewall=firewall,
             backup=backup,
             bastion=bastion,
+            grafana=grafana,
         ),
     )
     for key, value in exported.items():

@@ -347,6 +347,21 @@ class StackSettings:
         "alarmLatencyP95Ms", 200, integer(10, 60000), "p95 target response time in milliseconds that raises the alarm.",
         group=_MONITORING, feeds=("MonitoringArgs.latency_p95_ms",),
     )
+    grafana_url: str | None = setting(
+        "grafanaUrl", None,
+        pattern(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*/?",
+                "an https:// address of a Grafana instance, such as https://example.grafana.net"),
+        "Grafana the program declares the stack's dashboard and a CloudWatch data source in (with `grafanaToken`); "
+        "unset: nothing is declared in Grafana. See [observability.md](observability.md).",
+        group=_MONITORING, default_text="none (no Grafana)",
+    )
+    grafana_token: str | None = setting(
+        "grafanaToken", None, _TOKEN,
+        "Token of a Grafana service account allowed to write dashboards and data sources; a secure value only "
+        "(`pulumi config set --secret groundwork:grafanaToken ...`).",
+        group=_MONITORING, secret_ok=True, secret_only=True,
+        default_text="none (no Grafana)",
+    )
     cost_budget_monthly_usd: int | None = setting(
         "costBudgetMonthlyUsd", None, integer(1, 10_000_000),
         "Monthly budget in US dollars for the estimate of `infra cost`; above it the budget control fails on "
@@ -655,6 +670,11 @@ RULES: tuple[Rule, ...] = (
         if s.backup_vault_lock_changeable_days is not None and not s.backup_vault_lock else None,
     ),
     Rule(
+        "grafanaToken", "`grafanaUrl` and `grafanaToken` are given together (or neither).",
+        lambda s: None if (s.grafana_url is None) == (s.grafana_token is None)
+        else ("a secure value when grafanaUrl is set" if s.grafana_token is None else "unset without grafanaUrl"),
+    ),
+    Rule(
         "dbBackupRetentionDays", "When `protect` is true: `dbBackupRetentionDays` is at least 7.",
         lambda s: "7 to 35 when protect is true" if s.protect and s.db_backup_retention_days < 7 else None,
     ),
@@ -766,6 +786,14 @@ def read_stack_values(
             region = value
         elif namespace == NAMESPACE and key:
             declared = _BY_KEY.get(key)
+            if declared and declared.secret_only and value != REDACTED and value is not None:
+                raise SettingsError(
+                    full_key,
+                    "<not shown>",
+                    f"a secure value (pulumi config set --secret {full_key} ...)",
+                    source=source,
+                    line=line,
+                )
             if isinstance(value, list | dict) and not (declared and declared.kind.structured):
                 raise SettingsError(full_key, value, "a single value, not a list or mapping", source=source, line=line)
             values[key] = value

@@ -106,3 +106,14 @@ def cloud_metrics(environment: dict[str, str]) -> dict[str, str]:
     """CloudWatch has no local counterpart and the processes get no cloud credentials: the worker's backlog
     metric namespace is cleared, so the worker only logs its backlog (what it does without a namespace)."""
     return {k: v for k, v in environment.items() if k != "WORKER_METRIC_NAMESPACE"}
+
+
+def worker_metrics(environment: dict[str, str], port: int, interval: int) -> dict[str, str]:
+    """The cloud reads the worker's backlog from CloudWatch; here Prometheus scrapes it from the worker's own
+    /metrics on a loopback port, reported as often as it is scraped."""
+    return {
+        **environment,
+        "METRICS_PORT": str(port),
+        "METRICS_HOST": "127.0.0.1",
+        "WORKER_METRIC_INTERVAL": str(interval),
+    }

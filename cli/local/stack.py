@@ -33,6 +33,7 @@ from cli.local.processes import (
     stop_group,
     stop_pid,
 )
+from cli.local.prometheus import prometheus_bin
 from cli.local.services import (
     Service,
     check_ports,
@@ -45,7 +46,7 @@ LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
 HOST = "localhost"
 DEFAULT_MAX_CONNECTIONS = 100
 """PostgreSQL's own max_connections, used when the parameter group does not set it."""
-PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache")
+PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache", "prometheus")
 """Ports chosen once per stack; a stack made before a name was added gets a port for it on its next use."""
 
 
@@ -153,7 +154,8 @@ class LocalStack:
             raise DamagedState(
                 f"{self.root / 'state.json'} needs a port for each of {', '.join(PORT_NAMES)}", hint=DAMAGED_HINT
             )
-        added = [name for name in PORT_NAMES if name not in ports]
+        names = (*PORT_NAMES, *(realisers.metrics_port_name(w["service"]) for w in self.spec()["workers"]))
+        added = [name for name in names if name not in ports]
         if added:  # a service this stack did not have yet: a port for it, kept from now on
             taken = set(ports.values())
             fresh = [port for port in free_ports(len(added) + len(taken)) if port not in taken]
@@ -236,6 +238,7 @@ class LocalStack:
             *(["scheduler"] if spec["schedules"] else []),
             "tls",
             "s3",
+            "prometheus",
         ]
 
     def schedules(self) -> list[dict[str, Any]]:
@@ -330,6 +333,7 @@ class LocalStack:
         pgbouncer_bin()
         nginx.nginx_bin()
         moto_server_bin()
+        prometheus_bin()
         if self.spec()["cache"]:
             redis_bin()
 
@@ -461,6 +465,7 @@ class LocalStack:
             (self.root / "run" / "api.pid", "groundwork_api"),
             (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
             (self.root / "run" / "s3.pid", "cli.local.s3server"),
+            (self.root / "run" / "prometheus.pid", str(self.root / "prometheus" / "prometheus.yml")),
             (self.root / "cache" / "redis.pid", str(self.root / "cache" / "redis.conf")),
             (self.root / "run" / "scheduler.pid", f"{scheduler.MARKER} --root {self.root}"),
             *self._worker_pid_files(),
@@ -534,6 +539,7 @@ class LocalStack:
             names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
             names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),
             names.METRICS_URL: (f"http://127.0.0.1:{ports['api']}/metrics", False),
+            names.PROMETHEUS_URL: (f"http://127.0.0.1:{ports['prometheus']}", False),
             names.CACHE_URL: (cache_url, False),
             names.CACHE_REPLICATION_GROUP: (spec["cache"]["id"] if spec["cache"] else None, False),
             # What nginx enforces for the web ACL's rate rule: its rate per minute, and the requests a client with a

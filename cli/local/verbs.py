@@ -207,6 +207,7 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
     schedules = stack.schedules() if states else []
     if schedules:
         _schedule_table(console, schedules)
+    alerts = _alerts(console, stack, states)
     from cli.local import supervisor
 
     return {
@@ -218,7 +219,27 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
         "crash_loop": looping,
         "services": services,
         "schedules": schedules,
+        "alerts": alerts,
     }
+
+
+def _alerts(console: Console, stack: Any, states: list[ServiceState]) -> list[dict[str, Any]] | None:
+    """The alarms' rules that fire (or wait out their periods) in the local Prometheus; None when it is not up."""
+    from cli.local import prometheus
+
+    if not any(state.name == "prometheus" and state.state == "running" for state in states):
+        return None
+    try:
+        alerts = prometheus.alerts(stack.outputs()["prometheus_url"][0])
+    except (OSError, ValueError) as error:
+        console.print(f"[yellow]alerts unknown:[/] Prometheus did not answer ({error})")
+        return None
+    for alert in alerts:
+        style = "bold red" if alert["state"] == "firing" else "yellow"
+        console.print(f"[{style}]alarm {alert['state']}:[/] {alert['alarm']} since {alert['since']}")
+    if not alerts:
+        console.print("[dim]no alarm fires (the alarms' rules in Prometheus are all inactive)[/]")
+    return alerts
 
 
 def _schedule_table(console: Console, schedules: list[dict[str, Any]]) -> None:

@@ -209,6 +209,11 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"__id": inputs["name"], "arn": f"arn:aws:elasticache:{region}:{account}:{inputs['name']}"}
             case resource_types.SNS_TOPIC:
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
+            case resource_types.GRAFANA_DASHBOARD:
+                uid = json.loads(inputs["configJson"])["uid"]
+                return {"__id": f"1:{uid}", "uid": uid, "dashboardId": 1, "version": 1, "url": f"/d/{uid}"}
+            case resource_types.GRAFANA_DATA_SOURCE:
+                return {"__id": f"1:{inputs['uid']}"}
             case resource_types.RANDOM_ID:
                 digest = _hex(name, int(inputs["byteLength"]) * 2)
                 return {"hex": digest, "dec": str(int(digest, 16))}

@@ -24,7 +24,7 @@ from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
-SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3"]
+SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3", "prometheus"]
 INFRA = [sys.executable, "-m", "cli"]
 
 
@@ -284,7 +284,7 @@ def test_status_lists_each_schedule_with_its_next_run(first_up, local_dir):
 
 def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
     panels = infra(local_dir, "dashboard", "--interval", "0.5")["panels"]
-    assert set(panels) == {"load balancer", "service", "database", "pool"}
+    assert {"load balancer", "service", "database", "pool", "worker", "alarms"} == set(panels)
     assert panels["load balancer"]["healthy targets"] == 1
     assert panels["database"]["connections"] >= 1
     assert panels["service"]["running tasks"] >= 1

@@ -123,14 +123,16 @@ def test_a_change_to_the_worker_environment_restarts_the_worker_only(project):
 def test_a_worker_the_program_stops_declaring_is_stopped_and_comes_back_with_it(project):
     pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["worker"]
     project.edit("Pulumi.local.yaml", "groundwork:worker: true", "groundwork:worker: false")
-    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "delete"}
+    # Prometheus stops scraping it and drops its backlog rule.
+    removed = {"worker": "delete", "prometheus": "update"}
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == removed
     up = project.infra("up", "--stack", "local")
-    assert _changed(up) == {"worker": "delete"}
+    assert _changed(up) == removed
     assert not pid_alive(pid)
     assert "worker" not in {s["name"] for s in project.infra("status")["services"]}
     assert project.infra("up", "--stack", "local")["changes"] == 0
     project.edit("Pulumi.local.yaml", "groundwork:worker: false", "groundwork:worker: true")
-    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start"}
+    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start", "prometheus": "update"}
     assert {s["name"]: s["state"] for s in project.infra("status")["services"]}["worker"] == "running"
 
 
