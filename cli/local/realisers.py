@@ -162,6 +162,7 @@ def task_environment(
             )
             password = cache_passwords.get(env.get("CACHE_USERNAME") or "default", "")
             env = adapters.iam_cache_auth(env, password, files.ca_cert)
+        env = adapters.files_endpoint(env, ports["s3"], files.ca_cert)
         return adapters.cloud_metrics(env)
 
     return environment
