@@ -52,7 +52,9 @@ async def map_practice(request: Request) -> Response:
     write_by = datetime.now(UTC) + timedelta(seconds=2)
     async with pool.connection() as conn:
         cursor = await conn.execute(UPSERT, (payload["user_id"], Jsonb(payload["practice"]), write_by))
-        user_id, practice, version, created_at, updated_at, inserted = await cursor.fetchone()
+        row = await cursor.fetchone()
+        assert row is not None  # an upsert with RETURNING always returns its row
+        user_id, practice, version, created_at, updated_at, inserted = row
     record = {"user_id": user_id, "practice": practice, "version": version, "created_at": created_at}
     return _json(record | {"updated_at": updated_at}, 201 if inserted else 200)
 

@@ -67,7 +67,11 @@ def worker_pace(postgres: Postgres, cache: RedisServer, base: Path, events: int)
         )
     try:
         with psycopg.connect(postgres.url(), autocommit=True) as conn:
-            applied = lambda: conn.execute("SELECT count(*) FROM processed_events").fetchone()[0]  # noqa: E731
+
+            def applied() -> int:
+                row = conn.execute("SELECT count(*) FROM processed_events").fetchone()
+                return row[0] if row else 0
+
             before = applied()
             cpu_before = process_tree_cpu_seconds(worker.pid)
             with conn.transaction(), conn.cursor() as cursor:
@@ -92,7 +96,7 @@ def worker_pace(postgres: Postgres, cache: RedisServer, base: Path, events: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats; medians are reported")
     parser.add_argument("--seconds", type=int, default=4, help="duration of each wrk run")
     parser.add_argument("--users", type=int, default=1000, help="records read at random")

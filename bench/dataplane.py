@@ -82,7 +82,10 @@ def _start_nginx(base: Path) -> tuple[int, Path]:
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        raise RuntimeError(f"bench: wrk printed a latency this cannot read: {text!r}")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -95,10 +98,13 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"bench: wrk printed no Requests/sec for {url}:\n{out}")
     if set(latency) != {"50", "99"}:
         print(f"bench: wrk printed no latency distribution for {url}:\n{out}", file=sys.stderr)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(rps.group(1)),
         "p50_ms": _ms(latency["50"]) if "50" in latency else math.nan,
         "p99_ms": _ms(latency["99"]) if "99" in latency else math.nan,
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
@@ -221,7 +227,7 @@ def _median_and_spread(values: list[float]) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats; medians are reported")
     parser.add_argument("--seconds", type=int, default=4, help="duration of each wrk run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

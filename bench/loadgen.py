@@ -100,7 +100,7 @@ def ceiling(url: str, seconds: float, processes: int | None, start: float, resol
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=3.0, help="measured seconds per rate tried")
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--processes", type=int, default=None, help="generator processes (default: by rate)")

@@ -100,6 +100,8 @@ def restart_times(stack_dir: Path) -> dict[str, float]:
     for name, relative in PID_FILES.items():
         before = read_records(stack_dir).get(name, {}).get("count", 0)
         pid = read_pid(stack_dir / relative)
+        if pid is None:
+            raise RuntimeError(f"bench: {name} left no pid in {stack_dir / relative}")
         started = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         while read_records(stack_dir).get(name, {}).get("count", 0) == before:
@@ -111,7 +113,7 @@ def restart_times(stack_dir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--previous", help="git ref of the previous design (default: found from history)")
     args = parser.parse_args()

@@ -130,7 +130,8 @@ def main() -> int:
         access_log=False,
         log_config=logs.uvicorn_log_config(settings.log_level),
         server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout,
+        # uvicorn annotates this int, yet hands it to asyncio.wait_for, which takes the float the settings hold
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # pyright: ignore[reportArgumentType]
     )
     try:
         return serve(config, settings.workers, settings.shutdown_timeout)

@@ -241,7 +241,7 @@ def _wrk_once(url: str, seconds: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=7, help="interleaved repeats; medians are reported")
     parser.add_argument("--wrk-seconds", type=int, default=1, help="duration of each wrk run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeGuard
 
 import typer
 from typer.core import TyperGroup
@@ -106,7 +106,11 @@ class InfraGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.FAILED)) from None
 
 
-def _is_usage_error(error: BaseException) -> bool:
+class _ClickUsageError(Protocol):
+    def format_message(self) -> str: ...
+
+
+def _is_usage_error(error: BaseException) -> TypeGuard[_ClickUsageError]:
     # Click's UsageError, whether Typer uses click or its own vendored copy of it.
     return any(cls.__name__ == "UsageError" for cls in type(error).__mro__) and hasattr(error, "format_message")
 

@@ -83,7 +83,7 @@ class Backup(pulumi.ComponentResource):
             f"{name}-vault", kms_key_arn=self.key.arn, force_destroy=not args.protect, opts=stateful
         )
         copy_vault = None
-        if args.copy_region:
+        if copy_region := args.copy_region:
             # A key in the copy region: a KMS key never leaves its region.
             copy_key = aws.kms.Key(
                 f"{name}-copy-key",
@@ -92,7 +92,7 @@ class Backup(pulumi.ComponentResource):
                 deletion_window_in_days=30,
                 region=args.copy_region,
                 policy=pulumi.Output.from_input(args.account_id).apply(
-                    lambda account: key_policy(account, [service_key_use(account, "backup", args.copy_region)])
+                    lambda account: key_policy(account, [service_key_use(account, "backup", copy_region)])
                 ),
                 opts=stateful,
             )

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -268,7 +267,7 @@ class Monitoring(pulumi.ComponentResource):
         dimensions: dict[str, pulumi.Input[str]] | None = None,
         statistic: str | None = None,
         extended_statistic: str | None = None,
-        metric_queries: list[dict[str, Any]] | None = None,
+        metric_queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgsDict] | None = None,
         periods: int = 2,
         comparison: str = "GreaterThanThreshold",
     ) -> aws.cloudwatch.MetricAlarm:
@@ -315,7 +314,9 @@ def alarm_key_policy(account_id: str) -> str:
     )
 
 
-def _query(query_id: str, namespace: str, metric: str, dimensions: dict, stat: str) -> dict[str, Any]:
+def _query(
+    query_id: str, namespace: str, metric: str, dimensions: dict, stat: str
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
     """A metric query of a metric-math alarm."""
     return {
         "id": query_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -43,7 +44,7 @@ class HostedZone(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             self.zone_id: pulumi.Output[str] = zone.zone_id
-            self.name_servers: pulumi.Output[list[str]] = zone.name_servers
+            self.name_servers: pulumi.Output[Sequence[str]] = zone.name_servers
         else:
             found = aws.route53.get_zone_output(
                 name=args.domain, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self)

@@ -126,13 +126,13 @@ class Firewall(pulumi.ComponentResource):
         self.register_outputs({"acl_arn": self.acl_arn, "acl_name": self.acl_name, "log_group": self.log_group_name})
 
 
-def acl_rules(args: FirewallArgs, metric: str) -> list[dict]:
+def acl_rules(args: FirewallArgs, metric: str) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """Rate limit first; each managed group counts and labels its matches, and a label rule blocks them with 403.
 
     Managed groups cannot answer with a custom response themselves; counting and blocking on their labels is how
     the 403 gets the API's JSON error body.
     """
-    rules: list[dict] = [
+    rules: list[aws.wafv2.WebAclRuleArgsDict] = [
         {
             "name": "rate-limit",
             "priority": 0,
@@ -170,7 +170,7 @@ def acl_rules(args: FirewallArgs, metric: str) -> list[dict]:
         priority += 1
     for short, mode in args.managed_rules.items():
         _, labels = MANAGED_GROUPS[short]
-        action = (
+        action: aws.wafv2.WebAclRuleActionArgsDict = (
             {"block": {"custom_response": {"response_code": 403, "custom_response_body_key": "forbidden"}}}
             if mode == "block"
             else {"count": {}}
@@ -192,7 +192,7 @@ def _waf_metric(metric: str, acl: str, region: str, rule: str) -> Metric:
     return Metric("AWS/WAFV2", metric, {"WebACL": acl, "Region": region, "Rule": rule}, "Sum")
 
 
-def _visibility(metric: str) -> dict:
+def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric, "sampled_requests_enabled": True}
 
 

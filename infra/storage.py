@@ -277,7 +277,7 @@ class Storage(pulumi.ComponentResource):
         )
         self._blocks = {**getattr(self, "_blocks", {}), suffix: block}
         # Encryption at rest: KMS for application data, S3-managed keys where log delivery requires them.
-        by_default = (
+        by_default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict = (
             {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key} if kms_key else {"sse_algorithm": "AES256"}
         )
         aws.s3.BucketServerSideEncryptionConfiguration(

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -22,7 +22,13 @@ from infra.limits import (
 
 TYPE = type_token("task", "FargateTask")
 
-_COOLDOWNS = {"scale_in_cooldown": 300, "scale_out_cooldown": 60}
+
+class _Cooldowns(TypedDict):
+    scale_in_cooldown: int
+    scale_out_cooldown: int
+
+
+_COOLDOWNS: _Cooldowns = {"scale_in_cooldown": 300, "scale_out_cooldown": 60}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -245,13 +251,12 @@ class FargateTask(pulumi.ComponentResource):
 
     def _service(self, name: str, args: FargateTaskArgs) -> aws.ecs.Service:
         behind_load_balancer = args.target_group_arn is not None
-        load_balancers = [
-            {
-                "target_group_arn": args.target_group_arn,
-                "container_name": args.container.name,
-                "container_port": args.container.port,
-            }
-        ]
+        port = args.container.port  # validated: set whenever target_group_arn is
+        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] = (
+            [{"target_group_arn": args.target_group_arn, "container_name": args.container.name, "container_port": port}]
+            if port is not None
+            else []
+        )
         # The service: private tasks, rollback on failed deployments, waits until the new tasks are healthy.
         return aws.ecs.Service(
             f"{name}-service",
@@ -302,7 +307,9 @@ class FargateTask(pulumi.ComponentResource):
                 service_namespace=target.service_namespace,
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration={"target_value": value, **metric, **_COOLDOWNS},
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=value, **metric, **_COOLDOWNS
+                ),
                 opts=self._moved,
             )
         return target

@@ -40,7 +40,7 @@ def _entry(index: int, raw: Any) -> Schedule:
         raise Invalid(f"{where}: name of 1-64 letters, digits, . _ -")
     expression = raw.get("expression")
     problem = expression_problem(expression) if isinstance(expression, str) else "missing"
-    if problem is not None:
+    if not isinstance(expression, str) or problem is not None:
         raise Invalid(f"{where} ({name}): expression {EXPRESSION_HELP} ({problem})")
     command = raw.get("command")
     if isinstance(command, str):

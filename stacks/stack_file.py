@@ -128,10 +128,9 @@ class _Builder:
             raise StackFileError(self.path, "plain values (no aliases such as *name)", line=self._line(event), key=key)
         if getattr(event, "anchor", None) is not None:
             raise StackFileError(self.path, "plain values (no anchors such as &name)", line=self._line(event), key=key)
-        if getattr(event, "tag", None) is not None:
-            raise StackFileError(
-                self.path, f"plain values (no tags such as {event.tag})", line=self._line(event), key=key
-            )
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            raise StackFileError(self.path, f"plain values (no tags such as {tag})", line=self._line(event), key=key)
 
     def _node(self, events: list[yaml.Event], index: int, depth: int, key: str | None) -> tuple[Any, int]:
         event = events[index]

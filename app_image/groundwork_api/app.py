@@ -70,9 +70,10 @@ class Service:
             "uptime_s": round(time.monotonic() - self.started, 3),
         }
         database, cache = await asyncio.gather(self.database.round_trip(), self._cache_trip(), return_exceptions=True)
-        for outcome in (database, cache):
-            if isinstance(outcome, BaseException) and not isinstance(outcome, DatabaseUnavailable):
-                raise outcome
+        if isinstance(database, BaseException) and not isinstance(database, DatabaseUnavailable):
+            raise database
+        if isinstance(cache, BaseException):
+            raise cache
         if isinstance(database, DatabaseUnavailable):
             metrics.set_database_up(False)
             body["status"] = "unavailable"
@@ -361,6 +362,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
+        # Starlette types every handler as taking Exception; it calls each only with its own class.
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},  # pyright: ignore[reportArgumentType]
         lifespan=service.lifespan,
     )

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from jwt.algorithms import HMACAlgorithm
 
@@ -54,6 +55,10 @@ def _segment(text: str) -> bytes:
         raise _refuse("token is malformed") from None
 
 
+@overload
+def _number(claims: dict, name: str, *, required: Literal[True]) -> float: ...
+@overload
+def _number(claims: dict, name: str, *, required: bool) -> float | None: ...
 def _number(claims: dict, name: str, *, required: bool) -> float | None:
     if name not in claims:
         if required:
@@ -146,7 +151,7 @@ class TokenVerifier:
             if not any(self._hmac.verify(signing_input, secret, signature) for secret in self._secrets):
                 raise _refuse("token signature is invalid")
         else:
-            await self._verify_with_issuer_key(header, signing_input, signature)
+            await self._verify_with_issuer_key(self.keys, header, signing_input, signature)
         try:
             claims = loads(_segment(parts[1]))
         except RepeatedKeyError as exc:
@@ -157,13 +162,13 @@ class TokenVerifier:
             raise _refuse("token is malformed")
         return claims
 
-    async def _verify_with_issuer_key(self, header: dict, signing_input: bytes, signature: bytes) -> None:
+    async def _verify_with_issuer_key(self, keys: KeySet, header: dict, signing_input: bytes, signature: bytes) -> None:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise _refuse("token header lacks a 'kid'")
-        key = await self.keys.find(kid)
+        key = await keys.find(kid)
         if key is None:
-            if not self.keys.loaded:
+            if not keys.loaded:
                 # Fail closed, but say it is the service's side: the token may well be good.
                 raise ApiError(
                     503,

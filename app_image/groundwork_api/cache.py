@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+from redis.commands.core import AsyncScript
 from redis.credentials import CredentialProvider
 from redis.exceptions import RedisError
 
@@ -90,6 +91,7 @@ class IamTokenProvider(CredentialProvider):
             method="GET", url=f"http://{self.group_host}/", params={"Action": "connect", "User": self.username}
         )
         SigV4QueryAuth(self.session.get_credentials(), "elasticache", self.region, expires=900).add_auth(request)
+        assert request.url is not None  # given above; add_auth only appends the signature
         return self.username, request.url.removeprefix("http://")
 
 
@@ -108,7 +110,7 @@ class Cache:
         self.enabled = bool(settings.url)
         self._last_warning = 0.0
         self._skip_until = 0.0
-        self._scripts: dict[str, object] = {}
+        self._scripts: dict[str, AsyncScript] = {}
         if not self.enabled:
             self.client = None
             return
@@ -156,7 +158,8 @@ class Cache:
             self._skip_until = time.monotonic() + RETRY_AFTER_FAILURE_S
             raise CacheUnavailable(_describe(exc, self.settings.timeout)) from None
 
-    def _script(self, source: str):
+    def _script(self, source: str) -> AsyncScript:
+        assert self.client is not None  # callers return early without a cache
         if source not in self._scripts:
             self._scripts[source] = self.client.register_script(source)
         return self._scripts[source]
@@ -174,6 +177,8 @@ class Cache:
 
     async def read_practice(self, user_id: str) -> bytes | None:
         """The cached record's JSON as it was stored, or None on a miss; CacheUnavailable when it cannot answer."""
+        if self.client is None:
+            raise CacheUnavailable("no cache is configured")
         raw = await self._bounded(self.client.get(KEY_PREFIX + user_id))
         if raw is None:
             return None

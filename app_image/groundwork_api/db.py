@@ -123,13 +123,13 @@ def _describe(exc: BaseException, deadline: float) -> str:
     return f"database error: {first_line[:200]}"
 
 
-def _with_iam_token(settings: Settings, options: dict):
+def _with_iam_token(database_url: str, aws_region: str, options: dict):
     """A pool `kwargs` callable: the options plus a fresh RDS IAM auth token as the password, per new connection."""
     import botocore.session  # only deployments using IAM auth pay for the import
 
-    params = connection_params(settings.database_url)
+    params = connection_params(database_url)
     target = {"DBHostname": params["host"], "Port": int(params["port"]), "DBUsername": params["user"]}
-    client = botocore.session.Session().create_client("rds", region_name=settings.aws_region)
+    client = botocore.session.Session().create_client("rds", region_name=aws_region)
 
     async def options_with_token() -> dict:
         # Signing is local, but the first call and each credential refresh fetch the task role's credentials over
@@ -168,7 +168,11 @@ class Database:
             connect_options["sslmode"] = settings.database_sslmode
         self.pool = AsyncConnectionPool(
             settings.database_url,
-            kwargs=_with_iam_token(settings, connect_options) if settings.database_iam_auth else connect_options,
+            kwargs=(
+                _with_iam_token(settings.database_url, settings.aws_region, connect_options)
+                if settings.database_iam_auth
+                else connect_options
+            ),
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.database_timeout,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -161,7 +162,7 @@ async def apply_batch(conn: psycopg.AsyncConnection, batch: list[Event]) -> int:
         "versions": [event.version for event in batch],
     }
     cursor = await conn.execute(_APPLY_BATCH, params)
-    (applied,) = await cursor.fetchone()
+    (applied,) = await _one_row(cursor)
     return int(applied)
 
 
@@ -175,12 +176,20 @@ async def summary(conn: psycopg.AsyncConnection, user_id: str) -> dict | None:
 async def backlog(conn: psycopg.AsyncConnection) -> int:
     """Events not yet relayed."""
     cursor = await conn.execute(_BACKLOG)
-    (count,) = await cursor.fetchone()
+    (count,) = await _one_row(cursor)
     return int(count)
 
 
 async def prune(conn: psycopg.AsyncConnection, days: int) -> tuple[int, int]:
     """Deletes ledger entries and relayed outbox rows older than `days`; returns both counts."""
     cursor = await conn.execute(_PRUNE, {"days": days})
-    ledger, outbox = await cursor.fetchone()
+    ledger, outbox = await _one_row(cursor)
     return int(ledger), int(outbox)
+
+
+async def _one_row(cursor: psycopg.AsyncCursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (an aggregate or a statement's totals)."""
+    row = await cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the query returned no row")
+    return row

@@ -53,7 +53,8 @@ async def insert_within_cap(conn: psycopg.AsyncConnection, record: FileRecord, c
     async with conn.transaction():
         await conn.execute(_LOCK_OWNER, (record.owner,))
         cursor = await conn.execute(_USED, (record.owner,))
-        (used,) = await cursor.fetchone()
+        row = await cursor.fetchone()
+        used = row[0] if row else 0
         if used + record.size > cap:
             raise OverQuota(used, cap)
         await conn.execute(

@@ -109,7 +109,7 @@ def s3_client(settings: FileSettings):
         s3={"addressing_style": "path" if settings.endpoint_url else "virtual"},
         **_S3_TIMEOUTS,
     )
-    return boto3.session.Session().client(
+    return boto3.Session().client(
         "s3", region_name=settings.region, endpoint_url=settings.endpoint_url or None, config=config
     )
 

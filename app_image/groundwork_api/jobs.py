@@ -26,12 +26,9 @@ async def connection_options(env: Mapping[str, str]) -> dict:
     if env.get("DATABASE_SSLMODE"):
         options["sslmode"] = env["DATABASE_SSLMODE"]
     if env.get("DATABASE_IAM_AUTH", "false").lower() in ("1", "true"):
-        from types import SimpleNamespace
-
         from .db import _with_iam_token
 
-        signer = SimpleNamespace(database_url=env["DATABASE_URL"], aws_region=env.get("AWS_REGION", ""))
-        options = await _with_iam_token(signer, options)()
+        options = await _with_iam_token(env["DATABASE_URL"], env.get("AWS_REGION", ""), options)()
     return options
 
 

@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 
 import jwt
+import jwt.algorithms
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import LiteralString
 
 import psycopg
 
@@ -19,7 +20,7 @@ class Migration:
 
     version: int
     phase: str
-    statement: str
+    statement: LiteralString
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 import psycopg
@@ -111,7 +112,11 @@ class _Reader:
             self.problems.append(f"{name} is missing; it is required")
         return default or ""
 
-    def number(self, name: str, default: float, low: float, high: float, *, integer: bool = False):
+    @overload
+    def number(self, name: str, default: int, low: float, high: float, *, integer: Literal[True]) -> int: ...
+    @overload
+    def number(self, name: str, default: float, low: float, high: float, *, integer: bool = False) -> float: ...
+    def number(self, name: str, default: float, low: float, high: float, *, integer: bool = False) -> float:
         raw = self.env.get(name, "").strip()
         if not raw:
             return default
@@ -145,7 +150,7 @@ class _Reader:
 
 def connection_params(database_url: str) -> dict[str, str]:
     """The URL's connection parameters as libpq reads them, with the port defaulted."""
-    params = conninfo_to_dict(database_url)
+    params = {key: str(value) for key, value in conninfo_to_dict(database_url).items()}
     params.setdefault("port", "5432")
     return params
 
@@ -245,7 +250,7 @@ def _read_cache(read: _Reader, region: str) -> dict:
             read.problems.append(
                 "CACHE_URL is not a cache address (its value is not shown); allowed: rediss://host[:port][/db]"
             )
-        elif parts.scheme == "redis" and not is_loopback(parts.hostname):
+        elif parts.scheme == "redis" and not is_loopback(parts.hostname or ""):
             read.problems.append(
                 "CACHE_URL uses redis:// (no TLS) for a host that is not loopback (its value is not shown);"
                 " allowed: rediss://, or redis:// for 127.0.0.1, ::1 or localhost only"

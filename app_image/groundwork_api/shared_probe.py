@@ -13,11 +13,13 @@ T = TypeVar("T")
 class SharedProbe(Generic[T]):
     """Runs `probe` for the first caller; callers meanwhile wait for that run, later ones reuse it for `ttl` s."""
 
+    _result: T
+    """The last run's answer; set before `_at`, so read only while `_at` is recent."""
+
     def __init__(self, probe: Callable[[], Awaitable[T]], ttl: float):
         self._probe = probe
         self.ttl = ttl
         self.runs = 0
-        self._result: T | None = None
         self._at = -float("inf")
         self._inflight: asyncio.Future | None = None
 

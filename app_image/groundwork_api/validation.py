@@ -68,6 +68,7 @@ def _refuse_constant(name: str):
 def _plain_digits(number: Decimal) -> int:
     """How many digits the number has written out in full, as PostgreSQL returns it (1E2 is 100, 1.50 is 1.50)."""
     _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # JSON has no NaN or infinity, the only Decimals without one
     return max(len(digits) + exponent, 1) + max(-exponent, 0)
 
 

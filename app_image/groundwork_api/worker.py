@@ -109,7 +109,11 @@ class Worker:
             options["sslmode"] = settings.database_sslmode
         self.pool = AsyncConnectionPool(
             settings.database_url,
-            kwargs=_with_iam_token(settings, options) if settings.database_iam_auth else options,
+            kwargs=(
+                _with_iam_token(settings.database_url, settings.aws_region, options)
+                if settings.database_iam_auth
+                else options
+            ),
             min_size=1,
             max_size=2,
             open=False,
@@ -119,6 +123,8 @@ class Worker:
         # read would time out and count as a failure.
         patience = max(settings.cache.timeout, settings.idle_wait_ms / 1000 + 2.0)
         self.cache = Cache(dataclasses.replace(settings.cache, timeout=patience))
+        if self.cache.client is None:
+            raise ValueError("CACHE_URL is required: the worker reads its events from the cache's stream")
         self.stream = self.cache.client
         self.applied = 0
         self.relayed = 0
@@ -176,7 +182,8 @@ class Worker:
     async def _publish(self, batch: list[events.Event]) -> None:
         pipe = self.stream.pipeline(transaction=False)
         for event in batch:
-            pipe.xadd(events.STREAM, event.fields(), maxlen=STREAM_MAX_LENGTH, approximate=True)
+            # redis-py types `fields` as an invariant Dict of its own unions, where any mapping of str is read
+            pipe.xadd(events.STREAM, event.fields(), maxlen=STREAM_MAX_LENGTH, approximate=True)  # pyright: ignore[reportArgumentType]
         await pipe.execute()
 
     async def _relay(self) -> int:

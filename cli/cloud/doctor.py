@@ -162,7 +162,7 @@ def check_secrets(project_dir: Path, env: dict[str, str]) -> Check:
 
 def check_aws(region: str | None) -> Check:
     name = "AWS credentials"
-    import boto3
+    import boto3.session
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 

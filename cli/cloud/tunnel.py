@@ -86,7 +86,7 @@ class Timing:
 
 def ssm_client(region: str) -> Any:
     """The boto3 SSM client the tunnel uses; tests replace this function."""
-    import boto3
+    import boto3.session
     from botocore.config import Config
 
     return boto3.session.Session(region_name=region).client(

@@ -147,9 +147,9 @@ def smoke(
     else:
         from cli.commands.context import open_stack
 
-        session, backend = open_stack(stack or LOCAL_STACK, as_json=as_json)
+        session, stack_backend = open_stack(stack or LOCAL_STACK, as_json=as_json)
         console = session.console
-        target = backend.service_endpoint(session, token=token, ca_file=ca)
+        target = stack_backend.service_endpoint(session, token=token, ca_file=ca)
     options = SmokeOptions(
         requests=requests,
         concurrency=concurrency,

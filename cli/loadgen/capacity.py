@@ -88,7 +88,7 @@ class CapacityResult:
     def passed(self) -> bool:
         if self.held is None:
             return False
-        return self.search.target_rate is None or self.capacity >= self.search.target_rate
+        return self.search.target_rate is None or self.held.options.rate >= self.search.target_rate
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -89,8 +89,8 @@ def _receive(pipes: dict[Connection, int], expect: str, deadline: float, what: s
                 f"{len(waiting)} generator process(es) did not {what} in time",
                 hint="the machine may be overloaded; lower --rate or --processes",
             )
-        for pipe in ready:
-            index = waiting.pop(pipe)  # type: ignore[call-overload]
+        for pipe in [p for p in waiting if p in ready]:  # `wait` returns some of the connections it was given
+            index = waiting.pop(pipe)
             try:
                 kind, value = pipe.recv()
             except EOFError:

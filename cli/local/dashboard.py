@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.core.errors import OperationFailed
 from cli.local import prometheus
 from cli.local.processes import read_pid
+from cli.local.services import DatabaseService
 from cli.local.stack import LocalStack
 
 
@@ -39,7 +41,7 @@ def _api_processes(stack: LocalStack) -> list[int]:
 
 
 def _database(stack: LocalStack) -> dict[str, float]:
-    database = next(s for s in stack.services() if s.name == "postgres")
+    database = next(s for s in stack.services() if isinstance(s, DatabaseService))
     with database.cluster.connect("app") as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = 'app'),"
@@ -47,6 +49,8 @@ def _database(stack: LocalStack) -> dict[str, float]:
             " pg_database_size('app'), xact_commit + xact_rollback, blks_read, blks_hit"
             " FROM pg_stat_database WHERE datname = 'app'"
         ).fetchone()
+    if row is None:
+        raise OperationFailed("the local database 'app' has no statistics row", hint="infra up --stack local")
     keys = ("connections", "active", "size_bytes", "transactions", "blocks_read", "blocks_hit")
     return dict(zip(keys, map(float, row), strict=True))
 

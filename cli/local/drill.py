@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from cli.core.errors import ConfigError, OperationFailed
 from cli.local import wal_archive as archive
@@ -26,6 +26,8 @@ from cli.recovery.drill import (
 from cli.recovery.times import iso
 
 if TYPE_CHECKING:
+    import psycopg
+
     from cli.local.postgres import Cluster
 
 
@@ -45,15 +47,13 @@ def drill_local(
     report.worst_case_recovery_point_s = archive.ARCHIVE_TIMEOUT_S
     live_url = cluster.url(superuser=True, database=cluster.app_database)
     with cluster.connect() as conn:
-        if conn.execute("SHOW archive_mode").fetchone()[0] != "on":
+        if _first(conn, "SHOW archive_mode") != "on":
             raise DrillFailed(
                 "the local cluster keeps no WAL archive (archive_mode is off), so it cannot be restored to a point",
                 hint="it was made before archiving existed: `infra destroy --stack local` and `infra up --stack local`",
             )
-        segment_size = int(
-            conn.execute("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'").fetchone()[0]
-        )
-        timeline = int(conn.execute("SELECT timeline_id FROM pg_control_checkpoint()").fetchone()[0])
+        segment_size = int(_first(conn, "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'"))
+        timeline = int(_first(conn, "SELECT timeline_id FROM pg_control_checkpoint()"))
     backups = archive.base_backups(cluster.base)
     if not backups:
         raise DrillFailed(
@@ -66,14 +66,14 @@ def drill_local(
         write_markers(writer, report)
         expected = rows_of(live_url)
         with psycopg.connect(live_url, autocommit=True, connect_timeout=5) as conn:
-            target = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+            target = _first(conn, "SELECT clock_timestamp()")
         report.restore_point = target.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         write_after(writer, report)
     finally:
         writer.close()
 
     with cluster.connect() as conn:
-        end_lsn = str(conn.execute("SELECT pg_switch_wal()").fetchone()[0])
+        end_lsn = str(_first(conn, "SELECT pg_switch_wal()"))
         _wait_archived(
             conn, archive.segment_name(timeline, max(archive.lsn_value(end_lsn) - 1, 0), segment_size), end_lsn
         )
@@ -107,6 +107,14 @@ def drill_local(
             archive.RestoredCluster(throwaway, 0, "").remove()
         report.throwaway_removed = not throwaway.exists()
     return report
+
+
+def _first(conn: psycopg.Connection[Any], query: LiteralString) -> Any:
+    """The first column of a query that always returns one row."""
+    row = conn.execute(query).fetchone()
+    if row is None:
+        raise DrillFailed(f"PostgreSQL returned no row for {query!r}")
+    return row[0]
 
 
 def _wait_archived(conn: Any, segment: str, end_lsn: str) -> None:

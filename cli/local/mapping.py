@@ -442,7 +442,7 @@ def _schedules(by_type: dict[str, list[Any]], task_services: dict[str, dict]) ->
         name = r.name.removeprefix(f"{parent}-") if parent else r.name
         target = inputs.get("target") or {}
         ecs = target.get("ecsParameters") or {}
-        task = task_services.get(ecs.get("taskDefinitionArn"))
+        task = task_services.get(ecs.get("taskDefinitionArn") or "")
         if task is None:
             raise MappingError(f"{r.urn}: the local timer runs ECS tasks of the program only")
         overrides = json.loads(target.get("input") or "{}").get("containerOverrides", [])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, LiteralString
 
 from cli.local.mapping import MappingError
 
@@ -16,15 +16,21 @@ def _ident(name: str):
 def _privileges(privileges: list[str]):
     from psycopg import sql
 
-    allowed = {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "CREATE", "CONNECT"}
-    allowed |= {"TEMPORARY", "EXECUTE", "USAGE", "MAINTAIN"}
+    allowed: set[LiteralString] = {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+    allowed |= {"CREATE", "CONNECT", "TEMPORARY", "EXECUTE", "USAGE", "MAINTAIN"}
     for privilege in privileges:
         if privilege.upper() not in allowed:
             raise MappingError(f"privilege {privilege!r} is not one PostgreSQL knows")
-    return sql.SQL(", ").join(sql.SQL(p.upper()) for p in privileges)
+    return sql.SQL(", ").join(sql.SQL(a) for p in privileges for a in allowed if a == p.upper())
 
 
-_ON = {"table": "TABLES", "sequence": "SEQUENCES", "function": "FUNCTIONS", "type": "TYPES", "schema": "SCHEMAS"}
+_ON: dict[str, LiteralString] = {
+    "table": "TABLES",
+    "sequence": "SEQUENCES",
+    "function": "FUNCTIONS",
+    "type": "TYPES",
+    "schema": "SCHEMAS",
+}
 
 
 def statements(kind: str, inputs: dict[str, Any], master: str, *, created: bool) -> list[tuple[str | None, Any]]:
@@ -39,7 +45,7 @@ def statements(kind: str, inputs: dict[str, Any], master: str, *, created: bool)
     if kind == "Role":
         if inputs.get("superuser"):
             raise MappingError(f"role {name!r} is declared superuser; the RDS master user cannot create one")
-        options = [
+        options: list[sql.Composable] = [
             sql.SQL("LOGIN" if inputs.get("login") else "NOLOGIN"),
             sql.SQL("CREATEDB" if inputs.get("createDatabase") else "NOCREATEDB"),
             sql.SQL("CREATEROLE" if inputs.get("createRole") else "NOCREATEROLE"),
@@ -49,7 +55,9 @@ def statements(kind: str, inputs: dict[str, Any], master: str, *, created: bool)
         if inputs.get("password") and not created:
             options.append(sql.SQL("PASSWORD {}").format(sql.Literal(inputs["password"])))
         verb = "ALTER" if created else "CREATE"
-        out = [(None, sql.SQL(verb + " ROLE {} ").format(_ident(name)) + sql.SQL(" ").join(options))]
+        out: list[tuple[str | None, Any]] = [
+            (None, sql.SQL(verb + " ROLE {} ").format(_ident(name)) + sql.SQL(" ").join(options))
+        ]
         timeout = inputs.get("statementTimeout")
         if timeout:
             out.append((None, sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
@@ -101,7 +109,7 @@ def _grant(inputs: dict[str, Any], *, grant: bool) -> list[tuple[str | None, Any
     elif kind in ("table", "sequence", "function"):
         schema = _ident(inputs["schema"])
         objects = inputs.get("objects") or []
-        plural = {"table": "TABLES", "sequence": "SEQUENCES", "function": "FUNCTIONS"}[kind]
+        plural = _ON[kind]
         if objects:
             names = sql.SQL(", ").join(sql.Identifier(inputs["schema"], o) for o in objects)
             target = sql.SQL(kind.upper() + " ") + names
@@ -125,7 +133,9 @@ def _default_privileges(inputs: dict[str, Any], master: str, *, grant: bool) -> 
     if inputs.get("schema"):
         scope += sql.SQL(" IN SCHEMA {}").format(_ident(inputs["schema"]))
     # The provider makes the master user a member of the owner, as ALTER DEFAULT PRIVILEGES FOR ROLE requires.
-    out = [(None, sql.SQL("GRANT {} TO {}").format(_ident(owner), _ident(master)))] if owner != master else []
+    out: list[tuple[str | None, Any]] = (
+        [(None, sql.SQL("GRANT {} TO {}").format(_ident(owner), _ident(master)))] if owner != master else []
+    )
     out.append((database, sql.SQL("ALTER DEFAULT PRIVILEGES {} REVOKE ALL ON {} FROM {}").format(scope, on, role)))
     privileges = inputs.get("privileges", []) if grant else []
     if privileges:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ class Cluster:
     """Login role created with the cluster; empty when the caller creates its roles itself (the local stack)."""
     app_password: str = ""
     app_database: str = ""
-    prepare: object = field(default=None, repr=False)
+    prepare: Callable[[Cluster], None] | None = field(default=None, repr=False)
     """Called with the cluster after initdb and before the first start (configuration files of the caller)."""
 
     @property

@@ -40,10 +40,10 @@ def patch_moto() -> None:
     from moto.iam.access_control import IAMPolicyStatement, PermissionResult
     from moto.s3 import models
 
-    def get_permission(bucket, action: str, resource: str):
-        if bucket.policy is None:
+    def get_permission(self: models.FakeBucket, action: str, resource: str) -> PermissionResult:
+        if self.policy is None:
             return PermissionResult.NEUTRAL
-        statements = json.loads(bucket.policy)["Statement"]
+        statements = json.loads(self.policy)["Statement"]
         result = PermissionResult.NEUTRAL
         for statement in statements if isinstance(statements, list) else [statements]:
             if not conditions_met(statement.get("Condition") or {}):

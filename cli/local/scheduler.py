@@ -104,7 +104,7 @@ def describe(root: Path, jobs: list[dict], now: dt.datetime | None = None) -> li
 
 def _parse(text: str | None) -> dt.datetime | None:
     with contextlib.suppress(TypeError, ValueError):
-        return dt.datetime.fromisoformat(text)
+        return dt.datetime.fromisoformat(text) if text is not None else None
     return None
 
 
@@ -133,14 +133,14 @@ class Timer:
         self.upcoming = {}
         for job in self.jobs:
             key = _anchor_key(job)
-            self.state["anchors"][key] = anchors.get(key) or _iso(now)
+            self.state["anchors"][key] = anchors.get(key) if _parse(anchors.get(key)) else _iso(now)
             self.upcoming[job["name"]] = self._next(job, now)
         self._save()
 
     def _next(self, job: dict, after: dt.datetime) -> dt.datetime | None:
         if not job["enabled"]:
             return None
-        anchor = _parse(self.state["anchors"][_anchor_key(job)])
+        anchor = _parse(self.state["anchors"][_anchor_key(job)]) or after
         return next_run(job["expression"], job["time_zone"], after=after, anchor=anchor)
 
     def tick(self, now: dt.datetime) -> list[str]:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cli.local import nginx, tls
 from cli.local.api import image_command
@@ -403,7 +404,7 @@ class BucketService(ProcessService):
         return digest(self.fingerprints())
 
 
-def _aws_shape(value):
+def _aws_shape(value: Any) -> Any:
     """Pulumi's camelCase inputs as the S3 API's PascalCase shapes (sseAlgorithm -> SSEAlgorithm)."""
     special = {"sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID", "id": "ID"}
     if isinstance(value, dict):

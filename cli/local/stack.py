@@ -35,7 +35,10 @@ from cli.local.processes import (
 )
 from cli.local.prometheus import prometheus_bin
 from cli.local.services import (
+    BucketService,
+    DatabaseService,
     Service,
+    TlsService,
     check_ports,
     moto_server_bin,
 )
@@ -358,7 +361,7 @@ class LocalStack:
             if service.pid() is None:
                 check_ports(service.name, service.ports)
         chain = [s for s in services if s.name != "s3"]
-        bucket = next(s for s in services if s.name == "s3")
+        bucket = next(s for s in services if isinstance(s, BucketService))
         bucket_error: list[BaseException] = []
 
         def start_bucket() -> None:
@@ -368,7 +371,7 @@ class LocalStack:
                 bucket_error.append(exc)
 
         # The certificate first: the database, the pooler and the S3 endpoint use it too.
-        next(s for s in chain if s.name == "tls").ensure_certificate()
+        next(s for s in chain if isinstance(s, TlsService)).ensure_certificate()
         # moto's server takes a second or two to import; it starts beside the database chain.
         side = threading.Thread(target=start_bucket, daemon=True)
         side.start()
@@ -382,7 +385,7 @@ class LocalStack:
                     migrate(service)  # the release's migration, before the new version takes traffic
                 _converge(service, before[service.name])
                 self._record(service)
-                if service.name == "postgres":
+                if isinstance(service, DatabaseService):
                     if before["postgres"].action == "create":
                         self._forget_objects()  # a cluster made (again) holds none of them yet
                     sql = self._apply_objects(service.cluster)

@@ -276,7 +276,8 @@ def wait_promoted(
             raise RestoreFailed(_why_not(restored, target), hint=f"the restored cluster's log: {restored.log}")
         try:
             with psycopg.connect(restored.url(database), autocommit=True, connect_timeout=2) as conn:
-                if conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()[0]:
+                row = conn.execute("SELECT NOT pg_is_in_recovery()").fetchone()
+                if row is not None and row[0]:
                     return clock()
         except psycopg.OperationalError:
             pass

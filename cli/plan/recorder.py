@@ -242,8 +242,9 @@ def run(
         monitor = RecordingMonitor(mocks, recording)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=settings.stack, preview=False, monitor=monitor)
         # Leftovers of an earlier run that failed belong to a closed loop; start from nothing.
-        runtime_settings.SETTINGS.rpc_manager.clear()
-        runtime_settings.SETTINGS.outputs.clear()
+        # pulumi's @contextproperty has no return annotation, so these properties look like unbound functions
+        runtime_settings.SETTINGS.rpc_manager.clear()  # pyright: ignore[reportAttributeAccessIssue]
+        runtime_settings.SETTINGS.outputs.clear()  # pyright: ignore[reportAttributeAccessIssue]
         _sync_await(run_pulumi_func(program))
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())

@@ -115,8 +115,9 @@ def restorable_window(rds: Any, live: dict[str, Any]) -> tuple[datetime, datetim
     backups = rds.describe_db_instance_automated_backups(DBInstanceIdentifier=live["DBInstanceIdentifier"])
     for backup in backups.get("DBInstanceAutomatedBackups", []):
         window = backup.get("RestoreWindow") or {}
-        if window.get("EarliestTime") and backup.get("Status", "active") == "active":
-            return _aware(window["EarliestTime"]), _aware(window.get("LatestTime")) or latest
+        earliest = _aware(window.get("EarliestTime"))
+        if earliest is not None and backup.get("Status", "active") == "active":
+            return earliest, _aware(window.get("LatestTime")) or latest
     created = _aware(live.get("InstanceCreateTime")) or latest
     return max(created, latest - timedelta(days=int(live["BackupRetentionPeriod"]))), latest
 

@@ -46,7 +46,7 @@ def judge_heartbeat(status: int, body: bytes) -> Verdict:
         return None, "", None
     database = doc.get("database")
     latency = database.get("latency_ms") if isinstance(database, dict) else None
-    if not isinstance(latency, int | float) or not database.get("ok"):
+    if not isinstance(database, dict) or not isinstance(latency, int | float) or not database.get("ok"):
         return WRONG_BODY, "heartbeat lacks a successful database round trip: " + _snippet(body), None
     return None, "", float(latency)
 

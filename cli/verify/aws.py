@@ -27,7 +27,7 @@ CREDENTIALS_HINT = (
 
 def client_factory(region: str) -> ClientFactory:
     """Clients of one boto3 session in `region`, created once per service, with bounded timeouts and retries."""
-    import boto3
+    import boto3.session
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
 

@@ -41,7 +41,7 @@ def _label(cert: dict[str, Any]) -> str:
 
 def check_issued(cert: dict[str, Any]) -> Check:
     """ACM has issued the certificate."""
-    state = cert.get("Status", "UNKNOWN")
+    state: str = cert.get("Status", "UNKNOWN")
     observed = "issued" if state == "ISSUED" else STATUS_WORDS.get(state, state.lower())
     return judge(FAMILY, "issued", state == "ISSUED", observed, "issued", _label(cert))
 

@@ -247,6 +247,17 @@ def test_a_cache_that_is_down_is_a_miss_within_the_deadline(redis_server) -> Non
     assert seconds < 5, "each call is bounded by the deadline (plus the connect timeout)"
 
 
+def test_without_a_cache_a_read_is_unavailable_and_a_miss_not_a_crash() -> None:
+    cache = Cache(CacheSettings())
+
+    async def go() -> tuple:
+        with pytest.raises(CacheUnavailable, match="no cache is configured"):
+            await cache.read_practice("frank")
+        return await cache.get_practice("frank"), await cache.put_practice("frank", 1, b"{}")
+
+    assert asyncio.run(go()) == (None, False)
+
+
 def test_a_wrong_password_is_unavailable_not_a_crash(redis_server) -> None:
     cache = Cache(CacheSettings(url=redis_server.url, password="wrong-password"))
 

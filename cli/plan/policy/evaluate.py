@@ -55,7 +55,7 @@ class PolicyReport:
 
     def counts(self) -> dict[str, int]:
         """Controls by status."""
-        counts = dict.fromkeys(("pass", *SEVERITY_ORDER), 0)
+        counts: dict[str, int] = dict.fromkeys(("pass", *SEVERITY_ORDER), 0)
         for r in self.results:
             counts[r.status] += 1
         return counts

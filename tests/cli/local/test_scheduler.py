@@ -116,6 +116,17 @@ def test_a_rate_keeps_its_anchor_when_the_timer_starts_again(tmp_path):
     assert described[0]["next_run"] == "2026-11-30T19:00:00+00:00"
 
 
+def test_an_anchor_the_state_file_garbled_is_taken_again_from_now(tmp_path):
+    jobs = [_job("later", "rate(1 hour)", [sys.executable, "-c", "pass"])]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "schedules.json").write_text(json.dumps({"anchors": {"later|rate(1 hour)": "yesterday"}}))
+    timer = scheduler.Timer(tmp_path, jobs, _launcher(tmp_path / "jobs.log"))
+    timer.begin(at("2026-11-30T18:00:00"))
+    assert timer.upcoming["later"] == at("2026-11-30T19:00:00")
+    state = json.loads((tmp_path / "run" / "schedules.json").read_text())
+    assert state["anchors"] == {"later|rate(1 hour)": "2026-11-30T18:00:00+00:00"}
+
+
 def test_a_job_still_running_skips_its_next_time_and_is_stopped_with_the_timer(tmp_path):
     command = [sys.executable, "-c", "import time; time.sleep(60)"]
     timer = scheduler.Timer(tmp_path, [_job("slow", "rate(1 minute)", command)], _launcher(tmp_path / "jobs.log"))

@@ -53,6 +53,13 @@ def test_smoke_a_stack_mints_its_token_from_the_signing_secret(infra, fake, aws,
     assert [call for call, _, _ in fake.calls] == ["outputs"]
 
 
+def test_no_backend_on_a_stack_runs_none_of_the_backend_checks(infra, fake, aws, stack_api):
+    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps({"current": SECRET}))["ARN"]
+    fake.script("outputs", result=_outputs(stack_api.base_url, arn))
+    result = infra("smoke", "--stack", "dev", "--no-backend", "-n", "4", "--json", *UNTIMED_FLAGS, code=0)
+    assert json.loads(result.stdout)["smoke"]["checks"] == []
+
+
 def test_a_missing_signing_secret_is_a_configuration_error(infra, fake, aws, stack_api):
     fake.script("outputs", result=_outputs(stack_api.base_url, "arn:aws:secretsmanager:eu-west-1:123:secret:nope"))
     result = infra("smoke", "--stack", "dev", code=2)

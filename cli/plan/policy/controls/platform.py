@@ -143,7 +143,7 @@ def _group_ids(view: PlanView, token: str, pick) -> set[str]:
     return {g for r in view.of(token) for g in as_list(pick(inputs(r)))}
 
 
-def _ingress_rules(view: PlanView) -> Iterator[tuple[str, str, dict]]:
+def _ingress_rules(view: PlanView) -> Iterator[tuple[str, str | None, dict]]:
     for rule in view.of(_INGRESS):
         yield rule["urn"], inputs(rule).get("securityGroupId"), inputs(rule)
     for group in view.of(_SG):
