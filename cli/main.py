@@ -26,6 +26,7 @@ from cli.commands.restore import restore
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
+from cli.commands.token import token
 from cli.commands.up import up
 from cli.commands.verify import verify
 from cli.core.errors import ExitCode, InfraError, UsageError
@@ -175,3 +176,4 @@ app.command(epilog=EPILOG)(policy)
 app.command(epilog=EPILOG)(cost)
 app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)
+app.command(epilog=EPILOG)(token)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.core.errors import NotAvailable
+from cli.core.errors import ConfigError, NotAvailable
 from cli.core.stack_ref import StackRef
 
 if TYPE_CHECKING:
@@ -190,14 +190,62 @@ class CloudBackend:
         return {"ok": True, "stack": self.stack, "confirmed_by": confirmed, **result}
 
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint:
+        from cli.core.tokens import READ_SCOPE, SMOKE_USER
+        from cli.smoke.access import AccessTokens
         from cli.smoke.endpoint import from_stack
 
-        return from_stack(self.ref, self.outputs(session), token=token, ca_file=ca_file)
+        outputs = self.outputs(session)
+        identity = self._identity(outputs)
+        access = None
+        if token is None and identity is not None:
+            token = identity.machine_token()["access_token"]
+            limited = identity.machine_token((READ_SCOPE,))
+            try:  # a user `infra token --user infra-smoke` created once; never created here without asking
+                user = identity.user_token(SMOKE_USER, confirm=lambda question: False)
+            except ConfigError as exc:
+                session.console.print(f"[yellow]ownership checks skipped:[/] {exc}")
+            else:
+                access = AccessTokens(user["access_token"], user["sub"], limited["access_token"], limited["sub"])
+        return from_stack(self.ref, outputs, token=token, ca_file=ca_file, access=access)
+
+    def token(
+        self, session: Session, *, user: str | None, client: bool, scopes: tuple[str, ...], yes: bool
+    ) -> dict[str, Any]:
+        identity = self._identity(self.outputs(session))
+        if identity is None:
+            raise NotAvailable(
+                f"stack {self.stack!r} trusts an issuer of your own (oidcIssuer); it has no user pool to ask",
+                hint="get tokens from that issuer",
+            )
+        if client:
+            return identity.machine_token(scopes)
+        assert user is not None
+        return identity.user_token(
+            user, confirm=lambda question: yes or (session.interactive and session.ask_yes(question))
+        )
+
+    def _identity(self, outputs: dict[str, StackOutput]):
+        """The stack's user pool as its outputs name it, or None when it trusts an issuer of its own."""
+        from cli.cloud.identity_tokens import CloudIdentity
+        from cli.verify.aws import client_factory
+        from stacks import outputs as names
+
+        values = {name: item.value for name, item in outputs.items()}
+        if not values.get(names.USER_POOL_ID):
+            return None
+        return CloudIdentity(self.stack, values, client_factory(self.ref.region or values.get(names.REGION) or ""))
 
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport:
         from cli.recovery.cloud import cloud_drill
 
-        return cloud_drill(self.ref, self.outputs(session), progress=progress)
+        outputs = self.outputs(session)
+        identity = self._identity(outputs)
+        if identity is None:
+            raise NotAvailable(
+                f"the drill writes through the API, and stack {self.stack!r} trusts an issuer of your own",
+                hint="run the drill on a stack with its own user pool",
+            )
+        return cloud_drill(self.ref, outputs, token=identity.machine_token()["access_token"], progress=progress)
 
 
 def _local_only(stack: str, verb: str) -> NotAvailable:

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from cli.core import resource_types
+from cli.local import identity_mapping
 
 RANDOM = resource_types.RANDOM_PASSWORD
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
@@ -60,6 +61,7 @@ REALISED = {
     WEB_ACL: "tls: nginx limit_req per client address for the rate rule (other rules cloud only)",
     SCHEDULE: "scheduler: the local timer runs its command override with its task's environment",
     resource_types.SCHEDULER_SCHEDULE_GROUP: "scheduler: the local timer",
+    **identity_mapping.REALISED,
 }
 
 SSL_POLICY_PROTOCOLS = {
@@ -108,6 +110,10 @@ def spec(recording: Any) -> dict[str, Any]:
     api, workers = _ecs(by_type)
     tasks = {task["arn"]: task for task in (api, *workers)}
     firewall = _firewall(by_type)
+    try:
+        identity = identity_mapping.identity(by_type, str(recording.exports.get("region") or "us-east-1"))
+    except identity_mapping.IdentityMappingError as error:
+        raise MappingError(str(error)) from None
     for rule in firewall["cloud_only_rules"] if firewall else ():
         cloud_only[f"{WEB_ACL} rule {rule}"] += 1
     return {
@@ -123,6 +129,7 @@ def spec(recording: Any) -> dict[str, Any]:
         "certificate": _certificate(by_type),
         "buckets": _buckets(by_type),
         "secrets": _secrets(by_type, tokens),
+        "identity": identity,
         "randoms": {r.urn: int(r.inputs.get("length", 32)) for r in by_type[RANDOM]},
         "realised": dict(sorted(realised.items())),
         "cloud_only": dict(sorted(cloud_only.items())),

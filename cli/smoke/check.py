@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from cli.core.errors import ConfigError
-from cli.smoke import preflight
+from cli.smoke import access, preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
@@ -207,7 +207,8 @@ async def _run(
         ran_out=ran_out,
         checks=progress.backend,
     )
-    Redactor(target.token).report(report)
+    tokens = (target.access.user_token, target.access.limited_token) if target.access else ()
+    Redactor(target.token, *tokens).report(report)
     answered = sum(1 for s in report.samples if s.failure != DEADLINE)
     done = f"{answered} of {options.requests} requests done" if ran_out == "load" else ""
     report.gate_results = [
@@ -264,10 +265,10 @@ async def _phases(
             into=progress.samples,
         )
         progress.sent += sum(1 for c in checks if c.name in ("redirect", "livez"))
+        prefix = urlsplit(target.base_url).path.rstrip("/")
         if options.backend:
             progress.phase = "checks"
             on_stage("backend checks: the cache, the asynchronous path, cache reads")
-            prefix = urlsplit(target.base_url).path.rstrip("/")
             token = target.token if options.writes else None
             probe = BackendProbe(where, prefix, token, plan.run_id, limit)
             try:
@@ -276,6 +277,14 @@ async def _phases(
                 )
             finally:
                 progress.sent += probe.sent
+        progress.phase = "access"
+        on_stage("authorization checks: a user's own record, another user's record, a missing scope")
+        admin = BackendProbe(where, prefix, target.token if options.writes else None, plan.run_id, limit)
+        try:
+            await access.run_access_checks(admin, target.access, writes=options.writes, into=progress.backend)
+        finally:
+            admin.close()
+            progress.sent += admin.sent
         if options.burst:
             progress.phase = "burst"
             edge = edge_limit(target, options)
@@ -295,7 +304,7 @@ async def _phases(
             )
 
 
-_CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "burst": ("burst",)}
+_CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "access": access.NAMES, "burst": ("burst",)}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
 
