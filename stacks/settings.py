@@ -562,8 +562,8 @@ class StackSettings:
     user_pool_domain_prefix: str | None = setting(
         "userPoolDomainPrefix", None, pattern(COGNITO_DOMAIN_PREFIX, COGNITO_DOMAIN_PREFIX_TEXT),
         "Start of the pool's domain (`<prefix>-<random>.auth.<region>.amazoncognito.com`), which serves the machine "
-        "client's token endpoint.",
-        group=_SIGN_IN, feeds=("IdentityArgs.domain_prefix",), default_text="gw-<stack>",
+        "client's token endpoint (through `StackSettings.domain_prefix`).",
+        group=_SIGN_IN, default_text="gw-<stack>",
     )
     access_token_minutes: int = setting(
         "accessTokenMinutes", 15, integer(*COGNITO_TOKEN_MINUTES),
@@ -598,7 +598,7 @@ class StackSettings:
         group=_SIGN_IN, default_text="none",
     )
     oidc_scope_prefix: str = setting(
-        "oidcScopePrefix", "", pattern(_SCOPE, "printable ASCII without spaces, quotes or backslashes"),
+        "oidcScopePrefix", "", pattern(_SCOPE.replace("{1,", "{0,"), "printable ASCII without spaces, quotes or backslashes"),
         "What the issuer puts before the scope names `map/read`, `map/write`, `map/admin`.",
         group=_SIGN_IN, default_text="none",
     )
