@@ -98,6 +98,7 @@ _DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 _LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
 _HTTPS_URL = r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
 _SCOPE = r"[\x21\x23-\x5b\x5d-\x7e]{1,256}"
+_SCOPE_TEXT = "printable ASCII without spaces, quotes or backslashes"
 _IDENTITY = "Identity, protection and DNS"
 _NETWORK = "Network"
 _DATABASE = "Database"
@@ -598,12 +599,12 @@ class StackSettings:
         group=_SIGN_IN, default_text="none",
     )
     oidc_scope_prefix: str = setting(
-        "oidcScopePrefix", "", pattern(_SCOPE.replace("{1,", "{0,"), "printable ASCII without spaces, quotes or backslashes"),
+        "oidcScopePrefix", "", pattern(_SCOPE.replace("{1,", "{0,"), _SCOPE_TEXT),
         "What the issuer puts before the scope names `map/read`, `map/write`, `map/admin`.",
         group=_SIGN_IN, default_text="none",
     )
     oidc_user_scope: str | None = setting(
-        "oidcUserScope", None, pattern(_SCOPE, "printable ASCII without spaces, quotes or backslashes"),
+        "oidcUserScope", None, pattern(_SCOPE, _SCOPE_TEXT),
         "A scope the issuer gives signed-in users that stands for `map/read` and `map/write` on their own record.",
         group=_SIGN_IN, default_text="none",
     )
