@@ -55,10 +55,14 @@ class IdentityMappingError(ValueError):
     """The plan declares user pools the local stack cannot realise faithfully; the message names the resource."""
 
 
+_RENAMED = {"attributesRequireVerificationBeforeUpdates": "AttributesRequireVerificationBeforeUpdate"}
+"""Nested inputs the provider names otherwise than the API."""
+
+
 def _shape(value: Any) -> Any:
     """Pulumi's camelCase as the Cognito API's PascalCase (minimumLength -> MinimumLength), numbers as integers."""
     if isinstance(value, dict):
-        return {k[:1].upper() + k[1:]: _shape(v) for k, v in value.items()}
+        return {_RENAMED.get(k, k[:1].upper() + k[1:]): _shape(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_shape(v) for v in value]
     if isinstance(value, float) and value.is_integer():
