@@ -16,7 +16,6 @@ from stacks import outputs as out
 FAMILY = "secrets"
 SECRETS = (
     (out.DATABASE_SECRET_ARN, "ARN of the proxy's database credentials secret"),
-    (out.JWT_SECRET_ARN, "ARN of the JWT signing key secret"),
 )
 """The rotated secrets: the output holding each one's ARN (never printed) and what it is."""
 GRACE_DAYS = 1
