@@ -127,7 +127,9 @@ def test_a_secret_never_rotated_is_judged_by_its_creation_date(stubbed, age, sta
 
 def test_a_pending_version_that_is_not_current_warns(verify, cloud):
     _client().put_secret_value(
-        SecretId=cloud.database_secret, SecretString=json.dumps({"password": "half-rotated"}), VersionStages=["AWSPENDING"]
+        SecretId=cloud.database_secret,
+        SecretString=json.dumps({"password": "half-rotated"}),
+        VersionStages=["AWSPENDING"],
     )
     report = verify()
     check = find(report, "secrets", "no rotation stuck", healthy.DATABASE_SECRET)
