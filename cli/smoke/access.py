@@ -90,12 +90,12 @@ async def scope(limited: BackendProbe, sub: str) -> Check:
 async def run_access_checks(
     admin: BackendProbe, access: AccessTokens | None, *, writes: bool, into: list[Check]
 ) -> None:
-    """The four checks, appended to `into`; skipped (with the reason) without the tokens or without writes."""
+    """The four checks, appended to `into`; none without the identity provider's tokens (a --url or --token run),
+    skipped (with the reason) in a read-only run or without a user's token."""
+    if access is None:
+        return
     if not writes:
         into += [Check(n, SKIP, "a read-only run makes no writes") for n in NAMES]
-        return
-    if access is None:
-        into += [Check(n, SKIP, "no tokens of the stack's identity provider (a --url or --token run)") for n in NAMES]
         return
     other = f"smoke-{admin.run_id}-other"
     user = BackendProbe(admin.where, admin.prefix, access.user_token, admin.run_id, admin.timeout_s)
