@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from cli.local.processes import pid_alive
-from cli.smoke.token import mint_token
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
@@ -199,7 +198,7 @@ def _drain_broken_connections(project: Project) -> None:
     out = project.infra("outputs", "--stack", "local")["outputs"]
     streak = 0
     # The operator's heartbeat runs its own database round trip each time (the public one shares a recent probe).
-    operator = mint_token(out["jwt_secret"], issuer=out["jwt_issuer"], audience=out["jwt_audience"])
+    operator = project.infra("token", "--stack", "local", "--client")["access_token"]
     headers = {"Authorization": f"Bearer {operator}"}
     with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
         for _ in range(200):
