@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-
 def run_and_report(
     target: ServiceEndpoint,
     options: SmokeOptions,
