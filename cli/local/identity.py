@@ -14,6 +14,8 @@ from cli.local.identity_mapping import client_of
 from cli.local.moto_identity import TOKEN_PATH
 
 DOWN_HINT = "run `infra up --stack local` first"
+CREATE_ONLY = ("PoolName", "UsernameConfiguration", "AliasAttributes", "UsernameAttributes")
+"""Parameters of a pool that Cognito sets at creation only (UpdateUserPool does not take them)."""
 
 
 def cognito_client(endpoint: str, ca_file: Path, region: str):
@@ -36,7 +38,7 @@ def apply(idp, spec: dict[str, Any]) -> None:
     existing = {p["Id"] for p in idp.list_user_pools(MaxResults=60).get("UserPools", [])}
     parameters = dict(spec["parameters"])
     if pool in existing:
-        idp.update_user_pool(UserPoolId=pool, **{k: v for k, v in parameters.items() if k != "PoolName"})
+        idp.update_user_pool(UserPoolId=pool, **{k: v for k, v in parameters.items() if k not in CREATE_ONLY})
     else:
         created = idp.create_user_pool(**parameters)["UserPool"]["Id"]
         if created != pool:

@@ -40,6 +40,20 @@ def patch_ids() -> None:
     models.CognitoIdpUser.__init__ = user  # type: ignore[method-assign]
 
 
+def patch_resource_servers() -> None:
+    """moto does not implement UpdateResourceServer: a resource server whose scopes or name the program changed is
+    updated in place, as Cognito does (the names and scopes replaced, the identifier kept)."""
+    from moto.cognitoidp.responses import ActionResult, CognitoIdpResponse
+
+    def update_resource_server(self) -> ActionResult:
+        server = self.backend.describe_resource_server(self._get_param("UserPoolId"), self._get_param("Identifier"))
+        server.name = self._get_param("Name")
+        server.scopes = self._get_param("Scopes") or []
+        return ActionResult({"ResourceServer": server.to_json()})
+
+    CognitoIdpResponse.update_resource_server = update_resource_server  # type: ignore[attr-defined]
+
+
 def patch_token_endpoint() -> None:
     """moto has no OAuth 2.0 token endpoint: answer POST /oauth2/token as a Cognito domain does for the client
     credentials grant (the client's secret, its allowed flows and scopes checked), signed with the pool's key."""

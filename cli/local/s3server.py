@@ -60,10 +60,11 @@ def patch_moto() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from cli.local.moto_identity import patch_ids, patch_token_endpoint
+    from cli.local.moto_identity import patch_ids, patch_resource_servers, patch_token_endpoint
 
     patch_moto()
     patch_ids()
+    patch_resource_servers()
     patch_token_endpoint()
     from moto.server import main as serve
 
