@@ -43,7 +43,8 @@ def patch_ids() -> None:
 def patch_resource_servers() -> None:
     """moto does not implement UpdateResourceServer: a resource server whose scopes or name the program changed is
     updated in place, as Cognito does (the names and scopes replaced, the identifier kept)."""
-    from moto.cognitoidp.responses import ActionResult, CognitoIdpResponse
+    from moto.cognitoidp.responses import CognitoIdpResponse
+    from moto.core.responses import ActionResult
 
     def update_resource_server(self) -> ActionResult:
         server = self.backend.describe_resource_server(self._get_param("UserPoolId"), self._get_param("Identifier"))
