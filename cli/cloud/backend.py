@@ -104,7 +104,7 @@ class CloudBackend:
         if smoke:
             from cli.smoke.flow import smoke_applied
 
-            smoke_applied(self.stack, self._smoke_target(outcome.outputs, console, None, None), console, document)
+            smoke_applied(self.stack, self._smoke_target(outcome.outputs, None, None), console, document)
         return document
 
     def destroy(self, session: Session, *, yes: bool, confirm_stack: str | None) -> dict[str, Any]:
@@ -190,11 +190,9 @@ class CloudBackend:
         return {"ok": True, "stack": self.stack, "confirmed_by": confirmed, **result}
 
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint:
-        return self._smoke_target(self.outputs(session), session.console, token, ca_file)
+        return self._smoke_target(self.outputs(session), token, ca_file)
 
-    def _smoke_target(
-        self, outputs: dict[str, StackOutput], console: Console, token: str | None, ca_file: str | None
-    ) -> ServiceEndpoint:
+    def _smoke_target(self, outputs: dict[str, StackOutput], token: str | None, ca_file: str | None) -> ServiceEndpoint:
         """The service with tokens of the stack's pool: the machine client's for the writes, a read-only one and
         the smoke user's (when `infra token --user infra-smoke` created it once) for the authorization checks."""
         from cli.core.tokens import READ_SCOPE, SMOKE_USER
@@ -208,9 +206,8 @@ class CloudBackend:
             limited = identity.machine_token((READ_SCOPE,))
             try:  # never created here: creating a user in a cloud pool is asked for (`infra token`)
                 user = identity.user_token(SMOKE_USER, confirm=lambda question: False)
-            except ConfigError as exc:
-                hint = f"run `infra token --stack {self.stack} --user {SMOKE_USER}` once for these checks"
-                console.print(f"[yellow]ownership checks skipped:[/] {exc}; {hint}")
+            except ConfigError as exc:  # the skipped checks carry the reason
+                hint = f"{exc}; run `infra token --stack {self.stack} --user {SMOKE_USER}` once for these checks"
                 access = AccessTokens(None, "", limited["access_token"], limited["sub"], hint=hint)
             else:
                 access = AccessTokens(user["access_token"], user["sub"], limited["access_token"], limited["sub"])
