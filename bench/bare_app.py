@@ -13,7 +13,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from groundwork_api.db import MIGRATIONS, UPSERT
+from groundwork_api.db import UPSERT
+from groundwork_api.migrations import MIGRATIONS
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
@@ -68,8 +69,8 @@ async def lifespan(app):
     )
     await pool.open()
     async with pool.connection() as conn:
-        for _, statement in MIGRATIONS:
-            await conn.execute(statement)
+        for migration in MIGRATIONS:
+            await conn.execute(migration.statement)
     yield
     await pool.close()
 

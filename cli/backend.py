@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from cli.core.checks import Check
     from cli.core.outputs import StackOutput
     from cli.core.session import Session
     from cli.recovery.drill import DrillReport
@@ -54,7 +55,15 @@ class Backend(Protocol):
 
     def logs(self, session: Session, service: str | None, lines: int) -> dict[str, list[str]]: ...
 
+    def follow_logs(self, session: Session, service: str | None) -> Iterator[tuple[str, str]]:
+        """(service, line) as the services write them, until interrupted (`infra logs -f`)."""
+        ...
+
     def dashboard(self, session: Session) -> Board: ...
+
+    def doctor(self, session: Session) -> list[Check]:
+        """This machine's prerequisites for the stack's verbs, each with its fix (`infra doctor --stack`)."""
+        ...
 
     def verify(self, session: Session) -> Report: ...
 
@@ -79,3 +88,14 @@ class Backend(Protocol):
         ...
 
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport: ...
+
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """A one-off task of a service (the API when None) running `command` with that service's environment,
+        roles and secrets; its output handed to `on_line`; the document carries its `exit_code`."""
+        ...
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        """The release history (cli/core/releases.py's shape), oldest first, under `releases`."""
+        ...

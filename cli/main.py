@@ -22,7 +22,9 @@ from cli.commands.plan import plan
 from cli.commands.policy import policy
 from cli.commands.preview import preview
 from cli.commands.refresh import refresh
+from cli.commands.releases import releases
 from cli.commands.restore import restore
+from cli.commands.run import run
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
@@ -71,6 +73,7 @@ class InfraGroup(TyperGroup):
         try:
             return super().parse_args(ctx, args)
         except Exception as error:
+            _narrow_suggestions(error)
             _usage_error(ctx, error)
             raise
 
@@ -86,9 +89,11 @@ class InfraGroup(TyperGroup):
             render_error(InfraError("interrupted", hint="check the stack with `infra refresh`"), as_json=False)
             raise typer.Exit(int(ExitCode.FAILED)) from None
         except (Exit, Abort, TyperException) as exc:
+            _narrow_suggestions(exc)
             _usage_error(ctx, exc)
             raise
         except Exception as exc:
+            _narrow_suggestions(exc)
             _usage_error(ctx, exc)
             if _is_usage_error(exc):
                 raise
@@ -105,6 +110,26 @@ class InfraGroup(TyperGroup):
 def _is_usage_error(error: BaseException) -> bool:
     # Click's UsageError, whether Typer uses click or its own vendored copy of it.
     return any(cls.__name__ == "UsageError" for cls in type(error).__mro__) and hasattr(error, "format_message")
+
+
+SUGGESTION_CUTOFF = 0.75
+"""How alike an unknown option's name must be to one the command accepts for `Did you mean` to name it."""
+
+
+def _narrow_suggestions(error: BaseException) -> None:
+    """Keep Click's `Did you mean` only for options that look like the one typed (`--stak`, not `--bogus` -> `--out`).
+
+    Click compares names with their dashes, so any two short options look alike; this compares the words alone.
+    """
+    import difflib
+
+    possibilities = getattr(error, "possibilities", None)
+    typed = getattr(error, "option_name", None)
+    if type(error).__name__ != "NoSuchOption" or not possibilities or not typed:
+        return
+    words = {option.lstrip("-"): option for option in possibilities}
+    close = difflib.get_close_matches(typed.lstrip("-"), list(words), n=3, cutoff=SUGGESTION_CUTOFF)
+    error.possibilities = [words[word] for word in close]  # type: ignore[attr-defined]
 
 
 def _usage_error(ctx: typer.Context, error: BaseException) -> None:
@@ -142,6 +167,7 @@ app = typer.Typer(
     help=HELP,
     epilog=EPILOG,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["--help", "-h"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -177,3 +203,5 @@ app.command(epilog=EPILOG)(cost)
 app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)
 app.command(epilog=EPILOG)(token)
+app.command(epilog=EPILOG)(releases)
+app.command(epilog=EPILOG, context_settings={"allow_interspersed_args": False})(run)

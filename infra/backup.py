@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, key_policy, require, service_key_use, type_token
-from infra.dashboards import AlarmSpec, Panel
+from infra.dashboards import AlarmSpec
 from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION
+from infra.panels import Metric, Panel
 
 TYPE = type_token("backup", "Backup")
 
@@ -194,7 +195,7 @@ class Backup(pulumi.ComponentResource):
             Panel(
                 "Backup jobs",
                 [
-                    ["AWS/Backup", metric, "BackupVaultName", self.vault.name, {"stat": "Sum"}]
+                    Metric("AWS/Backup", metric, vault, "Sum")
                     for metric in ("NumberOfBackupJobsCompleted", "NumberOfBackupJobsFailed", "NumberOfCopyJobsFailed")
                 ],
             )

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra import key_policy, require, require_log_retention, service_key_use, type_token
-from infra.dashboards import AlarmSpec, Panel
+from infra.dashboards import AlarmSpec
 from infra.limits import (
     CACHE_ENGINE_VERSIONS,
     CACHE_EVICTION_POLICIES,
@@ -19,6 +19,7 @@ from infra.limits import (
     CACHE_MAX_SNAPSHOT_DAYS,
     CACHE_NODE_TYPE,
 )
+from infra.panels import Metric, Panel
 
 TYPE = type_token("cache", "Cache")
 
@@ -273,10 +274,9 @@ def panels(member_ids: Sequence[str]) -> list[Panel]:
     """Dashboard widgets: CPU and memory, hits and misses, evictions and connections, per node."""
     ns = "AWS/ElastiCache"
 
-    def per_node(metric: str, stat: str) -> list[list]:
+    def per_node(metric: str, stat: str) -> list[Metric]:
         return [
-            [ns, metric, "CacheClusterId", member, {"stat": stat, "label": f"{metric} {member}"}]
-            for member in member_ids
+            Metric(ns, metric, {"CacheClusterId": member}, stat, label=f"{metric} {member}") for member in member_ids
         ]
 
     return [

@@ -12,6 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import key_policy, require, type_token
+from infra.grafana_dashboard import dashboard_json
+from infra.panels import Expression, Metric, Panel, Threshold, cloudwatch_body, resolved, same_series
 
 TYPE = type_token("dashboards", "Monitoring")
 
@@ -40,16 +42,6 @@ class AlarmSpec:
     """Breaching minutes in a row before the alarm rises."""
     comparison: str = "GreaterThanThreshold"
     """How the statistic is compared with the threshold."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Panel:
-    """A dashboard widget another component contributes: a title and its metric rows (values may be outputs)."""
-
-    title: str
-    """Title of the widget."""
-    metrics: Sequence[Sequence[Any]]
-    """CloudWatch metric rows: namespace, metric name, dimension pairs, options."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -126,15 +118,23 @@ class Monitoring(pulumi.ComponentResource):
                 opts=child,
             )
 
-        body = pulumi.Output.all(
-            load_balancer=args.load_balancer,
-            target_group=args.target_group,
-            cluster=args.cluster_name,
-            service=args.service_name,
-            db_instance=args.db_instance,
-            proxy=args.proxy_name,
-            extra=[[panel.title, list(panel.metrics)] for panel in args.extra_panels],
-        ).apply(lambda v: json.dumps(dashboard_body(args.region, **v), sort_keys=True))
+        # The panels, declared once: the CloudWatch dashboard here, a Grafana dashboard from the same panels.
+        self.panels = with_alarms([*stack_panels(args), *args.extra_panels], args.extra_alarms)
+        self.resolved_panels = resolved(self.panels)
+        body = self.resolved_panels.apply(
+            lambda panels: json.dumps(cloudwatch_body(panels, args.region), sort_keys=True)
+        )
+        # The same panels as a Grafana dashboard: declared in Grafana only when the stack has one (infra/grafana.py),
+        # and written by `infra plan --grafana-dashboard` for teams that import dashboards by hand.
+        self.grafana_data_source_uid = f"{name[:29]}-cloudwatch"
+        self.grafana_dashboard = self.resolved_panels.apply(
+            lambda panels: json.dumps(
+                dashboard_json(
+                    panels, title=name, uid=name[:40], region=args.region, data_source_uid=self.grafana_data_source_uid
+                ),
+                sort_keys=True,
+            )
+        )
         # One page for the whole stack.
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard", dashboard_name=f"{name}-dashboard", dashboard_body=body, opts=child
@@ -157,7 +157,7 @@ class Monitoring(pulumi.ComponentResource):
                 _query("elb5xx", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", alb, "Sum"),
                 {
                     "id": "rate",
-                    "expression": "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)",
+                    "expression": ERROR_RATE,
                     "label": "5xx percent",
                     "return_data": True,
                 },
@@ -252,6 +252,7 @@ class Monitoring(pulumi.ComponentResource):
                 "dashboard_name": self.dashboard_name,
                 "topic_arn": self.topic_arn,
                 "alarm_names": self.alarm_names,
+                "grafana_dashboard": self.grafana_dashboard,
             }
         )
 
@@ -329,96 +330,91 @@ def _query(query_id: str, namespace: str, metric: str, dimensions: dict, stat: s
     }
 
 
-def dashboard_body(
-    region: str,
-    load_balancer: str,
-    target_group: str,
-    cluster: str,
-    service: str,
-    db_instance: str,
-    proxy: str,
-    *,
-    extra: Sequence[tuple[str, list]] = (),
-) -> dict[str, Any]:
-    """The dashboard document: one row each for load balancer, service, database and proxy."""
-    lb = ["LoadBalancer", load_balancer]
-    lb_tg = ["TargetGroup", target_group, "LoadBalancer", load_balancer]
-    svc = ["ClusterName", cluster, "ServiceName", service]
-    db = ["DBInstanceIdentifier", db_instance]
-    px = ["ProxyName", proxy]
-    alb_ns, rds_ns = "AWS/ApplicationELB", "AWS/RDS"
-    widgets = [
-        ("Requests", [[alb_ns, "RequestCount", *lb, {"stat": "Sum"}]]),
-        (
+ERROR_RATE = "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
+"""5xx responses of the load balancer and its targets as a percentage of requests (the 5xx-rate alarm's math)."""
+
+
+def stack_panels(args: MonitoringArgs) -> list[Panel]:
+    """The stack's own panels (load balancer, service, database, proxy), each with the alarms drawn on it."""
+    lb = {"LoadBalancer": args.load_balancer}
+    lb_tg = {"TargetGroup": args.target_group, "LoadBalancer": args.load_balancer}
+    svc = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
+    db = {"DBInstanceIdentifier": args.db_instance}
+    px = {"ProxyName": args.proxy_name}
+    alb, rds = "AWS/ApplicationELB", "AWS/RDS"
+    free_bytes = args.db_storage_gb * 1024**3 * args.db_free_storage_percent / 100
+    return [
+        Panel("Requests", [Metric(alb, "RequestCount", lb, "Sum")]),
+        Panel(
             "4xx and 5xx responses",
-            [
-                [alb_ns, "HTTPCode_Target_4XX_Count", *lb, {"stat": "Sum"}],
-                [alb_ns, "HTTPCode_Target_5XX_Count", *lb, {"stat": "Sum"}],
-                [alb_ns, "HTTPCode_ELB_4XX_Count", *lb, {"stat": "Sum"}],
-                [alb_ns, "HTTPCode_ELB_5XX_Count", *lb, {"stat": "Sum"}],
-            ],
+            [Metric(alb, name, lb, "Sum") for name in ("HTTPCode_Target_4XX_Count", "HTTPCode_Target_5XX_Count")]
+            + [Metric(alb, name, lb, "Sum") for name in ("HTTPCode_ELB_4XX_Count", "HTTPCode_ELB_5XX_Count")],
         ),
-        (
+        Panel(
+            "5xx responses, percent of requests",
+            [
+                Metric(alb, "RequestCount", lb, "Sum", id="requests", visible=False),
+                Metric(alb, "HTTPCode_Target_5XX_Count", lb, "Sum", id="target5xx", visible=False),
+                Metric(alb, "HTTPCode_ELB_5XX_Count", lb, "Sum", id="elb5xx", visible=False),
+            ],
+            expressions=[Expression("rate", ERROR_RATE, "5xx percent")],
+            thresholds=[Threshold("5xx-rate", args.error_5xx_percent)],
+        ),
+        Panel(
             "Target response time",
-            [[alb_ns, "TargetResponseTime", *lb, {"stat": p, "label": p}] for p in ("p50", "p95", "p99")],
+            [Metric(alb, "TargetResponseTime", lb, p, label=p) for p in ("p50", "p95", "p99")],
+            thresholds=[Threshold("latency-p95", args.latency_p95_ms / 1000)],
         ),
-        (
+        Panel(
             "Targets",
-            [
-                [alb_ns, "HealthyHostCount", *lb_tg, {"stat": "Minimum"}],
-                [alb_ns, "UnHealthyHostCount", *lb_tg, {"stat": "Maximum"}],
-            ],
+            [Metric(alb, "HealthyHostCount", lb_tg, "Minimum"), Metric(alb, "UnHealthyHostCount", lb_tg, "Maximum")],
+            thresholds=[Threshold("unhealthy-targets", 0)],
         ),
-        (
+        Panel(
             "Service CPU and memory",
             [
-                ["AWS/ECS", "CPUUtilization", *svc, {"stat": "Average"}],
-                ["AWS/ECS", "MemoryUtilization", *svc, {"stat": "Average"}],
+                Metric("AWS/ECS", "CPUUtilization", svc, "Average"),
+                Metric("AWS/ECS", "MemoryUtilization", svc, "Average"),
             ],
         ),
-        ("Running tasks", [["ECS/ContainerInsights", "RunningTaskCount", *svc, {"stat": "Average"}]]),
-        (
+        Panel("Running tasks", [Metric("ECS/ContainerInsights", "RunningTaskCount", svc, "Average")]),
+        Panel(
             "Database CPU and connections",
             [
-                [rds_ns, "CPUUtilization", *db, {"stat": "Average"}],
-                [rds_ns, "DatabaseConnections", *db, {"stat": "Average", "yAxis": "right"}],
+                Metric(rds, "CPUUtilization", db, "Average"),
+                Metric(rds, "DatabaseConnections", db, "Average", right_axis=True),
             ],
+            thresholds=[Threshold("db-cpu", args.db_cpu_percent)],
         ),
-        ("Database free storage", [[rds_ns, "FreeStorageSpace", *db, {"stat": "Minimum"}]]),
-        (
+        Panel(
+            "Database free storage",
+            [Metric(rds, "FreeStorageSpace", db, "Minimum")],
+            thresholds=[Threshold("db-storage", free_bytes, above=False)],
+        ),
+        Panel(
             "Database read and write latency",
-            [
-                [rds_ns, "ReadLatency", *db, {"stat": "Average"}],
-                [rds_ns, "WriteLatency", *db, {"stat": "Average"}],
-            ],
+            [Metric(rds, "ReadLatency", db, "Average"), Metric(rds, "WriteLatency", db, "Average")],
         ),
-        (
+        Panel(
             "Proxy connections",
             [
-                [rds_ns, "ClientConnections", *px, {"stat": "Average"}],
-                [rds_ns, "DatabaseConnections", *px, {"stat": "Average"}],
-                [rds_ns, "DatabaseConnectionsBorrowLatency", *px, {"stat": "Average", "yAxis": "right"}],
+                Metric(rds, "ClientConnections", px, "Average"),
+                Metric(rds, "DatabaseConnections", px, "Average"),
+                Metric(rds, "DatabaseConnectionsBorrowLatency", px, "Average", right_axis=True),
             ],
+            thresholds=[Threshold("proxy-saturation", args.proxy_borrow_latency_ms * 1000)],
         ),
-        *((title, metrics) for title, metrics in extra),
     ]
-    return {
-        "widgets": [
-            {
-                "type": "metric",
-                "x": (index % 2) * 12,
-                "y": (index // 2) * 6,
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": title,
-                    "region": region,
-                    "metrics": metrics,
-                    "view": "timeSeries",
-                    "stacked": False,
-                    "period": 60,
-                },
-            }
-            for index, (title, metrics) in enumerate(widgets)
-        ]
-    }
+
+
+def with_alarms(panels: Sequence[Panel], alarms: Sequence[AlarmSpec]) -> list[Panel]:
+    """The panels with each alarm of another component drawn on the panel that shows the series it watches."""
+    drawn = [list(panel.thresholds) for panel in panels]
+    for spec in alarms:
+        for index, panel in enumerate(panels):
+            if any(
+                same_series(m, spec.namespace, spec.metric_name, spec.dimensions, spec.statistic) for m in panel.metrics
+            ):
+                drawn[index].append(Threshold(spec.suffix, spec.threshold, above=spec.comparison.startswith("Greater")))
+                break
+    return [dataclasses.replace(panel, thresholds=lines) for panel, lines in zip(panels, drawn, strict=True)]

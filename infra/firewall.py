@@ -11,8 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import require, require_log_retention, type_token
-from infra.dashboards import AlarmSpec, Panel
+from infra.dashboards import AlarmSpec
 from infra.limits import WAF_MODES, WAF_RATE_LIMIT_RANGE, WAF_RATE_WINDOWS_SECONDS
+from infra.panels import Metric, Panel
 
 TYPE = type_token("firewall", "Firewall")
 
@@ -115,11 +116,8 @@ class Firewall(pulumi.ComponentResource):
             Panel(
                 "Firewall allowed and blocked requests",
                 [
-                    [*_waf_metric("AllowedRequests", self.acl_name, args.region, "ALL"), {"stat": "Sum"}],
-                    *(
-                        [*_waf_metric("BlockedRequests", self.acl_name, args.region, rule), {"stat": "Sum"}]
-                        for rule in rules
-                    ),
+                    _waf_metric("AllowedRequests", self.acl_name, args.region, "ALL"),
+                    *(_waf_metric("BlockedRequests", self.acl_name, args.region, rule) for rule in rules),
                 ],
             )
         ]
@@ -190,8 +188,8 @@ def acl_rules(args: FirewallArgs, metric: str) -> list[dict]:
     return rules
 
 
-def _waf_metric(metric: str, acl: str, region: str, rule: str) -> list[str]:
-    return ["AWS/WAFV2", metric, "WebACL", acl, "Region", region, "Rule", rule]
+def _waf_metric(metric: str, acl: str, region: str, rule: str) -> Metric:
+    return Metric("AWS/WAFV2", metric, {"WebACL": acl, "Region": region, "Rule": rule}, "Sum")
 
 
 def _visibility(metric: str) -> dict:

@@ -153,3 +153,28 @@ not naming aws, amazon or cognito; short enough for the random suffix the compon
 COGNITO_DOMAIN_PREFIX_TEXT = "lowercase letters, digits and inner hyphens (at most 54), without aws, amazon or cognito"
 COGNITO_SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
 """The one scope Cognito writes into access tokens of its own sign-in flows (SRP, password, refresh)."""
+SECRET_WORDS = frozenset({"SECRET", "SECRETS", "PASSWORD", "PASSWD", "TOKEN", "KEY", "CREDENTIAL", "CREDENTIALS"})
+"""Words of an environment variable's name that say it holds a secret."""
+_SWITCH_WORDS = frozenset({"ALLOW", "ENABLE", "DISABLE", "REQUIRE", "USE"})
+"""Words before a secret word that make the name a switch about secrets (`CORS_ALLOW_CREDENTIALS`)."""
+_ABOUT_WORDS = frozenset({"ARN", "NAME", "TTL", "SECONDS", "MINUTES", "HOURS", "DAYS", "LENGTH", "HEADER", "PREFIX"})
+"""Words after a secret word that make the name describe a secret without holding it (`TOKEN_TTL_SECONDS`)."""
+SECRET_NAME_TEXT = "a name that does not hold a secret (SECRET, PASSWORD, TOKEN, KEY, CREDENTIALS, DATABASE_URL)"  # noqa: S105 - what is allowed, not a password
+
+
+def holds_secret(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret, not merely that it mentions one.
+
+    `DB_PASSWORD` and `API_KEY` hold one; `CORS_ALLOW_CREDENTIALS` (a switch) and `TOKEN_TTL_SECONDS` (a duration)
+    only mention one. The name is split into words on anything but letters and digits, so `MONKEY` is no `KEY`.
+    """
+    words = [word for word in re.split(r"[^A-Z0-9]+", name.upper()) if word]
+    if words[-2:] == ["DATABASE", "URL"]:
+        return True
+    positions = [i for i, word in enumerate(words) if word in SECRET_WORDS]
+    if not positions:
+        return False
+    first, last = positions[0], positions[-1]
+    if any(word in _SWITCH_WORDS for word in words[:first]):
+        return False
+    return not any(word in _ABOUT_WORDS for word in words[last + 1 :])

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policy_document, require, type_token
+from infra.storage import USERS_PREFIX
 from infra.task import Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
 
 TYPE = type_token("service", "Service")
@@ -46,7 +47,11 @@ class ServiceArgs:
     database_connect_arn: pulumi.Input[str]
     """The `rds-db:connect` resource the task role may use (that proxy, that database user)."""
     bucket_arn: pulumi.Input[str]
-    """Application bucket the task may read and write."""
+    """Application bucket the task may read and write under USERS_PREFIX."""
+    bucket_name: pulumi.Input[str] | None = None
+    """The application bucket's name, given to the API as FILES_BUCKET (its file routes); None: no file routes."""
+    bucket_key_arn: pulumi.Input[str] | None = None
+    """The application bucket's KMS key, which the task may use through S3 for its objects."""
     token_environment: Mapping[str, pulumi.Input[str]]
     """The issuer the API trusts (JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE required; see TOKEN_VARIABLES)."""
     container_port: int = 8000
@@ -135,6 +140,8 @@ class Service(pulumi.ComponentResource):
         # Objects of the application bucket, IAM sign-in to the proxy and the cache as the service's user.
         policy = pulumi.Output.all(
             bucket_arn=args.bucket_arn,
+            bucket_key_arn=args.bucket_key_arn,
+            region=args.region,
             database_connect_arn=args.database_connect_arn,
             cache_connect_arns=list(args.cache_connect_arns),
         ).apply(lambda v: task_policy(**v))
@@ -183,6 +190,9 @@ def _environment(args: ServiceArgs) -> dict[str, pulumi.Input[str]]:
         "APP_VERSION": args.app_version,
         **dict(args.extra_environment),
     }
+    if args.bucket_name is not None:
+        # The file routes: presigned uploads and downloads under the users' prefix, signed with the task role.
+        environment.update({"FILES_BUCKET": args.bucket_name, "FILES_PREFIX": USERS_PREFIX})
     if args.cache_url is not None:
         # The cache signs tasks in with IAM tokens made from the task role: no password here either.
         environment.update(
@@ -191,8 +201,16 @@ def _environment(args: ServiceArgs) -> dict[str, pulumi.Input[str]]:
     return environment
 
 
-def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arns: Sequence[str] = ()) -> str:
-    """Least-privilege policy of the application: its bucket's objects, sign-in as its database and cache user."""
+def task_policy(
+    *,
+    bucket_arn: str,
+    database_connect_arn: str,
+    cache_connect_arns: Sequence[str] = (),
+    bucket_key_arn: str | None = None,
+    region: str | None = None,
+) -> str:
+    """Least-privilege policy of the application: its bucket's objects under the users' prefix (and the bucket's key,
+    through S3), sign-in as its database and cache user."""
     cache = (
         [
             {
@@ -205,6 +223,20 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arn
         if cache_connect_arns
         else []
     )
+    # Presigned uploads are encrypted and downloads decrypted with the bucket's key under this role's signature.
+    key = (
+        [
+            {
+                "Sid": "UseBucketKeyThroughS3",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": bucket_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            }
+        ]
+        if bucket_key_arn
+        else []
+    )
     return policy_document(
         [
             {
@@ -213,13 +245,20 @@ def task_policy(*, bucket_arn: str, database_connect_arn: str, cache_connect_arn
                 "Action": "rds-db:connect",
                 "Resource": database_connect_arn,
             },
-            {"Sid": "ListBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
             {
-                "Sid": "ReadWriteObjects",
+                "Sid": "ListUsersPrefix",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{USERS_PREFIX}*"]}},
+            },
+            {
+                "Sid": "ReadWriteUsersObjects",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"{bucket_arn}/*",
+                "Resource": f"{bucket_arn}/{USERS_PREFIX}*",
             },
+            *key,
             *cache,
         ]
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import policy_document, require, type_token
+from infra import key_policy, policy_document, require, service_key_use, type_token
 from infra.network import FLOW_LOG_PREFIX
 
 TYPE = type_token("storage", "Storage")
@@ -16,6 +17,9 @@ ALB_LOG_PREFIX = "alb"
 """Key prefix of the load balancer's access logs in the log bucket."""
 S3_LOG_PREFIX = "s3/app/"
 """Key prefix of the application bucket's server access logs in the log bucket."""
+USERS_PREFIX = "users/"
+"""Key prefix of the users' files in the application bucket: the only keys the service may read and write."""
+CORS_MAX_AGE_SECONDS = 600
 
 # Accounts that write load balancer access logs in regions opened before August 2022; newer regions use
 # the log-delivery service principal instead.
@@ -61,6 +65,8 @@ class StorageArgs:
     """Days the log bucket keeps objects."""
     app_noncurrent_days: int = 90
     """Days the application bucket keeps noncurrent object versions."""
+    cors_origins: Sequence[str] = ()
+    """Origins whose pages may upload to and download from the application bucket; empty: no CORS rule."""
 
 
 class Storage(pulumi.ComponentResource):
@@ -70,13 +76,31 @@ class Storage(pulumi.ComponentResource):
         require(not (args.force_destroy and args.protect), "force_destroy", True, "False when protect is True")
         require(1 <= args.log_expiration_days <= 3650, "log_expiration_days", args.log_expiration_days, "1 to 3650")
         require(1 <= args.app_noncurrent_days <= 3650, "app_noncurrent_days", args.app_noncurrent_days, "1 to 3650")
+        for origin in args.cors_origins:
+            require(
+                origin == "*" or origin.startswith(("https://", "http://")),
+                "cors_origins",
+                origin,
+                "* or scheme://host[:port] origins",
+            )
         super().__init__(TYPE, name, None, opts)
-
-        # Access logs of the load balancer and of the application bucket.
-        self.log_bucket = self._bucket(name, "logs", args, kms=False)
-        # The application's objects.
-        self.app_bucket = self._bucket(name, "app", args, kms=True)
         child = pulumi.ResourceOptions(parent=self)
+
+        # The application bucket's own key, so the service's role can be granted exactly this key, through S3 only.
+        self.app_key = aws.kms.Key(
+            f"{name}-app-key",
+            description=f"{name}: encrypts the application bucket's objects",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: key_policy(account, [service_key_use(account, "s3", args.region)])
+            ),
+            opts=child,
+        )
+        # Access logs of the load balancer and of the application bucket.
+        self.log_bucket = self._bucket(name, "logs", args, kms_key=None)
+        # The application's objects.
+        self.app_bucket = self._bucket(name, "app", args, kms_key=self.app_key.arn)
 
         # Log bucket: keep logs for the configured period, noncurrent versions for a week.
         aws.s3.BucketLifecycleConfiguration(
@@ -109,6 +133,22 @@ class Storage(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        if args.cors_origins:
+            # Browsers on the stack's origins upload with the presigned POST and read with the presigned GET.
+            aws.s3.BucketCorsConfiguration(
+                f"{name}-app-cors",
+                bucket=self.app_bucket.id,
+                cors_rules=[
+                    {
+                        "allowed_origins": list(args.cors_origins),
+                        "allowed_methods": ["GET", "POST"],
+                        "allowed_headers": ["Content-Type"],
+                        "expose_headers": ["ETag"],
+                        "max_age_seconds": CORS_MAX_AGE_SECONDS,
+                    }
+                ],
+                opts=child,
+            )
         # Server access logs of the application bucket go to the log bucket.
         aws.s3.BucketLogging(
             f"{name}-app-logging",
@@ -190,6 +230,7 @@ class Storage(pulumi.ComponentResource):
 
         self.app_bucket_name = self.app_bucket.bucket
         self.app_bucket_arn = self.app_bucket.arn
+        self.app_key_arn = self.app_key.arn
         self.log_bucket_name = self.log_bucket.bucket
         # The log bucket's name once its policy is in place: load balancers check write access when created.
         self.log_bucket_ready = self.log_bucket_policy.bucket
@@ -201,12 +242,13 @@ class Storage(pulumi.ComponentResource):
             {
                 "app_bucket_name": self.app_bucket_name,
                 "app_bucket_arn": self.app_bucket_arn,
+                "app_key_arn": self.app_key_arn,
                 "log_bucket_name": self.log_bucket_name,
                 "log_bucket_arn": self.log_bucket.arn,
             }
         )
 
-    def _bucket(self, name: str, suffix: str, args: StorageArgs, *, kms: bool) -> aws.s3.Bucket:
+    def _bucket(self, name: str, suffix: str, args: StorageArgs, *, kms_key: pulumi.Input[str] | None) -> aws.s3.Bucket:
         """A bucket with ownership enforced, public access blocked, encryption and versioning on."""
         child = pulumi.ResourceOptions(parent=self)
         # The bucket itself; stateful, so protected when the stack says so.
@@ -235,15 +277,13 @@ class Storage(pulumi.ComponentResource):
         )
         self._blocks = {**getattr(self, "_blocks", {}), suffix: block}
         # Encryption at rest: KMS for application data, S3-managed keys where log delivery requires them.
+        by_default = (
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key} if kms_key else {"sse_algorithm": "AES256"}
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-{suffix}-encryption",
             bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms" if kms else "AES256"},
-                    "bucket_key_enabled": kms,
-                }
-            ],
+            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": kms_key is not None}],
             opts=child,
         )
         # Versioning keeps overwritten and deleted objects recoverable.

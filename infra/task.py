@@ -12,11 +12,16 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
-from infra.limits import FARGATE_MAX_STOP_TIMEOUT_SECONDS, FARGATE_SIZES, fargate_memory_text
+from infra.limits import (
+    FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+    FARGATE_SIZES,
+    SECRET_NAME_TEXT,
+    fargate_memory_text,
+    holds_secret,
+)
 
 TYPE = type_token("task", "FargateTask")
 
-_SECRETISH = ("SECRET", "PASSWORD", "TOKEN", "KEY", "DATABASE_URL", "CREDENTIAL")
 _COOLDOWNS = {"scale_in_cooldown": 300, "scale_out_cooldown": 60}
 
 
@@ -376,8 +381,10 @@ def container_definitions(
     process exits.
     """
     for key in environment:
-        if any(word in key.upper() for word in _SECRETISH):
-            raise ValueError(f"environment={key!r} is not allowed; allowed: non-secret names (use secrets)")
+        if holds_secret(key):
+            raise ValueError(
+                f"environment={key!r} is not allowed; allowed: {SECRET_NAME_TEXT} (pass secrets as secrets)"
+            )
     if urllib.parse.urlsplit(database_url).password is not None:
         raise ValueError("database_url carries a password (not shown); allowed: a URL without one (IAM sign-in)")
     environment = {**environment, "DATABASE_URL": database_url}

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 import pulumi
 
 from infra import policy_document, require, type_token
-from infra.dashboards import AlarmSpec, Panel
+from infra.dashboards import AlarmSpec
 from infra.limits import FARGATE_MAX_STOP_TIMEOUT_SECONDS
+from infra.panels import Metric, Panel
 from infra.task import Backlog, Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
 
 TYPE = type_token("worker", "Worker")
@@ -161,14 +162,14 @@ class Worker(pulumi.ComponentResource):
 
     def _panels(self, name: str, args: WorkerArgs) -> list[Panel]:
         """The worker's dashboard panels: its backlog, its CPU and running tasks."""
-        ecs = ("ClusterName", args.cluster_name, "ServiceName", self.task.service.name)
+        ecs = {"ClusterName": args.cluster_name, "ServiceName": self.task.service.name}
         return [
-            Panel("Worker backlog", [[METRIC_NAMESPACE, BACKLOG_METRIC, "Service", name, {"stat": "Maximum"}]]),
+            Panel("Worker backlog", [Metric(METRIC_NAMESPACE, BACKLOG_METRIC, {"Service": name}, "Maximum")]),
             Panel(
                 "Worker CPU and tasks",
                 [
-                    ["AWS/ECS", "CPUUtilization", *ecs, {"stat": "Average"}],
-                    ["ECS/ContainerInsights", "RunningTaskCount", *ecs, {"stat": "Average", "yAxis": "right"}],
+                    Metric("AWS/ECS", "CPUUtilization", ecs, "Average"),
+                    Metric("ECS/ContainerInsights", "RunningTaskCount", ecs, "Average", right_axis=True),
                 ],
             ),
         ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx, Redis), the virtual environment,
-# and the project's Python dependencies.
+# Prepares this machine for groundwork: system packages (PostgreSQL, PgBouncer, nginx, Redis, Prometheus), the
+# virtual environment, and the project's Python dependencies.
 # Idempotent: a second run checks and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need_
 # nginx is the local stack's TLS endpoint and the benchmarks' reference server.
 nginx_package=nginx-light  # Debian's small build; distributions without it get the plain package after apt-get update
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+# Prometheus is the local stack's time-series store: it scrapes the API and the worker and evaluates the alarms.
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need_apt+=(prometheus)
 if [ "${GROUNDWORK_BENCH_TOOLS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 fi
@@ -36,6 +38,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo service pgbouncer stop >/dev/null 2>&1 || true
   $sudo service nginx stop >/dev/null 2>&1 || true
   $sudo service redis-server stop >/dev/null 2>&1 || true
+  $sudo service prometheus stop >/dev/null 2>&1 || true
 fi
 
 python=${PYTHON:-python3}

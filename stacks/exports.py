@@ -13,6 +13,7 @@ from infra.dashboards import Monitoring
 from infra.database import Database
 from infra.dns import HostedZone
 from infra.firewall import Firewall
+from infra.grafana import GrafanaDashboard
 from infra.identity import Identity
 from infra.loadbalancer import LoadBalancer
 from infra.pooling import Pooling
@@ -48,6 +49,7 @@ class Declared:
     firewall: Firewall | None
     backup: Backup | None
     bastion: Bastion | None
+    grafana: GrafanaDashboard | None = None
 
 
 def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
         **token_outputs(s, d.identity),
         outputs.LOAD_BALANCER_DNS: d.web.dns_name,
         outputs.DASHBOARD_URL: d.monitoring.dashboard_url,
+        outputs.GRAFANA_DASHBOARD_URL: d.grafana.dashboard_url if d.grafana else None,
         outputs.PROXY_ENDPOINT: d.pooling.endpoint,
         outputs.PROXY_NAME: d.pooling.proxy_name,
         outputs.DATABASE_ENDPOINT: d.database.address,

@@ -27,6 +27,7 @@ from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
 from infra.service import CONTAINER_NAME, Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from infra.worker import Worker, WorkerArgs
+from stacks import observability
 from stacks.content_tag import content_tag
 from stacks.exports import Declared, exports
 from stacks.gc_pause import without_collection_pauses
@@ -83,6 +84,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     parts = [part for part in (cache, worker, firewall, backup) if part]
     monitoring = _monitoring(s, prefix, opts, account_id, web, service, database, pooling, parts)
     bastion = _bastion(prefix, opts, network) if s.bastion else None
+    grafana = observability.grafana(s, prefix, monitoring)
 
     exported = exports(
         s,
@@ -104,6 +106,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             firewall=firewall,
             backup=backup,
             bastion=bastion,
+            grafana=grafana,
         ),
     )
     for key, value in exported.items():
@@ -131,6 +134,8 @@ def _storage(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, accoun
             protect=s.protect,
             log_expiration_days=s.log_bucket_expiration_days,
             app_noncurrent_days=s.app_bucket_noncurrent_days,
+            # The origins that may call the API may also upload to and download from its bucket.
+            cors_origins=tuple(origin for origin in s.cors_origins.split(",") if origin),
         ),
         opts,
     )
@@ -338,6 +343,8 @@ def _service(
             database_url=pooling.database_url,
             database_connect_arn=pooling.connect_arn,
             bucket_arn=storage.app_bucket_arn,
+            bucket_name=storage.app_bucket_name,
+            bucket_key_arn=storage.app_key_arn,
             token_environment=tokens,
             container_port=APP_PORT,
             health_check_path=LIVENESS_PATH,

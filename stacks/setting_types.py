@@ -124,6 +124,8 @@ class Setting:
     """Component Args fields the value is passed to, as `DatabaseArgs.database_name`."""
     secret_ok: bool = False
     """A `{secure: ...}` value is accepted (kept redacted offline)."""
+    secret_only: bool = False
+    """Only a `{secure: ...}` value is accepted in a stack file (a plain one would sit in git in clear)."""
     default_text: str | None = None
     """How docs show the default when it is None or computed (e.g. `the service URL`)."""
     attr: str = ""
@@ -146,10 +148,19 @@ def setting(
     feeds: Sequence[str] = (),
     secret_ok: bool = False,
     default_text: str | None = None,
+    secret_only: bool = False,
 ) -> Any:
     """Declares a StackSettings field as the setting `groundwork:<key>`; the one place a setting is described."""
     declared = Setting(
-        key, kind, description, group, tuple(feeds), secret_ok, default_text, default=default
+        key,
+        kind,
+        description,
+        group,
+        tuple(feeds),
+        secret_ok or secret_only,
+        secret_only,
+        default_text,
+        default=default,
     )  # attr is filled in by `declarations`
     # A value that may be secret stays out of repr (and so out of logs and tracebacks).
     options: dict[str, Any] = {"metadata": {"setting": declared}, "repr": not secret_ok}

@@ -96,6 +96,7 @@ class SettingsError(ValueError):
 
 _DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 _LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+_TOKEN = pattern(r"\S{1,512}", "a non-empty string without spaces (at most 512 characters)")
 _HTTPS_URL = r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
 _SCOPE = r"[\x21\x23-\x5b\x5d-\x7e]{1,256}"
 _SCOPE_TEXT = "printable ASCII without spaces, quotes or backslashes"
@@ -349,6 +350,21 @@ class StackSettings:
     alarm_latency_p95_ms: int = setting(
         "alarmLatencyP95Ms", 200, integer(10, 60000), "p95 target response time in milliseconds that raises the alarm.",
         group=_MONITORING, feeds=("MonitoringArgs.latency_p95_ms",),
+    )
+    grafana_url: str | None = setting(
+        "grafanaUrl", None,
+        pattern(r"https://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*/?",
+                "an https:// address of a Grafana instance, such as https://example.grafana.net"),
+        "Grafana the program declares the stack's dashboard and a CloudWatch data source in (with `grafanaToken`); "
+        "unset: nothing is declared in Grafana. See [observability.md](observability.md).",
+        group=_MONITORING, default_text="none (no Grafana)",
+    )
+    grafana_token: str | None = setting(
+        "grafanaToken", None, _TOKEN,
+        "Token of a Grafana service account allowed to write dashboards and data sources; a secure value only "
+        "(`pulumi config set --secret groundwork:grafanaToken ...`).",
+        group=_MONITORING, secret_ok=True, secret_only=True,
+        default_text="none (no Grafana)",
     )
     cost_budget_monthly_usd: int | None = setting(
         "costBudgetMonthlyUsd", None, integer(1, 10_000_000),
@@ -729,6 +745,11 @@ RULES: tuple[Rule, ...] = (
         if s.backup_vault_lock_changeable_days is not None and not s.backup_vault_lock else None,
     ),
     Rule(
+        "grafanaToken", "`grafanaUrl` and `grafanaToken` are given together (or neither).",
+        lambda s: None if (s.grafana_url is None) == (s.grafana_token is None)
+        else ("a secure value when grafanaUrl is set" if s.grafana_token is None else "unset without grafanaUrl"),
+    ),
+    Rule(
         "oidcAudience", "`oidcAudience` is set when `oidcIssuer` is (a token must be issued to a known client).",
         lambda s: "a value when oidcIssuer is set" if s.oidc_issuer and not s.oidc_audience else None,
     ),
@@ -859,6 +880,14 @@ def read_stack_values(
             region = value
         elif namespace == NAMESPACE and key:
             declared = _BY_KEY.get(key)
+            if declared and declared.secret_only and value != REDACTED and value is not None:
+                raise SettingsError(
+                    full_key,
+                    "<not shown>",
+                    f"a secure value (pulumi config set --secret {full_key} ...)",
+                    source=source,
+                    line=line,
+                )
             if isinstance(value, list | dict) and not (declared and declared.kind.structured):
                 raise SettingsError(full_key, value, "a single value, not a list or mapping", source=source, line=line)
             values[key] = value

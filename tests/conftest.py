@@ -14,6 +14,7 @@ import jwt
 import pytest
 
 from tests.harness import APP_DIR, AppProcess, PgBouncer, Postgres, app_environment, free_port, scratch_dir
+from tests.harness import migrate as run_migration_step
 from tests.redis_server import RedisServer
 
 TOKEN_SECRET = "test-signing-secret-" + "x" * 32
@@ -62,7 +63,10 @@ def start_app(scratch) -> Iterator[Callable[..., AppProcess]]:
     """Start API processes with the image's command; every one still running is stopped at the end."""
     started: list[AppProcess] = []
 
-    def start(database_url: str, wait: bool = True, **env: str) -> AppProcess:
+    def start(database_url: str, wait: bool = True, migrate: bool = True, **env: str) -> AppProcess:
+        """`migrate`: run the release's migration first, as a release does before the service takes traffic."""
+        if migrate:
+            run_migration_step(database_url)
         port = free_port()
         app = AppProcess(app_environment(database_url, port, **env), scratch / "logs" / f"api-{port}.log")
         started.append(app)

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,20 @@ def app_environment(database_url: str, port: int, **overrides: str) -> dict[str,
         audience="groundwork-api",
         **overrides,
     )
+
+
+def run_migration(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The release's migration step, `python -m groundwork_api.migrate`, run from app_image/ with a task's env."""
+    return subprocess.run(
+        [sys.executable, "-m", "groundwork_api.migrate"], cwd=APP_DIR, env=env, capture_output=True, timeout=120
+    )
+
+
+def migrate(database_url: str) -> None:
+    """Bring a database's schema to this release, as `infra up` does before traffic moves."""
+    done = run_migration(app_environment(database_url, free_port()))
+    if done.returncode != 0:
+        raise HarnessError(f"the migration failed ({done.returncode}): {done.stdout.decode()}{done.stderr.decode()}")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from . import idempotency, logs, metrics, openapi
+from . import files, idempotency, logs, metrics, openapi
 from .access import READ, WRITE, Principal, require_owner, require_scope
 from .auth import TokenPolicy, TokenVerifier
 from .cache import Cache, CacheSettings, CacheUnavailable
@@ -241,7 +241,7 @@ class Service:
         logs.emit("info", "starting", service=self.settings.service_name, version=self.settings.version)
         await self.database.open()
         self._tasks = [
-            asyncio.create_task(self.database.migrate_in_background()),
+            asyncio.create_task(self.database.check_schema_in_background()),
             asyncio.create_task(self._publish_pool_gauges()),
             asyncio.create_task(self.database.prune_idempotency_keys(self.settings.idempotency_ttl, PRUNE_EVERY_S)),
         ]
@@ -343,6 +343,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", service.metrics_text, methods=["GET"]),
         Route("/openapi.json", service.openapi_json, methods=["GET"]),
         Route("/docs", service.docs, methods=["GET"]),
+        *files.routes(settings.files, service.database, service.tokens, settings.jwt_scope_prefix),
     ]
     middleware = [Middleware(ObserveMiddleware, access_log=settings.access_log)]
     if settings.cors_origins:

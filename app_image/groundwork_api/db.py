@@ -13,30 +13,11 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import events, idempotency, logs
+from . import events, idempotency, logs, migrations
 from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
 set_json_loads(orjson.loads)
-
-# Any constant works; it only has to be the same in every replica so concurrent migrations queue up.
-MIGRATION_LOCK_ID = 0x67726F756E64
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        1,
-        """
-        CREATE TABLE IF NOT EXISTS user_practice (
-            user_id    text PRIMARY KEY CHECK (char_length(user_id) BETWEEN 1 AND 128),
-            practice   jsonb NOT NULL,
-            version    bigint NOT NULL DEFAULT 1,
-            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-            updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
-        )
-        """,
-    ),
-    (2, idempotency.SCHEMA),
-    (3, events.SCHEMA),
-)
 
 # The write carries its own deadline: a server that was paused or slow and gets to it after the client has
 # answered 503 writes nothing (clock skew between the hosts narrows or widens this by the skew). The write's event
@@ -219,11 +200,14 @@ class Database:
         started = time.perf_counter()
         try:
             version = await _within(self.deadline, self._select_one())
+        except migrations.SchemaBehind as exc:
+            raise DatabaseUnavailable(str(exc)) from None
         except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
         return RoundTrip((time.perf_counter() - started) * 1000, _version_text(version))
 
     async def _select_one(self) -> int:
+        await self._ensure_schema()
         async with self.pool.connection() as conn:
             await conn.execute("SELECT 1")
             return conn.info.server_version
@@ -236,6 +220,8 @@ class Database:
         """
         try:
             return await _within(self.deadline, self._write(user_id, practice, key))
+        except migrations.SchemaBehind as exc:
+            raise DatabaseUnavailable(str(exc)) from None
         except (TimeoutError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
         except psycopg.Error as exc:
@@ -282,6 +268,10 @@ class Database:
         """The worker's summary of the user's applied writes; None until it has applied one."""
         return await self._read(lambda conn: events.summary(conn, user_id))
 
+    async def run(self, query):
+        """Run query(conn) on a pooled connection within the deadline; DatabaseUnavailable when it cannot."""
+        return await self._read(query)
+
     async def _read(self, query):
         async def go():
             await self._ensure_schema()
@@ -290,6 +280,8 @@ class Database:
 
         try:
             return await _within(self.deadline, go())
+        except migrations.SchemaBehind as exc:
+            raise DatabaseUnavailable(str(exc)) from None
         except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
 
@@ -298,6 +290,8 @@ class Database:
         while True:
             try:
                 await _within(max(self.deadline, 30.0), self._prune(ttl))
+            except migrations.SchemaBehind as exc:
+                logs.emit("warning", "idempotency key pruning deferred", reason=str(exc))
             except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
                 logs.emit("warning", "idempotency key pruning deferred", reason=_describe(exc, self.deadline))
             await asyncio.sleep(every)
@@ -309,35 +303,28 @@ class Database:
             while deleted >= idempotency.PRUNE_BATCH:
                 deleted = await idempotency.prune(conn, ttl)
 
-    async def migrate_in_background(self) -> None:
-        """Apply the schema as soon as the database answers, retrying with a capped backoff."""
+    async def check_schema_in_background(self) -> None:
+        """Check the schema as soon as the database answers; a schema behind this release is logged, and checked
+        again until the release's migration has run (requests meanwhile answer 503)."""
         delay = 0.25
         while not self._schema_ready:
             try:
                 await _within(max(self.deadline, 5.0), self._ensure_schema())
+            except migrations.SchemaBehind as exc:
+                logs.emit("error", "schema behind this release", reason=str(exc), found=exc.found, needed=exc.needed)
+                await asyncio.sleep(5.0)
             except (TimeoutError, PoolTimeout, psycopg.Error) as exc:
-                logs.emit("warning", "schema migration deferred", reason=_describe(exc, self.deadline))
+                logs.emit("warning", "schema check deferred", reason=_describe(exc, self.deadline))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
     async def _ensure_schema(self) -> None:
+        """Refuse to serve a database older than this release needs (the service never migrates it itself)."""
         if self._schema_ready:
             return
         async with self._schema_lock:
             if self._schema_ready:
                 return
-            async with self.pool.connection() as conn, conn.transaction():
-                # Replicas starting together serialise here; the loser finds the work done.
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-                cursor = await conn.execute("SELECT version FROM schema_migrations")
-                applied = {version for (version,) in await cursor.fetchall()}
-                for version, statement in MIGRATIONS:
-                    if version not in applied:
-                        await conn.execute(statement)
-                        await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
-                        logs.emit("info", "schema migration applied", version=version)
+            async with self.pool.connection() as conn:
+                await migrations.check(conn)
             self._schema_ready = True

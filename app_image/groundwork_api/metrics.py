@@ -25,6 +25,12 @@ POOL = Gauge(
     multiprocess_mode="livesum",
 )
 DB_UP = Gauge("db_up", "1 when the last heartbeat reached the database, else 0", multiprocess_mode="livemostrecent")
+BACKLOG = Gauge(
+    "worker_backlog",
+    "Events waiting for the worker: in the outbox and unacknowledged in the stream",
+    ("service",),
+    multiprocess_mode="livemax",
+)
 
 # Requests are counted in this process and written to the shared metric files at most FLUSH_AFTER_S later, and
 # before every scrape: a multiprocess metric write takes a lock and touches a memory-mapped file per value (about
@@ -101,6 +107,11 @@ def flush() -> None:
 def set_pool(stats: dict[str, int]) -> None:
     for state in ("size", "idle", "waiting", "max"):
         POOL.labels(state).set(stats[state])
+
+
+def set_backlog(service: str, events: int) -> None:
+    """The worker's last backlog reading, the series its alarm watches."""
+    BACKLOG.labels(service).set(events)
 
 
 def exposition() -> bytes:

@@ -7,7 +7,7 @@ from functools import cache
 
 import orjson
 
-from . import idempotency
+from . import files_openapi, idempotency
 from .access import ADMIN, READ, WRITE
 from .settings import Settings
 from .validation import (
@@ -309,13 +309,16 @@ def _document(title: str, version: str, max_body: int, ttl: float, scope_prefix:
 
 
 def document(settings: Settings) -> dict:
-    return _document(
+    spec = _document(
         settings.service_name,
         settings.version,
         settings.max_body_bytes,
         settings.idempotency_ttl,
         settings.jwt_scope_prefix,
     )
+    if settings.files is not None:
+        spec = {**spec, "paths": {**spec["paths"], **files_openapi.paths(settings.files, settings.jwt_scope_prefix)}}
+    return spec
 
 
 def docs_page(settings: Settings) -> str:

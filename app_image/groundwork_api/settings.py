@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from .file_settings import FileSettings, read_file_settings
 from .token_settings import is_loopback, read_token_settings
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -87,6 +88,8 @@ class Settings:
     shutdown_timeout: float = 10.0
     idempotency_ttl: float = 86400.0
     """Seconds an Idempotency-Key and its answer are kept for retries."""
+    files: FileSettings | None = None
+    """The file routes' bucket and limits; None (no file routes) without FILES_BUCKET."""
 
 
 def _plain(number: float) -> str:
@@ -311,6 +314,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         version=read.text("APP_VERSION", "0.0.0-dev"),
         shutdown_timeout=read.number("SHUTDOWN_TIMEOUT", 10.0, 0, 300),
         idempotency_ttl=read.number("IDEMPOTENCY_TTL", 86400.0, 60, 7 * 86400),
+        files=read_file_settings(read, region),
     )
     if read.problems:
         raise SettingsError(read.problems)

@@ -16,7 +16,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError, ResponseError
 
-from . import events, logs
+from . import events, logs, metrics, migrations
 from .cache import Cache, CacheSettings, CacheUnavailable
 from .db import _with_iam_token
 
@@ -47,6 +47,10 @@ class WorkerSettings:
     """Seconds between backlog reports."""
     lost_check_interval: float = 10.0
     """Seconds between looks for published events the stream lost."""
+    metrics_port: int = 0
+    """Port of the worker's Prometheus endpoint (/metrics); 0: none (the cloud reads the backlog metric)."""
+    metrics_host: str = "127.0.0.1"
+    """Address the endpoint listens on."""
 
 
 def load(env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -85,6 +89,9 @@ def load(env: Mapping[str, str] | None = None) -> WorkerSettings:
         batch=number("WORKER_BATCH", 50, 1, 1000),
         metric_namespace=env.get("WORKER_METRIC_NAMESPACE", ""),
         service=env.get("WORKER_SERVICE", "worker"),
+        metrics_port=number("METRICS_PORT", 0, 0, 65535),
+        metrics_host=env.get("METRICS_HOST", "127.0.0.1"),
+        metric_interval=number("WORKER_METRIC_INTERVAL", 60, 1, 3600),
     )
     if problems:
         raise ValueError("invalid worker settings: " + "; ".join(problems))
@@ -116,6 +123,7 @@ class Worker:
         self.applied = 0
         self.relayed = 0
         self.retries = 0
+        self.schema_ready = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Works until `stop` is set; the batch in hand when it is set is finished first."""
@@ -124,6 +132,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
+                    await self._check_schema()
                     await self._ensure_group()
                     self.relayed += await self._relay()
                     if time.monotonic() - last_reclaim > RECLAIM_IDLE_MS / 2000:
@@ -137,7 +146,7 @@ class Worker:
                         last_report = time.monotonic()
                         await self._report_backlog()
                     delay = 0.25
-                except (RedisError, OSError, psycopg.Error, CacheUnavailable) as exc:
+                except (RedisError, OSError, psycopg.Error, CacheUnavailable, migrations.SchemaBehind) as exc:
                     self.retries += 1
                     logs.emit("warning", "worker retrying", reason=type(exc).__name__, detail=str(exc)[:200])
                     with contextlib.suppress(TimeoutError):
@@ -148,6 +157,14 @@ class Worker:
             await self.pool.close(timeout=5)
             logs.emit("info", "worker stopped", applied=self.applied, relayed=self.relayed)
             logs.flush()
+
+    async def _check_schema(self) -> None:
+        """The worker never runs ahead of the schema: until the release's migration has run, it waits."""
+        if self.schema_ready:
+            return
+        async with self.pool.connection() as conn:
+            await migrations.check(conn)
+        self.schema_ready = True
 
     async def _ensure_group(self) -> None:
         try:
@@ -219,6 +236,7 @@ class Worker:
         )
         total = waiting + lag
         logs.emit("info", "worker backlog", backlog=total, applied=self.applied, relayed=self.relayed)
+        metrics.set_backlog(self.settings.service, total)
         if self.settings.metric_namespace and self.settings.aws_region:
             await asyncio.to_thread(self._put_metric, total)
 
@@ -239,6 +257,30 @@ class Worker:
         )
 
 
+def serve_metrics(host: str, port: int) -> None:
+    """/metrics on its own thread: the registry the API's endpoint uses, so both read the same way."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/metrics":
+                self.send_error(404)
+                return
+            body = metrics.exposition()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return  # scrapes are not events worth a log line
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+
+
 async def main() -> int:
     try:
         settings = load()
@@ -250,6 +292,8 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_host, settings.metrics_port)
     logs.emit("info", "worker starting")
     await Worker(settings).run(stop)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from cli.backend import Board
     from cli.cloud.engine import Engine
     from cli.cloud.teardown import DestroyPlan
+    from cli.core.checks import Check
     from cli.core.outputs import StackOutput
     from cli.core.session import Session
     from cli.recovery.drill import DrillReport
@@ -65,6 +66,7 @@ class CloudBackend:
     ) -> dict[str, Any]:
         from cli.cloud import operations
         from cli.cloud.policy_gate import open_gate, skipped_json
+        from cli.cloud.release_step import release_applied
         from cli.core.outputs import masked_outputs
         from cli.core.render import done_line, render_changes, render_diagnostics, render_outputs
 
@@ -97,6 +99,14 @@ class CloudBackend:
         if hidden:
             console.print(f"[dim]{len(hidden)} secret output(s) hidden; see `infra outputs --show-secrets`[/]")
         document = {**outcome.to_json(), "policy": gate.to_json() if gate is not None else skipped_json()}
+        values = {name: item.value for name, item in outcome.outputs.items()}
+        document["release"] = release_applied(
+            self.ref,
+            values,
+            console,
+            applied=outcome.applied is not None,
+            project=_project_name(self.ref.project_dir),
+        )
         if verify:
             from cli.verify.runner import verify_applied
 
@@ -154,6 +164,14 @@ class CloudBackend:
 
     def logs(self, session: Session, service: str | None, lines: int) -> dict[str, list[str]]:
         raise _local_only(self.stack, "logs")
+
+    def follow_logs(self, session: Session, service: str | None) -> Iterator[tuple[str, str]]:
+        raise _local_only(self.stack, "logs")
+
+    def doctor(self, session: Session) -> list[Check]:
+        from cli.cloud.doctor import run_checks
+
+        return run_checks(self.ref.project_dir)
 
     def dashboard(self, session: Session) -> Board:
         raise _local_only(self.stack, "dashboard")
@@ -251,6 +269,30 @@ class CloudBackend:
                 hint="run the drill on a stack with its own user pool",
             )
         return cloud_drill(self.ref, outputs, token=identity.machine_token()["access_token"], progress=progress)
+
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from cli.cloud.one_off import run_in_stack
+
+        values = {name: item.value for name, item in self.outputs(session).items()}
+        return run_in_stack(self.stack, values, command, service=service, on_line=on_line, console=session.console)
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        from cli.cloud import release_store
+        from cli.core.releases import render
+        from cli.verify.aws import client_factory
+
+        name = release_store.parameter_name(_project_name(self.ref.project_dir), self.stack)
+        found = release_store.load(client_factory(self.ref.region or "")("ssm"), name)
+        render(session.console, found)
+        return {"ok": True, "stack": self.stack, "store": f"ssm:{name}", "releases": [r.to_json() for r in found]}
+
+
+def _project_name(project_dir: Any) -> str:
+    import yaml
+
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
 
 
 def _local_only(stack: str, verb: str) -> NotAvailable:

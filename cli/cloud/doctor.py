@@ -7,9 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cli.cloud.engine import INSTALL_HINT
 from cli.cloud.state_backend import (
@@ -22,6 +20,7 @@ from cli.cloud.state_backend import (
     stack_secrets_provider,
     uses_kms,
 )
+from cli.core.checks import Check
 from cli.core.errors import InfraError
 from cli.core.project import configured_stacks, stack_config_path
 
@@ -29,19 +28,6 @@ MIN_PULUMI_VERSION = (3, 1, 0)
 """The oldest Pulumi CLI the Automation API accepts."""
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 _TIMEOUT = 30
-
-
-@dataclass(frozen=True)
-class Check:
-    """One prerequisite: whether it holds, what was found, and what to do if it does not."""
-
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail, "hint": self.hint}
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -26,7 +26,17 @@ def backend_for(stack: str, project_dir: Path) -> Backend:
     return CloudBackend(resolve_stack_ref(stack, project_dir))
 
 
-def open_stack(stack: str, *, as_json: bool) -> tuple[Session, Backend]:
-    """A session plus the stack's backend; the commands call its verbs the same way whichever it is."""
+def open_stack(stack: str, *, as_json: bool, local_only: bool = False) -> tuple[Session, Backend]:
+    """A session plus the stack's backend; the commands call its verbs the same way whichever it is.
+
+    `local_only` marks a verb only the local stack serves, so a stack without a file is told to use that one.
+    """
     session = open_session(as_json=as_json)
+    if local_only and stack != LOCAL_STACK:
+        from cli.core.project import stack_config_path
+        from cli.core.stack_ref import check_stack_name, missing_stack_file
+
+        check_stack_name(stack)
+        if not stack_config_path(session.project_dir, stack).is_file():
+            raise missing_stack_file(stack, session.project_dir, serves_only=LOCAL_STACK)
     return session, backend_for(stack, session.project_dir)

@@ -64,7 +64,7 @@ def cost(
         from cli.cost.estimate import estimate
 
         result = estimate(plan, offline_tables(session.project_dir, today), quantities)
-    render_estimate(session.console, result)
+    render_estimate(session.output, result)
     if as_json:
         document = {"ok": True, **result.to_json()}
         if refreshed is not None:

@@ -21,7 +21,7 @@ def dashboard(
     from cli.commands.context import open_stack
     from cli.core.render import emit_json, render_panels, stdout_is_terminal
 
-    session, backend = open_stack(stack, as_json=as_json)
+    session, backend = open_stack(stack, as_json=as_json, local_only=True)
     board = backend.dashboard(session)
     if once or as_json or not stdout_is_terminal():
         frame = board.frame(min(interval, 1.0))

@@ -25,10 +25,10 @@ def diff(stack: StackOption = "local", base: BaseOption = "origin/main", as_json
     session = open_session(as_json=as_json)
     head, before, label = head_and_base(stack, session.project_dir, base)
     result = diff_plans(before, head)
-    render_diff(session.console, result, label)
+    render_diff(session.output, result, label)
     delta, problem = offline_delta(before, head, session.project_dir)
     if delta is not None:
-        render_delta(session.console, delta)
+        render_delta(session.output, delta)
     else:
         session.console.print(f"[yellow]cost not estimated:[/] {problem}")
     if as_json:

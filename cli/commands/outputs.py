@@ -24,6 +24,6 @@ def outputs(
     if as_json:
         emit_json({"ok": True, "stack": stack, "outputs": values, "secrets_hidden": hidden})
         return
-    render_outputs(session.console, values)
+    render_outputs(session.output, values)
     if hidden:
         session.console.print(f"[dim]{len(hidden)} secret output(s) hidden; add --show-secrets to see them[/]")

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from cli.commands.context import Session
 
 OutOption = Annotated[Path | None, typer.Option("--out", help="Also write the plan to this file (for diff --base).")]
+GrafanaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--grafana-dashboard",
+        help="Also write the stack's Grafana dashboard (JSON, CloudWatch data source) to this file, for import.",
+    ),
+]
 SettingsOption = Annotated[
     bool,
     typer.Option("--settings", help="Show every setting's effective value and source (file or default) instead."),
@@ -20,7 +27,11 @@ SettingsOption = Annotated[
 
 
 def plan(
-    stack: StackOption = "local", out: OutOption = None, settings: SettingsOption = False, as_json: JsonOption = False
+    stack: StackOption = "local",
+    out: OutOption = None,
+    settings: SettingsOption = False,
+    grafana_dashboard: GrafanaOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
@@ -36,7 +47,9 @@ def plan(
     text = dumps(document)
     if out is not None:
         out.write_text(text, encoding="utf-8")
-    render_plan(session.console, document)
+    if grafana_dashboard is not None:
+        _write_grafana_dashboard(document, grafana_dashboard, session)
+    render_plan(session.output, document)
     if as_json:
         import sys
 
@@ -44,8 +57,21 @@ def plan(
         sys.stdout.flush()
 
 
+def _write_grafana_dashboard(document: dict, path: Path, session: Session) -> None:
+    """The dashboard of the plan's panels, as Grafana imports it."""
+    import json
+
+    from cli.core.errors import ConfigError
+
+    dashboard = document.get("grafana_dashboard")
+    if dashboard is None:
+        raise ConfigError("this stack's program renders no Grafana dashboard", hint="plan a stack of this tree")
+    path.write_text(json.dumps(dashboard, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    session.console.print(f"Grafana dashboard ({len(dashboard.get('panels', []))} panels) written to {path}")
+
+
 def _show_settings(stack: str, session: Session, as_json: bool) -> None:
-    """The `--settings` view: a table on stderr, the same rows as one JSON document on stdout with --json."""
+    """The `--settings` view: a table on stdout, or the same rows as one JSON document on stdout with --json."""
     import json
     import sys
 
@@ -53,7 +79,7 @@ def _show_settings(stack: str, session: Session, as_json: bool) -> None:
     from cli.plan.render import render_settings
 
     document = effective_settings(stack, session.project_dir)
-    render_settings(session.console, document)
+    render_settings(session.output, document)
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
         sys.stdout.flush()

@@ -35,7 +35,7 @@ def policy(
     require_cloud_stack(stack)
     session = open_session(as_json=as_json)
     report, text = check_policy(stack, session.project_dir, plan_file=plan_file, base=base)
-    render_policy(session.console, report)
+    render_policy(session.output, report)
     if markdown is not None:
         markdown.write_text(text, encoding="utf-8")
     if as_json:

@@ -1,4 +1,4 @@
-"""`infra stacks`: what exists, when it last changed, and how many resources it holds."""
+"""`infra stacks`: the stacks that have files, which need the Pulumi CLI, and what the state backend knows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from cli.core.options import JsonOption
 
 
 def stacks(as_json: JsonOption = False) -> None:
-    """List configured and deployed stacks."""
+    """List the configured stacks (and deployed ones); works without the Pulumi CLI, which only the cloud ones need."""
+    from rich.markup import escape
     from rich.table import Table
 
     from cli.cloud.engine import create_engine
@@ -16,20 +17,29 @@ def stacks(as_json: JsonOption = False) -> None:
 
     session = open_session(as_json=as_json)
     engine = create_engine(session.project_dir)
-    rows = list_stacks(engine, session.project_dir)
+    rows, missing = list_stacks(engine, session.project_dir)
+    backend = engine.backend.url
+    if missing is not None:
+        session.console.print(
+            f"[yellow]note:[/] {escape(missing.message)}; deployments unknown. {escape(missing.hint)}"
+        )
     if as_json:
-        emit_json({"ok": True, "backend": engine.backend.url, "stacks": [r.to_json() for r in rows]})
+        document = {"ok": True, "backend": backend, "stacks": [r.to_json() for r in rows]}
+        if missing is not None:
+            document["backend_unavailable"] = {"message": missing.message, "hint": missing.hint}
+        emit_json(document)
         return
-    table = Table(title=f"Stacks in {engine.backend.url}", title_justify="left", show_edge=False, pad_edge=False)
-    for column in ("stack", "configured", "deployed", "last update", "resources"):
+    table = Table(title=f"Stacks in {backend}", title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("stack", "configured", "needs Pulumi CLI", "deployed", "last update", "resources"):
         table.add_column(column)
     for row in rows:
         busy = " (update in progress)" if row.update_in_progress else ""
         table.add_row(
             row.name,
             "yes" if row.configured else "no",
-            "yes" if row.deployed else "no",
-            (row.last_update or "never") + busy,
+            "yes" if row.needs_pulumi else "no",
+            "unknown" if row.deployed is None else "yes" if row.deployed else "no",
+            (row.last_update or ("never" if row.deployed is False else "")) + busy,
             "" if row.resource_count is None else str(row.resource_count),
         )
-    session.console.print(table)
+    session.output.print(table)

@@ -10,7 +10,7 @@ def status(stack: StackOption = LOCAL_STACK, as_json: JsonOption = False) -> Non
     from cli.commands.context import open_stack
     from cli.core.render import emit_json
 
-    session, target = open_stack(stack, as_json=as_json)
+    session, target = open_stack(stack, as_json=as_json, local_only=True)
     document = target.status(session)
     if as_json:
         emit_json(document)

@@ -1,4 +1,4 @@
-"""Output: human text with rich on stderr, exactly one JSON document on stdout."""
+"""Output: what a command was asked for on stdout (or its one JSON document), progress and diagnostics on stderr."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def err_console() -> Console:
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = LOG_WIDTH
+    return console
+
+
+def out_console() -> Console:
+    """The console for what the command was asked for (logs, outputs, status, the plan tree): stdout."""
+    import os
+
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = LOG_WIDTH
     return console

@@ -1,8 +1,9 @@
-"""What every command has once it starts: the project, a console on stderr, and how it may talk to the user."""
+"""What every command has once it starts: the project, its two consoles, and how it may talk to the user."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,12 +13,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class Session:
-    """The project directory, the stderr console, and whether spinners and prompts are allowed."""
+    """The project directory, the two consoles, and whether spinners and prompts are allowed."""
 
     project_dir: Path
     console: Console
+    """Progress and diagnostics: stderr."""
     spinner: bool
     interactive: bool
+    output: Console
+    """What the command was asked for (logs, outputs, status, the plan tree): stdout, so it can be piped; stderr
+    under --json, where stdout carries the one JSON document."""
+    started: float = field(default_factory=time.perf_counter)
+    """When the command began (`time.perf_counter()`), so a duration it reports measures the whole command."""
 
     def ask_yes(self, text: str) -> bool:
         """A yes/no question on stderr; no by default."""
@@ -35,7 +42,7 @@ class Session:
 def open_session(*, as_json: bool) -> Session:
     """Find the project and decide how to talk: spinners only when stdout is a terminal and JSON is off."""
     from cli.core.project import find_project_dir
-    from cli.core.render import err_console, stdin_is_terminal, stdout_is_terminal
+    from cli.core.render import err_console, out_console, stdin_is_terminal, stdout_is_terminal
 
     console = err_console()
     return Session(
@@ -43,4 +50,5 @@ def open_session(*, as_json: bool) -> Session:
         console=console,
         spinner=stdout_is_terminal() and not as_json and console.is_terminal,
         interactive=stdin_is_terminal(),
+        output=console if as_json else out_console(),
     )

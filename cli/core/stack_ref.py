@@ -43,13 +43,15 @@ def check_stack_name(stack: str) -> None:
         )
 
 
-def missing_stack_file(stack: str, project_dir: Path) -> StackNotFound:
-    """The one message for a stack without its Pulumi.<stack>.yaml."""
+def missing_stack_file(stack: str, project_dir: Path, *, serves_only: str | None = None) -> StackNotFound:
+    """The one message for a stack without its Pulumi.<stack>.yaml; `serves_only` names the one stack a verb serves."""
     config = stack_config_path(project_dir, stack)
-    return StackNotFound(
-        f"stack {stack!r} has no configuration file ({config.name})",
-        hint=cloud_stack_hint(project_dir) + f", or create {config.name}",
+    hint = (
+        f"this command serves only --stack {serves_only}"
+        if serves_only
+        else cloud_stack_hint(project_dir) + f", or create {config.name}"
     )
+    return StackNotFound(f"stack {stack!r} has no configuration file ({config.name})", hint=hint)
 
 
 def load_settings(stack: str, project_dir: Path) -> StackSettings:

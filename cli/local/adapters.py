@@ -176,3 +176,14 @@ CLIENT_CREDENTIALS_GRANT = (
     "grant itself (cli/local/moto_identity.py), at its own address instead of the pool domain's."
 )
 """Why the local token endpoint is the moto server's address."""
+
+
+def worker_metrics(environment: dict[str, str], port: int, interval: int) -> dict[str, str]:
+    """The cloud reads the worker's backlog from CloudWatch; here Prometheus scrapes it from the worker's own
+    /metrics on a loopback port, reported as often as it is scraped."""
+    return {
+        **environment,
+        "METRICS_PORT": str(port),
+        "METRICS_HOST": "127.0.0.1",
+        "WORKER_METRIC_INTERVAL": str(interval),
+    }

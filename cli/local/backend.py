@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from cli.local import verbs
 
 if TYPE_CHECKING:
     from cli.backend import Board
+    from cli.core.checks import Check
     from cli.core.outputs import StackOutput
     from cli.core.session import Session
     from cli.recovery.drill import DrillReport
@@ -49,7 +50,7 @@ class LocalBackend:
                 "--verify checks a cloud stack through the AWS APIs; the local stack has none",
                 hint="use `infra status --stack local`, or `--smoke` for an end-to-end check",
             )
-        document = verbs.up(self.project_dir, session.console, spinner=session.spinner)
+        document = verbs.up(self.project_dir, session.console, spinner=session.spinner, started=session.started)
         if smoke:
             verbs.smoke_after_up(self.project_dir, session.console, document)
         return document
@@ -78,10 +79,18 @@ class LocalBackend:
         return verbs.outputs(self.project_dir)
 
     def status(self, session: Session) -> dict[str, Any]:
-        return verbs.status(self.project_dir, session.console)
+        return verbs.status(self.project_dir, session.output)
 
     def logs(self, session: Session, service: str | None, lines: int) -> dict[str, list[str]]:
         return verbs.logs(self.project_dir, service, lines)
+
+    def follow_logs(self, session: Session, service: str | None) -> Iterator[tuple[str, str]]:
+        return verbs.follow_logs(self.project_dir, service)
+
+    def doctor(self, session: Session) -> list[Check]:
+        from cli.local.doctor import run_checks
+
+        return run_checks(self.project_dir)
 
     def dashboard(self, session: Session) -> Board:
         from cli.local.dashboard import Dashboard
@@ -121,6 +130,16 @@ class LocalBackend:
 
         cluster, api = drill_inputs(self.project_dir)
         return drill_local(cluster, api, stack=self.stack, progress=progress)
+
+    def run(
+        self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]
+    ) -> dict[str, Any]:
+        from cli.local.one_off import run_local
+
+        return run_local(self.project_dir, command, service=service, on_line=on_line, console=session.console)
+
+    def releases(self, session: Session) -> dict[str, Any]:
+        return verbs.release_history(self.project_dir, session.console)
 
 
 def _no_pack_here(session: Session, skip_policy: bool) -> None:

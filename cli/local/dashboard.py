@@ -1,69 +1,18 @@
-"""The local stack's dashboard: the cloud dashboard's panels, computed from the API's /metrics and PostgreSQL."""
+"""The local stack's dashboard: the cloud dashboard's panels, from Prometheus (PromQL), /proc and PostgreSQL."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.local import prometheus
 from cli.local.processes import read_pid
 from cli.local.stack import LocalStack
-
-
-@dataclass
-class Scrape:
-    """One reading: cumulative request counters and latency buckets, gauges, and when it was taken."""
-
-    at: float
-    requests: dict[str, float] = field(default_factory=dict)
-    """Requests by status class (2xx, 4xx, 5xx)."""
-    buckets: dict[float, float] = field(default_factory=dict)
-    """Cumulative latency histogram over every route: upper bound in seconds -> count."""
-    gauges: dict[str, float] = field(default_factory=dict)
-
-
-def scrape_metrics(url: str) -> Scrape:
-    """Read the API's Prometheus text and fold it into the totals the panels need."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a loopback http URL we built
-        text = response.read().decode()
-    reading = Scrape(at=time.monotonic())
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "http_requests_total":
-                status_class = sample.labels["status"][0] + "xx"
-                reading.requests[status_class] = reading.requests.get(status_class, 0) + sample.value
-            elif sample.name == "http_request_duration_seconds_bucket":
-                bound = float(sample.labels["le"])
-                reading.buckets[bound] = reading.buckets.get(bound, 0) + sample.value
-            elif sample.name == "db_pool_connections":
-                reading.gauges[f"pool_{sample.labels['state']}"] = sample.value
-            elif sample.name == "db_up":
-                reading.gauges["db_up"] = sample.value
-    return reading
-
-
-def quantile(buckets: dict[float, float], q: float) -> float | None:
-    """The q-quantile in ms from cumulative buckets, interpolated within the bucket as Prometheus does."""
-    bounds = sorted(buckets)
-    if not bounds or buckets[bounds[-1]] <= 0:
-        return None
-    rank = q * buckets[bounds[-1]]
-    lower, below = 0.0, 0.0
-    for bound in bounds:
-        count = buckets[bound]
-        if count >= rank:
-            if bound == float("inf"):
-                return lower * 1000
-            share = (rank - below) / (count - below) if count > below else 1.0
-            return (lower + (bound - lower) * share) * 1000
-        lower, below = bound, count
-    return None
 
 
 def _process_usage(pids: list[int]) -> tuple[float, float]:
@@ -113,54 +62,67 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """Everything one refresh reads: the API's metrics, its processes' usage, and the database's counters."""
+class Usage:
+    """The API's processes and their CPU time and memory, read from /proc (Prometheus has no process series)."""
 
-    metrics: Scrape
     processes: int
     cpu_seconds: float
     memory_mib: float
-    database: dict[str, float]
+    at: float
 
 
 class Dashboard:
-    """Keeps the previous reading so each frame shows rates over the refresh interval."""
+    """The cloud dashboard's panels: the API's and the worker's series from Prometheus (PromQL over the refresh
+    interval), the processes' usage from /proc and the database's counters from PostgreSQL."""
 
     def __init__(self, stack: LocalStack):
         self.stack = stack
-        self.metrics_url = stack.outputs()["metrics_url"][0]
-        self.previous: Reading | None = None
+        self.url = stack.outputs()["prometheus_url"][0]
+        self.scrape_seconds = _scrape_interval(stack.root / "prometheus" / "prometheus.yml")
+        self.previous: Usage | None = None
+        self.database_before: dict[str, float] | None = None
 
-    def read(self) -> Reading:
+    def usage(self) -> Usage:
         pids = _api_processes(self.stack)
         cpu, memory = _process_usage(pids)
-        return Reading(scrape_metrics(self.metrics_url), len(pids), cpu, memory, _database(self.stack))
+        return Usage(len(pids), cpu, memory, time.monotonic())
 
     def frame(self, interval: float) -> Frame:
-        """The panels over the last interval; the first frame waits one interval for its baseline."""
+        """The panels over the last interval; each frame waits one interval after the one before."""
         if self.previous is None:
-            self.previous = self.read()
-            time.sleep(interval)
-        base, now = self.previous, self.read()
-        self.previous = now
-        elapsed = max(now.metrics.at - base.metrics.at, 1e-9)
+            self.previous, self.database_before = self.usage(), _database(self.stack)
+        time.sleep(interval)
+        base, now = self.previous, self.usage()
+        database_before, database = self.database_before or {}, _database(self.stack)
+        self.previous, self.database_before = now, database
+        elapsed = max(now.at - base.at, 1e-9)
+        # rate() needs two samples inside its window: at least two scrape intervals, whatever the refresh.
+        window = f"{max(round(interval), 2 * self.scrape_seconds)}s"
+        api = 'job="api"'
 
-        def per_second(after: float, before: float) -> float:
-            return round(max(after - before, 0) / elapsed, 1)
+        def promql(expression: str, digits: int = 1, scale: float = 1.0) -> float | None:
+            value = prometheus.instant(self.url, expression)
+            return None if value is None else round(value * scale, digits)
 
-        requests = {k: per_second(v, base.metrics.requests.get(k, 0)) for k, v in now.metrics.requests.items()}
-        window = {b: c - base.metrics.buckets.get(b, 0) for b, c in now.metrics.buckets.items()}
-        hits, reads = now.database["blocks_hit"], now.database["blocks_read"]
-        gauges = now.metrics.gauges
+        def per_second(status: str) -> float:
+            selector = f'http_requests_total{{{api},status=~"{status}"}}'
+            return promql(f"sum(rate({selector}[{window}]))") or 0.0
+
+        def latency(q: float) -> float | None:
+            buckets = f"sum by (le) (rate(http_request_duration_seconds_bucket{{{api}}}[{window}]))"
+            return promql(f"histogram_quantile({q}, {buckets})", 2, 1000)
+
+        hits, reads = database["blocks_hit"], database["blocks_read"]
+        alerts = prometheus.alerts(self.url)
         panels = {
             "load balancer": {
-                "requests/s": round(sum(requests.values()), 1),
-                "4xx/s": requests.get("4xx", 0.0),
-                "5xx/s": requests.get("5xx", 0.0),
-                "p50 ms": _round(quantile(window, 0.50)),
-                "p95 ms": _round(quantile(window, 0.95)),
-                "p99 ms": _round(quantile(window, 0.99)),
-                "healthy targets": 1 if now.processes else 0,
+                "requests/s": per_second(".*"),
+                "4xx/s": per_second("4.."),
+                "5xx/s": per_second("5.."),
+                "p50 ms": latency(0.50),
+                "p95 ms": latency(0.95),
+                "p99 ms": latency(0.99),
+                "healthy targets": int(promql(f"sum(up{{{api}}})", 0) or 0),
             },
             "service": {
                 "cpu %": round(100 * max(now.cpu_seconds - base.cpu_seconds, 0) / elapsed, 1),
@@ -168,21 +130,35 @@ class Dashboard:
                 "running tasks": max(now.processes - 1, 1) if now.processes else 0,
             },
             "database": {
-                "connections": int(now.database["connections"]),
-                "active": int(now.database["active"]),
-                "size MiB": round(now.database["size_bytes"] / 2**20, 1),
-                "transactions/s": per_second(now.database["transactions"], base.database["transactions"]),
+                "connections": int(database["connections"]),
+                "active": int(database["active"]),
+                "size MiB": round(database["size_bytes"] / 2**20, 1),
+                "transactions/s": round(
+                    max(database["transactions"] - database_before.get("transactions", 0), 0) / elapsed, 1
+                ),
                 "cache hit %": round(100 * hits / max(hits + reads, 1), 1),
             },
             "pool": {
-                "client connections": int(gauges.get("pool_size", 0)),
-                "idle": int(gauges.get("pool_idle", 0)),
-                "waiting": int(gauges.get("pool_waiting", 0)),
-                "database up": bool(gauges.get("db_up", 0)),
+                "client connections": int(promql(f'sum(db_pool_connections{{{api},state="size"}})', 0) or 0),
+                "idle": int(promql(f'sum(db_pool_connections{{{api},state="idle"}})', 0) or 0),
+                "waiting": int(promql(f'sum(db_pool_connections{{{api},state="waiting"}})', 0) or 0),
+                "database up": bool(promql(f"max(db_up{{{api}}})", 0)),
+            },
+            "worker": {
+                "backlog": promql('max(worker_backlog{job="worker"})', 0),
+                "scraped": int(promql('sum(up{job="worker"})', 0) or 0),
+            },
+            "alarms": {
+                "firing": sum(a["state"] == "firing" for a in alerts),
+                "pending": sum(a["state"] == "pending" for a in alerts),
             },
         }
         return Frame(panels)
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+def _scrape_interval(config: Path) -> int:
+    """The stack's scrape interval in seconds, from the configuration it gave Prometheus."""
+    try:
+        return int(json.loads(config.read_text())["global"]["scrape_interval"].rstrip("s"))
+    except (OSError, ValueError, KeyError):
+        return prometheus.DEFAULT_INTERVAL

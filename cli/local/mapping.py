@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cli.core import resource_types
-from cli.local import identity_mapping
+from cli.local import alert_rules, identity_mapping
 
 RANDOM = resource_types.RANDOM_PASSWORD
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
@@ -17,6 +17,7 @@ TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
 REPLICATION_GROUP = resource_types.ELASTICACHE_REPLICATION_GROUP
 WEB_ACL = resource_types.WAFV2_WEB_ACL
 SCHEDULE = resource_types.SCHEDULER_SCHEDULE
+METRIC_ALARM = resource_types.CLOUDWATCH_METRIC_ALARM
 TASK_DEFINITION = resource_types.ECS_TASK_DEFINITION
 ECS_SERVICE = resource_types.ECS_SERVICE
 RESERVED_NAMES = ("postgres", "pgbouncer", "cache", "api", "scheduler", "tls", "s3")
@@ -62,6 +63,7 @@ REALISED = {
     SCHEDULE: "scheduler: the local timer runs its command override with its task's environment",
     resource_types.SCHEDULER_SCHEDULE_GROUP: "scheduler: the local timer",
     **identity_mapping.REALISED,
+    METRIC_ALARM: "prometheus: an alerting rule, same threshold and periods, where a local series exists",
 }
 
 SSL_POLICY_PROTOCOLS = {
@@ -116,6 +118,10 @@ def spec(recording: Any) -> dict[str, Any]:
         raise MappingError(str(error)) from None
     for rule in firewall["cloud_only_rules"] if firewall else ():
         cloud_only[f"{WEB_ACL} rule {rule}"] += 1
+    alarms = alert_rules.rules(by_type.get(METRIC_ALARM, []))
+    for alarm in alarms["cloud_only"]:
+        cloud_only[f"{METRIC_ALARM} {alarm['alarm']}"] += 1
+        realised[METRIC_ALARM] -= 1
     return {
         "database": _database(by_type),
         "objects": _objects(by_type, tokens),
@@ -125,13 +131,14 @@ def spec(recording: Any) -> dict[str, Any]:
         "cache": _cache(by_type, tokens),
         "firewall": firewall,
         "schedules": _schedules(by_type, tasks),
+        "alarms": alarms,
         "load_balancer": _load_balancer(by_type),
         "certificate": _certificate(by_type),
         "buckets": _buckets(by_type),
         "secrets": _secrets(by_type, tokens),
         "identity": identity,
         "randoms": {r.urn: int(r.inputs.get("length", 32)) for r in by_type[RANDOM]},
-        "realised": dict(sorted(realised.items())),
+        "realised": dict(sorted((+realised).items())),
         "cloud_only": dict(sorted(cloud_only.items())),
         "exports": _plain(recording.exports),
     }

@@ -58,7 +58,17 @@ def is_listening(port: int) -> bool:
 
 
 def log_tail(log: Path | None, size: int = 2000) -> str:
-    return log.read_text(errors="replace")[-size:] if log and log.exists() else ""
+    """The log's last whole lines, about `size` characters at most; the last line is kept whole whatever its length."""
+    if not log or not log.exists():
+        return ""
+    kept: list[str] = []
+    total = 0
+    for line in reversed(log.read_text(errors="replace").rstrip("\n").splitlines()):
+        if kept and total + len(line) + 1 > size:
+            break
+        kept.append(line)
+        total += len(line) + 1
+    return "\n".join(reversed(kept))
 
 
 def wait_for_port(port: int, timeout: float, what: str, log: Path | None = None, pid: int | None = None) -> None:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.local import adapters, scheduler, tls
+from cli.local import adapters, alert_rules, scheduler, tls
 from cli.local.api import INHERITED, image_command
 from cli.local.cache import CacheService
 from cli.local.identity_mapping import local_names
 from cli.local.postgres import Cluster, Pooler
+from cli.local.prometheus import PrometheusService, interval_seconds
 from cli.local.services import (
     ApiService,
     BucketService,
@@ -79,6 +80,7 @@ def realise(r: Realisation) -> list[Service]:
         *realise_scheduler(r, tasks),
         realise_edge(r),
         realise_buckets(r),
+        realise_prometheus(r),
     ]
 
 
@@ -198,11 +200,35 @@ def realise_workers(r: Realisation, environment: Callable[[dict[str, Any]], dict
                 pidfile=r.pidfile(worker["service"]),
                 marker=" ".join(argv),
                 app_dir=r.app_dir,
-                env=environment(worker),
+                env=adapters.worker_metrics(
+                    environment(worker), r.ports[metrics_port_name(worker["service"])], interval_seconds()
+                ),
                 command=argv,
             )
         )
     return workers
+
+
+def metrics_port_name(worker: str) -> str:
+    """The name under which the stack keeps the port of a worker's /metrics."""
+    return f"{worker}-metrics"
+
+
+def realise_prometheus(r: Realisation) -> PrometheusService:
+    """CloudWatch's metrics and alarms as Prometheus: it scrapes the API and the workers and evaluates the alarms
+    that have a local series as alerting rules (the others are cloud only, each with its reason)."""
+    workers = [f"127.0.0.1:{r.ports[metrics_port_name(w['service'])]}" for w in r.spec["workers"]]
+    return PrometheusService(
+        "prometheus",
+        [r.ports["prometheus"]],
+        r.logs / "prometheus.log",
+        pidfile=r.pidfile("prometheus"),
+        marker=f"--config.file={r.root / 'prometheus' / 'prometheus.yml'}",
+        base=r.root / "prometheus",
+        targets={alert_rules.API_JOB: [f"127.0.0.1:{r.ports['api']}"], alert_rules.WORKER_JOB: workers},
+        rules=r.spec["alarms"]["rules"],
+        interval=interval_seconds(),
+    )
 
 
 def realise_scheduler(r: Realisation, tasks: list[ApiService | TaskService]) -> list[Service]:

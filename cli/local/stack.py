@@ -34,18 +34,20 @@ from cli.local.processes import (
     stop_group,
     stop_pid,
 )
+from cli.local.prometheus import prometheus_bin
 from cli.local.services import (
     Service,
     check_ports,
     moto_server_bin,
 )
+from cli.local.task_run import migrate
 
 STACK = "local"
 LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
 HOST = "localhost"
 DEFAULT_MAX_CONNECTIONS = 100
 """PostgreSQL's own max_connections, used when the parameter group does not set it."""
-PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache")
+PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache", "prometheus")
 """Ports chosen once per stack; a stack made before a name was added gets a port for it on its next use."""
 
 
@@ -153,7 +155,8 @@ class LocalStack:
             raise DamagedState(
                 f"{self.root / 'state.json'} needs a port for each of {', '.join(PORT_NAMES)}", hint=DAMAGED_HINT
             )
-        added = [name for name in PORT_NAMES if name not in ports]
+        names = (*PORT_NAMES, *(realisers.metrics_port_name(w["service"]) for w in self.spec()["workers"]))
+        added = [name for name in names if name not in ports]
         if added:  # a service this stack did not have yet: a port for it, kept from now on
             taken = set(ports.values())
             fresh = [port for port in free_ports(len(added) + len(taken)) if port not in taken]
@@ -249,6 +252,7 @@ class LocalStack:
             *(["scheduler"] if spec["schedules"] else []),
             "tls",
             "s3",
+            "prometheus",
         ]
 
     def schedules(self) -> list[dict[str, Any]]:
@@ -343,6 +347,7 @@ class LocalStack:
         pgbouncer_bin()
         nginx.nginx_bin()
         moto_server_bin()
+        prometheus_bin()
         if self.spec()["cache"]:
             redis_bin()
 
@@ -389,6 +394,8 @@ class LocalStack:
             for service in chain:
                 if service.name == "api" and self.spec().get("identity"):
                     side.join()  # the API fetches the pool's key set from moto's server when it starts
+                if service.name == "api" and before["api"].action != "same":
+                    migrate(service)  # the release's migration, before the new version takes traffic
                 _converge(service, before[service.name])
                 self._record(service)
                 if service.name == "postgres":
@@ -474,6 +481,7 @@ class LocalStack:
             (self.root / "run" / "api.pid", "groundwork_api"),
             (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
             (self.root / "run" / "s3.pid", "cli.local.s3server"),
+            (self.root / "run" / "prometheus.pid", str(self.root / "prometheus" / "prometheus.yml")),
             (self.root / "cache" / "redis.pid", str(self.root / "cache" / "redis.conf")),
             (self.root / "run" / "scheduler.pid", f"{scheduler.MARKER} --root {self.root}"),
             *self._worker_pid_files(),
@@ -543,6 +551,7 @@ class LocalStack:
             names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
             names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),
             names.METRICS_URL: (f"http://127.0.0.1:{ports['api']}/metrics", False),
+            names.PROMETHEUS_URL: (f"http://127.0.0.1:{ports['prometheus']}", False),
             names.CACHE_URL: (cache_url, False),
             names.CACHE_REPLICATION_GROUP: (spec["cache"]["id"] if spec["cache"] else None, False),
             # What nginx enforces for the web ACL's rate rule: its rate per minute, and the requests a client with a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,16 +93,49 @@ def preview(project_dir: Path, console: Console) -> dict[str, Any]:
     }
 
 
+ENGINE_NOTE_FILE = "engine-note.txt"
+"""Where the local stack keeps the PostgreSQL-version note it showed last, so `up` shows it once, or when it changes."""
+
+
+def note_is_new(root: Path, note: str) -> bool:
+    """Whether this note differs from the one shown last for this stack; records it as shown."""
+    seen = root / ENGINE_NOTE_FILE
+    if seen.is_file() and seen.read_text(encoding="utf-8") == note:
+        return False
+    with contextlib.suppress(OSError):
+        seen.write_text(note, encoding="utf-8")
+    return True
+
+
 _OP = {"create": "create", "start": "update", "restart": "replace", "update": "update", "delete": "delete"}
 """What each local action is in the cloud preview's terms."""
 
 
-def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
+def up(project_dir: Path, console: Console, *, spinner: bool, started: float | None = None) -> dict[str, Any]:
+    """Brings the local stack to the plan; `started` is when the command began, so the duration covers all of it."""
+    started = time.perf_counter() if started is None else started
     stack = stack_for(project_dir)
-    started = time.perf_counter()
-    with console.status("starting the local stack") if spinner else contextlib.nullcontext():
-        states, sql = stack.up()
+    from cli.core import releases
+    from cli.local import releases as history
+    from cli.local.processes import ServiceFailed
+
+    releasing = any(s.name == "api" and s.action != "same" for s in stack.preview())
+    try:
+        with console.status("starting the local stack") if spinner else contextlib.nullcontext():
+            states, sql = stack.up()
+    except ServiceFailed as failed:
+        if releasing and "migration" in failed.message:
+            gone = history.record(
+                stack.root, project_dir, "", releases.FAILED_BEFORE_TRAFFIC, failed_checks=["migration"]
+            )
+            console.print(f"[bold red]release {gone.id} failed before traffic[/]: the migration failed")
+        raise
     seconds = time.perf_counter() - started
+    release = None
+    if releasing:
+        api = next(s for s in stack.services() if s.name == "api")
+        release = history.record(stack.root, project_dir, api.fingerprint(), releases.PROMOTED)
+        console.print(f"  [green]release {release.id} promoted[/] ({release.image})")
     verb = {
         "same": "unchanged",
         "create": "created",
@@ -120,7 +153,7 @@ def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
     if sql["forgotten"]:
         console.print("  [dim](forgotten objects stay in the database: the program keeps them on delete)[/]")
     note = stack.engine_note()
-    if note:
+    if note and note_is_new(stack.root, note):
         console.print(f"[yellow]note:[/] {note}")
     changes = sum(state.action != "same" for state in states) + len(sql["applied"]) + len(sql["removed"])
     console.print(f"[bold green]local stack up[/] in {seconds:.1f} s ({changes} change(s))")
@@ -137,6 +170,21 @@ def up(project_dir: Path, console: Console, *, spinner: bool) -> dict[str, Any]:
         "cloud_only": cloud_only,
         "engine_note": note,
         "outputs": values,
+        "release": release.to_json() if release else None,
+    }
+
+
+def release_history(project_dir: Path, console: Console) -> dict[str, Any]:
+    from cli.core import releases
+    from cli.local import releases as history
+
+    found = history.load(stack_for(project_dir).root)
+    releases.render(console, found)
+    return {
+        "ok": True,
+        "stack": STACK,
+        "store": str(history.history_file(stack_for(project_dir).root)),
+        "releases": [r.to_json() for r in found],
     }
 
 
@@ -159,6 +207,7 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
     schedules = stack.schedules() if states else []
     if schedules:
         _schedule_table(console, schedules)
+    alerts = _alerts(console, stack, states)
     from cli.local import supervisor
 
     return {
@@ -170,7 +219,27 @@ def status(project_dir: Path, console: Console) -> dict[str, Any]:
         "crash_loop": looping,
         "services": services,
         "schedules": schedules,
+        "alerts": alerts,
     }
+
+
+def _alerts(console: Console, stack: Any, states: list[ServiceState]) -> list[dict[str, Any]] | None:
+    """The alarms' rules that fire (or wait out their periods) in the local Prometheus; None when it is not up."""
+    from cli.local import prometheus
+
+    if not any(state.name == "prometheus" and state.state == "running" for state in states):
+        return None
+    try:
+        alerts = prometheus.alerts(stack.outputs()["prometheus_url"][0])
+    except (OSError, ValueError) as error:
+        console.print(f"[yellow]alerts unknown:[/] Prometheus did not answer ({error})")
+        return None
+    for alert in alerts:
+        style = "bold red" if alert["state"] == "firing" else "yellow"
+        console.print(f"[{style}]alarm {alert['state']}:[/] {alert['alarm']} since {alert['since']}")
+    if not alerts:
+        console.print("[dim]no alarm fires (the alarms' rules in Prometheus are all inactive)[/]")
+    return alerts
 
 
 def _schedule_table(console: Console, schedules: list[dict[str, Any]]) -> None:
@@ -220,13 +289,57 @@ def destroy(project_dir: Path, console: Console, *, approve: Callable[[], str]) 
 
 
 def logs(project_dir: Path, service: str | None, lines: int) -> dict[str, list[str]]:
+    return {name: _tail(path, lines) for name, path in _log_files(project_dir, service).items()}
+
+
+def _log_files(project_dir: Path, service: str | None) -> dict[str, Path]:
     files = stack_for(project_dir).log_files()
     if not files:
         raise ConfigError("the local stack does not exist", hint="run `infra up --stack local` first")
     if service is not None and service not in files:
         raise ConfigError(f"no service {service!r} in the local stack", hint=f"choose one of: {', '.join(files)}")
-    chosen = {service: files[service]} if service else files
-    return {name: _tail(path, lines) for name, path in chosen.items()}
+    return {service: files[service]} if service else files
+
+
+def follow_logs(project_dir: Path, service: str | None) -> Iterator[tuple[str, str]]:
+    """(service, line) for each line the local stack's services write from now on; runs until interrupted."""
+    return follow(_log_files(project_dir, service))
+
+
+def follow(
+    files: dict[str, Path], *, pause: Callable[[], None] = lambda: time.sleep(0.25)
+) -> Iterator[tuple[str, str]]:
+    """Lines appended to the files after the call, as (name, line); a file that is truncated is read from its start.
+
+    A line is yielded once it is complete (ends in a newline); `pause` runs whenever no file has a new one.
+    """
+    # Taken now, not at the first next(): the lines are those written after the call.
+    offsets = {name: path.stat().st_size if path.exists() else 0 for name, path in files.items()}
+    return _lines_after(files, offsets, pause)
+
+
+def _lines_after(
+    files: dict[str, Path], offsets: dict[str, int], pause: Callable[[], None]
+) -> Iterator[tuple[str, str]]:
+    partial = dict.fromkeys(files, b"")
+    while True:
+        found = False
+        for name, path in files.items():
+            size = path.stat().st_size if path.exists() else 0
+            if size < offsets[name]:
+                offsets[name], partial[name] = 0, b""
+            if size == offsets[name]:
+                continue
+            with path.open("rb") as handle:
+                handle.seek(offsets[name])
+                data = partial[name] + handle.read(size - offsets[name])
+            offsets[name] = size
+            *complete, partial[name] = data.split(b"\n")
+            for line in complete:
+                found = True
+                yield name, line.decode(errors="replace")
+        if not found:
+            pause()
 
 
 def _tail(path: Path, lines: int) -> list[str]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-from cli.core.errors import OperationFailed, StackNotFound
+from cli.core.errors import OperationFailed
 
 WORKER = "cli.plan.fresh_process"
 """Module that plans a project tree other than the one this interpreter imported."""
@@ -16,14 +16,12 @@ WORKER = "cli.plan.fresh_process"
 
 def plan_stack(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     """The stack's plan; in this process when `stacks` is the project's own, otherwise in a fresh interpreter."""
-    from cli.core.stack_ref import load_settings
+    from cli.core.stack_ref import check_stack_name, load_settings, missing_stack_file
 
     project_dir = pathlib.Path(project_dir).resolve()
+    check_stack_name(stack)
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
-        raise StackNotFound(
-            f"stack {stack!r} has no Pulumi.{stack}.yaml in {project_dir}",
-            hint="plan a stack that has a settings file, such as dev or prod",
-        )
+        raise missing_stack_file(stack, project_dir)
     # Refused here, with exit 2 and the key, whichever interpreter then runs the program.
     load_settings(stack, project_dir)
     if _imported_root() == project_dir:
@@ -46,10 +44,9 @@ def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
     from cli.plan.mock_answers import UnknownInvoke
 
     if not (project_dir / f"Pulumi.{stack}.yaml").is_file():
-        raise StackNotFound(
-            f"stack {stack!r} has no Pulumi.{stack}.yaml in {project_dir}",
-            hint="plan a stack that has a settings file, such as dev or prod",
-        )
+        from cli.core.stack_ref import missing_stack_file
+
+        raise missing_stack_file(stack, project_dir)
     settings = load_settings(stack, project_dir)
     try:
         recording = record_program(settings)

@@ -50,6 +50,32 @@ class Change:
     before: Any
     after: Any
 
+    def shown(self, limit: int = 80) -> tuple[str, str]:
+        """Both sides as text of at most `limit` characters each, cut so that where they differ stays visible."""
+        return shown_pair(self.before, self.after, limit)
+
+
+def shown_pair(before: Any, after: Any, limit: int) -> tuple[str, str]:
+    """Two values as text of at most `limit` characters; a long pair starts a little before its first difference."""
+    old, new = ("(absent)" if v is None else str(v) for v in (before, after))
+    if len(old) <= limit and len(new) <= limit:
+        return old, new
+    same = 0
+    while same < min(len(old), len(new)) and old[same] == new[same]:
+        same += 1
+    start = max(0, same - _CONTEXT) if same + limit // 2 > limit else 0
+    return _window(old, start, limit), _window(new, start, limit)
+
+
+_CONTEXT = 12
+"""Characters shown before the first difference of a long pair."""
+
+
+def _window(text: str, start: int, limit: int) -> str:
+    head = "…" if start else ""
+    body = text[start:]
+    return head + (body if len(head) + len(body) <= limit else body[: limit - len(head) - 1] + "…")
+
 
 @dataclasses.dataclass(frozen=True)
 class Risk:
@@ -142,7 +168,7 @@ def _compare(old: dict[str, Any], new: dict[str, Any]) -> ResourceDiff | None:
 
 
 def _prefixed(prefix: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {f"{prefix}.{k}": v for k, v in flatten(value).items()} if value else {}
+    return {f"{prefix}.{k}": v for k, v in flatten(value, by_identity=True).items()} if value else {}
 
 
 def _change_risks(old: dict[str, Any], new: dict[str, Any], entry: ResourceDiff) -> list[Risk]:

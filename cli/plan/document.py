@@ -22,11 +22,26 @@ def plan_document(recording: Recording, project_dir: pathlib.Path) -> dict[str, 
         "format": FORMAT,
         "stack": recording.settings.stack,
         "region": recording.settings.region,
-        "resource_count": sum(1 for r in resources if r["custom"] and not r["type"].startswith("pulumi:providers:")),
+        "resource_count": len(resources),
+        # What the cloud would create: custom resources, components and the explicit providers excluded.
+        "cloud_resource_count": sum(
+            1 for r in resources if r["custom"] and not r["type"].startswith("pulumi:providers:")
+        ),
         # Read by the cost budget control; a tree whose settings predate the setting has none.
         "cost_budget_monthly_usd": getattr(recording.settings, "cost_budget_monthly_usd", None),
         "resources": resources,
+        # The Grafana dashboard of the program's panels (`infra plan --grafana-dashboard`); none in older trees.
+        "grafana_dashboard": grafana_dashboard(recording),
     }
+
+
+def grafana_dashboard(recording: Recording) -> dict[str, Any] | None:
+    """The dashboard document the monitoring component rendered from its panels."""
+    for outputs in recording.component_outputs.values():
+        text = outputs.get("grafana_dashboard")
+        if isinstance(text, str):
+            return json.loads(text)
+    return None
 
 
 def _resource(r: Recorded, root: str) -> dict[str, Any]:

@@ -58,15 +58,10 @@ def _diff_lines(diff: PlanDiff, base_label: str) -> list[str]:
         lines += [f"- {r['urn']}" for r in diff.removed]
         for c in diff.changed:
             lines.append(f"{'!' if c.replaced_by else '~'} {c.urn}")
-            lines += [f"    {p.path}: {_plain(p.before)} -> {_plain(p.after)}" for p in c.changes]
+            lines += [f"    {p.path}: {' -> '.join(p.shown(limit=120))}" for p in c.changes]
         lines += ["```", "", "</details>", ""]
     return lines
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _plain(value: object, limit: int = 120) -> str:
-    text = "(absent)" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

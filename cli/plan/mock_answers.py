@@ -226,6 +226,11 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"__id": f"{inputs['userPoolId']}|{identifier}", "scopeIdentifiers": scopes}
             case resource_types.COGNITO_USER_POOL_DOMAIN:
                 return {"__id": inputs["domain"], "cloudfrontDistribution": f"d{_hex(name, 13)}.cloudfront.net"}
+            case resource_types.GRAFANA_DASHBOARD:
+                uid = json.loads(inputs["configJson"])["uid"]
+                return {"__id": f"1:{uid}", "uid": uid, "dashboardId": 1, "version": 1, "url": f"/d/{uid}"}
+            case resource_types.GRAFANA_DATA_SOURCE:
+                return {"__id": f"1:{inputs['uid']}"}
             case resource_types.RANDOM_ID:
                 digest = _hex(name, int(inputs["byteLength"]) * 2)
                 return {"hex": digest, "dec": str(int(digest, 16))}

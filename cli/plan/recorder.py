@@ -88,6 +88,8 @@ class Recording:
     resources: list[Recorded] = dataclasses.field(default_factory=list)
     invokes: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
     exports: dict[str, Any] = dataclasses.field(default_factory=dict)
+    component_outputs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """What each component registered as its outputs, by URN."""
 
     def of_type(self, token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == token]
@@ -123,6 +125,10 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
             return response
         self.recording.resources.append(_recorded(request, response, self.resources[response.urn].state))
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.recording.component_outputs[request.urn] = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)
 
 
 def _recorded(request: Any, response: Any, state: dict[str, Any]) -> Recorded:

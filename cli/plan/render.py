@@ -23,7 +23,10 @@ def render_plan(console: Console, plan: dict[str, Any]) -> None:
     for r in resources:
         children.setdefault(r["parent"], []).append(r)
     known = {r["urn"] for r in resources}
-    root = Tree(f"[bold]{escape(plan['stack'])}[/] · {plan['resource_count']} resources")
+    root = Tree(
+        f"[bold]{escape(plan['stack'])}[/] · {plan['resource_count']} resources "
+        f"({plan['cloud_resource_count']} cloud resources, the rest components and providers)"
+    )
 
     def add(node: Tree, r: dict[str, Any]) -> None:
         mark = " [magenta]protected[/]" if r["options"].get("protect") else ""
@@ -74,7 +77,8 @@ def render_diff(console: Console, diff: PlanDiff, base_label: str) -> None:
         label = "[magenta]+- replace[/]" if c.replaced_by else "[yellow]~ update[/]"
         console.print(f"{label} {escape(c.urn)}")
         for p in c.changes:
-            console.print(f"    {escape(p.path)}: {escape(_short(p.before))} → {escape(_short(p.after))}")
+            before, after = p.shown()
+            console.print(f"    {escape(p.path)}: {escape(before)} → {escape(after)}")
     for risk in diff.risks:
         console.print(f"[bold red]risk ({risk.kind}):[/] {escape(risk.urn)}: {escape(risk.message)}")
 
@@ -99,8 +103,3 @@ def render_policy(console: Console, report: PolicyReport) -> None:
             console.print(f"[{style}]{f.severity}[/] {r.control.id} {escape(f.urn or '(plan)')}: {escape(f.message)}")
     counts = report.counts()
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = "(absent)" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -215,18 +216,28 @@ async def cache_read(probe: BackendProbe) -> Check:
     return Check(name, PASS, f"{shown}; a new write was read back at once", second_ms, data)
 
 
-async def run_backend_checks(probe: BackendProbe, *, writes: bool, async_timeout_s: float, into: list[Check]) -> None:
-    """The cache on /heartbeat, then (with writes) the asynchronous path and the cache read, appended to `into`."""
+async def run_backend_checks(
+    probe: BackendProbe,
+    *,
+    writes: bool,
+    async_timeout_s: float,
+    into: list[Check],
+    more: Sequence[Callable[[BackendProbe, bool], Awaitable[Check]]] = (),
+) -> None:
+    """The cache on /heartbeat, then (with writes) the asynchronous path and the cache read, then each of `more`
+    (given the probe and whether the run writes), appended to `into`."""
     try:
         check, has_cache = await heartbeat(probe)
         into.append(check)
+        runs: list[Callable[[], Awaitable[Check]]] = []
         if not has_cache:
             into += [Check(n, SKIP, check.summary) for n in ("async", "cache_read")]
-            return
-        if not writes:
+        elif not writes:
             into += [Check(n, SKIP, "a read-only run makes no writes") for n in ("async", "cache_read")]
-            return
-        for run in (lambda: async_path(probe, async_timeout_s), lambda: cache_read(probe)):
+        else:
+            runs += [lambda: async_path(probe, async_timeout_s), lambda: cache_read(probe)]
+        runs += [lambda extra=extra: extra(probe, writes) for extra in more]
+        for run in runs:
             try:
                 into.append(await run())
             except _Stop as stop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -13,15 +14,31 @@ COLOURS = ("#2b6cb0", "#2f855a", "#b7791f", "#6b46c1", "#2c7a7b")
 FAILURE_COLOUR = "#c53030"
 
 
-def _nice_max(value: float) -> float:
-    """A round number at or above the value, for an axis."""
+_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+"""Multipliers of a power of ten that make readable tick steps."""
+TICKS = 4
+"""Intervals on the y axis."""
+CHAR_W = 6.2
+"""Approximate width of one character at the charts' font size, to keep labels apart."""
+SHAPES = ("circle", "square", "triangle", "diamond", "plus")
+"""Marker shapes of the endpoint series: each differs in shape as well as colour (colour-blind safe)."""
+MARKER_DASHES = {"p50": "2 3", "p95": "6 3", "gate p95": "10 3 2 3"}
+"""Dash patterns of the distribution's vertical markers, so they differ in more than colour."""
+
+
+def _nice_max(value: float, *, integer: bool = False) -> float:
+    """The top of an axis of TICKS intervals that holds the value with little room to spare.
+
+    Counts get whole-number steps, so no tick reads 1.25 requests.
+    """
     if value <= 0:
-        return 1.0
-    magnitude = 10 ** len(str(int(value))) / 10
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+        return float(TICKS) if integer else 1.0
+    wanted = value / TICKS
+    magnitude = 10 ** math.floor(math.log10(wanted))
+    step = next(m * magnitude for m in _STEPS if m * magnitude >= wanted * (1 - 1e-9))
+    if integer:
+        step = max(1, math.ceil(step))
+    return step * TICKS
 
 
 def _frame(x_label: str, y_label: str, y_max: float, body: list[str], title: str) -> str:
@@ -31,9 +48,9 @@ def _frame(x_label: str, y_label: str, y_max: float, body: list[str], title: str
         f'width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="11">',
         f"<title>{escape(title)}</title>",
     ]
-    for i in range(5):
-        value = y_max * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    for i in range(TICKS + 1):
+        value = y_max * i / TICKS
+        y = TOP + plot_h - plot_h * i / TICKS
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>')
     parts.extend(body)
@@ -48,6 +65,41 @@ def _frame(x_label: str, y_label: str, y_max: float, body: list[str], title: str
     return "\n".join(parts)
 
 
+def label_rows(labels: Sequence[tuple[float, str]], gap: float = 6) -> list[int]:
+    """A row for each label (x, text), in order, so that no two labels on one row overlap."""
+    row_ends: list[float] = []
+    rows = []
+    for x, text in labels:
+        start, end = x, x + len(text) * CHAR_W
+        row = next((i for i, last in enumerate(row_ends) if last + gap <= start), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(end)
+        else:
+            row_ends[row] = end
+        rows.append(row)
+    return rows
+
+
+def _shape(kind: str, x: float, y: float, colour: str, tip: str) -> str:
+    """One data point drawn as the series' shape."""
+    title = f"<title>{escape(tip)}</title>"
+    fill = f'fill="{colour}" fill-opacity="0.75"'
+    if kind == "square":
+        return f'<rect x="{x - 2.5:.1f}" y="{y - 2.5:.1f}" width="5" height="5" {fill}>{title}</rect>'
+    if kind == "triangle":
+        points = f"M{x:.1f} {y - 3.5:.1f}L{x + 3:.1f} {y + 2.5:.1f}L{x - 3:.1f} {y + 2.5:.1f}Z"
+        return f'<path d="{points}" {fill}>{title}</path>'
+    if kind == "diamond":
+        points = f"M{x:.1f} {y - 3.5:.1f}L{x + 3.5:.1f} {y:.1f}L{x:.1f} {y + 3.5:.1f}L{x - 3.5:.1f} {y:.1f}Z"
+        return f'<path d="{points}" {fill}>{title}</path>'
+    if kind == "plus":
+        return (
+            f'<path d="M{x - 3.5:.1f} {y:.1f}H{x + 3.5:.1f}M{x:.1f} {y - 3.5:.1f}V{y + 3.5:.1f}" stroke="{colour}" '
+            f'stroke-width="1.5">{title}</path>'
+        )
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" {fill}>{title}</circle>'
+
+
 def distribution_svg(samples: Sequence[Sample], markers: dict[str, float | None]) -> str:
     """A histogram of latencies with vertical markers (percentiles, the gate) where they fall."""
     values = [s.latency_ms for s in samples if s.timed]
@@ -55,7 +107,7 @@ def distribution_svg(samples: Sequence[Sample], markers: dict[str, float | None]
     if not bins:
         return "<p>No timed responses.</p>"
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    y_max = _nice_max(max(count for _, _, count in bins))
+    y_max = _nice_max(max(count for _, _, count in bins), integer=True)
     width = plot_w / len(bins)
     body = []
     for i, (low, high, count) in enumerate(bins):
@@ -77,16 +129,25 @@ def distribution_svg(samples: Sequence[Sample], markers: dict[str, float | None]
                 return LEFT + (i + fraction) * width
         return None
 
-    for j, (name, value) in enumerate(markers.items()):
-        if value is None or not low_edge <= value <= high_edge:
+    placed = []
+    for name, value in markers.items():
+        x = None if value is None or not low_edge <= value <= high_edge else position(value)
+        if x is None or value is None:
             continue
-        x = position(value)
-        if x is None:
-            continue
+        text = f"{name} {value:.1f} ms"
+        # A label that would run past the plot is drawn to the left of its line.
+        fits = x + 3 + len(text) * CHAR_W <= WIDTH - RIGHT
+        placed.append((x + 3 if fits else x - 3 - len(text) * CHAR_W, text, x, name))
+    placed.sort()
+    rows = label_rows([(start, text) for start, text, _, _ in placed])
+    for (start, text, x, name), row in zip(placed, rows, strict=True):
         colour = FAILURE_COLOUR if name.startswith("gate") else "#1a202c"
+        dash = MARKER_DASHES.get(name, "4 3")
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{colour}" '
-                    'stroke-dasharray="4 3"/>')  # fmt: skip
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 12 + 12 * j}" fill="{colour}">{escape(name)} {value:.1f}</text>')
+                    f'stroke-width="1.5" stroke-dasharray="{dash}"/>')  # fmt: skip
+        # A white halo keeps a label readable where another marker's line runs behind it.
+        body.append(f'<text x="{start:.1f}" y="{TOP + 12 + 13 * row}" fill="{colour}" stroke="white" '
+                    f'stroke-width="3" paint-order="stroke">{escape(text)}</text>')  # fmt: skip
     return _frame("latency (ms, bin lower edges)", "requests", y_max, body, "latency distribution")
 
 
@@ -111,11 +172,8 @@ def timeline_svg(samples: Sequence[Sample], gate_ms: float | None) -> str:
                 f'{y - 3:.1f}" stroke="{FAILURE_COLOUR}" stroke-width="1.5"><title>{escape(tip)}</title></path>'
             )
         else:
-            colour = COLOURS[endpoints.index(s.endpoint) % len(COLOURS)]
-            body.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}" fill-opacity="0.7">'
-                f"<title>{escape(tip)}</title></circle>"
-            )
+            index = endpoints.index(s.endpoint)
+            body.append(_shape(SHAPES[index % len(SHAPES)], x, y, COLOURS[index % len(COLOURS)], tip))
     if gate_ms is not None and gate_ms <= y_max:
         y = TOP + plot_h - plot_h * gate_ms / y_max
         body.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{FAILURE_COLOUR}" '
@@ -130,6 +188,11 @@ def timeline_svg(samples: Sequence[Sample], gate_ms: float | None) -> str:
         body.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 14}" text-anchor="middle">{x_max * i / 4:.0f}</text>')
     for i, name in enumerate(endpoints):
         colour = COLOURS[i % len(COLOURS)]
-        body.append(f'<circle cx="{LEFT + 10}" cy="{TOP + 8 + 14 * i}" r="4" fill="{colour}"/>')
+        body.append(_shape(SHAPES[i % len(SHAPES)], LEFT + 10, TOP + 8 + 14 * i, colour, name))
         body.append(f'<text x="{LEFT + 18}" y="{TOP + 12 + 14 * i}">{escape(name)}</text>')
+    if any(s.failure for s in samples):
+        y = TOP + 8 + 14 * len(endpoints)
+        body.append(f'<path d="M{LEFT + 7} {y - 3}L{LEFT + 13} {y + 3}M{LEFT + 7} {y + 3}L{LEFT + 13} {y - 3}" '
+                    f'stroke="{FAILURE_COLOUR}" stroke-width="1.5"/>')  # fmt: skip
+        body.append(f'<text x="{LEFT + 18}" y="{y + 4}">failed</text>')
     return _frame("time since the first request (ms)", "latency (ms)", y_max, body, "latency over time")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import secrets
 import ssl
@@ -18,8 +19,9 @@ from cli.smoke import access, preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
-from cli.smoke.classify import DEADLINE
+from cli.smoke.classify import CONNECT, DEADLINE, DNS, TLS
 from cli.smoke.endpoint import ServiceEndpoint
+from cli.smoke.file_check import files_round_trip
 from cli.smoke.gates import Gates, checks_gate, deadline_gate, evaluate
 from cli.smoke.http import Endpoint
 from cli.smoke.load import run_requests
@@ -206,6 +208,7 @@ async def _run(
         elapsed_s=ended - began,
         ran_out=ran_out,
         checks=progress.backend,
+        edge=dict(target.edge_outputs),
     )
     tokens = (target.access.user_token, target.access.limited_token) if target.access else ()
     Redactor(target.token, *tokens).report(report)
@@ -239,6 +242,8 @@ async def _phases(
     if context is not None:
         progress.phase = "preflight tls"
         checks.append(await preflight.tls(target.host, addresses[0], target.port, context, limit))
+        if checks[-1].failed:
+            return  # without a TLS session no request can be made; the report says why
     if target.redirect_port is not None:
         progress.phase = "preflight redirect"
         checks.append(await preflight.redirect(target.host, addresses[0], target.redirect_port, limit))
@@ -251,7 +256,14 @@ async def _phases(
             )
             where = replace(where, address="127.0.0.1", port=proxy.port)
         progress.phase = "preflight livez"
-        checks.append(await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit))
+        livez = await preflight.livez(where, urlsplit(target.base_url).path.rstrip("/"), limit)
+        if livez.data.get("failure") in _UNREACHABLE:  # nothing to talk to: the requests would only repeat it
+            address = f"{addresses[0]}:{target.port}"
+            checks.append(
+                replace(livez, summary=f"{livez.summary} ({address})", data={**livez.data, "address": address})
+            )
+            return
+        checks.append(livez)
         shaped = f" through profile {options.profile.name}" if options.profile else ""
         on_stage(f"{options.requests} requests at concurrency {options.concurrency}{shaped}")
         progress.phase = "load"
@@ -268,23 +280,28 @@ async def _phases(
         prefix = urlsplit(target.base_url).path.rstrip("/")
         if options.backend:
             progress.phase = "checks"
-            on_stage("backend checks: the cache, the asynchronous path, cache reads")
+            on_stage("backend checks: the cache, the asynchronous path, cache reads, files")
             token = target.token if options.writes else None
             probe = BackendProbe(where, prefix, token, plan.run_id, limit)
             try:
                 await run_backend_checks(
-                    probe, writes=options.writes, async_timeout_s=options.async_timeout_s, into=progress.backend
+                    probe,
+                    writes=options.writes,
+                    async_timeout_s=options.async_timeout_s,
+                    into=progress.backend,
+                    more=[functools.partial(files_round_trip, ca_file=target.ca_file)],
                 )
             finally:
                 progress.sent += probe.sent
-        progress.phase = "access"
-        on_stage("authorization checks: a user's own record, another user's record, a missing scope")
-        admin = BackendProbe(where, prefix, target.token if options.writes else None, plan.run_id, limit)
-        try:
-            await access.run_access_checks(admin, target.access, writes=options.writes, into=progress.backend)
-        finally:
-            admin.close()
-            progress.sent += admin.sent
+        if target.access is not None:
+            progress.phase = "access"
+            on_stage("authorization checks: a user's own record, another user's record, a missing scope")
+            admin = BackendProbe(where, prefix, target.token if options.writes else None, plan.run_id, limit)
+            try:
+                await access.run_access_checks(admin, target.access, writes=options.writes, into=progress.backend)
+            finally:
+                admin.close()
+                progress.sent += admin.sent
         if options.burst:
             progress.phase = "burst"
             edge = edge_limit(target, options)
@@ -304,7 +321,13 @@ async def _phases(
             )
 
 
-_CHECK_NAMES = {"checks": ("cache", "async", "cache_read"), "access": access.NAMES, "burst": ("burst",)}
+_UNREACHABLE = frozenset({CONNECT, DNS, TLS})
+"""Pre-flight failures after which no request can reach the service, so the run stops there."""
+_CHECK_NAMES = {
+    "checks": ("cache", "async", "cache_read", "files"),
+    "access": access.NAMES,
+    "burst": ("burst",),
+}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
 

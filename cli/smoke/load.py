@@ -82,6 +82,8 @@ async def run_requests(
                     samples.append(Sample(call.endpoint, before - began, (now - before) * 1000, failure, None, detail))
                     continue
                 failure, detail, database_ms = call.judge(response.status, response.body)
+                if response.status == 429 and "retry-after" in response.headers:
+                    detail = f"{detail}; Retry-After {response.headers['retry-after'][:16]}".lstrip("; ")
                 samples.append(
                     Sample(call.endpoint, started - began, latency, failure, response.status, detail, database_ms)
                 )

@@ -44,6 +44,8 @@ class SmokeReport:
     """The phase the deadline ran out in (`preflight tls`, `load`, ...), or None when the run ended in time."""
     checks: list[Check] = field(default_factory=list)
     """The checks after the requests: the cache, the asynchronous path, cache reads, the burst."""
+    edge: dict[str, Any] = field(default_factory=dict)
+    """The stack's outputs that state the edge's per-client limit, for a run the limit refused."""
 
     @property
     def passed(self) -> bool:
@@ -138,8 +140,39 @@ def breach(report: SmokeReport, **extra: Any) -> SmokeFailed:
             "if the run needs longer, raise --deadline (or the profile's deadline_s)",
             details=details,
         )
+    if not report.samples and any(c.failed for c in report.preflight):
+        found = "; ".join(f"{c.name}: {c.summary}" for c in report.preflight if c.failed)
+        return SmokeFailed(
+            f"smoke check against {report.target_url} stopped at pre-flight, before any request: {found}",
+            hint="nothing answers there: start the service (`infra status` shows the local stack's) or correct --url",
+            details=details,
+        )
+    refused = [s for s in report.samples if s.failure == "http_429"]
+    if refused:
+        # The last refusal's Retry-After is the freshest word on when the limit lets this client in again.
+        wait = next(
+            (s.detail.rpartition("Retry-After ")[2] for s in reversed(refused) if "Retry-After " in s.detail), ""
+        )
+        return SmokeFailed(
+            f"smoke check against {report.target_url} failed: the edge's per-client rate limit refused "
+            f"{len(refused)} of {len(report.samples)} requests with 429 "
+            f"({f'Retry-After {wait} s' if wait else 'no Retry-After'})",
+            hint=f"{_allowance(report)}; wait {f'{wait} s ' if wait else 'a window '}before running again, or make "
+            "fewer requests (--requests)",
+            details=details,
+        )
     return SmokeFailed(
         f"smoke check against {report.target_url} failed: {names}",
-        hint="read the failures and gates above; the JSON, JUnit and HTML reports carry every request",
+        hint="read the failures and gates above; --json prints every request, --junit and --html write reports",
         details=details,
     )
+
+
+def _allowance(report: SmokeReport) -> str:
+    """The edge's per-client limit as the stack's outputs state it, or where to find it."""
+    from stacks import outputs as names
+
+    limit, window = report.edge.get(names.EDGE_RATE_LIMIT), report.edge.get(names.EDGE_RATE_WINDOW_SECONDS)
+    if limit in (None, "") or window in (None, ""):
+        return "the edge limits requests per client (`infra outputs` shows the stack's limit)"
+    return f"the edge admits {limit} requests per {window} s from one client"

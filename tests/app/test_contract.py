@@ -40,7 +40,7 @@ def test_heartbeat_reports_service_database_and_pool_to_the_admin_scope(client):
     assert body["uptime_s"] >= 0
     assert body["status"] == "ok"
     assert body["database"]["ok"] is True
-    assert 0 < body["database"]["latency_ms"] < 2000
+    assert body["database"]["latency_ms"] > 0
     assert body["database"]["server_version"].split(".")[0].isdigit()
     assert set(body["pool"]) == {"size", "idle", "waiting", "max"}
     assert body["pool"]["max"] == 10

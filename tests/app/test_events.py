@@ -19,7 +19,7 @@ from tests.harness import APP_DIR, Postgres
 from tests.redis_server import RedisServer
 
 sys.path.insert(0, str(APP_DIR))
-from groundwork_api import events
+from groundwork_api import events, migrations
 from groundwork_api.cache import Cache, CacheSettings, CacheUnavailable
 from groundwork_api.ratelimit import Decision, SubjectLimiter
 from groundwork_api.worker import Worker, WorkerSettings
@@ -28,9 +28,9 @@ from groundwork_api.worker import Worker, WorkerSettings
 @pytest.fixture(scope="module")
 def database(scratch):
     server = Postgres(scratch / "events-pg").init()
-    # The service's own role creates its tables, as its migrations do.
+    # The service's own role creates its tables, as the release's migration step does.
     with psycopg.connect(_url(server), autocommit=True) as conn:
-        conn.execute(events.SCHEMA)
+        migrations.migrate(conn)
     yield server
     server.destroy()
 

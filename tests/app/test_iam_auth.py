@@ -93,8 +93,10 @@ def test_without_iam_auth_the_options_are_a_plain_dict_and_the_url_password_is_u
 def test_the_running_service_signs_in_with_a_token_and_never_logs_it(postgres, start_app):
     """A local PostgreSQL refuses the token, which shows it was sent as the password; the log never shows it."""
     url = f"postgresql://{postgres.app_user}@127.0.0.1:{postgres.port}/{postgres.app_database}"
+    # No migration first: the database refuses the token, which is the point (a migration would be refused alike).
     app = start_app(
         url,
+        migrate=False,
         WORKERS="1",
         DATABASE_TIMEOUT="0.5",
         DATABASE_IAM_AUTH="true",
@@ -116,3 +118,12 @@ def test_the_running_service_signs_in_with_a_token_and_never_logs_it(postgres, s
         assert leak not in log
         assert leak not in heartbeat.text
     app.stop()
+
+
+def test_the_release_migration_signs_in_with_a_token_too(fake_credentials):
+    from groundwork_api.migrate import connection_options
+
+    options = connection_options(IAM_ENV)
+    _assert_token_for(options["password"], "proxy.example.internal:6543", "app_iam")
+    plain = connection_options({**IAM_ENV, "DATABASE_IAM_AUTH": "false"})
+    assert "password" not in plain

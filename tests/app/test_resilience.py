@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from tests.app.tokens import admin_token
-from tests.harness import APP_DIR, PgBouncer, Postgres
+from tests.harness import APP_DIR, PgBouncer, Postgres, migrate
 
 sys.path.insert(0, str(APP_DIR))
-from groundwork_api.db import MIGRATIONS
+from groundwork_api.migrations import MIGRATIONS
 
 DEADLINE = 1.0
 SLACK = 1.0  # process scheduling on a loaded 2-core machine, not the service's own waiting
@@ -72,6 +72,19 @@ def _write(app, user_id: str) -> httpx.Response:
 def _heartbeat(app, timeout: float = 5) -> httpx.Response:
     """A heartbeat with every detail, from a fresh probe (the admin scope's), not the one shared for a second."""
     return httpx.get(f"{app.base_url}/heartbeat", headers={"Authorization": f"Bearer {admin_token()}"}, timeout=timeout)
+
+
+def _reason_once_reachable(app, timeout: float = 15) -> str:
+    """The heartbeat's reason for refusing once the database answers again (no longer a connection failure)."""
+    deadline = time.monotonic() + timeout
+    reason = ""
+    while time.monotonic() < deadline:
+        answer = _heartbeat(app, timeout=30)
+        reason = answer.json().get("reason", "")
+        if answer.status_code != 503 or "schema" in reason:
+            return reason
+        time.sleep(0.1)
+    return reason
 
 
 def _wait_healthy(app, timeout: float = 15) -> float:
@@ -132,18 +145,22 @@ def test_paused_database_cannot_hang_a_request(own_database, start_app, path):
 def test_starts_without_a_database_and_connects_when_it_appears(own_database, start_app, path):
     server, bouncer = own_database
     server.stop("fast")
-    app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    url = server.url() if path == "direct" else bouncer.url()
+    app = start_app(url, migrate=False, WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
     assert httpx.get(f"{app.base_url}/livez").status_code == 200
     heartbeat, took = _timed(lambda: _heartbeat(app, timeout=30))
     assert heartbeat.status_code == 503
     assert took < DEADLINE + SLACK
 
     server.start()
+    behind = _reason_once_reachable(app)
+    assert "schema is at version 0" in behind, "a database without this release's schema is refused"
+    migrate(url)  # the release's migration step, which the service never runs itself
     _wait_healthy(app)
     response = _write(app, "late-schema")
     assert response.status_code == 201, response.text
     applied = server.query("SELECT version FROM schema_migrations ORDER BY version")
-    assert applied == [(version,) for version, _ in MIGRATIONS]
+    assert applied == [(m.version,) for m in MIGRATIONS]
     app.log_entry(response.headers["x-request-id"])
     lines = app.log.read_text().splitlines()
     assert any("connection" in line for line in lines), "the failed connection attempts are logged"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -71,11 +72,26 @@ def test_all_green(infra, project, healthy):
     assert "protected" in rows["Stack settings: prod"]["detail"]
 
 
-def test_table_is_printed_to_stderr(infra, project, healthy):
+def test_table_is_printed_to_stdout_and_the_scope_to_stderr(infra, project, healthy):
     result = infra("doctor", code=0)
-    assert result.stdout == ""
-    assert "Pulumi CLI" in result.stderr
-    assert "ok" in result.stderr
+    assert "Pulumi CLI" in result.stdout
+    assert "ok" in result.stdout
+    assert "infra doctor --stack local" in result.stderr
+
+
+def test_json_names_the_failed_rows_it_does_not_show_a_table_for(infra, project, bin_dir, no_aws_credentials):
+    result = infra("doctor", "--json", code=2)
+    doc = json.loads(result.stdout)
+    failed = [row["check"] for row in doc["failed"]]
+    assert "Pulumi CLI" in failed
+    assert "AWS credentials" in failed
+    assert "above" not in result.stderr
+    assert "details.failed" in result.stderr
+
+
+def test_doctor_for_a_cloud_stack_runs_the_cloud_checks(infra, project, healthy):
+    rows = _rows(infra.json("doctor", "--stack", "dev"))
+    assert rows["Pulumi CLI"]["ok"] is True
 
 
 def test_nothing_installed_fails_with_a_fix_per_row(infra, project, bin_dir, no_aws_credentials, monkeypatch):

@@ -59,6 +59,32 @@ def test_unknown_option_is_a_usage_error(infra):
     infra("preview", "--no-such-option", code=2)
 
 
+def test_short_h_is_help(infra):
+    assert "Exit codes" in infra("-h", code=0).stdout
+    assert "--out" in infra("plan", "-h", code=0).stdout
+
+
+def test_suggestions_name_only_options_like_the_one_typed(infra):
+    assert "Did you mean" not in infra("plan", "--bogus", code=2).stderr
+    assert "--stack" in infra("plan", "--stak", code=2).stderr.split("Did you mean")[-1]
+
+
+@pytest.mark.parametrize("command", LOCAL_ONLY_COMMANDS)
+def test_a_local_only_command_on_a_stack_without_a_file_names_local(infra, fake, command):
+    doc = infra.json(command, "--stack", "nope", code=2)
+    assert doc["error"]["message"] == "stack 'nope' has no configuration file (Pulumi.nope.yaml)"
+    assert "--stack local" in doc["error"]["hint"]
+    assert "dev" not in doc["error"]["hint"]
+
+
+def test_one_message_for_a_missing_stack_file(infra, fake):
+    messages = {
+        infra.json(*args, code=2)["error"]["message"]
+        for args in (("plan", "--stack", "staging"), ("up", "--stack", "staging"), ("preview", "--stack", "staging"))
+    }
+    assert messages == {"stack 'staging' has no configuration file (Pulumi.staging.yaml)"}
+
+
 def test_unexpected_errors_are_reported_without_a_traceback(infra, fake, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyError("surprise")
@@ -115,7 +141,6 @@ def _bare_env(project: Path, path: Path) -> dict[str, str]:
         ["destroy", "--stack", "prod", "--confirm-stack", "prod"],
         ["refresh", "--stack", "dev"],
         ["outputs", "--stack", "dev"],
-        ["stacks"],
     ],
 )
 def test_missing_pulumi_cli_is_one_clear_error(project, tmp_path, args):

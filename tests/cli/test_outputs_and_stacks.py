@@ -15,9 +15,9 @@ from tests.cli.fakes import OUTPUTS
 def test_outputs_hide_secrets(infra, fake):
     fake.script("outputs", result=OUTPUTS)
     result = infra("outputs", "--stack", "dev", code=0)
-    assert "https://api.dev.example.com" in result.stderr
+    assert "https://api.dev.example.com" in result.stdout  # what was asked for, so it can be piped
     assert "secret:db-AbCd" not in result.stderr + result.stdout
-    assert "[secret]" in result.stderr
+    assert "[secret]" in result.stdout
     assert "--show-secrets" in result.stderr
 
 
@@ -76,6 +76,7 @@ def test_stacks_merges_configured_and_deployed(infra, fake):
     assert rows["dev"] == {
         "name": "dev",
         "configured": True,
+        "needs_pulumi": True,
         "deployed": True,
         "last_update": "2026-11-20T09:30:00",
         "resource_count": 57,
@@ -89,5 +90,24 @@ def test_stacks_merges_configured_and_deployed(infra, fake):
 def test_stacks_table(infra, fake):
     fake.script("list_stacks", result=[StackInfo("dev", None, 12, True, None)])
     result = infra("stacks", code=0)
-    assert "update in progress" in result.stderr
-    assert "never" in result.stderr
+    assert "update in progress" in result.stdout
+    assert "never" in result.stdout
+    assert "needs Pulumi CLI" in result.stdout
+
+
+def test_stacks_without_the_pulumi_cli_lists_the_stack_files(infra, project, monkeypatch, tmp_path):
+    (project / "Pulumi.local.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    result = infra("stacks", "--json", code=0)
+    import json
+
+    doc = json.loads(result.stdout)
+    rows = {r["name"]: r for r in doc["stacks"]}
+    assert set(rows) == {"dev", "local", "prod"}
+    assert rows["local"]["needs_pulumi"] is False
+    assert rows["dev"]["needs_pulumi"] is True
+    assert rows["dev"]["deployed"] is None
+    assert "not installed" in doc["backend_unavailable"]["message"]
+    assert "the Pulumi CLI is not installed" in result.stderr

@@ -21,9 +21,11 @@ from infra import (
     database_objects,
     dns,
     firewall,
+    grafana,
     identity,
     loadbalancer,
     network,
+    panels,
     pooling,
     registry,
     rotation,
@@ -252,7 +254,7 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
     tokens = [
         network.TYPE, storage.TYPE, database.TYPE, pooling.TYPE, certificate.TYPE, dns.ZONE_TYPE, dns.RECORDS_TYPE,
         registry.TYPE, loadbalancer.TYPE, service.TYPE, dashboards.TYPE, database_objects.TYPE, bastion.TYPE,
-        cache.TYPE, worker.TYPE, task.TYPE, schedules.TYPE, firewall.TYPE, identity.TYPE,
+        cache.TYPE, worker.TYPE, task.TYPE, schedules.TYPE, firewall.TYPE, grafana.TYPE, identity.TYPE,
     ]  # fmt: skip
     assert len(set(tokens)) == len(tokens)
     for token in tokens:
@@ -316,7 +318,11 @@ def test_elb_log_delivery_principal_depends_on_region() -> None:
 
 
 def test_dashboard_body_lays_widgets_out_on_the_grid() -> None:
-    body = dashboards.dashboard_body("eu-west-1", "app/a/1", "targetgroup/t/2", "c", "s", "db", "px")
+    args = dashboards.MonitoringArgs(
+        region="eu-west-1", account_id="1", load_balancer="app/a/1", target_group="targetgroup/t/2",
+        cluster_name="c", service_name="s", db_instance="db", proxy_name="px", db_storage_gb=20,
+    )  # fmt: skip
+    body = panels.cloudwatch_body(dashboards.stack_panels(args), "eu-west-1")
     cells = {(w["x"], w["y"]) for w in body["widgets"]}
     assert len(cells) == len(body["widgets"])
     assert all(w["x"] in (0, 12) for w in body["widgets"])

@@ -220,7 +220,15 @@ def test_execution_and_task_policies_name_only_their_resources() -> None:
     assert statements["WriteLogs"]["Resource"] == "arn:aws:logs:eu-west-1:1:log-group:/g:*"
     assert policy_problems(document, strict=True) == []
     connect = "arn:aws:rds-db:eu-west-1:1:dbuser:prx-1/app"
-    task = json.loads(task_policy(bucket_arn="arn:aws:s3:::b", database_connect_arn=connect))
-    assert {s["Resource"] for s in task["Statement"]} == {"arn:aws:s3:::b", "arn:aws:s3:::b/*", connect}
+    key = "arn:aws:kms:eu-west-1:1:key/k"
+    task = json.loads(
+        task_policy(bucket_arn="arn:aws:s3:::b", database_connect_arn=connect, bucket_key_arn=key, region="eu-west-1")
+    )
+    # Objects only under the users' prefix; listing only of that prefix; the bucket's key only through S3.
+    assert {s["Resource"] for s in task["Statement"]} == {"arn:aws:s3:::b", "arn:aws:s3:::b/users/*", connect, key}
     assert {s["Action"] for s in task["Statement"] if s["Resource"] == connect} == {"rds-db:connect"}
+    (listing,) = [s for s in task["Statement"] if s["Resource"] == "arn:aws:s3:::b"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
+    (use_key,) = [s for s in task["Statement"] if s["Resource"] == key]
+    assert use_key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     assert policy_problems(task, strict=True) == []

@@ -11,7 +11,7 @@ import pytest
 from stacks import outputs
 from tests.mocks import Recording, recorded
 
-LOCAL_ONLY_OUTPUTS = {"ca_certificate", "database_url", "s3_endpoint", "metrics_url"}
+LOCAL_ONLY_OUTPUTS = {"ca_certificate", "database_url", "s3_endpoint", "metrics_url", "prometheus_url"}
 """Output names only the local (embedded) stack exports; in the cloud their values stay in Secrets Manager or AWS."""
 
 FULL = (("databaseObjects", True), ("bastion", True), ("alarmEmail", "ops@example.com"), ("createHostedZone", True))
@@ -453,6 +453,26 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only(stack: Recordi
     assert stack.one("aws:s3/bucket:Bucket", "-app").get("forceDestroy") is stack.settings.bucket_force_destroy
 
 
+def test_app_bucket_has_its_own_key_cors_from_settings_and_expires_incomplete_uploads(stack: Recording) -> None:
+    bucket = stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
+    (sse,) = _for_bucket(
+        stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket
+    )
+    key = stack.one("aws:kms/key:Key", "-app-key")
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key.state["arn"]
+    assert key["enableKeyRotation"] is True, key.urn
+    (lifecycle,) = _for_bucket(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket)
+    assert all(r["abortIncompleteMultipartUpload"]["daysAfterInitiation"] >= 1 for r in lifecycle["rules"])
+    rules = _for_bucket(stack, "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration", bucket)
+    origins = [o for o in stack.settings.cors_origins.split(",") if o]
+    if not origins:
+        assert rules == []
+        return
+    (cors,) = rules
+    assert cors["corsRules"][0]["allowedOrigins"] == origins
+    assert set(cors["corsRules"][0]["allowedMethods"]) == {"GET", "POST"}
+
+
 def test_app_bucket_logs_to_the_log_bucket(stack: Recording) -> None:
     logging = stack.one("aws:s3/bucketLogging:BucketLogging")
     assert logging["bucket"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
@@ -592,7 +612,11 @@ def test_container_is_locked_down_and_holds_no_secret(stack: Recording) -> None:
         "CACHE_TTL_SECONDS",
         "SUBJECT_RATE_LIMIT",
         "SUBJECT_RATE_WINDOW_SECONDS",
+        "FILES_BUCKET",
+        "FILES_PREFIX",
     }
+    assert env["FILES_BUCKET"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
+    assert env["FILES_PREFIX"] == "users/"
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "verify-full"
@@ -786,6 +810,9 @@ def test_dashboard_metrics_exist_and_reference_this_stack(stack: Recording) -> N
         assert widget["properties"]["region"] == stack.settings.region
         assert widget["width"] + widget["x"] <= 24
         for metric in widget["properties"]["metrics"]:
+            if isinstance(metric[0], dict):  # metric math over the widget's other rows
+                assert set(metric[0]) == {"expression", "label", "id"}, metric
+                continue
             namespace, name, *rest = metric
             options = rest.pop() if rest and isinstance(rest[-1], dict) else {}
             assert name in KNOWN_METRICS.get(namespace, {}), f"unknown metric {namespace} {name}"
@@ -802,7 +829,8 @@ def test_dashboard_metrics_exist_and_reference_this_stack(stack: Recording) -> N
             if name == "ReplicationLag" and not replicas:
                 continue
             assert (namespace, name) in seen, f"dashboard lacks {namespace} {name}"
-    stats = {m[-1]["stat"] for w in body["widgets"] for m in w["properties"]["metrics"] if m[1] == "TargetResponseTime"}
+    rows = [m for w in body["widgets"] for m in w["properties"]["metrics"] if not isinstance(m[0], dict)]
+    stats = {m[-1]["stat"] for m in rows if m[1] == "TargetResponseTime"}
     assert stats == {"p50", "p95", "p99"}
 
 

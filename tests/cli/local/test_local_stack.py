@@ -23,7 +23,7 @@ from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
-SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3"]
+SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3", "prometheus"]
 INFRA = [sys.executable, "-m", "cli"]
 
 
@@ -33,7 +33,9 @@ def infra(local_dir: Path, *args: str, code: int = 0) -> dict:
     result = subprocess.run(
         [*INFRA, *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == code, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    assert code is None or result.returncode == code, (
+        f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    )
     return json.loads(result.stdout)
 
 
@@ -301,7 +303,7 @@ def test_status_lists_each_schedule_with_its_next_run(first_up, local_dir):
 
 def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
     panels = infra(local_dir, "dashboard", "--interval", "0.5")["panels"]
-    assert set(panels) == {"load balancer", "service", "database", "pool"}
+    assert {"load balancer", "service", "database", "pool", "worker", "alarms"} == set(panels)
     assert panels["load balancer"]["healthy targets"] == 1
     assert panels["database"]["connections"] >= 1
     assert panels["service"]["running tasks"] >= 1
@@ -310,6 +312,27 @@ def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
 def test_logs_show_the_api_json_lines(first_up, local_dir):
     lines = infra(local_dir, "logs", "api", "--lines", "200")["logs"]["api"]
     assert any('"event":"request"' in line for line in lines)
+
+
+def _human(local_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI without --json, as a user piping its output would."""
+    env = {**os.environ, "INFRA_LOCAL_DIR": str(local_dir), "INFRA_PROJECT_DIR": str(REPO)}
+    result = subprocess.run(
+        [*INFRA, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    return result
+
+
+def test_what_was_asked_for_goes_to_stdout(first_up, local_dir):
+    logs = _human(local_dir, "logs", "api", "--lines", "3")
+    wanted = infra(local_dir, "logs", "api", "--lines", "3")["logs"]["api"]
+    assert len(wanted) == 3
+    assert logs.stdout.splitlines() == wanted  # `infra logs api | wc -l` counts the lines asked for
+    status = _human(local_dir, "status")
+    assert "pgbouncer" in status.stdout
+    outputs = _human(local_dir, "outputs")
+    assert "service_url" in outputs.stdout
 
 
 def _service(local_dir: Path, name: str) -> dict:
@@ -475,3 +498,32 @@ def test_a_directory_prepared_by_someone_else_is_refused(scratch):
     error = infra(local_dir, "up", code=2)["error"]
     assert "others may write to it" in error["message"]
     assert not (local_dir / "secrets.json").exists()
+
+
+def _run(local_dir: Path, *command: str, as_json: bool = True) -> subprocess.CompletedProcess:
+    """`infra run --stack local [--json] -- COMMAND...` as a user types it."""
+    flags = ["--json"] if as_json else []
+    return subprocess.run(
+        [*INFRA, "run", "--stack", "local", *flags, "--", *command],
+        cwd=REPO,
+        env={**os.environ, "INFRA_LOCAL_DIR": str(local_dir), "INFRA_PROJECT_DIR": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_sees_the_api_environment_and_returns_the_exit_code(first_up, local_dir):
+    probe = "import os, sys; print(os.environ['DATABASE_URL'].split('@')[1]); sys.exit(int(os.environ['PORT']) % 7)"
+    api_port = next(s for s in infra(local_dir, "status")["services"] if s["name"] == "api")["ports"][0]
+    pooler = _outputs(local_dir)["proxy_endpoint"]
+    document = json.loads(_run(local_dir, "python", "-c", probe).stdout)
+    assert document["exit_code"] == api_port % 7
+    assert document["service"] == "api"
+    migrated = _run(local_dir, "python", "-m", "groundwork_api.migrate")
+    assert migrated.returncode == 0, "the schema is already this release's: the step finds the work done"
+    assert json.loads(migrated.stdout)["exit_code"] == 0
+    shown = _run(local_dir, "python", "-c", probe, as_json=False)
+    assert shown.returncode == api_port % 7
+    assert shown.stdout.strip().startswith(pooler), "the task reaches the database through the stack's pooler"

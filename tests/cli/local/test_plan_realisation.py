@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -124,14 +125,16 @@ def test_a_change_to_the_worker_environment_restarts_the_worker_only(project):
 def test_a_worker_the_program_stops_declaring_is_stopped_and_comes_back_with_it(project):
     pid = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["worker"]
     project.edit("Pulumi.local.yaml", "groundwork:worker: true", "groundwork:worker: false")
-    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == {"worker": "delete"}
+    # Prometheus stops scraping it and drops its backlog rule.
+    removed = {"worker": "delete", "prometheus": "update"}
+    assert _changed(project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)) == removed
     up = project.infra("up", "--stack", "local")
-    assert _changed(up) == {"worker": "delete"}
+    assert _changed(up) == removed
     assert not pid_alive(pid)
     assert "worker" not in {s["name"] for s in project.infra("status")["services"]}
     assert project.infra("up", "--stack", "local")["changes"] == 0
     project.edit("Pulumi.local.yaml", "groundwork:worker: false", "groundwork:worker: true")
-    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start"}
+    assert _changed(project.infra("up", "--stack", "local")) == {"worker": "start", "prometheus": "update"}
     assert {s["name"]: s["state"] for s in project.infra("status")["services"]}["worker"] == "running"
 
 
@@ -195,18 +198,22 @@ def test_a_removed_grant_fails_writes_and_smoke_until_restored(project):
 def _drain_broken_connections(project: Project) -> None:
     """The API's pool still holds connections the pooler closed while logins failed; each fails once, as it
     would after a database outage in the cloud, before the pool replaces it."""
-    out = project.infra("outputs", "--stack", "local")["outputs"]
+    out = project.infra("outputs", "--stack", "local", "--show-secrets")["outputs"]
     streak = 0
     # The operator's heartbeat runs its own database round trip each time (the public one shares a recent probe).
     operator = project.infra("token", "--stack", "local", "--client")["access_token"]
     headers = {"Authorization": f"Bearer {operator}"}
     with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
+        seen: list[int] = []
+        last = ""
         for _ in range(200):
-            ok = client.get(f"{out['service_url']}/heartbeat", headers=headers).status_code == 200
-            streak = streak + 1 if ok else 0
+            answer = client.get(f"{out['service_url']}/heartbeat", headers=headers)
+            seen.append(answer.status_code)
+            last = answer.text
+            streak = streak + 1 if seen[-1] == 200 else 0
             if streak == 40:
                 return
-    raise AssertionError("the API did not recover after the grant was restored")
+    raise AssertionError(f"the API did not recover after the restored grant: {collections.Counter(seen)}, last {last}")
 
 
 def test_a_new_fixed_response_rule_reaches_nginx(project):

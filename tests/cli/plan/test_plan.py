@@ -37,7 +37,8 @@ def test_resources_are_sorted_by_urn_with_their_graph_and_options() -> None:
     urns = [r["urn"] for r in plan["resources"]]
     assert urns == sorted(urns)
     custom = [r for r in plan["resources"] if r["custom"] and not r["type"].startswith("pulumi:providers:")]
-    assert plan["resource_count"] == len(custom) > 100
+    assert plan["cloud_resource_count"] == len(custom) > 100
+    assert plan["resource_count"] == len(plan["resources"]) > len(custom)
     (db,) = _by_type(plan, DB)
     assert db["options"]["protect"] is True
     assert db["provider"] == "urn:pulumi:prod::groundwork::pulumi:pulumi:Stack$pulumi:providers:aws::gw-prod-aws"
@@ -92,6 +93,13 @@ def test_cli_plan_json_is_one_document_and_out_is_the_same_bytes(infra, tmp_path
     assert json.loads(result.stdout) == planned("dev")
     assert out.read_text() == result.stdout == dumps(planned("dev"))
     assert "gw-dev-db-instance" in result.stderr
+
+
+def test_cli_plan_tree_goes_to_stdout_with_both_counts_named(infra) -> None:
+    result = infra("plan", "--stack", "dev", code=0)
+    plan = planned("dev")
+    assert "gw-dev-db-instance" in result.stdout  # `infra plan | grep` finds it
+    assert f"{len(plan['resources'])} resources ({plan['cloud_resource_count']} cloud resources" in result.stdout
 
 
 def test_cli_plan_shows_the_local_stack_and_refuses_unknown_stacks(infra) -> None:

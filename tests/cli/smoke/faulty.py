@@ -69,6 +69,8 @@ class FaultyServer:
     def _answer(self, method: str, path: str, body: bytes, host: str) -> tuple[int, bytes, dict[str, str]]:
         if self.mode == "status500":
             return 500, b'{"error":{"code":"internal","message":"boom"}}', {}
+        if self.mode == "status429":  # an edge whose per-client allowance is spent
+            return 429, b'{"error":{"code":"rate_limited","message":"slow down"}}', {"Retry-After": "37"}
         if self.mode == "redirect":
             return 301, b"{}", {"Location": f"https://{host.split(':')[0]}{path}"}
         if path == "/heartbeat":

@@ -42,7 +42,13 @@ def test_a_healthy_backend_passes_every_check_and_reports_the_latencies(backend)
     report = _run(backend)
     checks = _checks(report)
     assert report.passed, (report.to_json()["gates"], [c.to_json() for c in report.checks])
-    assert [(c.name, c.status) for c in report.checks] == [("cache", "pass"), ("async", "pass"), ("cache_read", "pass")]
+    assert [(c.name, c.status) for c in report.checks] == [
+        ("cache", "pass"),
+        ("async", "pass"),
+        ("cache_read", "pass"),
+        ("files", "skip"),
+    ]
+    assert "no file routes" in checks["files"].summary
     assert checks["cache"].data["cache_latency_ms"] == 0.2
     run_id = report.run_id
     assert backend.summaries[f"smoke-{run_id}-async"]["last_version"] == 1
@@ -53,7 +59,7 @@ def test_a_healthy_backend_passes_every_check_and_reports_the_latencies(backend)
     assert reads["first"]["latency_ms"] > 0
     assert reads["second"]["latency_ms"] > 0
     doc = report.to_json()
-    assert [c["name"] for c in doc["checks"]] == ["cache", "async", "cache_read"]
+    assert [c["name"] for c in doc["checks"]] == ["cache", "async", "cache_read", "files"]
     assert next(g for g in doc["gates"] if g["name"] == "checks")["passed"] is True
     suite = ET.fromstring(junit_xml(report)).find("testsuite")  # noqa: S314 (our own document)
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
@@ -73,7 +79,7 @@ def test_a_service_without_cache_or_worker_is_skipped_not_failed():
     assert "reports no cache" in statuses["cache"][1]
     assert statuses["async"] == ("skip", statuses["cache"][1])
     suite = ET.fromstring(junit_xml(report)).find("testsuite")  # noqa: S314
-    assert suite.get("skipped") == "3"
+    assert suite.get("skipped") == "4"  # the cache checks and the files check
 
 
 def test_a_stack_that_runs_no_cache_is_skipped_without_waiting_for_a_worker():
@@ -162,7 +168,7 @@ def test_the_command_shows_the_checks(infra, backend):
         "smoke", "--url", backend.base_url, "--token", TOKEN, "-n", "6", "--p95-ms", "2000", "--json", code=0
     )
     doc = json.loads(result.stdout)
-    assert [c["status"] for c in doc["smoke"]["checks"]] == ["pass", "pass", "pass"]
+    assert [c["status"] for c in doc["smoke"]["checks"]] == ["pass", "pass", "pass", "skip"]
     assert "backend checks" in result.stderr
     assert "applied by the worker in" in result.stderr
     assert TOKEN not in result.stdout + result.stderr

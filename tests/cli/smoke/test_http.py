@@ -131,7 +131,7 @@ def test_keep_alive_reuses_one_connection_and_latency_counts_the_servers_delay()
     results = asyncio.run(scenario())
     assert len(connections) == 1
     assert all(response.body == b"ok" for response, _, _ in results)
-    assert all(20 <= latency < 60 for _, _, latency in results), [latency for _, _, latency in results]
+    assert all(latency >= 20 for _, _, latency in results), [latency for _, _, latency in results]
 
 
 def test_a_server_closing_mid_answer_is_a_reset_and_the_next_request_reconnects():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 
+import pytest
+
 from cli.smoke.profiles import Profile
-from cli.smoke.proxy import ShapingProxy
+from cli.smoke.proxy import ShapingProxy, links
 
 
 def _profile(**values) -> Profile:
@@ -44,31 +45,51 @@ async def _round_trips(profile: Profile, count: int, seed: int = 7) -> tuple[flo
     return first, times, proxy
 
 
+# The schedule itself (when each piece is due) is checked exactly against an injected clock; the real proxy is only
+# checked from below (a loaded machine can make it slower, never faster), so no test here fails for a busy machine.
+
+
 def test_added_latency_matches_the_round_trip_time():
     first, times, _ = asyncio.run(_round_trips(_profile(rtt_ms=60), 5))
-    median = statistics.median(times)
-    # Lower bounds are the shaping itself; upper bounds are loose enough for a loaded machine yet catch a doubled delay.
-    assert 0.060 <= median < 0.110, median
     assert min(times) >= 0.060
     # The first exchange also pays the emulated handshake: two round trips.
-    assert 0.120 <= first < 0.220, first
+    assert first >= 0.120
 
 
-def test_without_shaping_a_round_trip_is_nearly_free():
-    _, times, _ = asyncio.run(_round_trips(_profile(), 5))
-    assert statistics.median(times) < 0.010
+def test_each_way_is_due_half_a_round_trip_after_it_was_handed_over():
+    up, down = links(_profile(rtt_ms=60))
+    assert up.deliver_at(10, now=5.0) == pytest.approx(5.030)
+    assert down.deliver_at(10, now=5.030) == pytest.approx(5.060)  # the round trip: 60 ms, not 120
 
 
-def test_jitter_spreads_round_trips_within_its_bounds():
-    _, times, _ = asyncio.run(_round_trips(_profile(rtt_ms=40, jitter_ms=15), 20))
-    assert max(times) - min(times) > 0.008
-    assert all(0.010 <= t < 0.095 for t in times), times
+def test_without_shaping_a_piece_is_due_at_once():
+    up, down = links(_profile())
+    assert up.deliver_at(100_000, now=7.0) == 7.0
+    assert down.deliver_at(100_000, now=7.0) == 7.0
+
+
+def test_jitter_spreads_delays_within_its_bounds():
+    up, _ = links(_profile(rtt_ms=40, jitter_ms=15), seed=7)
+    delays = [up.deliver_at(1, now=float(i)) - i for i in range(200)]
+    assert all(0.020 - 0.015 <= d <= 0.020 + 0.015 for d in delays), delays
+    assert max(delays) - min(delays) > 0.020  # spread over most of the +-15 ms
 
 
 def test_loss_costs_a_retransmission_timeout_each_way():
+    up, down = links(_profile(rtt_ms=10, loss_percent=100, rto_ms=80))
+    assert up.deliver_at(1, now=0.0) + down.deliver_at(1, now=0.0) == pytest.approx(2 * (0.005 + 0.080))
     _, times, proxy = asyncio.run(_round_trips(_profile(rtt_ms=10, loss_percent=100, rto_ms=80), 3))
-    assert all(0.170 <= t < 0.220 for t in times), times
+    assert all(t >= 0.170 for t in times), times
     assert proxy.losses == 2 * 4  # every piece, both directions, including the first exchange
+
+
+def test_bandwidth_queues_pieces_behind_each_other_on_one_shared_link():
+    _, down = links(_profile(down_kbps=2000))  # 250 kB/s
+    first = down.deliver_at(50_000, now=0.0)
+    second = down.deliver_at(50_000, now=0.0)  # another connection, same link: it waits for the first
+    assert first == pytest.approx(0.2)
+    assert second == pytest.approx(0.4)
+    assert down.deliver_at(1, now=1.0) == pytest.approx(1.0 + 1 / 250_000)  # an idle link starts afresh
 
 
 async def _download(profile: Profile, size: int, connections: int = 1) -> float:
@@ -98,17 +119,13 @@ async def _download(profile: Profile, size: int, connections: int = 1) -> float:
 def test_download_bandwidth_matches_the_limit():
     # 100 kB at 2000 kbit/s (250 kB/s) take 0.4 s.
     elapsed = asyncio.run(_download(_profile(down_kbps=2000), 100_000))
-    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
+    assert elapsed >= 0.38, elapsed
 
 
 def test_bandwidth_is_shared_by_all_connections():
     # Two connections of 50 kB each share the same 250 kB/s: 0.4 s together, not 0.2 s.
     elapsed = asyncio.run(_download(_profile(down_kbps=2000), 50_000, connections=2))
-    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
-
-
-def test_without_a_limit_the_same_download_is_fast():
-    assert asyncio.run(_download(_profile(), 100_000)) < 0.25  # the limited download takes 0.4 s
+    assert elapsed >= 0.38, elapsed
 
 
 def test_upload_bandwidth_matches_the_limit():
@@ -134,7 +151,7 @@ def test_upload_bandwidth_matches_the_limit():
             return arrived - began
 
     elapsed = asyncio.run(scenario())
-    assert 0.38 <= elapsed < 0.75, elapsed  # a halved rate would take 0.8 s
+    assert elapsed >= 0.38, elapsed
 
 
 def test_an_upstream_that_is_down_closes_the_client_connection():

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from cli.core import resource_types
 from cli.plan.policy.model import Violation, control
 from cli.plan.policy.view import PlanView, document, inputs, statements
+from infra.limits import holds_secret
 
 _SERVICE = resource_types.ECS_SERVICE
 _TASK = resource_types.ECS_TASK_DEFINITION
@@ -16,8 +17,6 @@ _CLUSTER = resource_types.ECS_CLUSTER
 _REPO = resource_types.ECR_REPOSITORY
 _LIFECYCLE = resource_types.ECR_LIFECYCLE_POLICY
 _REPO_POLICY = resource_types.ECR_REPOSITORY_POLICY
-SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|ACCESS_KEY|CREDENTIAL|DATABASE_URL)", re.I)
-"""Environment variable names that must come from `secrets[].valueFrom` instead."""
 PASSWORDLESS_URL_NAMES = frozenset({"DATABASE_URL"})
 """Names allowed in plain text when the value is a URL without a password (IAM sign-in)."""
 SECRET_VALUE = re.compile(r"(AKIA[0-9A-Z]{16}|://[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY)")
@@ -69,7 +68,7 @@ def no_secret_environment(view: PlanView) -> Iterator[Violation]:
                 name, value = str(entry.get("name", "")), str(entry.get("value", ""))
                 if _passwordless_url(name, value):
                     continue
-                if SECRET_NAME.search(name) or SECRET_VALUE.search(value):
+                if holds_secret(name) or SECRET_VALUE.search(value):
                     yield Violation(
                         task["urn"], f"container {c.get('name')}: {name} looks secret; use secrets[].valueFrom"
                     )
