@@ -108,6 +108,20 @@ def cloud_metrics(environment: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in environment.items() if k != "WORKER_METRIC_NAMESPACE"}
 
 
+def files_endpoint(environment: dict[str, str], s3_port: int, ca: Path) -> dict[str, str]:
+    """The API signs its file URLs for AWS's S3 with the task role; locally the bucket is on moto's server, which takes
+    any key: FILES_ENDPOINT_URL names that server, with placeholder credentials, and its certificate's CA is trusted."""
+    if "FILES_BUCKET" not in environment:
+        return environment
+    return {
+        **environment,
+        "FILES_ENDPOINT_URL": f"https://127.0.0.1:{s3_port}",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_CA_BUNDLE": str(ca),
+    }
+
+
 MOTO_TOKEN_LIFETIME_S = 3600
 """How long moto's access tokens live, whatever the client's AccessTokenValidity says."""
 SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"

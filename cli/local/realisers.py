@@ -165,6 +165,7 @@ def task_environment(
             env = adapters.iam_cache_auth(env, password, files.ca_cert)
         identity = spec.get("identity")
         env = adapters.identity_environment(env, identity, local_names(identity), ports["s3"], files.ca_cert)
+        env = adapters.files_endpoint(env, ports["s3"], files.ca_cert)
         return adapters.cloud_metrics(env)
 
     return environment
