@@ -80,6 +80,13 @@ class Backend(Protocol):
 
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint: ...
 
+    def token(
+        self, session: Session, *, user: str | None, client: bool, scopes: tuple[str, ...], yes: bool
+    ) -> dict[str, Any]:
+        """An access token from the stack's identity provider: a user's (created if need be; on a cloud stack only
+        once confirmed) or the machine client's; `access_token`, `expires_in`, `token_type`, `sub`."""
+        ...
+
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport: ...
 
     def run(

@@ -28,6 +28,7 @@ from cli.commands.run import run
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
 from cli.commands.status import status
+from cli.commands.token import token
 from cli.commands.up import up
 from cli.commands.verify import verify
 from cli.core.errors import ExitCode, InfraError, UsageError
@@ -205,5 +206,6 @@ app.command(epilog=EPILOG)(policy)
 app.command(epilog=EPILOG)(cost)
 app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)
+app.command(epilog=EPILOG)(token)
 app.command(epilog=EPILOG)(releases)
 app.command(epilog=EPILOG, context_settings={"allow_interspersed_args": False})(run)

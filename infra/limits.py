@@ -139,6 +139,20 @@ def command_problem(command: Sequence[str]) -> str | None:
     return None
 
 
+COGNITO_MFA_MODES = ("OFF", "OPTIONAL", "ON")
+"""What a user pool asks of its users: no second factor, one for those who enrol, or one for everyone."""
+COGNITO_PASSWORD_LENGTH = (8, 99)
+"""Shortest minimum password length the project accepts (Cognito's own floor is 6) and Cognito's ceiling."""
+COGNITO_TOKEN_MINUTES = (5, 1440)
+"""Shortest and longest life Cognito allows an access or ID token, in minutes (5 minutes to a day)."""
+COGNITO_REFRESH_DAYS = (1, 3650)
+"""Life of a refresh token in days: Cognito allows 60 minutes to 10 years; the project counts whole days."""
+COGNITO_DOMAIN_PREFIX = re.compile(r"(?!.*(aws|amazon|cognito))[a-z0-9](?:[a-z0-9-]{0,52}[a-z0-9])?")
+"""A prefix of a Cognito domain (`<prefix>.auth.<region>.amazoncognito.com`): lowercase letters, digits and hyphens,
+not naming aws, amazon or cognito; short enough for the random suffix the component adds."""
+COGNITO_DOMAIN_PREFIX_TEXT = "lowercase letters, digits and inner hyphens (at most 54), without aws, amazon or cognito"
+COGNITO_SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
+"""The one scope Cognito writes into access tokens of its own sign-in flows (SRP, password, refresh)."""
 SECRET_WORDS = frozenset({"SECRET", "SECRETS", "PASSWORD", "PASSWD", "TOKEN", "KEY", "CREDENTIAL", "CREDENTIALS"})
 """Words of an environment variable's name that say it holds a secret."""
 _SWITCH_WORDS = frozenset({"ALLOW", "ENABLE", "DISABLE", "REQUIRE", "USE"})

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from infra import policy_document, require, type_token
 from infra.storage import USERS_PREFIX
@@ -18,10 +16,10 @@ TYPE = type_token("service", "Service")
 
 CONTAINER_NAME = "api"
 """Name of the application container in the task definition."""
-JWT_KEY_SLOTS = ("previous", "current", "next")
-"""JSON keys of the signing-key secret."""
-JWT_KEY_ENVIRONMENT = {"JWT_SECRET": "current", "JWT_SECRET_NEXT": "next", "JWT_SECRET_PREVIOUS": "previous"}
-"""The app's key variables and the secret's JSON key each is injected from."""
+TOKEN_VARIABLES = (
+    "JWT_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_SCOPE_PREFIX", "JWT_USER_SCOPE", "JWT_MAX_LIFETIME",
+)  # fmt: skip
+"""What the API verifies tokens with: the issuer, its key set, the clients, the scopes' prefix, the users' scope."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,10 +52,8 @@ class ServiceArgs:
     """The application bucket's name, given to the API as FILES_BUCKET (its file routes); None: no file routes."""
     bucket_key_arn: pulumi.Input[str] | None = None
     """The application bucket's KMS key, which the task may use through S3 for its objects."""
-    jwt_issuer: str
-    """Expected `iss` claim (JWT_ISSUER)."""
-    jwt_audience: str
-    """Expected `aud` claim (JWT_AUDIENCE)."""
+    token_environment: Mapping[str, pulumi.Input[str]]
+    """The issuer the API trusts (JWT_JWKS_URL, JWT_ISSUER and JWT_AUDIENCE required; see TOKEN_VARIABLES)."""
     container_port: int = 8000
     """Port the container listens on (PORT)."""
     health_check_path: str = "/livez"
@@ -80,8 +76,6 @@ class ServiceArgs:
     """Requests per task per minute autoscaling keeps."""
     log_retention_days: int = 30
     """Retention of the container log group."""
-    secret_recovery_window_days: int = 30
-    """Days a deleted JWT key-set secret can be restored (0 or 7 to 30)."""
     user: str = "10001:10001"
     """Non-root user and group the container runs as."""
     extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -95,13 +89,12 @@ class ServiceArgs:
 
 
 class Service(pulumi.ComponentResource):
-    """ECS cluster, the API's Fargate task with circuit-breaker rollback and autoscaling, its JWT signing keys."""
+    """ECS cluster, the API's Fargate task with circuit-breaker rollback and autoscaling."""
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
         super().__init__(TYPE, name, None, opts)
         self.cluster = self._cluster(name)
-        self.jwt_secret, self.jwt_secret_value = self._signing_keys(name, args)
         self.task = self._task(name, args)
 
         self.service = self.task.service
@@ -111,7 +104,6 @@ class Service(pulumi.ComponentResource):
         self.cluster_arn = self.cluster.arn
         self.service_name = self.service.name
         self.service_arn = self.service.arn
-        self.jwt_secret_arn = self.jwt_secret.arn
         self.log_group_name = self.log_group.name
         self.task_definition_arn = self.task_definition.arn
         self.execution_role_arn = self.task.execution_role.arn
@@ -122,7 +114,6 @@ class Service(pulumi.ComponentResource):
                 "service_name": self.service_name,
                 "service_arn": self.service_arn,
                 "task_definition_arn": self.task_definition_arn,
-                "jwt_secret_arn": self.jwt_secret_arn,
                 "log_group_name": self.log_group_name,
             }
         )
@@ -135,44 +126,13 @@ class Service(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _signing_keys(
-        self, name: str, args: ServiceArgs
-    ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
-        """The JWT key set the tasks verify tokens with, and its first value."""
-        child = pulumi.ResourceOptions(parent=self)
-        # The first signing keys of the service's JWTs; rotation replaces them afterwards.
-        keys = {
-            slot: random.RandomPassword(f"{name}-jwt-{slot}", length=64, special=False, opts=child).result
-            for slot in JWT_KEY_SLOTS
-        }
-        # The key set: tokens are signed with "current"; the service also accepts "next" and "previous", so a
-        # rotation (next becomes current) never rejects a token and tasks started before it keep working.
-        secret = aws.secretsmanager.Secret(
-            f"{name}-jwt-secret",
-            description=f"{name}: the service's JWT signing keys (previous, current, next), rotated",
-            recovery_window_in_days=args.secret_recovery_window_days,
-            opts=child,
-        )
-        # First value of the key set; rotation writes every later one, so the program never rewrites it.
-        value = aws.secretsmanager.SecretVersion(
-            f"{name}-jwt-secret-value",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.all(**keys)).apply(json.dumps),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
-        )
-        return secret, value
-
     def _task(self, name: str, args: ServiceArgs) -> FargateTask:
         """The API's task: behind the load balancer, scaled on CPU and on requests per task."""
-        # Only the execution role reads the key set, to inject it at task start.
-        key_set = self.jwt_secret.arn
-        keys = {env: pulumi.Output.concat(key_set, f":{slot}::") for env, slot in JWT_KEY_ENVIRONMENT.items()}
         container = Container(
             name=CONTAINER_NAME,
             image=args.image,
             database_url=args.database_url,
             environment=_environment(args),
-            secrets=keys,
             port=args.container_port,
             health_check_path=args.health_check_path,
             user=args.user,
@@ -185,7 +145,7 @@ class Service(pulumi.ComponentResource):
             database_connect_arn=args.database_connect_arn,
             cache_connect_arns=list(args.cache_connect_arns),
         ).apply(lambda v: task_policy(**v))
-        # The task: non-root, read-only root filesystem with a writable /tmp, secrets from Secrets Manager.
+        # The task: non-root, read-only root filesystem with a writable /tmp, no secret in it.
         return FargateTask(
             name,
             FargateTaskArgs(
@@ -198,7 +158,6 @@ class Service(pulumi.ComponentResource):
                 container=container,
                 task_role_policy=policy,
                 task_role_description="the API's own permissions",
-                execution_secret_arns=[self.jwt_secret.arn],
                 target_group_arn=args.target_group_arn,
                 desired_count=args.desired_count,
                 scaling=Scaling(
@@ -221,8 +180,8 @@ def _environment(args: ServiceArgs) -> dict[str, pulumi.Input[str]]:
     """The API's plain environment: no password anywhere, the database and the cache sign in with IAM tokens."""
     environment: dict[str, pulumi.Input[str]] = {
         "PORT": str(args.container_port),
-        "JWT_ISSUER": args.jwt_issuer,
-        "JWT_AUDIENCE": args.jwt_audience,
+        # Tokens are verified against the issuer's published keys: the service holds no signing secret.
+        **dict(args.token_environment),
         # The proxy's certificate is publicly trusted: verify it and its name, not just encrypt.
         "DATABASE_SSLMODE": "verify-full",
         # No database password anywhere: each new connection presents an IAM token made with the task role.
@@ -318,9 +277,7 @@ def _validate(args: ServiceArgs) -> None:
     require(10 <= args.cpu_target_percent <= 90, "cpu_target_percent", args.cpu_target_percent, "10 to 90")
     require(args.requests_per_target >= 1, "requests_per_target", args.requests_per_target, "1 or more")
     require(args.health_check_path.startswith("/"), "health_check_path", args.health_check_path, "a path")
-    require(
-        args.secret_recovery_window_days == 0 or 7 <= args.secret_recovery_window_days <= 30,
-        "secret_recovery_window_days",
-        args.secret_recovery_window_days,
-        "0 or 7 to 30",
-    )
+    unknown = sorted(set(args.token_environment) - set(TOKEN_VARIABLES))
+    require(not unknown, "token_environment", unknown, ", ".join(TOKEN_VARIABLES))
+    missing = [name for name in TOKEN_VARIABLES[:3] if not args.token_environment.get(name)]
+    require(not missing, "token_environment", f"without {', '.join(missing)}", "JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE")

@@ -276,10 +276,10 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self._blocks = {**getattr(self, "_blocks", {}), suffix: block}
-        # Encryption at rest: KMS for application data, S3-managed keys where log delivery requires them.
         by_default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict = (
             {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key} if kms_key else {"sse_algorithm": "AES256"}
         )
+        # Encryption at rest: KMS for application data, S3-managed keys where log delivery requires them.
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-{suffix}-encryption",
             bucket=bucket.id,

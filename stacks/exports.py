@@ -14,16 +14,18 @@ from infra.database import Database
 from infra.dns import HostedZone
 from infra.firewall import Firewall
 from infra.grafana import GrafanaDashboard
+from infra.identity import Identity
 from infra.loadbalancer import LoadBalancer
 from infra.pooling import Pooling
 from infra.registry import Registry
-from infra.rotation import DatabaseCredentialsRotation, SigningKeyRotation
+from infra.rotation import DatabaseCredentialsRotation
 from infra.schedules import Schedules
 from infra.service import Service
 from infra.storage import Storage
 from infra.worker import Worker
 from stacks import outputs
 from stacks.settings import StackSettings
+from stacks.tokens import token_outputs
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,7 +41,7 @@ class Declared:
     registry: Registry
     web: LoadBalancer
     service: Service
-    key_rotation: SigningKeyRotation
+    identity: Identity | None
     monitoring: Monitoring
     cache: Cache | None
     worker: Worker | None
@@ -62,14 +64,15 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
         data_resources.append(
             {"kind": "elasticache-replication-group", "name": d.cache.group.id, "protected": s.protect}
         )
+    if d.identity is not None:
+        data_resources.append({"kind": "cognito-user-pool", "name": d.identity.user_pool_id, "protected": s.protect})
     if s.create_hosted_zone:
         data_resources.append({"kind": "route53-zone", "name": s.domain, "protected": s.protect})
     return {
         outputs.SERVICE_URL: s.service_url,
         outputs.SERVICE_HOST: s.host_name,
         outputs.HTTP_URL: f"http://{s.host_name}",
-        outputs.JWT_ISSUER: s.issuer,
-        outputs.JWT_AUDIENCE: s.jwt_audience,
+        **token_outputs(s, d.identity),
         outputs.LOAD_BALANCER_DNS: d.web.dns_name,
         outputs.DASHBOARD_URL: d.monitoring.dashboard_url,
         outputs.GRAFANA_DASHBOARD_URL: d.grafana.dashboard_url if d.grafana else None,
@@ -80,7 +83,6 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
         outputs.DATABASE_NAME: s.database_name,
         outputs.DATABASE_URL: d.pooling.database_url,
         outputs.DATABASE_SECRET_ARN: d.database.app_secret.arn,
-        outputs.JWT_SECRET_ARN: d.service.jwt_secret_arn,
         outputs.APP_BUCKET: d.storage.app_bucket_name,
         outputs.LOG_BUCKET: d.storage.log_bucket_name,
         outputs.REPOSITORY_URL: d.registry.repository_url,
@@ -105,7 +107,6 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
             d.service.log_group_name,
             *d.database.log_group_names,
             d.credentials_rotation.log_group_name,
-            d.key_rotation.log_group_name,
             *(part.log_group_name for part in (d.cache, d.worker, d.firewall) if part),
         ],
         outputs.CACHE_REPLICATION_GROUP: d.cache.group.id if d.cache else None,

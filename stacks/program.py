@@ -17,16 +17,12 @@ from infra.dashboards import Monitoring, MonitoringArgs
 from infra.database import Database, DatabaseArgs
 from infra.dns import AliasRecords, AliasRecordsArgs, HostedZone, HostedZoneArgs
 from infra.firewall import MANAGED_GROUPS, Firewall, FirewallArgs
+from infra.identity import Identity, IdentityArgs
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.pooling import Pooling, PoolingArgs
 from infra.registry import Registry, RegistryArgs
-from infra.rotation import (
-    DatabaseCredentialsRotation,
-    DatabaseCredentialsRotationArgs,
-    SigningKeyRotation,
-    SigningKeyRotationArgs,
-)
+from infra.rotation import DatabaseCredentialsRotation, DatabaseCredentialsRotationArgs
 from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
 from infra.service import CONTAINER_NAME, Service, ServiceArgs
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
@@ -36,6 +32,7 @@ from stacks.content_tag import content_tag
 from stacks.exports import Declared, exports
 from stacks.gc_pause import without_collection_pauses
 from stacks.settings import PROJECT_DIR, REDACTED, StackSettings
+from stacks.tokens import token_environment
 
 APP_DIR = PROJECT_DIR / "app_image"
 """Build context of the API image."""
@@ -70,15 +67,18 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     database, pooling, credentials_rotation = _database(s, prefix, opts, provider, network)
     zone, certificate = _domain(s, prefix, opts)
     registry = _registry(s, prefix, opts, app_dir)
+    identity = _identity(s, prefix, opts) if not s.external_issuer else None
+    tokens = token_environment(s, identity)
     web = _load_balancer(s, prefix, opts, network, storage, certificate)
     cache = _cache(s, prefix, opts, account_id, network) if s.cache else None
-    service = _service(s, prefix, opts, network, web, registry, pooling, storage, cache)
+    service = _service(s, prefix, opts, network, web, registry, pooling, storage, cache, tokens)
     worker = (
-        _worker(s, prefix, opts, network, service, registry, pooling, cache) if s.worker and cache is not None else None
+        _worker(s, prefix, opts, network, service, registry, pooling, cache, tokens)
+        if s.worker and cache is not None
+        else None
     )
     schedules = _schedules(s, prefix, opts, network, service) if s.schedules else None
     firewall = _firewall(s, prefix, opts, web) if s.firewall else None
-    key_rotation = _key_rotation(s, prefix, opts, service)
     _records(s, prefix, opts, zone, web)
     backup = _backup(s, prefix, opts, account_id, database, storage) if s.backup else None
     parts = [part for part in (cache, worker, firewall, backup) if part]
@@ -98,7 +98,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             registry=registry,
             web=web,
             service=service,
-            key_rotation=key_rotation,
+            identity=identity,
             monitoring=monitoring,
             cache=cache,
             worker=worker,
@@ -247,6 +247,25 @@ def _registry(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, app_d
     )
 
 
+def _identity(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions) -> Identity:
+    """The user pool apps sign users in with, the API's scopes, and the app and machine clients."""
+    return Identity(
+        f"{prefix}-id",
+        IdentityArgs(
+            region=s.region,
+            domain_prefix=s.domain_prefix,
+            mfa=s.user_pool_mfa,
+            password_min_length=s.user_pool_password_min_length,
+            self_sign_up=s.user_pool_self_sign_up,
+            access_token_minutes=s.access_token_minutes,
+            id_token_minutes=s.id_token_minutes,
+            refresh_token_days=s.refresh_token_days,
+            protect=s.protect,
+        ),
+        opts,
+    )
+
+
 def _load_balancer(
     s: StackSettings,
     prefix: str,
@@ -307,6 +326,7 @@ def _service(
     pooling: Pooling,
     storage: Storage,
     cache: Cache | None,
+    tokens: dict[str, pulumi.Input[str]],
 ) -> Service:
     """The API on ECS behind the load balancer."""
     return Service(
@@ -325,8 +345,7 @@ def _service(
             bucket_arn=storage.app_bucket_arn,
             bucket_name=storage.app_bucket_name,
             bucket_key_arn=storage.app_key_arn,
-            jwt_issuer=s.issuer,
-            jwt_audience=s.jwt_audience,
+            token_environment=tokens,
             container_port=APP_PORT,
             health_check_path=LIVENESS_PATH,
             cpu=s.service_cpu,
@@ -337,7 +356,6 @@ def _service(
             cpu_target_percent=s.autoscaling_cpu_target,
             requests_per_target=s.autoscaling_requests_per_target,
             log_retention_days=s.log_retention_days,
-            secret_recovery_window_days=s.secret_recovery_window_days,
             extra_environment=_app_environment(s),
             cache_url=cache.url if cache else None,
             cache_username=cache.username if cache else None,
@@ -356,6 +374,7 @@ def _worker(
     registry: Registry,
     pooling: Pooling,
     cache: Cache,
+    tokens: dict[str, pulumi.Input[str]],
 ) -> Worker:
     """The background worker in the service's cluster, from the API's image."""
     assert network.worker_security_group is not None
@@ -377,6 +396,7 @@ def _worker(
                 "CACHE_URL": cache.url,
                 "CACHE_USERNAME": cache.username,
                 "CACHE_IAM_AUTH": "true",
+                **tokens,
             },
             cpu=s.worker_cpu,
             memory=s.worker_memory,
@@ -421,23 +441,6 @@ def _firewall(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, web: 
             rate_limit=s.firewall_rate_limit,
             rate_window_seconds=s.firewall_rate_window_seconds,
             managed_rules=_managed_rules(s),
-            log_retention_days=s.log_retention_days,
-        ),
-        opts,
-    )
-
-
-def _key_rotation(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, service: Service) -> SigningKeyRotation:
-    """The rotation of the API's JWT signing keys, which redeploys the service."""
-    return SigningKeyRotation(
-        f"{prefix}-jwtrotate",
-        SigningKeyRotationArgs(
-            secret_arn=service.jwt_secret_arn,
-            cluster_name=service.cluster_name,
-            service_name=service.service_name,
-            service_arn=service.service_arn,
-            ready=[service.jwt_secret_value],
-            rotation_days=s.secret_rotation_days,
             log_retention_days=s.log_retention_days,
         ),
         opts,

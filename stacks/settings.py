@@ -16,6 +16,12 @@ from infra.limits import (
     CACHE_MAX_REPLICAS,
     CACHE_MAX_SNAPSHOT_DAYS,
     CACHE_NODE_TYPE,
+    COGNITO_DOMAIN_PREFIX,
+    COGNITO_DOMAIN_PREFIX_TEXT,
+    COGNITO_MFA_MODES,
+    COGNITO_PASSWORD_LENGTH,
+    COGNITO_REFRESH_DAYS,
+    COGNITO_TOKEN_MINUTES,
     FARGATE_SIZES,
     IDENTIFIER,
     IDENTIFIER_TEXT,
@@ -91,6 +97,9 @@ class SettingsError(ValueError):
 _DNS_NAME = r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 _LABELS = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
 _TOKEN = pattern(r"\S{1,512}", "a non-empty string without spaces (at most 512 characters)")
+_HTTPS_URL = r"https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+_SCOPE = r"[\x21\x23-\x5b\x5d-\x7e]{1,256}"
+_SCOPE_TEXT = "printable ASCII without spaces, quotes or backslashes"
 _IDENTITY = "Identity, protection and DNS"
 _NETWORK = "Network"
 _DATABASE = "Database"
@@ -102,7 +111,11 @@ _OBJECTS = "Database objects and access to the private database"
 _CACHE = "Cache, worker and scheduled jobs"
 _EDGE = "Edge protection: firewall, request limits and CORS"
 _BACKUP = "Backups and disaster recovery"
-GROUPS = (_IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS, _CACHE, _EDGE, _BACKUP)
+_SIGN_IN = "Sign-in and tokens"
+GROUPS = (
+    _IDENTITY, _NETWORK, _DATABASE, _POOLING, _SERVICE, _STORAGE, _MONITORING, _OBJECTS, _CACHE, _EDGE, _BACKUP,
+    _SIGN_IN,
+)  # fmt: skip
 """Sections of docs/settings.md, in order."""
 
 
@@ -121,7 +134,8 @@ class StackSettings:
         "protect", True, BOOL,
         "Stateful resources (database, buckets, credentials secret, a created hosted zone) get Pulumi's `protect`, "
         "and destroying the stack must be confirmed by name.",
-        group=_IDENTITY, feeds=("StorageArgs.protect", "DatabaseArgs.protect", "HostedZoneArgs.protect"),
+        group=_IDENTITY,
+        feeds=("StorageArgs.protect", "DatabaseArgs.protect", "HostedZoneArgs.protect", "IdentityArgs.protect"),
     )
     domain: str = setting(
         "domain", REQUIRED, pattern(_DNS_NAME, "a lowercase domain such as example.com"),
@@ -280,7 +294,6 @@ class StackSettings:
             "ServiceArgs.log_retention_days",
             "DatabaseArgs.log_retention_days",
             "DatabaseCredentialsRotationArgs.log_retention_days",
-            "SigningKeyRotationArgs.log_retention_days",
         ),
     )
     ecr_immutable_tags: bool = setting(
@@ -295,14 +308,6 @@ class StackSettings:
     alb_deletion_protection: bool = setting(
         "albDeletionProtection", True, BOOL, "AWS refuses to delete the load balancer.",
         group=_SERVICE, feeds=("LoadBalancerArgs.deletion_protection",),
-    )
-    jwt_issuer: str | None = setting(
-        "jwtIssuer", None, _TOKEN, "`JWT_ISSUER` of the service (through `StackSettings.issuer`).",
-        group=_SERVICE, default_text="the service URL",
-    )
-    jwt_audience: str = setting(
-        "jwtAudience", "groundwork-api", _TOKEN, "`JWT_AUDIENCE` of the service.",
-        group=_SERVICE, feeds=("ServiceArgs.jwt_audience",),
     )
 
     # Storage and secrets
@@ -323,13 +328,12 @@ class StackSettings:
     secret_recovery_window_days: int = setting(
         "secretRecoveryWindowDays", 7, one_of(SECRET_RECOVERY_WINDOW_DAYS, "0 or 7 to 30"),
         "Days a deleted secret can be restored.",
-        group=_STORAGE, feeds=("DatabaseArgs.secret_recovery_window_days", "ServiceArgs.secret_recovery_window_days"),
+        group=_STORAGE, feeds=("DatabaseArgs.secret_recovery_window_days",),
     )
     secret_rotation_days: int = setting(
         "secretRotationDays", 30, integer(1, MAX_ROTATION_DAYS),
-        "Days between rotations of the database credentials and the JWT signing keys.",
-        group=_STORAGE,
-        feeds=("DatabaseCredentialsRotationArgs.rotation_days", "SigningKeyRotationArgs.rotation_days"),
+        "Days between rotations of the database credentials.",
+        group=_STORAGE, feeds=("DatabaseCredentialsRotationArgs.rotation_days",),
     )
 
     # Monitoring
@@ -555,6 +559,72 @@ class StackSettings:
         group=_BACKUP, feeds=("BackupArgs.vault_lock_changeable_days",), default_text="none (governance mode)",
     )
 
+    # Sign-in and tokens
+    user_pool_mfa: str = setting(
+        "userPoolMfa", "OPTIONAL", one_of(COGNITO_MFA_MODES),
+        "Second factor of the user pool: `OFF`, `OPTIONAL` (users may enrol an authenticator app) or `ON` (every "
+        "sign-in needs one; `infra token --user` then cannot sign in).",
+        group=_SIGN_IN, feeds=("IdentityArgs.mfa",),
+    )
+    user_pool_password_min_length: int = setting(
+        "userPoolPasswordMinLength", 12, integer(*COGNITO_PASSWORD_LENGTH),
+        "Shortest password the pool accepts; upper and lower case, a digit and a symbol are always required.",
+        group=_SIGN_IN, feeds=("IdentityArgs.password_min_length",),
+    )
+    user_pool_self_sign_up: bool = setting(
+        "userPoolSelfSignUp", False, BOOL,
+        "Apps may call SignUp (the e-mail address is verified by a code); off, only administrators create users.",
+        group=_SIGN_IN, feeds=("IdentityArgs.self_sign_up",),
+    )
+    user_pool_domain_prefix: str | None = setting(
+        "userPoolDomainPrefix", None, pattern(COGNITO_DOMAIN_PREFIX, COGNITO_DOMAIN_PREFIX_TEXT),
+        "Start of the pool's domain (`<prefix>-<random>.auth.<region>.amazoncognito.com`), which serves the machine "
+        "client's token endpoint (through `StackSettings.domain_prefix`).",
+        group=_SIGN_IN, default_text="gw-<stack>",
+    )
+    access_token_minutes: int = setting(
+        "accessTokenMinutes", 15, integer(*COGNITO_TOKEN_MINUTES),
+        "Life of an access token in minutes; the API refuses a Cognito token that claims to live longer.",
+        group=_SIGN_IN, feeds=("IdentityArgs.access_token_minutes",),
+    )
+    id_token_minutes: int = setting(
+        "idTokenMinutes", 15, integer(*COGNITO_TOKEN_MINUTES), "Life of an ID token of the app client in minutes.",
+        group=_SIGN_IN, feeds=("IdentityArgs.id_token_minutes",),
+    )
+    refresh_token_days: int = setting(
+        "refreshTokenDays", 7, integer(*COGNITO_REFRESH_DAYS),
+        "Life of a refresh token of the app client in days: how long an app stays signed in without the password.",
+        group=_SIGN_IN, feeds=("IdentityArgs.refresh_token_days",),
+    )
+    oidc_issuer: str | None = setting(
+        "oidcIssuer", None, pattern(_HTTPS_URL, "an https:// URL such as https://example.eu.auth0.com/"),
+        "An OIDC issuer of your own (Auth0, Okta, Entra ID, Keycloak) the API trusts instead: its exact `iss`. Set, "
+        "the stack declares no user pool: see [identity.md](identity.md).",
+        group=_SIGN_IN, default_text="none (the stack's own Cognito user pool)",
+    )
+    oidc_jwks_url: str | None = setting(
+        "oidcJwksUrl", None, pattern(_HTTPS_URL, "an https:// URL"),
+        "Where the issuer publishes its signing keys.",
+        group=_SIGN_IN, default_text="`<oidcIssuer>/.well-known/jwks.json`",
+    )
+    oidc_audience: str | None = setting(
+        "oidcAudience", None,
+        pattern(r"[^,\s]{1,256}(,[^,\s]{1,256}){0,49}", "comma-separated client ids or audiences"),
+        "The client ids and audiences a token may be issued to (its `client_id` or `aud`); required with "
+        "`oidcIssuer`.",
+        group=_SIGN_IN, default_text="none",
+    )
+    oidc_scope_prefix: str = setting(
+        "oidcScopePrefix", "", pattern(_SCOPE.replace("{1,", "{0,"), _SCOPE_TEXT),
+        "What the issuer puts before the scope names `map/read`, `map/write`, `map/admin`.",
+        group=_SIGN_IN, default_text="none",
+    )
+    oidc_user_scope: str | None = setting(
+        "oidcUserScope", None, pattern(_SCOPE, _SCOPE_TEXT),
+        "A scope the issuer gives signed-in users that stands for `map/read` and `map/write` on their own record.",
+        group=_SIGN_IN, default_text="none",
+    )
+
     # fmt: on
 
     @property
@@ -568,9 +638,14 @@ class StackSettings:
         return f"https://{self.host_name}"
 
     @property
-    def issuer(self) -> str:
-        """JWT issuer the service expects."""
-        return self.jwt_issuer or self.service_url
+    def external_issuer(self) -> bool:
+        """The API trusts an issuer of the stack owner's own; the stack declares no user pool."""
+        return self.oidc_issuer is not None
+
+    @property
+    def domain_prefix(self) -> str:
+        """Start of the user pool's domain."""
+        return self.user_pool_domain_prefix or f"gw-{self.stack}"
 
 
 SETTINGS: tuple[Setting, ...] = declarations(StackSettings)
@@ -673,6 +748,25 @@ RULES: tuple[Rule, ...] = (
         "grafanaToken", "`grafanaUrl` and `grafanaToken` are given together (or neither).",
         lambda s: None if (s.grafana_url is None) == (s.grafana_token is None)
         else ("a secure value when grafanaUrl is set" if s.grafana_token is None else "unset without grafanaUrl"),
+    ),
+    Rule(
+        "oidcAudience", "`oidcAudience` is set when `oidcIssuer` is (a token must be issued to a known client).",
+        lambda s: "a value when oidcIssuer is set" if s.oidc_issuer and not s.oidc_audience else None,
+    ),
+    *(
+        Rule(
+            key, f"`{key}` only with `oidcIssuer`.",
+            lambda s, attr=attr: "unset without oidcIssuer" if getattr(s, attr) and not s.oidc_issuer else None,
+        )
+        for key, attr in (
+            ("oidcJwksUrl", "oidc_jwks_url"), ("oidcAudience", "oidc_audience"),
+            ("oidcScopePrefix", "oidc_scope_prefix"), ("oidcUserScope", "oidc_user_scope"),
+        )
+    ),
+    Rule(
+        "refreshTokenDays", "`refreshTokenDays` is longer than `accessTokenMinutes` and `idTokenMinutes`.",
+        lambda s: "longer than the access and ID tokens"
+        if s.refresh_token_days * 1440 <= max(s.access_token_minutes, s.id_token_minutes) else None,
     ),
     Rule(
         "dbBackupRetentionDays", "When `protect` is true: `dbBackupRetentionDays` is at least 7.",

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.core.errors import NotAvailable
+from cli.core.errors import ConfigError, NotAvailable
 from cli.core.stack_ref import StackRef
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class CloudBackend:
         if smoke:
             from cli.smoke.flow import smoke_applied
 
-            smoke_applied(self.ref, outcome.outputs, console, document)
+            smoke_applied(self.stack, self._smoke_target(outcome.outputs, None, None), console, document)
         return document
 
     def destroy(self, session: Session, *, yes: bool, confirm_stack: str | None) -> dict[str, Any]:
@@ -208,14 +208,67 @@ class CloudBackend:
         return {"ok": True, "stack": self.stack, "confirmed_by": confirmed, **result}
 
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint:
+        return self._smoke_target(self.outputs(session), token, ca_file)
+
+    def _smoke_target(self, outputs: dict[str, StackOutput], token: str | None, ca_file: str | None) -> ServiceEndpoint:
+        """The service with tokens of the stack's pool: the machine client's for the writes, a read-only one and
+        the smoke user's (when `infra token --user infra-smoke` created it once) for the authorization checks."""
+        from cli.core.tokens import READ_SCOPE, SMOKE_USER
+        from cli.smoke.access import AccessTokens
         from cli.smoke.endpoint import from_stack
 
-        return from_stack(self.ref, self.outputs(session), token=token, ca_file=ca_file)
+        identity = self._identity(outputs)
+        access = None
+        if token is None and identity is not None:
+            token = identity.machine_token()["access_token"]
+            limited = identity.machine_token((READ_SCOPE,))
+            try:  # never created here: creating a user in a cloud pool is asked for (`infra token`)
+                user = identity.user_token(SMOKE_USER, confirm=lambda question: False)
+            except ConfigError as exc:  # the skipped checks carry the reason
+                hint = f"{exc}; run `infra token --stack {self.stack} --user {SMOKE_USER}` once for these checks"
+                access = AccessTokens(None, "", limited["access_token"], limited["sub"], hint=hint)
+            else:
+                access = AccessTokens(user["access_token"], user["sub"], limited["access_token"], limited["sub"])
+        return from_stack(self.ref, outputs, token=token, ca_file=ca_file, access=access)
+
+    def token(
+        self, session: Session, *, user: str | None, client: bool, scopes: tuple[str, ...], yes: bool
+    ) -> dict[str, Any]:
+        identity = self._identity(self.outputs(session))
+        if identity is None:
+            raise NotAvailable(
+                f"stack {self.stack!r} trusts an issuer of your own (oidcIssuer); it has no user pool to ask",
+                hint="get tokens from that issuer",
+            )
+        if client:
+            return identity.machine_token(scopes)
+        assert user is not None
+        return identity.user_token(
+            user, confirm=lambda question: yes or (session.interactive and session.ask_yes(question))
+        )
+
+    def _identity(self, outputs: dict[str, StackOutput]):
+        """The stack's user pool as its outputs name it, or None when it trusts an issuer of its own."""
+        from cli.cloud.identity_tokens import CloudIdentity
+        from cli.verify.aws import client_factory
+        from stacks import outputs as names
+
+        values = {name: item.value for name, item in outputs.items()}
+        if not values.get(names.USER_POOL_ID):
+            return None
+        return CloudIdentity(self.stack, values, client_factory(self.ref.region or values.get(names.REGION) or ""))
 
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport:
         from cli.recovery.cloud import cloud_drill
 
-        return cloud_drill(self.ref, self.outputs(session), progress=progress)
+        outputs = self.outputs(session)
+        identity = self._identity(outputs)
+        if identity is None:
+            raise NotAvailable(
+                f"the drill writes through the API, and stack {self.stack!r} trusts an issuer of your own",
+                hint="run the drill on a stack with its own user pool",
+            )
+        return cloud_drill(self.ref, outputs, token=identity.machine_token()["access_token"], progress=progress)
 
     def run(
         self, session: Session, command: list[str], *, service: str | None, on_line: Callable[[str], None]

@@ -122,6 +122,76 @@ def files_endpoint(environment: dict[str, str], s3_port: int, ca: Path) -> dict[
     }
 
 
+MOTO_TOKEN_LIFETIME_S = 3600
+"""How long moto's access tokens live, whatever the client's AccessTokenValidity says."""
+SIGN_IN_SCOPE = "aws.cognito.signin.user.admin"
+
+
+def identity_environment(
+    environment: dict[str, str], identity: Mapping[str, Any] | None, names: Mapping[str, str], moto_port: int, ca: Path
+) -> dict[str, str]:
+    """The API's token settings for the local pool, through the four adapters below."""
+    if identity is None or "JWT_JWKS_URL" not in environment:
+        return environment
+    environment = local_pool_ids(environment, names)
+    environment = issuer_host(environment, identity["id"], moto_port, ca)
+    environment = token_lifetime(environment)
+    return fixed_scope(environment)
+
+
+def local_pool_ids(environment: dict[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    """The plan names the pool and its clients by ids the offline run made up; moto's pool has its own (derived from
+    the resources' names, cli/local/pool_ids.py), so the issuer, key set and client ids name those."""
+    updated = dict(environment)
+    for key in ("JWT_ISSUER", "JWT_JWKS_URL", "JWT_AUDIENCE"):
+        for made_up, local in names.items():
+            updated[key] = updated.get(key, "").replace(made_up, local)
+    return updated
+
+
+def issuer_host(environment: dict[str, str], pool: str, moto_port: int, ca: Path) -> dict[str, str]:
+    """moto writes `iss` as Cognito does (https://cognito-idp.<region>.amazonaws.com/<pool>), so JWT_ISSUER stays; but
+    it serves the key set at its own address, over TLS with the local CA's certificate: JWT_JWKS_URL names that address
+    and SSL_CERT_FILE makes the local CA the API's trust store (its one outbound TLS call is the key-set fetch)."""
+    return {
+        **environment,
+        "JWT_JWKS_URL": f"https://127.0.0.1:{moto_port}/{pool}/.well-known/jwks.json",
+        "SSL_CERT_FILE": str(ca),
+    }
+
+
+def token_lifetime(environment: dict[str, str]) -> dict[str, str]:
+    """Cognito's access tokens live as long as the client says (accessTokenMinutes); moto's always live an hour, so the
+    API's maximum lifetime is raised to an hour where the stack's is shorter."""
+    declared = int(environment.get("JWT_MAX_LIFETIME") or 0)
+    return {**environment, "JWT_MAX_LIFETIME": str(max(declared, MOTO_TOKEN_LIFETIME_S))}
+
+
+def fixed_scope(environment: dict[str, str]) -> dict[str, str]:
+    """moto writes the one scope `aws.cognito.signin.user.admin` into every user's access token, as Cognito does for
+    SRP sign-in; the API takes it for the user's own record (JWT_USER_SCOPE), which the program already says."""
+    return {**environment, "JWT_USER_SCOPE": environment.get("JWT_USER_SCOPE") or SIGN_IN_SCOPE}
+
+
+def local_sign_in_flow() -> str:
+    """The app client allows SRP only, but moto does not check SRP proofs (its challenge is random) while it does check
+    passwords and does not enforce a client's flows: users of the local pool sign in with USER_PASSWORD_AUTH."""
+    return "USER_PASSWORD_AUTH"
+
+
+CONFIRMATION = (
+    "moto accepts any confirmation code, so a local SignUp would prove nothing about an e-mail address: the local "
+    "stack creates its users as an administrator does (AdminCreateUser, password set as permanent) and never signs up."
+)
+"""Why `infra token` on the local stack creates users the administrator's way."""
+
+CLIENT_CREDENTIALS_GRANT = (
+    "moto has no OAuth 2.0 token endpoint: the local moto server answers POST /oauth2/token for the client credentials "
+    "grant itself (cli/local/moto_identity.py), at its own address instead of the pool domain's."
+)
+"""Why the local token endpoint is the moto server's address."""
+
+
 def worker_metrics(environment: dict[str, str], port: int, interval: int) -> dict[str, str]:
     """The cloud reads the worker's backlog from CloudWatch; here Prometheus scrapes it from the worker's own
     /metrics on a loopback port, reported as often as it is scraped."""

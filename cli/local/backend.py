@@ -119,6 +119,12 @@ class LocalBackend:
     def service_endpoint(self, session: Session, *, token: str | None, ca_file: str | None) -> ServiceEndpoint:
         return verbs.smoke_target(self.project_dir, token=token, ca_file=ca_file)
 
+    def token(
+        self, session: Session, *, user: str | None, client: bool, scopes: tuple[str, ...], yes: bool
+    ) -> dict[str, Any]:
+        # Nothing here leaves this machine: a user of the local pool is created without asking.
+        return verbs.token(self.project_dir, user=user, client=client, scopes=scopes)
+
     def drill(self, session: Session, *, progress: Callable[[str], None]) -> DrillReport:
         from cli.local.drill import drill_inputs, drill_local
 

@@ -154,5 +154,5 @@ def drill_inputs(project_dir: Path) -> tuple[Cluster, ApiTarget]:
     cluster = next(s.cluster for s in stack.services() if isinstance(s, DatabaseService))
     # The application database is the one the program declares (the cluster itself creates none).
     cluster.app_database = stack.outputs()[names.DATABASE_NAME][0]
-    target = smoke_target(project_dir)
+    target = smoke_target(project_dir, access=False)
     return cluster, ApiTarget(base_url=target.base_url, token=target.token or "", ca_file=target.ca_file)

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from cli.core import resource_types
-from cli.local import alert_rules
+from cli.local import alert_rules, identity_mapping
 
 RANDOM = resource_types.RANDOM_PASSWORD
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
@@ -62,6 +62,7 @@ REALISED = {
     WEB_ACL: "tls: nginx limit_req per client address for the rate rule (other rules cloud only)",
     SCHEDULE: "scheduler: the local timer runs its command override with its task's environment",
     resource_types.SCHEDULER_SCHEDULE_GROUP: "scheduler: the local timer",
+    **identity_mapping.REALISED,
     METRIC_ALARM: "prometheus: an alerting rule, same threshold and periods, where a local series exists",
 }
 
@@ -111,6 +112,10 @@ def spec(recording: Any) -> dict[str, Any]:
     api, workers = _ecs(by_type)
     tasks = {task["arn"]: task for task in (api, *workers)}
     firewall = _firewall(by_type)
+    try:
+        identity = identity_mapping.identity(by_type, str(recording.exports.get("region") or "us-east-1"))
+    except identity_mapping.IdentityMappingError as error:
+        raise MappingError(str(error)) from None
     for rule in firewall["cloud_only_rules"] if firewall else ():
         cloud_only[f"{WEB_ACL} rule {rule}"] += 1
     alarms = alert_rules.rules(by_type.get(METRIC_ALARM, []))
@@ -131,6 +136,7 @@ def spec(recording: Any) -> dict[str, Any]:
         "certificate": _certificate(by_type),
         "buckets": _buckets(by_type),
         "secrets": _secrets(by_type, tokens),
+        "identity": identity,
         "randoms": {r.urn: int(r.inputs.get("length", 32)) for r in by_type[RANDOM]},
         "realised": dict(sorted((+realised).items())),
         "cloud_only": dict(sorted(cloud_only.items())),

@@ -18,7 +18,14 @@ STACK = "local"
 LOOPBACK = "127.0.0.1"
 _SOURCES = ("stacks", "infra", "app_image")
 _SKIPPED = ("__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache")
-_MAPPING_CODE = ("mapping.py", "planner.py", "schedule_times.py", "alert_rules.py")
+_MAPPING_CODE = (
+    "mapping.py",
+    "identity_mapping.py",
+    "pool_ids.py",
+    "planner.py",
+    "schedule_times.py",
+    "alert_rules.py",
+)
 
 
 def source_digest(project_dir: pathlib.Path) -> str:

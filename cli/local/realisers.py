@@ -14,6 +14,7 @@ from typing import Any
 from cli.local import adapters, alert_rules, scheduler, tls
 from cli.local.api import INHERITED, image_command
 from cli.local.cache import CacheService
+from cli.local.identity_mapping import local_names
 from cli.local.postgres import Cluster, Pooler
 from cli.local.prometheus import PrometheusService, interval_seconds
 from cli.local.services import (
@@ -162,6 +163,8 @@ def task_environment(
             )
             password = cache_passwords.get(env.get("CACHE_USERNAME") or "default", "")
             env = adapters.iam_cache_auth(env, password, files.ca_cert)
+        identity = spec.get("identity")
+        env = adapters.identity_environment(env, identity, local_names(identity), ports["s3"], files.ca_cert)
         env = adapters.files_endpoint(env, ports["s3"], files.ca_cert)
         return adapters.cloud_metrics(env)
 
@@ -283,7 +286,8 @@ def realise_edge(r: Realisation) -> TlsService:
 
 
 def realise_buckets(r: Realisation) -> BucketService:
-    """The S3 buckets on moto's server over TLS; a bucket whose declaration changed is applied again."""
+    """The S3 buckets and the user pool on moto's server over TLS; a bucket whose declaration changed is applied
+    again, and the pool whenever the server starts or its declaration changed."""
     applied = r.applied.get("s3_buckets", {})
     buckets = BucketService(
         "s3",
@@ -294,6 +298,7 @@ def realise_buckets(r: Realisation) -> BucketService:
         buckets=r.spec["buckets"],
         region=r.spec["exports"].get("region", "us-east-1"),
         tls=r.files,
+        identity=r.spec.get("identity"),
     )
     buckets.changed = {n for n, fp in buckets.fingerprints().items() if applied.get(n) != fp}
     return buckets

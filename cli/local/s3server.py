@@ -1,4 +1,4 @@
-"""moto's S3 server for the local stack, evaluating bucket policies with the request context a TLS-only endpoint has."""
+"""moto's server for the local stack (its buckets and user pools), evaluating bucket policies as a TLS-only endpoint."""
 
 from __future__ import annotations
 
@@ -60,7 +60,12 @@ def patch_moto() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from cli.local.moto_identity import patch_ids, patch_resource_servers, patch_token_endpoint
+
     patch_moto()
+    patch_ids()
+    patch_resource_servers()
+    patch_token_endpoint()
     from moto.server import main as serve
 
     serve(argv if argv is not None else sys.argv[1:])

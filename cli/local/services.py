@@ -363,12 +363,23 @@ class BucketService(ProcessService):
         command += ["-c", str(files.server_cert), "-k", str(files.server_key)]
         self.launch(command, ready_port=self.ports[0])
         self.create_buckets()
+        self.create_identity()
 
     def update(self) -> None:
-        """Only the buckets whose declaration changed; the rest are left as they are."""
+        """Only the buckets whose declaration changed; the rest are left as they are. The pool is brought up to date."""
         self.create_buckets(self.changed)
+        self.create_identity()
 
     changed: set[str] | None = field(default=None, kw_only=True)
+    identity: dict | None = field(default=None, kw_only=True)
+    """The program's user pool with its resource servers and clients (cli/local/identity_mapping.py), if any."""
+
+    def create_identity(self) -> None:
+        """The user pool, its scopes and clients through the Cognito API, as the provider would."""
+        if self.identity:
+            from cli.local.identity import apply, cognito_client
+
+            apply(cognito_client(self.endpoint, self.tls.ca_cert, self.identity["region"]), self.identity)
 
     def client(self):
         import boto3
@@ -401,6 +412,8 @@ class BucketService(ProcessService):
         return {bucket["name"]: digest(bucket) for bucket in self.buckets}
 
     def fingerprint(self) -> str:
+        if self.identity:
+            return digest(self.fingerprints(), self.identity)
         return digest(self.fingerprints())
 
 

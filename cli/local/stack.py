@@ -23,6 +23,7 @@ from cli.local import adapters, nginx, object_sync, planner, realisers, schedule
 from cli.local.api import image_command
 from cli.local.binaries import pgbouncer_bin, postgres_bin
 from cli.local.cache import redis_bin
+from cli.local.identity import identity_outputs
 from cli.local.postgres import Cluster
 from cli.local.processes import (
     free_ports,
@@ -196,6 +197,19 @@ class LocalStack:
         if missing or fresh:
             write_private(path, json.dumps(keys, indent=2))
         return keys
+
+    def token_password(self, user: str) -> str:
+        """The password the stack keeps for a user `infra token` created, made the first time it is asked for."""
+        from cli.core.tokens import new_password
+
+        with self.locked():
+            path = self.root / "secrets.json"
+            keys = self._secrets()
+            passwords = keys.setdefault("token_users", {})
+            if user not in passwords:
+                passwords[user] = new_password()
+                write_private(path, json.dumps(keys, indent=2))
+            return passwords[user]
 
     def spec(self) -> dict:
         """What the program declares for the local stack (its offline plan, cached by the sources' hash)."""
@@ -381,6 +395,8 @@ class LocalStack:
             self._stop_removed(state.name)
         try:
             for service in chain:
+                if service.name == "api" and self.spec().get("identity"):
+                    side.join()  # the API fetches the pool's key set from moto's server when it starts
                 if service.name == "api" and before["api"].action != "same":
                     migrate(service)  # the release's migration, before the new version takes traffic
                 _converge(service, before[service.name])
@@ -515,8 +531,6 @@ class LocalStack:
             f"postgresql://{credentials['username']}:{credentials['password']}@127.0.0.1:{ports['pgbouncer']}/"
             f"{database}?sslmode=verify-full&sslrootcert={files.ca_cert}"
         )
-        jwt_ref = spec["api"]["secrets"].get("JWT_SECRET")
-        jwt_secret = adapters.secret_value(jwt_ref, spec["secrets"], keys["randoms"]) if jwt_ref else None
         buckets = [b["name"] for b in spec["buckets"]]
         rate = (spec["firewall"] or {}).get("rate")
         rate = rate if rate and rate["mode"] == "block" else None  # a rule that only counts refuses nothing
@@ -535,9 +549,7 @@ class LocalStack:
             names.DATABASE_ENDPOINT: (f"127.0.0.1:{ports['postgres']}", False),
             names.DATABASE_NAME: (database, False),
             names.DATABASE_URL: (pooled, True),
-            names.JWT_SECRET: (jwt_secret, True),
-            names.JWT_ISSUER: (exports.get(names.JWT_ISSUER), False),
-            names.JWT_AUDIENCE: (exports.get(names.JWT_AUDIENCE), False),
+            **identity_outputs(spec.get("identity"), exports, f"https://127.0.0.1:{ports['s3']}"),
             names.APP_BUCKET: (exports.get(names.APP_BUCKET), False),
             names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
             names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),

@@ -352,21 +352,53 @@ def _tail(path: Path, lines: int) -> list[str]:
         return handle.read().decode(errors="replace").splitlines()[-lines:]
 
 
-def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | None = None) -> ServiceEndpoint:
-    """The smoke check's target on the local stack: its HTTPS URL, its CA, its redirect port, a token it accepts,
+def identity(project_dir: Path):
+    """The local user pool's token source; the stack must be up and its program must declare a pool."""
+    from cli.core.errors import NotAvailable
+    from cli.local.identity import LocalIdentity
+    from stacks import outputs as names
+
+    stack = stack_for(project_dir)
+    if not stack.exists():
+        raise ConfigError("the local stack is not up", hint="run `infra up --stack local` first")
+    spec = stack.spec().get("identity")
+    if spec is None:
+        raise NotAvailable(
+            "the local stack's program declares no user pool (it trusts oidcIssuer)", hint="get tokens from that issuer"
+        )
+    values = {name: item.value for name, item in outputs(project_dir).items()}
+    return LocalIdentity(spec, values[names.S3_ENDPOINT], Path(values[names.CA_CERTIFICATE]), stack.token_password)
+
+
+def token(project_dir: Path, *, user: str | None, client: bool, scopes: tuple[str, ...]) -> dict[str, Any]:
+    """A user's access token (the user created in the local pool if need be) or the machine client's."""
+    source = identity(project_dir)
+    return source.machine_token(scopes) if client else source.user_token(user or "")
+
+
+def smoke_target(
+    project_dir: Path, token: str | None = None, ca_file: str | None = None, *, access: bool = True
+) -> ServiceEndpoint:
+    """The smoke check's target on the local stack: its HTTPS URL, its CA, its redirect port, tokens of its user pool
+    (the machine client's with every scope for the writes; a user's and a read-only one for the access checks),
     and the outputs that describe its edge's per-client limit."""
     from urllib.parse import urlsplit
 
+    from cli.core.tokens import READ_SCOPE, SMOKE_USER
+    from cli.smoke.access import AccessTokens
     from cli.smoke.burst import edge_outputs
     from cli.smoke.endpoint import ServiceEndpoint
-    from cli.smoke.token import mint_token
     from stacks import outputs as names
 
     values = {name: item.value for name, item in outputs(project_dir).items()}
+    checks = None
     if token is None:
-        token = mint_token(
-            values[names.JWT_SECRET], issuer=values[names.JWT_ISSUER], audience=values[names.JWT_AUDIENCE]
-        )
+        source = identity(project_dir)
+        token = source.machine_token()["access_token"]
+        if access:
+            user = source.user_token(SMOKE_USER)
+            limited = source.machine_token((READ_SCOPE,))
+            checks = AccessTokens(user["access_token"], user["sub"], limited["access_token"], limited["sub"])
     return ServiceEndpoint(
         base_url=values[names.SERVICE_URL],
         token=token,
@@ -374,6 +406,7 @@ def smoke_target(project_dir: Path, token: str | None = None, ca_file: str | Non
         redirect_port=urlsplit(values[names.HTTP_URL]).port,
         ca_file=ca_file or values[names.CA_CERTIFICATE],
         edge_outputs=edge_outputs(values),
+        access=checks,
     )
 
 

@@ -209,6 +209,23 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"__id": inputs["name"], "arn": f"arn:aws:elasticache:{region}:{account}:{inputs['name']}"}
             case resource_types.SNS_TOPIC:
                 return {"arn": f"arn:aws:sns:{region}:{account}:{physical}", "name": physical}
+            case resource_types.COGNITO_USER_POOL:
+                pool_id = f"{region}_{_hex(name, 9)}"
+                return {
+                    "__id": pool_id,
+                    "arn": f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool_id}",
+                    "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+                    "name": physical,
+                }
+            case resource_types.COGNITO_USER_POOL_CLIENT:
+                secret = {"clientSecret": "m0ck" + _hex(name + "secret", 48)} if inputs.get("generateSecret") else {}
+                return {"__id": _hex(name, 26), "name": physical, **secret}
+            case resource_types.COGNITO_RESOURCE_SERVER:
+                identifier = inputs["identifier"]
+                scopes = [f"{identifier}/{scope['scopeName']}" for scope in inputs.get("scopes", [])]
+                return {"__id": f"{inputs['userPoolId']}|{identifier}", "scopeIdentifiers": scopes}
+            case resource_types.COGNITO_USER_POOL_DOMAIN:
+                return {"__id": inputs["domain"], "cloudfrontDistribution": f"d{_hex(name, 13)}.cloudfront.net"}
             case resource_types.GRAFANA_DASHBOARD:
                 uid = json.loads(inputs["configJson"])["uid"]
                 return {"__id": f"1:{uid}", "uid": uid, "dashboardId": 1, "version": 1, "url": f"/d/{uid}"}

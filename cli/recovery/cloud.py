@@ -165,9 +165,9 @@ def _delete(rds_client: Any, identifier: str, progress: Callable[[str], None]) -
 
 
 def cloud_drill(
-    ref: StackRef, stack_outputs: dict[str, StackOutput], *, progress: Callable[[str], None]
+    ref: StackRef, stack_outputs: dict[str, StackOutput], *, token: str, progress: Callable[[str], None]
 ) -> DrillReport:
-    """The drill on a cloud stack, from its outputs: the service, its signing key, the database and the region."""
+    """The drill on a cloud stack, from its outputs: the service (with an admin token), the database, the region."""
     from cli.smoke.endpoint import from_stack
     from cli.verify.aws import client_factory
     from stacks import outputs as names
@@ -176,7 +176,7 @@ def cloud_drill(
     for name in (names.DATABASE_INSTANCE, names.DATABASE_NAME):
         if not values.get(name):
             raise ConfigError(f"stack {ref.stack!r} exports no {name}", hint=f"deploy it: infra up --stack {ref.stack}")
-    service = from_stack(ref, stack_outputs, token=None)
+    service = from_stack(ref, stack_outputs, token=token)
     clients = client_factory(ref.region or values.get(names.REGION) or "")
     return drill_rds(
         clients("rds"),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from cli.core.errors import ConfigError
-from cli.smoke import preflight
+from cli.smoke import access, preflight
 from cli.smoke.api import ApiPlan
 from cli.smoke.backend_checks import DEFAULT_ASYNC_TIMEOUT_S, BackendProbe, run_backend_checks
 from cli.smoke.burst import DEFAULT_PATH, DEFAULT_TOLERANCE, EdgeLimit, burst, limit_from_outputs
@@ -210,7 +210,8 @@ async def _run(
         checks=progress.backend,
         edge=dict(target.edge_outputs),
     )
-    Redactor(target.token).report(report)
+    tokens = (target.access.user_token, target.access.limited_token) if target.access else ()
+    Redactor(target.token, *tokens).report(report)
     answered = sum(1 for s in report.samples if s.failure != DEADLINE)
     done = f"{answered} of {options.requests} requests done" if ran_out == "load" else ""
     report.gate_results = [
@@ -276,10 +277,10 @@ async def _phases(
             into=progress.samples,
         )
         progress.sent += sum(1 for c in checks if c.name in ("redirect", "livez"))
+        prefix = urlsplit(target.base_url).path.rstrip("/")
         if options.backend:
             progress.phase = "checks"
             on_stage("backend checks: the cache, the asynchronous path, cache reads, files")
-            prefix = urlsplit(target.base_url).path.rstrip("/")
             token = target.token if options.writes else None
             probe = BackendProbe(where, prefix, token, plan.run_id, limit)
             try:
@@ -292,6 +293,15 @@ async def _phases(
                 )
             finally:
                 progress.sent += probe.sent
+        if target.access is not None:
+            progress.phase = "access"
+            on_stage("authorization checks: a user's own record, another user's record, a missing scope")
+            admin = BackendProbe(where, prefix, target.token if options.writes else None, plan.run_id, limit)
+            try:
+                await access.run_access_checks(admin, target.access, writes=options.writes, into=progress.backend)
+            finally:
+                admin.close()
+                progress.sent += admin.sent
         if options.burst:
             progress.phase = "burst"
             edge = edge_limit(target, options)
@@ -313,7 +323,11 @@ async def _phases(
 
 _UNREACHABLE = frozenset({CONNECT, DNS, TLS})
 """Pre-flight failures after which no request can reach the service, so the run stops there."""
-_CHECK_NAMES = {"checks": ("cache", "async", "cache_read", "files"), "burst": ("burst",)}
+_CHECK_NAMES = {
+    "checks": ("cache", "async", "cache_read", "files"),
+    "access": access.NAMES,
+    "burst": ("burst",),
+}
 """The checks each late phase runs, to mark the ones a deadline cut off."""
 
 

@@ -1,27 +1,23 @@
-"""Where the check goes and how it authenticates: a URL, or a cloud stack's outputs and signing secret."""
+"""Where the check goes and how it authenticates: a URL and a token, or a stack's outputs and its issuer's tokens."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from cli.core.errors import ConfigError, CredentialsError, StackNotFound
+from cli.core.errors import ConfigError, StackNotFound
+from cli.smoke.access import AccessTokens
 from cli.smoke.burst import edge_outputs
-from cli.smoke.token import mint_token
 
 if TYPE_CHECKING:
     from cli.core.outputs import StackOutput
     from cli.core.stack_ref import StackRef
 
 HTTP_PORT = 80
-
-SecretReader = Callable[[str, str | None], str]
-"""Reads a Secrets Manager secret's string: (secret ARN, region) -> value."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,8 @@ class ServiceEndpoint:
     edge_outputs: Mapping[str, Any] = field(default_factory=dict)
     """The stack's outputs that describe the edge's per-client limit, read only by a burst check (so a malformed
     one does not stop a run that does not burst)."""
+    access: AccessTokens | None = None
+    """Tokens of the stack's identity provider for the authorization checks; None skips them."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalise_url(self.base_url))
@@ -182,50 +180,6 @@ def from_url(url: str, *, token: str | None, expect_redirect: bool, ca_file: str
     return ServiceEndpoint(base, token, "url", HTTP_PORT if expect_redirect else None, ca_file)
 
 
-def read_secret(arn: str, region: str | None) -> str:
-    """The secret string behind an ARN, read with the caller's AWS credentials."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
-    try:
-        client = boto3.client("secretsmanager", region_name=region)
-        return client.get_secret_value(SecretId=arn)["SecretString"]
-    except NoCredentialsError:
-        raise CredentialsError(
-            "no AWS credentials to read the stack's signing secret",
-            hint="sign in (aws sso login or AWS_PROFILE), or pass --token",
-        ) from None
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
-        message = f"cannot read the stack's signing secret from Secrets Manager: {code}"
-        if "Denied" in code or "Token" in code or "Signature" in code:
-            raise CredentialsError(
-                message, hint="check that your AWS identity may call secretsmanager:GetSecretValue, or pass --token"
-            ) from None
-        raise ConfigError(message, hint="check the stack is deployed (`infra outputs`), or pass --token") from None
-    except BotoCoreError as exc:
-        raise ConfigError(
-            f"cannot reach Secrets Manager: {exc}", hint="check the network and region, or pass --token"
-        ) from None
-
-
-def signing_key(secret_string: str) -> str:
-    """The key issuers sign with: "current" of the stack's key set, or the whole value of a single-key secret."""
-    try:
-        keys = json.loads(secret_string)
-    except ValueError:
-        return secret_string
-    if not isinstance(keys, dict):
-        return secret_string
-    current = keys.get("current")
-    if not isinstance(current, str) or not current:
-        raise ConfigError(
-            'the stack\'s signing secret has no "current" key',
-            hint="check the secret's rotation (its value must hold previous, current and next), or pass --token",
-        )
-    return current
-
-
 def _value(outputs: Mapping[str, StackOutput], name: str, stack: str) -> Any:
     item = outputs.get(name)
     if item is None or item.value in (None, ""):
@@ -242,21 +196,14 @@ def from_stack(
     *,
     token: str | None,
     ca_file: str | None = None,
-    reader: SecretReader = read_secret,
+    access: AccessTokens | None = None,
 ) -> ServiceEndpoint:
-    """The stack's service URL, and a token minted from its signing secret with its issuer and audience."""
+    """The stack's service URL with a token from its identity provider (the backend gets it) and the edge's outputs."""
     from stacks import outputs as names
 
     url = normalise_url(str(_value(outputs, names.SERVICE_URL, target.stack)))
-    if token is None:
-        arn = str(_value(outputs, names.JWT_SECRET_ARN, target.stack))
-        region_output = outputs.get(names.REGION)
-        region = str(region_output.value) if region_output and region_output.value else target.region
-        secret = signing_key(reader(arn, region))
-        settings = target.settings
-        token = mint_token(secret, issuer=settings.issuer, audience=settings.jwt_audience)
     # The stack's load balancer always answers plain HTTP with a redirect to HTTPS (infra/loadbalancer.py).
     redirect_port = HTTP_PORT if url.startswith("https://") else None
     values = {name: item.value for name, item in outputs.items()}
     source = f"stack {target.stack}"
-    return ServiceEndpoint(url, token, source, redirect_port, ca_file, edge_outputs(values))
+    return ServiceEndpoint(url, token, source, redirect_port, ca_file, edge_outputs(values), access)

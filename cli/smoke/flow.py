@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.core.errors import ConfigError
 from cli.smoke.check import SmokeOptions, run_smoke
-from cli.smoke.endpoint import ServiceEndpoint, from_stack
+from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.report import SmokeReport, breach
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-    from cli.core.outputs import StackOutput
-    from cli.core.stack_ref import StackRef
 
 
 def run_and_report(
@@ -50,11 +46,9 @@ def judge(report: SmokeReport, **context: Any) -> None:
         raise breach(report, **context)
 
 
-def smoke_applied(
-    target: StackRef, outputs: Mapping[str, StackOutput], console: Console, document: dict[str, Any]
-) -> None:
+def smoke_applied(stack: str, target: ServiceEndpoint, console: Console, document: dict[str, Any]) -> None:
     """`infra up --smoke`: the default check after the apply, added to `document`; a breach raises."""
-    console.print(f"[bold]smoke check[/] of {target.stack}")
-    report = run_and_report(from_stack(target, outputs, token=None), SmokeOptions(), console)
+    console.print(f"[bold]smoke check[/] of {stack}")
+    report = run_and_report(target, SmokeOptions(), console)
     document["smoke"] = report.to_json()
     judge(report, **{key: value for key, value in document.items() if key != "ok"})

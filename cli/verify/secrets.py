@@ -14,10 +14,7 @@ from infra.limits import MAX_ROTATION_DAYS
 from stacks import outputs as out
 
 FAMILY = "secrets"
-SECRETS = (
-    (out.DATABASE_SECRET_ARN, "ARN of the proxy's database credentials secret"),
-    (out.JWT_SECRET_ARN, "ARN of the JWT signing key secret"),
-)
+SECRETS = ((out.DATABASE_SECRET_ARN, "ARN of the proxy's database credentials secret"),)
 """The rotated secrets: the output holding each one's ARN (never printed) and what it is."""
 GRACE_DAYS = 1
 """A rotation this many days later than its interval is not yet overdue."""

@@ -92,7 +92,7 @@ OUTPUTS = {
     "service_url": StackOutput("https://api.dev.example.com", False),
     "database_endpoint": StackOutput("main-db.abc.eu-west-1.rds.amazonaws.com:5432", False),
     "database_secret_arn": StackOutput("arn:aws:secretsmanager:eu-west-1:123:secret:db-AbCd", True),
-    "jwt_secret_arn": StackOutput("arn:aws:secretsmanager:eu-west-1:123:secret:jwt-XyZ", True),
+    "user_pool_id": StackOutput("eu-west-1_AbCdEfGhI", False),
 }
 
 

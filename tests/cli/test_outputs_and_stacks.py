@@ -31,7 +31,8 @@ def test_outputs_show_secrets_when_asked(infra, fake):
 def test_outputs_json_masks_secrets(infra, fake):
     fake.script("outputs", result=OUTPUTS)
     doc = infra.json("outputs", "--stack", "dev")
-    assert doc["outputs"]["jwt_secret_arn"] == "[secret]"
+    assert doc["outputs"]["database_secret_arn"] == "[secret]"
+    assert doc["outputs"]["user_pool_id"] == "eu-west-1_AbCdEfGhI"
     assert doc["outputs"]["service_url"] == "https://api.dev.example.com"
 
 

@@ -23,7 +23,7 @@ def test_up_yes_applies_with_progress_and_hides_secret_outputs(infra, fake):
     assert "warning: aws: the default VPC is not used" in result.stderr
     assert "https://api.dev.example.com" in result.stderr
     assert "secret:db-AbCd" not in result.stderr + result.stdout
-    assert "2 secret output(s) hidden" in result.stderr
+    assert "1 secret output(s) hidden" in result.stderr
     assert "applied dev: 5 created" in result.stderr
     assert result.stdout == ""
 
@@ -37,7 +37,7 @@ def test_up_json_document(infra, fake):
     assert doc["applied"]["duration_seconds"] == 42
     assert doc["outputs"]["service_url"] == "https://api.dev.example.com"
     assert doc["outputs"]["database_secret_arn"] == "[secret]"
-    assert doc["secrets_hidden"] == ["database_secret_arn", "jwt_secret_arn"]
+    assert doc["secrets_hidden"] == ["database_secret_arn"]
 
 
 def test_up_without_yes_on_a_pipe_refuses_before_applying(infra, fake):

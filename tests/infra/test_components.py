@@ -22,6 +22,7 @@ from infra import (
     dns,
     firewall,
     grafana,
+    identity,
     loadbalancer,
     network,
     panels,
@@ -69,8 +70,11 @@ def _service(**kw: Any) -> Any:
         database_url="postgresql://app@proxy:5432/app",
         database_connect_arn="arn:aws:rds-db:eu-west-1:1:dbuser:prx-1/app",
         bucket_arn="b",
-        jwt_issuer="https://x",
-        jwt_audience="aud",
+        token_environment={
+            "JWT_JWKS_URL": "https://issuer.example/.well-known/jwks.json",
+            "JWT_ISSUER": "https://issuer.example",
+            "JWT_AUDIENCE": "app-client",
+        },
     )
     return service.Service("s", service.ServiceArgs(**{**base, **kw}))
 
@@ -113,6 +117,8 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
     ("desired_count", lambda: _service(desired_count=9, max_count=4), "max_count"),
     ("user", lambda: _service(user="0:0"), "non-root"),
     ("log_retention_days", lambda: _service(log_retention_days=10), "14"),
+    ("token_environment", lambda: _service(token_environment={"JWT_ISSUER": "https://i"}), "JWT_JWKS_URL"),
+    ("token_environment", lambda: _service(token_environment={"JWT_SECRET": "x" * 32}), "JWT_ISSUER"),
     ("ssl_policy", lambda: _lb(ssl_policy="ELBSecurityPolicy-2016-08"), "TLS13"),
     ("desync_mitigation_mode", lambda: _lb(desync_mitigation_mode="monitor"), "strictest"),
     (
@@ -141,10 +147,10 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
     ("latency_p95_ms", lambda: _monitoring(latency_p95_ms=1), "10 or more"),
     (
         "rotation_days",
-        lambda: rotation.SigningKeyRotation(
-            "k",
-            rotation.SigningKeyRotationArgs(
-                secret_arn="s", cluster_name="c", service_name="s", service_arn="a", rotation_days=120
+        lambda: rotation.DatabaseCredentialsRotation(
+            "r",
+            rotation.DatabaseCredentialsRotationArgs(
+                region="eu-west-1", secret_arn="s", subnet_ids=SUBNETS, security_group_id="g", rotation_days=120
             ),
         ),
         "1 to 90",
@@ -206,6 +212,7 @@ ARGS_CLASSES = [
     schedules.SchedulesArgs,
     schedules.ScheduledJob,
     firewall.FirewallArgs,
+    identity.IdentityArgs,
 ]
 
 
@@ -247,7 +254,7 @@ def test_component_type_tokens_come_from_one_prefix() -> None:
     tokens = [
         network.TYPE, storage.TYPE, database.TYPE, pooling.TYPE, certificate.TYPE, dns.ZONE_TYPE, dns.RECORDS_TYPE,
         registry.TYPE, loadbalancer.TYPE, service.TYPE, dashboards.TYPE, database_objects.TYPE, bastion.TYPE,
-        cache.TYPE, worker.TYPE, task.TYPE, schedules.TYPE, firewall.TYPE, grafana.TYPE,
+        cache.TYPE, worker.TYPE, task.TYPE, schedules.TYPE, firewall.TYPE, grafana.TYPE, identity.TYPE,
     ]  # fmt: skip
     assert len(set(tokens)) == len(tokens)
     for token in tokens:

@@ -8,7 +8,6 @@ from typing import Any
 import botocore.session
 import pytest
 
-from infra.rotation import signing_key_policy
 from infra.service import task_policy
 from infra.task import container_definitions, execution_policy
 from tests.mocks import Recording, recorded
@@ -190,7 +189,6 @@ def test_roles_trust_only_the_service_that_uses_them() -> None:
         "api-execution-role": "ecs-tasks.amazonaws.com",
         "api-task-role": "ecs-tasks.amazonaws.com",
         "bastion-role": "ec2.amazonaws.com",
-        "jwtrotate-role": "lambda.amazonaws.com",
         "worker-execution-role": "ecs-tasks.amazonaws.com",
         "worker-task-role": "ecs-tasks.amazonaws.com",
         "jobs-role": "scheduler.amazonaws.com",
@@ -234,14 +232,3 @@ def test_execution_and_task_policies_name_only_their_resources() -> None:
     (use_key,) = [s for s in task["Statement"] if s["Resource"] == key]
     assert use_key["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
     assert policy_problems(task, strict=True) == []
-    rotation = json.loads(
-        signing_key_policy(
-            secret_arn="arn:s1", service_arn="arn:svc", log_group_arn="arn:aws:logs:eu-west-1:1:log-group:/f"
-        )
-    )
-    assert {json.dumps(s["Resource"]) for s in rotation["Statement"]} == {
-        '"arn:s1"',
-        '"arn:svc"',
-        '"arn:aws:logs:eu-west-1:1:log-group:/f:*"',
-    }
-    assert policy_problems(rotation, strict=True) == []

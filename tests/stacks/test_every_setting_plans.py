@@ -45,8 +45,6 @@ FEATURES_ON: dict[str, Any] = {
     "ecrImmutableTags": True,
     "ecrKeepImages": 20,
     "albDeletionProtection": False,
-    "jwtIssuer": "https://issuer.example.org/",
-    "jwtAudience": "practice-api",
     "bucketForceDestroy": True,
     "logBucketExpirationDays": 120,
     "appBucketNoncurrentDays": 14,
@@ -85,6 +83,9 @@ FEATURES_ON: dict[str, Any] = {
     "subjectRateLimit": 60,
     "subjectRateWindowSeconds": 30,
     "corsOrigins": "https://app.example.com",
+    # A team with its own Grafana gets the dashboard there too.
+    "grafanaUrl": "https://grafana.example.com",
+    "grafanaToken": "glsa_example",
     "corsAllowCredentials": True,
     "backupRetentionDays": 90,
     "backupSchedule": "cron(30 4 * * ? *)",
@@ -92,6 +93,13 @@ FEATURES_ON: dict[str, Any] = {
     "backupCopyRetentionDays": 60,
     "backupVaultLock": True,
     "backupVaultLockChangeableDays": 5,
+    "userPoolMfa": "ON",
+    "userPoolPasswordMinLength": 16,
+    "userPoolSelfSignUp": True,
+    "userPoolDomainPrefix": "practice-auth",
+    "accessTokenMinutes": 10,
+    "idTokenMinutes": 30,
+    "refreshTokenDays": 30,
 }
 """A non-default value for every setting that does not turn a part of the program off."""
 
@@ -104,6 +112,12 @@ FEATURES_OFF: dict[str, Any] = {
     "backup": False,
     "bastion": False,
     "databaseObjects": False,
+    # An issuer of your own leaves the user pool out.
+    "oidcIssuer": "https://issuer.example.org/",
+    "oidcJwksUrl": "https://issuer.example.org/keys",
+    "oidcAudience": "practice-api,practice-batch",
+    "oidcScopePrefix": "https://api.example.org/",
+    "oidcUserScope": "openid",
 }
 """The switches that leave a part out, flipped together (the worker needs the cache)."""
 

@@ -11,7 +11,7 @@ import pytest
 from stacks import outputs
 from tests.mocks import Recording, recorded
 
-LOCAL_ONLY_OUTPUTS = {"ca_certificate", "database_url", "jwt_secret", "s3_endpoint", "metrics_url", "prometheus_url"}
+LOCAL_ONLY_OUTPUTS = {"ca_certificate", "database_url", "s3_endpoint", "metrics_url", "prometheus_url"}
 """Output names only the local (embedded) stack exports; in the cloud their values stay in Secrets Manager or AWS."""
 
 FULL = (("databaseObjects", True), ("bastion", True), ("alarmEmail", "ops@example.com"), ("createHostedZone", True))
@@ -111,7 +111,16 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
     s = stack.settings
     assert stack.exports[outputs.SERVICE_URL] == f"https://{s.host_name}"
     assert stack.exports[outputs.HTTP_URL] == f"http://{s.host_name}"
-    assert stack.exports[outputs.JWT_ISSUER] == s.issuer == f"https://{s.host_name}"
+    pool = stack.one("aws:cognito/userPool:UserPool")
+    clients = {c.name.rsplit("-", 1)[1]: c.id for c in stack.of_type("aws:cognito/userPoolClient:UserPoolClient")}
+    issuer = f"https://cognito-idp.{s.region}.amazonaws.com/{pool.id}"
+    assert stack.exports[outputs.JWT_ISSUER] == issuer
+    assert stack.exports[outputs.JWKS_URL] == f"{issuer}/.well-known/jwks.json"
+    assert stack.exports[outputs.USER_POOL_ID] == pool.id
+    assert stack.exports[outputs.APP_CLIENT_ID] == clients["app"]
+    assert stack.exports[outputs.MACHINE_CLIENT_ID] == clients["machine"]
+    assert stack.exports[outputs.JWT_AUDIENCE] == f"{clients['app']},{clients['machine']}"
+    assert stack.exports[outputs.TOKEN_ENDPOINT].endswith(f".auth.{s.region}.amazoncognito.com/oauth2/token")
     assert stack.exports[outputs.REGION] == s.region
     dashboard = stack.one("aws:cloudwatch/dashboard:Dashboard")
     assert stack.exports[outputs.DASHBOARD_URL] == (
@@ -134,7 +143,8 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
 def test_data_resources_report_their_protection(stack: Recording) -> None:
     data = stack.exports[outputs.DATA_RESOURCES]
     kinds = sorted(d["kind"] for d in data)
-    assert kinds == ["elasticache-replication-group", "rds-instance", "s3-bucket", "s3-bucket", "secret"]
+    kinds_expected = ["cognito-user-pool", "elasticache-replication-group", "rds-instance", "s3-bucket", "s3-bucket"]
+    assert kinds == [*kinds_expected, "secret"]
     assert {d["protected"] for d in data} == {stack.settings.protect}
     instance = stack.one("aws:rds/instance:Instance")
     assert {"kind": "rds-instance", "name": instance.state["identifier"], "protected": stack.settings.protect} in data
@@ -374,29 +384,20 @@ def test_both_secrets_rotate_within_the_settings_interval(stack: Recording) -> N
     assert set(app["parameters"]["vpcSubnetIds"].split(",")) == private
     credentials = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
     assert rotations[credentials]["rotationLambdaArn"] == app.state["outputs"]["RotationLambdaARN"]
-    # The signing keys: the project's own function, invoked by Secrets Manager for that secret only.
-    function = stack.one("aws:lambda/function:Function")
-    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
-    assert rotations[jwt]["rotationLambdaArn"] == function.state["arn"]
-    permission = stack.one("aws:lambda/permission:Permission")
-    assert (permission["principal"], permission["sourceArn"]) == ("secretsmanager.amazonaws.com", jwt)
-    service = stack.one("aws:ecs/service:Service", "-api-service")
-    assert function["environment"]["variables"]["SERVICE_NAME"] == service.state["name"]
+    # Tokens are verified against the issuer's public keys: no signing secret, no function rotating one.
+    assert list(secrets.values()) == [stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").name]
+    assert stack.of_type("aws:lambda/function:Function") == []
 
 
 def test_rotation_schedules_wait_for_the_first_values_and_not_for_the_deploy(stack: Recording) -> None:
     by_secret = {r["secretId"]: r for r in stack.of_type("aws:secretsmanager/secretRotation:SecretRotation")}
     credentials = stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").state["arn"]
-    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
-    database_schedule, key_schedule = by_secret[credentials], by_secret[jwt]
-    for schedule in (database_schedule, key_schedule):
-        # Not in the middle of the first deployment: the first rotation comes one interval later.
-        assert schedule["rotateImmediately"] is False, schedule.urn
+    database_schedule = by_secret[credentials]
+    # Not in the middle of the first deployment: the first rotation comes one interval later.
+    assert database_schedule["rotateImmediately"] is False, database_schedule.urn
     credentials_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-app-credentials-value").urn
     instance = stack.one("aws:rds/instance:Instance").urn
     assert {credentials_value, instance} <= set(database_schedule.dependencies)
-    keys_value = stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-jwt-secret-value").urn
-    assert keys_value in key_schedule.dependencies
 
 
 def test_with_database_objects_the_rotation_waits_for_the_login_role() -> None:
@@ -418,9 +419,6 @@ def test_rotation_owns_secret_values_and_the_login_password_after_the_first(stac
     )
     assert set(credentials) == {"engine", "host", "port", "dbname", "username", "password"}
     assert credentials["host"] == stack.one("aws:rds/instance:Instance").state["address"]
-    keys = json.loads(stack.one("aws:secretsmanager/secretVersion:SecretVersion", "-jwt-secret-value")["secretString"])
-    assert set(keys) == {"previous", "current", "next"}
-    assert len(set(keys.values())) == 3
 
 
 # --- storage -----------------------------------------------------------------------------------------
@@ -585,7 +583,7 @@ def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
     assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"], cluster.urn
 
 
-def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: Recording) -> None:
+def test_container_is_locked_down_and_holds_no_secret(stack: Recording) -> None:
     c = container(stack)
     assert c["readonlyRootFilesystem"] is True
     assert c["privileged"] is False
@@ -598,7 +596,10 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert set(env) == {
         "PORT",
         "JWT_ISSUER",
+        "JWT_JWKS_URL",
         "JWT_AUDIENCE",
+        "JWT_USER_SCOPE",
+        "JWT_MAX_LIFETIME",
         "DATABASE_SSLMODE",
         "DATABASE_URL",
         "DATABASE_IAM_AUTH",
@@ -619,14 +620,13 @@ def test_container_is_locked_down_and_gets_secrets_from_secrets_manager(stack: R
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "verify-full"
-    assert env["JWT_ISSUER"] == stack.settings.issuer
+    assert env["JWT_ISSUER"] == stack.exports[outputs.JWT_ISSUER]
+    assert env["JWT_JWKS_URL"] == stack.exports[outputs.JWKS_URL]
+    assert env["JWT_AUDIENCE"] == stack.exports[outputs.JWT_AUDIENCE]
+    assert env["JWT_USER_SCOPE"] == "aws.cognito.signin.user.admin"
+    assert env["JWT_MAX_LIFETIME"] == str(stack.settings.access_token_minutes * 60)
     assert env["APP_VERSION"].startswith("sha-")
-    jwt = stack.one("aws:secretsmanager/secret:Secret", "-jwt-secret").state["arn"]
-    assert {s["name"]: s["valueFrom"] for s in c["secrets"]} == {
-        "JWT_SECRET": f"{jwt}:current::",
-        "JWT_SECRET_NEXT": f"{jwt}:next::",
-        "JWT_SECRET_PREVIOUS": f"{jwt}:previous::",
-    }
+    assert c["secrets"] == [], "the API verifies tokens with the issuer's public keys and holds no secret"
     for value in env.values():
         assert "m0ck" not in value
     log = c["logConfiguration"]
@@ -686,7 +686,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(stack: Recording) -> None:
 
 def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
     versions = stack.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert len(versions) == 2
+    assert len(versions) == 1
     for version in versions:
         assert "secretString" in version.secret_inputs, version.urn
     values = [v["secretString"] for v in versions]
@@ -917,3 +917,50 @@ def test_bastion_has_no_public_address_and_requires_imdsv2(full: Recording) -> N
     assert host["vpcSecurityGroupIds"] == [sg_id(full, "bastion")]
     assert full.exports[outputs.BASTION_INSTANCE_ID] == host.id
     assert host.id.startswith("i-")
+
+
+# --- identity ----------------------------------------------------------------------------------------
+
+
+def test_the_worker_verifies_tokens_with_the_services_settings(stack: Recording) -> None:
+    containers = {
+        c["name"]: {e["name"]: e["value"] for e in c["environment"]}
+        for t in stack.of_type("aws:ecs/taskDefinition:TaskDefinition")
+        for c in json.loads(t["containerDefinitions"])
+    }
+    api, worker = containers["api"], containers["worker"]
+    for name in ("JWT_ISSUER", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_USER_SCOPE", "JWT_MAX_LIFETIME"):
+        assert worker[name] == api[name], name
+
+
+def test_the_pool_is_protected_where_the_stack_is(stack: Recording) -> None:
+    pool = stack.one("aws:cognito/userPool:UserPool")
+    assert pool.protect is stack.settings.protect, pool.urn
+    assert pool["deletionProtection"] == ("ACTIVE" if stack.settings.protect else "INACTIVE"), pool.urn
+    assert pool["mfaConfiguration"] == stack.settings.user_pool_mfa
+
+
+EXTERNAL = (
+    ("oidcIssuer", "https://example.eu.auth0.com/"),
+    ("oidcAudience", "mobile-app,batch-service"),
+    ("oidcScopePrefix", "https://api.example.com/"),
+    ("oidcUserScope", "openid"),
+)
+
+
+def test_an_issuer_of_your_own_replaces_the_user_pool() -> None:
+    rec = recorded("dev", EXTERNAL)
+    assert not [r for r in rec.resources if r.type.startswith("aws:cognito/")], "no Cognito resource is declared"
+    env = {e["name"]: e["value"] for e in container(rec)["environment"]}
+    assert env["JWT_ISSUER"] == "https://example.eu.auth0.com/"
+    assert env["JWT_JWKS_URL"] == "https://example.eu.auth0.com/.well-known/jwks.json"
+    assert env["JWT_AUDIENCE"] == "mobile-app,batch-service"
+    assert env["JWT_SCOPE_PREFIX"] == "https://api.example.com/"
+    assert env["JWT_USER_SCOPE"] == "openid"
+    assert "JWT_MAX_LIFETIME" not in env, "the API's own bound applies to an issuer it does not configure"
+    assert rec.exports[outputs.USER_POOL_ID] is None
+    assert rec.exports[outputs.JWT_ISSUER] == "https://example.eu.auth0.com/"
+    explicit = recorded("dev", (*EXTERNAL, ("oidcJwksUrl", "https://keys.example.com/jwks")))
+    assert {e["name"]: e["value"] for e in container(explicit)["environment"]}["JWT_JWKS_URL"] == (
+        "https://keys.example.com/jwks"
+    )

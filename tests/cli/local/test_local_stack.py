@@ -19,7 +19,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.local.processes import free_port, pid_alive
-from cli.smoke.token import mint_token
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
@@ -73,7 +72,8 @@ def test_up_from_nothing_creates_every_service(first_up):
     assert [s["name"] for s in first_up["services"]] == SERVICES
     assert {s["action"] for s in first_up["services"]} == {"create"}
     assert first_up["outputs"]["service_url"].startswith("https://localhost:")
-    assert "jwt_secret" not in first_up["outputs"]
+    assert first_up["outputs"]["user_pool_id"].startswith("us-east-1_")
+    assert first_up["outputs"]["jwks_url"].startswith("https://127.0.0.1:")
 
 
 def test_up_again_changes_nothing(first_up, local_dir):
@@ -88,30 +88,45 @@ def test_up_again_changes_nothing(first_up, local_dir):
 
 def test_service_answers_over_tls_and_http_redirects(first_up, local_dir):
     out = _outputs(local_dir)
+    machine = infra(local_dir, "token", "--stack", "local", "--client")
     with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
         public = client.get(f"{out['service_url']}/heartbeat")
         assert public.status_code == 200
         assert set(public.json()) == {"status"}, "the public heartbeat discloses only its status"
-        operator = mint_token(out["jwt_secret"], issuer=out["jwt_issuer"], audience=out["jwt_audience"])
-        heartbeat = client.get(f"{out['service_url']}/heartbeat", headers={"Authorization": f"Bearer {operator}"})
+        admin = {"Authorization": f"Bearer {machine['access_token']}"}
+        heartbeat = client.get(f"{out['service_url']}/heartbeat", headers=admin)
+        assert heartbeat.status_code == 200
         assert heartbeat.json()["database"]["ok"] is True
-        token = jwt.encode(
-            {"iss": out["jwt_issuer"], "aud": out["jwt_audience"], "sub": "local-user", "exp": int(time.time()) + 60},
-            out["jwt_secret"],
-            algorithm="HS256",
-        )
-        write = client.post(
-            f"{out['service_url']}/map",
-            json={"user_id": "local-user", "practice": {"k": 1}},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert write.status_code in (200, 201), write.text
         assert client.get(f"{out['service_url']}/metrics").status_code == 404  # kept off the public endpoint
     redirect = httpx.get(f"{out['http_url']}/livez", follow_redirects=False)
     assert redirect.status_code == 301
     assert redirect.headers["location"] == f"{out['service_url']}/livez"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{out['service_url']}/livez")  # the local CA is not trusted by default
+
+
+def test_a_user_of_the_local_pool_owns_its_record_and_no_other(first_up, local_dir):
+    out = _outputs(local_dir)
+    alice = infra(local_dir, "token", "--stack", "local", "--user", "alice")
+    bob = infra(local_dir, "token", "--stack", "local", "--user", "bob")
+    assert set(alice) >= {"access_token", "expires_in", "sub"}
+    claims = jwt.decode(alice["access_token"], options={"verify_signature": False})
+    assert (claims["iss"], claims["sub"], claims["token_use"]) == (out["jwt_issuer"], alice["sub"], "access")
+    assert claims["client_id"] == out["app_client_id"]
+    with httpx.Client(verify=out["ca_certificate"], timeout=10, base_url=out["service_url"]) as client:
+        as_alice = {"Authorization": f"Bearer {alice['access_token']}"}
+        as_bob = {"Authorization": f"Bearer {bob['access_token']}"}
+        mine = client.post("/map", json={"user_id": alice["sub"], "practice": {"k": 1}}, headers=as_alice)
+        assert mine.status_code in (200, 201), mine.text
+        assert client.get(f"/map/{alice['sub']}", headers=as_alice).json()["version"] == mine.json()["version"]
+        theirs = client.post("/map", json={"user_id": bob["sub"], "practice": {"k": 2}}, headers=as_bob)
+        assert theirs.status_code in (200, 201), theirs.text
+        assert client.get(f"/map/{bob['sub']}", headers=as_alice).status_code == 403
+        refused = client.post("/map", json={"user_id": bob["sub"], "practice": {"k": 3}}, headers=as_alice)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+        assert client.get(f"/map/{bob['sub']}", headers=as_bob).json()["version"] == theirs.json()["version"]
+    again = infra(local_dir, "token", "--stack", "local", "--user", "alice")
+    assert again["sub"] == alice["sub"], "a user keeps its subject"
 
 
 def test_nginx_errors_answer_in_the_api_error_format(first_up, local_dir):
@@ -136,6 +151,10 @@ def test_smoke_check_passes_against_the_local_stack(first_up, local_dir):
     assert report["passed"] is True
     assert report["overall"]["requests"] == 200
     assert report["overall"]["succeeded"] == 200
+    checks = {check["name"]: check["status"] for check in report["checks"]}
+    assert {name: checks[name] for name in ("own_record", "other_write", "other_read", "scope")} == dict.fromkeys(
+        ("own_record", "other_write", "other_read", "scope"), "pass"
+    )
     assert {check["name"]: check["status"] for check in report["preflight"]} == {
         "dns": "pass",
         "tls": "pass",

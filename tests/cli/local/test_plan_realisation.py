@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from cli.local.processes import pid_alive
-from cli.smoke.token import mint_token
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
 from tests.harness import scratch_dir
 
@@ -89,7 +88,10 @@ def _api_environment(project: Project, service: str = "api") -> dict[str, str]:
 
 def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_only(project):
     before = _api_environment(project)
-    assert before["JWT_ISSUER"] == "https://api.groundwork.localhost"  # the program's value, not a constant
+    # The program's issuer, naming the pool by the id moto's server gives it (the identity adapters).
+    pool = project.infra("outputs", "--stack", "local")["outputs"]["user_pool_id"]
+    assert before["JWT_ISSUER"] == f"https://cognito-idp.us-east-1.amazonaws.com/{pool}"
+    assert before["JWT_JWKS_URL"].endswith(f"/{pool}/.well-known/jwks.json")
     assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
@@ -154,7 +156,7 @@ def test_a_schedule_added_to_the_program_runs_with_its_task_environment_without_
     timer = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["scheduler"]
     when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=15)
     probe = (
-        'import os, sys; sys.exit(0 if len(os.environ.get("JWT_SECRET", "")) >= 32 '
+        'import os, sys; sys.exit(0 if os.environ.get("JWT_JWKS_URL", "").startswith("https://127.0.0.1:") '
         'and os.environ.get("DATABASE_IAM_AUTH") == "false" and os.environ.get("PGPASSWORD") else 3)'
     )
     project.edit(
@@ -199,7 +201,7 @@ def _drain_broken_connections(project: Project) -> None:
     out = project.infra("outputs", "--stack", "local", "--show-secrets")["outputs"]
     streak = 0
     # The operator's heartbeat runs its own database round trip each time (the public one shares a recent probe).
-    operator = mint_token(out["jwt_secret"], issuer=out["jwt_issuer"], audience=out["jwt_audience"])
+    operator = project.infra("token", "--stack", "local", "--client")["access_token"]
     headers = {"Authorization": f"Bearer {operator}"}
     with httpx.Client(verify=out["ca_certificate"], timeout=10) as client:
         seen: list[int] = []

@@ -18,7 +18,6 @@ import psycopg
 import pytest
 
 from cli.local import prometheus
-from cli.smoke.token import mint_token
 from tests.harness import scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -111,7 +110,7 @@ def test_the_alarms_with_a_local_series_are_rules_with_the_same_thresholds_and_p
 def test_a_burst_of_5xx_fires_the_5xx_rule_and_it_clears(outputs, local_dir):
     url = outputs["prometheus_url"]
     api = outputs["metrics_url"].removesuffix("/metrics")
-    token = mint_token(outputs["jwt_secret"], issuer=outputs["jwt_issuer"], audience=outputs["jwt_audience"])
+    token = infra(local_dir, "token", "--stack", "local", "--client")["access_token"]
     headers = {"authorization": f"Bearer {token}"}
     answers: list[int] = []
 

@@ -10,10 +10,8 @@ from moto import mock_aws
 
 from cli.core.outputs import StackOutput
 from tests.cli import events
+from tests.cli.cognito_pool import SIGN_IN_SCOPE, TokenEndpoint, create_pool, moto_key_set
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
-
-SECRET = "stack-signing-secret-" + "z" * 43
-ISSUER = "https://api.dev.example.com"  # the dev stack's issuer: its service URL (no jwtIssuer set)
 
 
 @pytest.fixture
@@ -28,52 +26,105 @@ def aws(monkeypatch):
 
 
 @pytest.fixture
-def stack_api(postgres, start_app):
-    """The API as the dev stack would run it: the stack's signing secret, issuer and audience."""
-    return start_app(postgres.url(), WORKERS="1", JWT_SECRET=SECRET, JWT_ISSUER=ISSUER, JWT_AUDIENCE="groundwork-api")
+def pool(aws):
+    """The dev stack's user pool in moto, its token endpoint and its key set, for as long as the test runs."""
+    pool = create_pool(boto3.client("cognito-idp", region_name="eu-west-1"), "eu-west-1")
+    keys = moto_key_set().start()
+    with TokenEndpoint() as endpoint:
+        yield pool, endpoint, keys
+    keys.stop()
 
 
-def _outputs(url: str, arn: str) -> dict[str, StackOutput]:
-    return {
-        "service_url": StackOutput(url, False),
-        "jwt_secret_arn": StackOutput(arn, True),
-        "region": StackOutput("eu-west-1", False),
-    }
+@pytest.fixture
+def stack_api(postgres, start_app, pool):
+    """The API as the dev stack runs it: trusting the stack's pool, its two clients and its sign-in scope."""
+    pool, _, keys = pool
+    return start_app(
+        postgres.url(),
+        WORKERS="1",
+        JWT_SECRET="",
+        JWT_JWKS_URL=keys.url,
+        JWT_ISSUER=pool.issuer,
+        JWT_AUDIENCE=f"{pool.app_id},{pool.machine_id}",
+        JWT_USER_SCOPE=SIGN_IN_SCOPE,
+    )
 
 
-def test_smoke_a_stack_mints_its_token_from_the_signing_secret(infra, fake, aws, stack_api):
-    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
-    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
-    fake.script("outputs", result=_outputs(stack_api.base_url, arn))
+def _outputs(url: str, pool=None, endpoint=None) -> dict[str, StackOutput]:
+    outputs = {"service_url": StackOutput(url, False), "region": StackOutput("eu-west-1", False)}
+    if pool is not None:
+        outputs.update(
+            {
+                "user_pool_id": StackOutput(pool.pool_id, False),
+                "app_client_id": StackOutput(pool.app_id, False),
+                "machine_client_id": StackOutput(pool.machine_id, False),
+                "token_endpoint": StackOutput(endpoint.url, False),
+                "jwt_issuer": StackOutput(pool.issuer, False),
+            }
+        )
+    return outputs
+
+
+ACCESS_CHECKS = ("own_record", "other_write", "other_read", "scope")
+
+
+def test_smoke_a_stack_with_tokens_of_its_user_pool(infra, fake, pool, stack_api):
+    pool, endpoint, _ = pool
+    fake.script("outputs", result=_outputs(stack_api.base_url, pool, endpoint))
     result = infra("smoke", "--stack", "dev", "-n", "40", "--json", *UNTIMED_FLAGS, code=0)
     doc = json.loads(result.stdout)
     assert doc["smoke"]["target"] == {"url": stack_api.base_url, "source": "stack dev"}
-    assert doc["smoke"]["endpoints"]["POST /map"]["succeeded"] == 20
-    assert SECRET not in result.stdout + result.stderr
-    assert [call for call, _, _ in fake.calls] == ["outputs"]
+    assert doc["smoke"]["endpoints"]["POST /map"]["succeeded"] == 20, "the machine token carries the admin scope"
+    checks = {c["name"]: c for c in doc["smoke"]["checks"]}
+    # No user is created for the ownership checks without asking; the scope check runs all the same.
+    statuses = {n: checks[n]["status"] for n in ACCESS_CHECKS}
+    assert statuses == {**dict.fromkeys(ACCESS_CHECKS[:3], "skip"), "scope": "pass"}
+    assert "infra token --stack dev --user infra-smoke" in checks["own_record"]["summary"]
+
+    created = infra("token", "--stack", "dev", "--user", "infra-smoke", "--yes", "--json", code=0)
+    assert set(json.loads(created.stdout)) >= {"access_token", "expires_in", "sub"}
+    result = infra("smoke", "--stack", "dev", "-n", "20", "--json", *UNTIMED_FLAGS, code=0)
+    checks = {c["name"]: c for c in json.loads(result.stdout)["smoke"]["checks"]}
+    assert {n: checks[n]["status"] for n in ACCESS_CHECKS} == dict.fromkeys(ACCESS_CHECKS, "pass")
+    assert checks["scope"]["summary"] == "a write with the read scope only: 403 insufficient_scope"
 
 
-def test_no_backend_on_a_stack_runs_none_of_the_backend_checks(infra, fake, aws, stack_api):
-    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps({"current": SECRET}))["ARN"]
-    fake.script("outputs", result=_outputs(stack_api.base_url, arn))
+def test_no_backend_on_a_stack_runs_none_of_the_backend_checks(infra, fake, pool, stack_api):
+    pool, endpoint, _ = pool
+    fake.script("outputs", result=_outputs(stack_api.base_url, pool, endpoint))
     result = infra("smoke", "--stack", "dev", "--no-backend", "-n", "4", "--json", *UNTIMED_FLAGS, code=0)
-    assert json.loads(result.stdout)["smoke"]["checks"] == []
+    checks = {c["name"] for c in json.loads(result.stdout)["smoke"]["checks"]}
+    assert checks <= set(ACCESS_CHECKS), "only the authorization checks, none of the backend's"
 
 
-def test_a_missing_signing_secret_is_a_configuration_error(infra, fake, aws, stack_api):
-    fake.script("outputs", result=_outputs(stack_api.base_url, "arn:aws:secretsmanager:eu-west-1:123:secret:nope"))
-    result = infra("smoke", "--stack", "dev", code=2)
-    assert "ResourceNotFoundException" in result.stderr
-    assert "--token" in result.stderr
+def test_a_token_of_a_cloud_user_needs_a_confirmation_and_its_password_is_kept(infra, fake, pool, aws):
+    pool, endpoint, _ = pool
+    fake.script("outputs", result=_outputs("https://api.dev.example.com", pool, endpoint))
+    refused = infra("token", "--stack", "dev", "--user", "alice", code=2)
+    assert "--yes" in refused.stderr
+    idp = boto3.client("cognito-idp", region_name="eu-west-1")
+    assert idp.list_users(UserPoolId=pool.pool_id)["Users"] == [], "nothing is created without the confirmation"
+    first = json.loads(infra("token", "--stack", "dev", "--user", "alice", "--yes", "--json", code=0).stdout)
+    again = json.loads(infra("token", "--stack", "dev", "--user", "alice", "--json", code=0).stdout)
+    assert first["sub"] == again["sub"]
+    password = aws.get_secret_value(SecretId="groundwork/dev/token-users/alice")["SecretString"]
+    assert password not in json.dumps(first)
+    idp.admin_create_user(UserPoolId=pool.pool_id, Username="bob", MessageAction="SUPPRESS")
+    stranger = infra("token", "--stack", "dev", "--user", "bob", "--yes", code=2)
+    assert "not created by `infra token`" in stranger.stderr
+    machine = json.loads(infra("token", "--stack", "dev", "--client", "--scope", "map/read", "--json", code=0).stdout)
+    assert machine["sub"] == pool.machine_id
+    assert machine["scope"] == "map/read"
 
 
-def test_no_aws_credentials_say_so(infra, fake, monkeypatch, tmp_path, stack_api):
+def test_no_aws_credentials_say_so(infra, fake, monkeypatch, tmp_path, pool):
+    pool, endpoint, _ = pool
     for key in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    fake.script("outputs", result=_outputs(stack_api.base_url, "arn:aws:secretsmanager:eu-west-1:123:secret:jwt"))
+    fake.script("outputs", result=_outputs("https://api.dev.example.com", pool, endpoint))
     doc = infra.json("smoke", "--stack", "dev", code=2)
     assert doc["error"]["kind"] == "CredentialsError"
 
@@ -134,10 +185,9 @@ def _script_deploy(fake, outputs):
     fake.script("up", events=events.first_deploy("dev", planning=False), result=outputs)
 
 
-def test_up_smoke_runs_the_check_after_applying(infra, fake, aws, stack_api):
-    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
-    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
-    _script_deploy(fake, _outputs(stack_api.base_url, arn))
+def test_up_smoke_runs_the_check_after_applying(infra, fake, pool, stack_api):
+    pool, endpoint, _ = pool
+    _script_deploy(fake, _outputs(stack_api.base_url, pool, endpoint))
     result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=0)
     doc = json.loads(result.stdout)
     assert [call for call, _, _ in fake.calls] == ["preview", "up"]
@@ -147,11 +197,10 @@ def test_up_smoke_runs_the_check_after_applying(infra, fake, aws, stack_api):
     assert result.stderr.index("applied dev") < result.stderr.index("smoke check passed")
 
 
-def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, faulty):
+def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, pool, faulty):
     faulty.mode = "status500"
-    keys = {"previous": "p" * 64, "current": SECRET, "next": "n" * 64}
-    arn = aws.create_secret(Name="dev-jwt", SecretString=json.dumps(keys))["ARN"]
-    _script_deploy(fake, _outputs(faulty.base_url, arn))
+    pool, endpoint, _ = pool
+    _script_deploy(fake, _outputs(faulty.base_url, pool, endpoint))
     result = infra("up", "--stack", "dev", "--yes", "--smoke", "--json", code=1)
     doc = json.loads(result.stdout)
     assert doc["ok"] is False
@@ -159,7 +208,7 @@ def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, aws, fault
     assert doc["applied"]["counts"]["create"] == 5
     assert doc["smoke"]["overall"]["failures"] == {"http_500": 200}
     assert "applied dev" in result.stderr
-    assert SECRET not in result.stdout + result.stderr
+    assert "eyJ" not in result.stdout + result.stderr, "no token is shown"
 
 
 def test_the_local_stack_is_the_default_target(infra, project, faulty, monkeypatch):
@@ -253,12 +302,9 @@ def test_a_token_a_header_cannot_carry_is_refused_without_being_shown(infra, fau
 
 @pytest.mark.parametrize("kind", ["jwt", "opaque"])
 def test_a_server_quoting_the_token_does_not_get_it_into_any_report(infra, faulty, tmp_path, kind):
-    from cli.smoke.token import mint_token
+    from tests.conftest import mint_token
 
-    if kind == "jwt":
-        token = mint_token("s" * 64, issuer="https://api.dev.example.com", audience="groundwork-api")
-    else:
-        token = "opaque-" + "k" * 40
+    token = mint_token() if kind == "jwt" else "opaque-" + "k" * 40
     faulty.mode = "echo"
     junit, html = tmp_path / "smoke.xml", tmp_path / "smoke.html"
     result = infra(

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
-import jwt
 import pytest
 
 from cli.core.errors import ConfigError, StackNotFound
 from cli.core.outputs import StackOutput
 from cli.core.stack_ref import resolve_stack_ref
-from cli.smoke.endpoint import from_stack, from_url, normalise_url, signing_key
+from cli.smoke.access import AccessTokens
+from cli.smoke.endpoint import from_stack, from_url, normalise_url
 from cli.smoke.gates import Gates, evaluate
 from cli.smoke.preflight import Check
 from cli.smoke.profiles import BUILTIN, get_profile, load_profiles
 from cli.smoke.stats import Sample, histogram, percentile, summarise
-from cli.smoke.token import mint_token
+from tests.conftest import mint_token
 
 
 def test_nearest_rank_percentiles():
@@ -51,21 +49,6 @@ def test_histogram_covers_every_value():
     assert bins[0][0] == 1.0
     assert bins[-1][1] == 120.0
     assert histogram([5.0, 5.0]) == [(5.0, 5.0, 2)]
-
-
-def test_minted_token_verifies_with_issuer_audience_and_expiry():
-    token = mint_token("s" * 64, issuer="https://api.dev.example.com", audience="groundwork-api", ttl_s=120)
-    claims = jwt.decode(
-        token,
-        "s" * 64,
-        algorithms=["HS256"],
-        issuer="https://api.dev.example.com",
-        audience="groundwork-api",
-        options={"require": ["exp", "iss", "aud"]},
-    )
-    assert claims["exp"] - claims["iat"] == 120
-    with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(token, "t" * 64, algorithms=["HS256"], audience="groundwork-api")
 
 
 def _summary(failed: int, p95: float | None):
@@ -165,42 +148,20 @@ def test_the_token_is_never_in_the_target_repr():
 def _outputs(**values):
     base = {
         "service_url": StackOutput("https://api.dev.example.com", False),
-        "jwt_secret_arn": StackOutput("arn:aws:secretsmanager:eu-west-1:123:secret:jwt-XyZ", True),
         "region": StackOutput("eu-west-1", False),
     }
     base.update({k: StackOutput(v, False) for k, v in values.items()})
     return {k: v for k, v in base.items() if v.value is not None}
 
 
-def test_a_stack_target_mints_a_token_from_the_signing_secret(project):
-    target = resolve_stack_ref("dev", project)
-    reads = []
-
-    def reader(arn, region):
-        reads.append((arn, region))
-        return json.dumps({"previous": "p" * 64, "current": "k" * 64, "next": "n" * 64})
-
-    smoke_target = from_stack(target, _outputs(), token=None, reader=reader)
+def test_a_stack_target_carries_the_tokens_its_backend_got(project):
+    access = AccessTokens("user-token-" + "u" * 20, "sub-1", "read-token-" + "r" * 20, "machine")
+    smoke_target = from_stack(resolve_stack_ref("dev", project), _outputs(), token="given", access=access)
     assert smoke_target.base_url == "https://api.dev.example.com"
     assert smoke_target.redirect_port == 80
-    assert reads == [("arn:aws:secretsmanager:eu-west-1:123:secret:jwt-XyZ", "eu-west-1")]
-    claims = jwt.decode(
-        smoke_target.token,
-        "k" * 64,
-        algorithms=["HS256"],
-        issuer=target.settings.issuer,
-        audience=target.settings.jwt_audience,
-    )
-    assert claims["iss"] == "https://api.dev.example.com"
-    assert claims["aud"] == "groundwork-api"
-
-
-def test_a_given_token_skips_the_secret(project):
-    def reader(arn, region):
-        raise AssertionError("the secret must not be read")
-
-    smoke_target = from_stack(resolve_stack_ref("dev", project), _outputs(), token="given", reader=reader)
-    assert smoke_target.token == "given"
+    assert (smoke_target.token, smoke_target.access) == ("given", access)
+    assert "u" * 20 not in repr(smoke_target)
+    assert "r" * 20 not in repr(smoke_target)
 
 
 def test_a_stack_without_a_service_url_is_not_deployed(project):
@@ -208,29 +169,17 @@ def test_a_stack_without_a_service_url_is_not_deployed(project):
         from_stack(resolve_stack_ref("dev", project), _outputs(service_url=None), token="t")
 
 
-def test_the_signing_key_is_current_of_the_key_set_or_a_single_key():
-    assert signing_key(json.dumps({"previous": "p", "current": "c", "next": "n"})) == "c"
-    assert signing_key("k" * 64) == "k" * 64
-    with pytest.raises(ConfigError, match='no "current" key') as raised:
-        signing_key(json.dumps({"previous": "p-secret", "next": "n-secret"}))
-    assert "p-secret" not in str(raised.value)
-    assert "n-secret" not in str(raised.value)
-
-
 def test_a_stack_whose_service_url_carries_credentials_is_refused_without_quoting_them(project):
-    def reader(arn, region):
-        raise AssertionError("the secret must not be read")
-
     outputs = _outputs(service_url="https://admin:s3cr3t-value@api.dev.example.com")
     with pytest.raises(ConfigError, match="user info") as raised:
-        from_stack(resolve_stack_ref("dev", project), outputs, token=None, reader=reader)
+        from_stack(resolve_stack_ref("dev", project), outputs, token=None)
     assert "s3cr3t-value" not in str(raised.value) + raised.value.hint
 
 
 def test_the_redactor_masks_a_token_and_each_long_part_of_it():
     from cli.smoke.redact import MASK, Redactor
 
-    token = mint_token("s" * 64, issuer="https://api.dev.example.com", audience="groundwork-api")
+    token = mint_token()
     _, claims, signature = token.split(".")
     redact = Redactor(token)
     assert redact.text(f"got {token}!") == f"got {MASK}!"

@@ -33,10 +33,8 @@ RDS_LOGS = [f"/aws/rds/instance/{DB_ID}/postgresql", f"/aws/rds/instance/{DB_ID}
 APP_BUCKET = f"{PREFIX}-store-app-0a1b2c"
 LOG_BUCKET = f"{PREFIX}-store-logs-3d4e5f"
 DATABASE_SECRET = f"{PREFIX}-pool-database-url"
-JWT_SECRET = f"{PREFIX}-api-jwt"
 SECRET_VALUES = {
     DATABASE_SECRET: json.dumps({"engine": "postgres", "username": "app_login", "password": "moto-db-password-9f3k"}),
-    JWT_SECRET: json.dumps({"previous": "moto-jwt-key-p1", "current": "moto-jwt-key-c2", "next": "moto-jwt-key-n3"}),
 }
 """Values of the stack's secrets, which no check may read or print."""
 ROTATION_DAYS = 30
@@ -109,7 +107,6 @@ class Stack:
     https_listener: str = ""
     certificate: str = ""
     database_secret: str = ""
-    jwt_secret: str = ""
     zone: str = ""
     task_definition: str = ""
     topic: str = ""
@@ -129,7 +126,7 @@ class Stack:
             out.LOG_GROUPS,
         }
         return {
-            name: StackOutput(value, secret=name in (out.DATABASE_SECRET_ARN, out.JWT_SECRET_ARN))
+            name: StackOutput(value, secret=name == out.DATABASE_SECRET_ARN)
             for name, value in self.outputs.items()
             if not (derived_only and name in optional)
         }
@@ -381,7 +378,6 @@ def create_rotated_secret(name: str, function: str) -> str:
 
 def build_secrets(stack: Stack) -> None:
     stack.database_secret = create_rotated_secret(DATABASE_SECRET, f"{PREFIX}-dbrotate-app-fn")
-    stack.jwt_secret = create_rotated_secret(JWT_SECRET, f"{PREFIX}-jwtrotate-fn")
 
 
 def build_healthy_stack() -> Stack:
@@ -408,7 +404,6 @@ def build_healthy_stack() -> Stack:
         out.DATABASE_INSTANCE: DB_ID,
         out.DATABASE_NAME: "app",
         out.DATABASE_SECRET_ARN: stack.database_secret,
-        out.JWT_SECRET_ARN: stack.jwt_secret,
         out.APP_BUCKET: APP_BUCKET,
         out.LOG_BUCKET: LOG_BUCKET,
         out.IMAGE_REF: IMAGE,

@@ -42,7 +42,7 @@ def test_the_human_report_goes_to_stderr(infra, deployed):
     assert result.stdout == ""
     assert "database: encrypted" in result.stderr
     assert "storage encrypted" in result.stderr
-    assert "dev: 46 passed, 0 warning(s), 0 failed" in result.stderr
+    assert "dev: 43 passed, 0 warning(s), 0 failed" in result.stderr
 
 
 def test_a_failed_check_exits_1_and_names_it(infra, deployed):
@@ -80,7 +80,7 @@ def test_secret_outputs_and_values_are_never_printed(infra, deployed):
     result = infra("verify", "--stack", "dev", "--json", code=0)
     printed = result.stdout + result.stderr
     assert '"family": "secrets"' in printed
-    for secret in (deployed.database_secret, deployed.jwt_secret, *healthy.SECRET_VALUES.values()):
+    for secret in (deployed.database_secret, *healthy.SECRET_VALUES.values()):
         assert secret not in printed
 
 

@@ -25,22 +25,20 @@ def _client():
     return boto3.client("secretsmanager", region_name=healthy.REGION)
 
 
-def test_both_secrets_rotate_on_time_on_the_healthy_stack(verify):
+def test_the_secret_rotates_on_time_on_the_healthy_stack(verify):
     checks = [c for c in verify().checks if c.family == "secrets"]
     assert [(c.resource, c.name, c.status) for c in checks] == [
-        (secret, name, Status.PASS)
-        for secret in (healthy.DATABASE_SECRET, healthy.JWT_SECRET)
-        for name in ("rotates", "rotation on time", "no rotation stuck")
+        (healthy.DATABASE_SECRET, name, Status.PASS) for name in ("rotates", "rotation on time", "no rotation stuck")
     ]
-    rotates = find_in(checks, "rotates", healthy.JWT_SECRET)
-    assert rotates.observed == "rotated every 30 days by Lambda function gw-dev-jwtrotate-fn"
+    rotates = find_in(checks, "rotates", healthy.DATABASE_SECRET)
+    assert rotates.observed == "rotated every 30 days by Lambda function gw-dev-dbrotate-app-fn"
     assert rotates.expected == "rotated by a Lambda function every 30 days or less (secretRotationDays)"
     on_time = find_in(checks, "rotation on time", healthy.DATABASE_SECRET)
     assert (on_time.observed, on_time.expected) == (
         "last rotated 0 days ago",
         "rotated within 31 days (every 30 days plus 1 day of grace)",
     )
-    assert find_in(checks, "no rotation stuck", healthy.JWT_SECRET).observed == "no pending version"
+    assert find_in(checks, "no rotation stuck", healthy.DATABASE_SECRET).observed == "no pending version"
 
 
 def test_rotation_disabled_fails(verify, cloud):
@@ -54,15 +52,15 @@ def test_rotation_disabled_fails(verify, cloud):
 @pytest.mark.parametrize(
     ("days", "status", "observed"),
     [
-        (120, Status.FAIL, "rotated every 120 days by Lambda function gw-dev-jwtrotate-fn: more than 90"),
-        (60, Status.WARN, "rotated every 60 days by Lambda function gw-dev-jwtrotate-fn"),
+        (120, Status.FAIL, "rotated every 120 days by Lambda function gw-dev-dbrotate-app-fn: more than 90"),
+        (60, Status.WARN, "rotated every 60 days by Lambda function gw-dev-dbrotate-app-fn"),
     ],
     ids=["120-days-fails", "60-days-warns"],
 )
 def test_an_interval_longer_than_the_settings(verify, cloud, days, status, observed):
-    healthy.schedule_rotation(cloud.jwt_secret, days)
+    healthy.schedule_rotation(cloud.database_secret, days)
     report = verify()
-    check = find(report, "secrets", "rotates", healthy.JWT_SECRET)
+    check = find(report, "secrets", "rotates", healthy.DATABASE_SECRET)
     assert (check.status, check.observed) == (status, observed)
     assert check.expected == "rotated by a Lambda function every 30 days or less (secretRotationDays)"
     assert [(f, n) for _, f, n, _ in not_passing(report)] == [("secrets", "rotates")]
@@ -86,9 +84,8 @@ def test_an_overdue_rotation_fails(verify):
 def test_a_rotation_a_day_late_is_still_on_time(verify):
     """The run's clock moves, as above, to half a day past the interval."""
     report = verify(now=datetime.now(UTC) + timedelta(days=30, hours=12))
-    for secret in (healthy.DATABASE_SECRET, healthy.JWT_SECRET):
-        check = find(report, "secrets", "rotation on time", secret)
-        assert (check.status, check.observed) == (Status.PASS, "last rotated 30 days ago")
+    check = find(report, "secrets", "rotation on time", healthy.DATABASE_SECRET)
+    assert (check.status, check.observed) == (Status.PASS, "last rotated 30 days ago")
 
 
 def _describe(stubber, arn, name, created):
@@ -107,42 +104,44 @@ def _describe(stubber, arn, name, created):
     )
 
 
-def test_a_secret_never_rotated_is_judged_by_its_creation_date(stubbed):
+@pytest.mark.parametrize(
+    ("age", "status", "observed"),
+    [
+        (timedelta(days=3, hours=1), Status.PASS, "created 3 days ago, never rotated"),
+        (timedelta(days=40, hours=1), Status.FAIL, "rotation overdue: created 40 days ago, never rotated"),
+    ],
+    ids=["new", "old"],
+)
+def test_a_secret_never_rotated_is_judged_by_its_creation_date(stubbed, age, status, observed):
     """AWS sets no LastRotatedDate before the first scheduled rotation (RotateImmediately=False), but moto sets one
     when rotation is set up, so DescribeSecret is stubbed: a new secret passes, an old one never rotated fails."""
-    now = datetime.now(UTC)
     db_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gw-dev-pool-database-url-Aa1"
-    jwt_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:gw-dev-api-jwt-Bb2"
 
     def script(stubber):
-        _describe(stubber, db_arn, healthy.DATABASE_SECRET, now - timedelta(days=3, hours=1))
-        _describe(stubber, jwt_arn, healthy.JWT_SECRET, now - timedelta(days=40, hours=1))
+        _describe(stubber, db_arn, healthy.DATABASE_SECRET, datetime.now(UTC) - age)
 
-    checks = secrets.verify(
-        stubbed({out.DATABASE_SECRET_ARN: db_arn, out.JWT_SECRET_ARN: jwt_arn}, secretsmanager=script)
-    )
-    new = find_in(checks, "rotation on time", healthy.DATABASE_SECRET)
-    assert (new.status, new.observed) == (Status.PASS, "created 3 days ago, never rotated")
-    old = find_in(checks, "rotation on time", healthy.JWT_SECRET)
-    assert (old.status, old.observed) == (Status.FAIL, "rotation overdue: created 40 days ago, never rotated")
+    checks = secrets.verify(stubbed({out.DATABASE_SECRET_ARN: db_arn}, secretsmanager=script))
+    check = find_in(checks, "rotation on time", healthy.DATABASE_SECRET)
+    assert (check.status, check.observed) == (status, observed)
 
 
 def test_a_pending_version_that_is_not_current_warns(verify, cloud):
     _client().put_secret_value(
-        SecretId=cloud.jwt_secret, SecretString=json.dumps({"current": "half-rotated"}), VersionStages=["AWSPENDING"]
+        SecretId=cloud.database_secret,
+        SecretString=json.dumps({"password": "half-rotated"}),
+        VersionStages=["AWSPENDING"],
     )
     report = verify()
-    check = find(report, "secrets", "no rotation stuck", healthy.JWT_SECRET)
+    check = find(report, "secrets", "no rotation stuck", healthy.DATABASE_SECRET)
     assert (check.status, check.observed) == (Status.WARN, PENDING_WORDS)
     assert check.expected == "no version labelled AWSPENDING unless it is AWSCURRENT"
     assert report.ok
 
 
-def test_an_absent_output_fails_that_secret_only(verify):
-    report = verify(outputs={out.JWT_SECRET_ARN: None})
+def test_an_absent_output_fails_that_secret(verify):
+    report = verify(outputs={out.DATABASE_SECRET_ARN: None})
     check = find(report, "secrets", "identify")
-    assert (check.status, check.observed) == (Status.FAIL, "the stack has no output 'jwt_secret_arn'")
-    assert find(report, "secrets", "rotates", healthy.DATABASE_SECRET).status is Status.PASS
+    assert (check.status, check.observed) == (Status.FAIL, "the stack has no output 'database_secret_arn'")
 
 
 def test_a_deleted_secret_fails(verify, cloud):
@@ -163,10 +162,12 @@ def test_no_secret_value_or_arn_is_read_or_reported(verify, cloud, monkeypatch):
         return real(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", record)
-    _client().put_secret_value(SecretId=cloud.jwt_secret, SecretString="moto-stuck-key", VersionStages=["AWSPENDING"])
+    _client().put_secret_value(
+        SecretId=cloud.database_secret, SecretString="moto-stuck-key", VersionStages=["AWSPENDING"]
+    )
     text = json.dumps(verify().to_json())
     assert "DescribeSecret" in calls
     assert not {"GetSecretValue", "BatchGetSecretValue"} & set(calls)
-    for value in [*healthy.SECRET_VALUES.values(), "moto-stuck-key", cloud.database_secret, cloud.jwt_secret]:
+    for value in [*healthy.SECRET_VALUES.values(), "moto-stuck-key", cloud.database_secret]:
         assert value not in text
     assert "moto-" not in text
