@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from cli.core.errors import ConfigError
 
 
 def write_private(path: Path, text: str) -> None:
@@ -15,3 +18,23 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
     os.replace(temporary, path)
+
+
+def ensure_private_dir(path: Path, override_env: str) -> None:
+    """Create a directory others may only traverse, or accept an existing one only when it is ours: a predictable
+    path such as /var/tmp/groundwork-local-* could have been prepared by someone else. `override_env` names the
+    variable that chooses another place."""
+    if not path.exists() and not path.is_symlink():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o711)
+        return
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(
+            f"{path} is not a directory (or is a symbolic link)", hint=f"remove it, or set {override_env}"
+        )
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ConfigError(
+            f"{path} belongs to another user or others may write to it; the local stack keeps secrets there",
+            hint=f"remove it, or set {override_env} to a directory of your own",
+        )

@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import shutil
-import stat
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.core.errors import ConfigError
-from cli.core.files import write_private
+from cli.core.files import ensure_private_dir, write_private
 from cli.local import adapters, nginx, object_sync, planner, realisers, scheduler, supervisor, tls
 from cli.local.api import image_command
 from cli.local.binaries import pgbouncer_bin, postgres_bin
@@ -122,25 +121,6 @@ class DamagedState(ConfigError):
 DAMAGED_HINT = "run `infra destroy --stack local` (it copes with damaged state) and `infra up --stack local` again"
 
 
-def ensure_private_dir(path: Path) -> None:
-    """Create the stack's directory (others may only traverse it), or accept an existing one only when it is ours:
-    a predictable path such as /var/tmp/groundwork-local-* could have been prepared by someone else."""
-    if not path.exists() and not path.is_symlink():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.mkdir(mode=0o711)
-        return
-    info = path.lstat()
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise ConfigError(
-            f"{path} is not a directory (or is a symbolic link)", hint=f"remove it, or set {LOCAL_DIR_ENV}"
-        )
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        raise ConfigError(
-            f"{path} belongs to another user or others may write to it; the local stack keeps secrets there",
-            hint=f"remove it, or set {LOCAL_DIR_ENV} to a directory of your own",
-        )
-
-
 class LocalStack:
     """Everything lives under `<project>/.infra/local/`; ports and secrets are chosen once and kept there."""
 
@@ -214,7 +194,7 @@ class LocalStack:
     def spec(self) -> dict:
         """What the program declares for the local stack (its offline plan, cached by the sources' hash)."""
         if getattr(self, "_spec", None) is None:
-            ensure_private_dir(self.root)
+            ensure_private_dir(self.root, LOCAL_DIR_ENV)
             self._spec = planner.local_spec(self.project_dir, self.root)
         return self._spec
 
@@ -224,7 +204,7 @@ class LocalStack:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """One `up` or `destroy` at a time: a second waits for the first instead of racing it."""
-        ensure_private_dir(self.root)
+        ensure_private_dir(self.root, LOCAL_DIR_ENV)
         with (self.root / ".lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
