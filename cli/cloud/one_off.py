@@ -46,6 +46,10 @@ class TaskShape:
     image: str | None = None
 
 
+class NoTaskNetwork(ConfigError):
+    """The service names no subnets and security groups a one-off task could take."""
+
+
 def service_shape(ecs: Any, *, cluster: str, service: str, task_definition: str | None = None) -> TaskShape:
     """The service's network (its private subnets and security groups, never a public IP) and task definition:
     the given revision (a release's new one) or the one the service runs now."""
@@ -55,7 +59,12 @@ def service_shape(ecs: Any, *, cluster: str, service: str, task_definition: str 
             f"no active ECS service {service!r} in cluster {cluster!r}",
             hint="run `infra up` for this stack first; `infra outputs` names its cluster and service",
         )
-    network = found[0]["networkConfiguration"]["awsvpcConfiguration"]
+    network = (found[0].get("networkConfiguration") or {}).get("awsvpcConfiguration")
+    if not network:
+        raise NoTaskNetwork(
+            f"ECS service {service!r} has no awsvpc network configuration, so a one-off task has no subnets to run in",
+            hint="Fargate services always have one: check the service in the ECS console",
+        )
     definition = ecs.describe_task_definition(taskDefinition=task_definition or found[0]["taskDefinition"])
     containers = definition["taskDefinition"]["containerDefinitions"]
     essential = next((c for c in containers if c.get("essential", True)), containers[0])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cli.cloud import release_store
-from cli.cloud.one_off import run_task, service_shape
+from cli.cloud.one_off import NoTaskNetwork, run_task, service_shape
 from cli.core import releases
 from cli.core.errors import OperationFailed
 
@@ -56,7 +56,15 @@ def release_applied(
     ):
         console.print(f"release {last.id} ({last.task_definition}) is live; nothing to release")
         return {"id": last.id, "outcome": last.outcome, "unchanged": True}
-    shape = service_shape(client("ecs"), cluster=str(cluster), service=str(service), task_definition=declared)
+    try:
+        shape = service_shape(client("ecs"), cluster=str(cluster), service=str(service), task_definition=declared)
+    except NoTaskNetwork as missing:
+        # Nothing was released: say so and how to migrate by hand, rather than fail an apply that already happened.
+        console.print(
+            f"[bold yellow]not released:[/] {missing.message}; run the migration with "
+            f"`infra run --stack {ref.stack} -- python -m groundwork_api.migrate`"
+        )
+        return {"outcome": "not released", "reason": missing.message}
     revision = _revision(shape.task_definition)
     fields = {
         "image": shape.image or str(values.get(names.IMAGE_REF) or "unknown"),

@@ -46,8 +46,8 @@ def test_a_certificate_from_an_untrusted_ca_fails_tls_everywhere(ca_file):
     assert tls.status == "fail"
     assert "certificate rejected" in tls.summary
     assert "unable to get local issuer certificate" in tls.summary
-    assert report.overall.failures == {"tls": 6}
-    assert _check(report, "livez").data["failure"] == "tls"
+    # The pre-flight could not reach the service, so the run stops there and sends no request.
+    assert report.overall.failures == {}
     assert not report.passed
 
 
@@ -57,7 +57,8 @@ def test_a_certificate_for_another_host_fails_tls(ca, ca_file):
     tls = _check(report, "tls")
     assert tls.status == "fail"
     assert "mismatch" in tls.summary.lower() or "doesn't match" in tls.summary
-    assert report.overall.failures == {"tls": 6}
+    # The pre-flight could not reach the service, so the run stops there and sends no request.
+    assert report.overall.failures == {}
 
 
 def test_a_certificate_near_expiry_warns_without_failing(ca, ca_file):
