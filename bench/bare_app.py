@@ -11,9 +11,10 @@ import contextlib
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
-from groundwork_api.db import UPSERT
+from groundwork_api.db import UPSERT, user_json
 from groundwork_api.migrations import MIGRATIONS
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -50,29 +51,36 @@ async def heartbeat(request: Request) -> Response:
 async def map_practice(request: Request) -> Response:
     payload = orjson.loads(await request.body())
     write_by = datetime.now(UTC) + timedelta(seconds=2)
+    user_id = payload["user_id"]
+    params = {"user_id": user_id, "user_json": user_json(user_id), "practice": Jsonb(payload["practice"])}
     async with pool.connection() as conn:
-        cursor = await conn.execute(UPSERT, (payload["user_id"], Jsonb(payload["practice"]), write_by))
+        cursor = await conn.execute(UPSERT, params | {"write_by": write_by})
         row = await cursor.fetchone()
         assert row is not None  # an upsert with RETURNING always returns its row
-        user_id, practice, version, created_at, updated_at, inserted = row
-    record = {"user_id": user_id, "practice": practice, "version": version, "created_at": created_at}
-    return _json(record | {"updated_at": updated_at}, 201 if inserted else 200)
+    _, _, record, inserted = row
+    return Response(record, status_code=201 if inserted else 200, media_type="application/json")
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app):
-    global pool
-    pool = AsyncConnectionPool(
+async def open_pool() -> AsyncConnectionPool[Any]:
+    """The reference's pool, opened in the worker after the fork, on a database brought to the API's schema."""
+    opened = AsyncConnectionPool(
         os.environ["DATABASE_URL"],
         kwargs={"prepare_threshold": None, "autocommit": True},
         min_size=2,
         max_size=10,
         open=False,
     )
-    await pool.open()
-    async with pool.connection() as conn:
+    await opened.open()
+    async with opened.connection() as conn:
         for migration in MIGRATIONS:
             await conn.execute(migration.statement)
+    return opened
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    global pool
+    pool = await open_pool()
     yield
     await pool.close()
 

@@ -1,7 +1,8 @@
-"""Data-plane benchmark: the API under two servers and a bare reference, through PgBouncer, and nginx's ceiling.
+"""Data-plane benchmark: the API under two servers, a bare reference and FastAPI peers, through PgBouncer.
 
-Run with `make bench` (installs nginx and wrk) or `.venv/bin/python -m bench.dataplane [--rounds N --seconds S]`.
-Every variant runs in the same run, in interleaved rounds (A B A B), and medians and ratios are printed.
+Run with `make bench` (installs nginx, wrk and FastAPI) or `.venv/bin/python -m bench.dataplane [--rounds N
+--seconds S]`. Every variant runs in the same run, in interleaved rounds (A B A B), and medians and ratios to each
+reference, taken round by round, are printed; nginx's `return 200` is the machine's ceiling.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,21 +37,40 @@ from tests.harness import (
     app_environment,
     free_port,
     image_command,
+    migrate,
     scratch_dir,
     wait_for_port,
 )
+from tests.redis_server import RedisServer
 
+SUBJECTS = 1000
+"""Users writing in the map run, each with its own token (its subject is the user_id it writes)."""
+# Every request carries a new Idempotency-Key (the run's nonce, the wrk thread, a counter): the API and the
+# standard peer claim one per write. Users and their tokens take turns.
 MAP_SCRIPT = """
+local tokens = {TOKENS}
 local counter = 0
-local thread_id = tostring(math.random(1, 1e9))
+local run, thread_id = "", 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+function init(args)
+  run = args[1] or ""
+end
 request = function()
   counter = counter + 1
-  local body = '{"user_id":"bench-' .. thread_id .. '-' .. (counter % 5000) .. '","practice":{"minutes":' .. counter
+  local user = counter % #tokens
+  local body = '{"user_id":"bench-' .. user .. '","practice":{"minutes":' .. counter
       .. ',"pieces":["scales","arpeggios"],"tempo":{"bpm":96}}}'
   return wrk.format("POST", "/map", {["Content-Type"] = "application/json",
-                                     ["Authorization"] = "Bearer TOKEN"}, body)
+                                     ["Authorization"] = "Bearer " .. tokens[user + 1],
+                                     ["Idempotency-Key"] = run .. "-" .. thread_id .. "-" .. counter}, body)
 end
 """
+API_FEATURES = {"SUBJECT_RATE_LIMIT": "1000000", "SUBJECT_RATE_WINDOW_SECONDS": "60"}
+"""The per-subject limit on (far above what the bench sends), with the cache and idempotency keys of every write."""
 
 
 def _require(tool: str) -> str:
@@ -59,10 +80,13 @@ def _require(tool: str) -> str:
     return path
 
 
-def _mint_token() -> str:
+def _mint_token(subject: str = "bench-admin", scope: str | None = "map/admin") -> str:
+    """An admin's token by default (writes any user_id); with scope None, a user's (writes only its subject's)."""
     import jwt
 
-    claims = {"iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "exp": int(time.time()) + 3600}
+    claims = {"iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "exp": int(time.time()) + 3600, "sub": subject}
+    if scope is not None:
+        claims["scope"] = scope
     return jwt.encode(claims, TOKEN_SECRET, algorithm="HS256")
 
 
@@ -94,6 +118,7 @@ def wrk(url: str, connections: int, seconds: int, script: Path | None = None) ->
     cmd = [_require("wrk"), "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", str(script)]
+        cmd += ["--", uuid.uuid4().hex[:12]]  # the run's nonce: no Idempotency-Key repeats across runs
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
@@ -115,6 +140,10 @@ IN_FLIGHT = 8
 # gunicorn with uvicorn's worker class and --preload, as the image runs it (the Dockerfile's CMD), and the former
 # hand-written pre-fork supervisor (bench/prefork.py); both with two workers.
 SERVERS = ("gunicorn", "supervisor")
+# References, each served like the image: the bare Starlette app (bench/bare_app.py), FastAPI with the same upsert
+# ("fastapi") and FastAPI with the write's features the standard way ("standard", bench/peers.py).
+PEERS = ("bare", "fastapi", "standard")
+MAP_ONLY = ("fastapi", "standard")
 
 
 @dataclass
@@ -144,9 +173,11 @@ def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: s
     port = free_port()
     environment = app_environment(database_url, port, **{"WORKERS": "2", **env})
     command, cwd = image_command(), APP_DIR
-    if name == "bare":
+    if name in PEERS:
+        module = "bench.bare_app:app" if name == "bare" else "bench.peers:app"
+        environment["PEER_FEATURES"] = "1" if name == "standard" else "0"
         command = ["gunicorn", "-k", "uvicorn_worker.UvicornWorker", "--preload", "-w", environment["WORKERS"]]
-        command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", "bench.bare_app:app"]
+        command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", module]
     elif name == "supervisor":
         command = ["python", "-m", "bench.prefork"]
     if name != "gunicorn":
@@ -239,19 +270,25 @@ def main() -> None:
     servers: dict[str, Server] = {}
     nginx_pid = base / "nginx" / "nginx.pid"
     token = _mint_token()
+    cache = RedisServer(base / "redis", password=uuid.uuid4().hex)
     runs: dict[tuple[str, str, int], list[dict]] = {}
     lifecycles: dict[str, list[dict]] = {}
     try:
         postgres.init()
         bouncer.start()
+        migrate(bouncer.url())  # the release's step: the API serves only a database at its schema
         nginx_port, nginx_pid = _start_nginx(base)
-        for name in (*SERVERS, "bare"):
-            servers[name] = launch(name, bouncer.url(), base)
+        cache.start()
+        features = {"CACHE_URL": cache.url, "CACHE_PASSWORD": cache.password, **API_FEATURES}
+        for name in (*SERVERS, *PEERS):
+            servers[name] = launch(name, bouncer.url(), base, True, **features)
         script = base / "map.lua"
-        script.write_text(MAP_SCRIPT.replace("TOKEN", token))
+        tokens = ",".join(f'"{_mint_token(f"bench-{n}", None)}"' for n in range(SUBJECTS))
+        script.write_text(MAP_SCRIPT.replace("{TOKENS}", "{" + tokens + "}"))
         print(f"bench: warming up; {args.rounds} interleaved rounds of {args.seconds} s per run", file=sys.stderr)
-        for server in servers.values():
-            wrk(f"{server.url}/heartbeat", 10, 1)
+        for name, server in servers.items():
+            if name not in MAP_ONLY:
+                wrk(f"{server.url}/heartbeat", 10, 1)
             wrk(f"{server.url}/map", 10, 1, script)
         names = list(servers)
         for round_number in range(args.rounds):
@@ -261,6 +298,8 @@ def main() -> None:
                 runs.setdefault(("nginx", "return 200", connections), []).append(result)
                 for endpoint, lua in (("heartbeat", None), ("map", script)):
                     for name in order:
+                        if endpoint == "heartbeat" and name in MAP_ONLY:
+                            continue
                         pid = servers[name].process.pid
                         before = process_tree_cpu_seconds(pid)
                         result = wrk(f"{servers[name].url}/{endpoint}", connections, args.seconds, lua)
@@ -279,6 +318,7 @@ def main() -> None:
             server.stop()
         if nginx_pid.exists():
             subprocess.run(["kill", nginx_pid.read_text().strip()], check=False)
+        cache.stop()
         bouncer.stop()
         postgres.destroy()
         shutil.rmtree(base, ignore_errors=True)
@@ -286,10 +326,10 @@ def main() -> None:
 
 
 def report(runs: dict, lifecycles: dict, args) -> None:
-    """Print the medians, the spread across rounds, and the ratios to the bare reference taken round by round."""
+    """Print the medians, the spread across rounds, and the ratios to each reference taken round by round."""
     print(
         f"\n{'variant':11} {'endpoint':10} {'conns':>5} {'req/s':>7} {'(min-max)':>13} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'CPU us/req':>10} {'x bare (min-max)':>18}"
+        f"{'errors':>6} {'CPU us/req':>10}" + "".join(f" {f'x {peer} (min-max)':>20}" for peer in PEERS)
     )
     document: dict = {"throughput": [], "lifecycle": {}}
     for connections in (10, 100):
@@ -310,15 +350,19 @@ def report(runs: dict, lifecycles: dict, args) -> None:
                 "cpu_us": statistics.median(r.get("cpu_us", 0.0) for r in results),
             }
             ratio_text = ""
-            if name != "nginx":
-                bare = runs[("bare", endpoint, connections)]
-                ratios = [r["rps"] / b["rps"] for r, b in zip(results, bare, strict=True)]
-                row["x_bare"], row["x_bare_min"], row["x_bare_max"] = _median_and_spread(ratios)
-                ratio_text = f"{row['x_bare']:.2f} ({row['x_bare_min']:.2f}-{row['x_bare_max']:.2f})"
+            for peer in PEERS:
+                reference = runs.get((peer, endpoint, connections))
+                if name == "nginx" or reference is None:
+                    ratio_text += f" {'':>20}"
+                    continue
+                ratios = [r["rps"] / b["rps"] for r, b in zip(results, reference, strict=True)]
+                middle, least, most = _median_and_spread(ratios)
+                row[f"x_{peer}"], row[f"x_{peer}_min"], row[f"x_{peer}_max"] = middle, least, most
+                ratio_text += f" {f'{middle:.2f} ({least:.2f}-{most:.2f})':>20}"
             cpu = f"{row['cpu_us']:.0f}" if name != "nginx" else "-"
             print(
                 f"{name:11} {endpoint:10} {connections:>5} {rps:>7.0f} {f'({low:.0f}-{high:.0f})':>13} "
-                f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6} {cpu:>10} {ratio_text:>18}"
+                f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['errors']:>6} {cpu:>10}{ratio_text}"
             )
             document["throughput"].append(row)
     print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
@@ -94,11 +95,15 @@ def restart_times(stack_dir: Path) -> dict[str, float]:
     import signal
 
     from cli.local.processes import read_pid
+    from cli.local.realisers import live_slot
     from cli.local.supervisor import read_records
 
     times = {}
     for name, relative in PID_FILES.items():
         before = read_records(stack_dir).get(name, {}).get("count", 0)
+        if name == "api":  # the slot the last release moved the API to (cli/local/release_flow.py)
+            applied = json.loads((stack_dir / "state.json").read_text()).get("applied", {})
+            relative = f"run/{live_slot(applied)}.pid"
         pid = read_pid(stack_dir / relative)
         if pid is None:
             raise RuntimeError(f"bench: {name} left no pid in {stack_dir / relative}")

@@ -99,3 +99,14 @@ class Backend(Protocol):
     def releases(self, session: Session) -> dict[str, Any]:
         """The release history (cli/core/releases.py's shape), oldest first, under `releases`."""
         ...
+
+    def rollback(self, session: Session, *, to: str | None, yes: bool) -> dict[str, Any]:
+        """Bring back an earlier promoted release (`to`, or the one before the live one) through the same release
+        path and checks, never a down-migration; asked for unless `yes`. The document names the new release record
+        under `release` and the one it replaced under `rolled_back`."""
+        ...
+
+    def watcher(self, session: Session) -> Callable[[], None]:
+        """What `up --watch` runs once the stack is up: it keeps the stack in step with its sources until Ctrl-C.
+        Asked for before the `up`, so a stack that cannot be watched says so before anything changes."""
+        ...

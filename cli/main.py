@@ -24,6 +24,7 @@ from cli.commands.preview import preview
 from cli.commands.refresh import refresh
 from cli.commands.releases import releases
 from cli.commands.restore import restore
+from cli.commands.rollback import rollback
 from cli.commands.run import run
 from cli.commands.smoke import smoke
 from cli.commands.stacks import stacks
@@ -43,7 +44,7 @@ COMPLETION_FLAGS = ("install_completion", "show_completion")
 HELP = """Deploy and check groundwork's AWS foundation through the Pulumi Automation API.
 
 State lives in .infra/state/ inside the project unless PULUMI_BACKEND_URL says otherwise.
-Every command takes --json: one JSON document on stdout, progress on stderr.
+Every command takes --json: one JSON document on stdout, nothing on stderr but an error.
 """
 
 EPILOG = (
@@ -208,4 +209,5 @@ app.command(epilog=EPILOG)(restore)
 app.command(epilog=EPILOG)(drill)
 app.command(epilog=EPILOG)(token)
 app.command(epilog=EPILOG)(releases)
+app.command(epilog=EPILOG)(rollback)
 app.command(epilog=EPILOG, context_settings={"allow_interspersed_args": False})(run)

@@ -12,12 +12,14 @@ import pulumi_random as random
 
 from infra import key_policy, require, require_log_retention, service_key_use, type_token
 from infra.dashboards import AlarmSpec
+from infra.keys import KeyArns
 from infra.limits import (
     CACHE_ENGINE_VERSIONS,
     CACHE_EVICTION_POLICIES,
     CACHE_MAX_REPLICAS,
     CACHE_MAX_SNAPSHOT_DAYS,
     CACHE_NODE_TYPE,
+    CACHE_RESERVED_MEMORY_PERCENT,
 )
 from infra.panels import Metric, Panel
 
@@ -50,8 +52,12 @@ class CacheArgs:
     """Days of daily snapshots kept (0 turns snapshots off)."""
     eviction_policy: str = "allkeys-lru"
     """What Valkey evicts when memory is full."""
+    reserved_memory_percent: int = CACHE_RESERVED_MEMORY_PERCENT
+    """Share of the node's memory kept outside the data set: the data set is bounded by the rest."""
     log_retention_days: int = 30
     """Retention of the slow log."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
     port: int = 6379
     """Port clients connect to."""
     cpu_alarm_percent: int = 80
@@ -103,7 +109,10 @@ class Cache(pulumi.ComponentResource):
             name=f"{group_id}-params",
             family=CACHE_ENGINE_VERSIONS[args.engine_version],
             description=f"{name}: {args.eviction_policy} eviction",
-            parameters=[{"name": "maxmemory-policy", "value": args.eviction_policy}],
+            parameters=[
+                {"name": "maxmemory-policy", "value": args.eviction_policy},
+                {"name": "reserved-memory-percent", "value": str(args.reserved_memory_percent)},
+            ],
             opts=child,
         )
         # A password nobody is given, for the default user below (ElastiCache requires one for a password user).
@@ -144,6 +153,7 @@ class Cache(pulumi.ComponentResource):
             f"{name}-slow-log",
             name=f"/groundwork/{name}/slow-log",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.keys.logs,
             opts=child,
         )
         failover = args.replicas > 0
@@ -309,5 +319,7 @@ def _validate(args: CacheArgs) -> None:
         ", ".join(CACHE_EVICTION_POLICIES),
     )
     require(1024 <= args.port <= 65535, "port", args.port, "1024 to 65535")
+    percent = args.reserved_memory_percent
+    require(10 <= percent <= 90, "reserved_memory_percent", percent, "10 to 90")
     require(len(list(args.subnet_ids)) >= 2, "subnet_ids", len(list(args.subnet_ids)), "two or more subnets")
     require_log_retention(args.log_retention_days)

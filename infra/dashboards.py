@@ -53,8 +53,8 @@ class MonitoringArgs:
     """Account that owns the alarm topic's encryption key."""
     load_balancer: pulumi.Input[str]
     """Load balancer ARN suffix (`app/<name>/<id>`)."""
-    target_group: pulumi.Input[str]
-    """Target group ARN suffix (`targetgroup/<name>/<id>`)."""
+    target_groups: Sequence[pulumi.Input[str]]
+    """ARN suffix (`targetgroup/<name>/<id>`) of each target group the service may serve from (blue/green: both)."""
     cluster_name: pulumi.Input[str]
     """ECS cluster name."""
     service_name: pulumi.Input[str]
@@ -91,6 +91,8 @@ class Monitoring(pulumi.ComponentResource):
         require(args.latency_p95_ms >= 10, "latency_p95_ms", args.latency_p95_ms, "10 or more")
         require(1 <= args.db_cpu_percent <= 100, "db_cpu_percent", args.db_cpu_percent, "1 to 100")
         require(args.db_storage_gb >= 20, "db_storage_gb", args.db_storage_gb, "20 or more")
+        groups = len(args.target_groups)
+        require(1 <= groups <= MAX_TARGET_GROUPS, "target_groups", f"{groups} groups", f"1 to {MAX_TARGET_GROUPS}")
         if isinstance(args.alarm_email, str):
             require(_EMAIL.fullmatch(args.alarm_email) is not None, "alarm_email", args.alarm_email, "an address")
         super().__init__(TYPE, name, None, opts)
@@ -141,7 +143,6 @@ class Monitoring(pulumi.ComponentResource):
 
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         alb = {"LoadBalancer": args.load_balancer}
-        alb_tg = {"LoadBalancer": args.load_balancer, "TargetGroup": args.target_group}
         db = {"DBInstanceIdentifier": args.db_instance}
         proxy = {"ProxyName": args.proxy_name}
         # 5xx responses (load balancer and targets) as a share of requests.
@@ -173,17 +174,18 @@ class Monitoring(pulumi.ComponentResource):
             extended_statistic="p95",
             threshold=args.latency_p95_ms / 1000,
         )
-        # Any target failing its health check.
+        # Any target failing its health check, in whichever target group serves (after a release, the other one).
+        unhealthy = host_counts(args, "UnHealthyHostCount", "Maximum")
         self._alarm(
             name,
             "unhealthy-targets",
             "A target is failing the load balancer's health check",
-            namespace="AWS/ApplicationELB",
-            metric_name="UnHealthyHostCount",
-            dimensions=alb_tg,
-            statistic="Maximum",
             threshold=0,
             periods=3,
+            metric_queries=[
+                *(_query(m.id or "", m.namespace, m.name, dict(m.dimensions), m.statistic) for m in unhealthy),
+                {"id": "unhealthy", "expression": sum_of(unhealthy), "label": "unhealthy targets", "return_data": True},
+            ],
         )
         # Sustained database CPU.
         self._alarm(
@@ -333,17 +335,42 @@ def _query(
 
 ERROR_RATE = "IF(requests > 0, 100 * (FILL(target5xx, 0) + FILL(elb5xx, 0)) / requests, 0)"
 """5xx responses of the load balancer and its targets as a percentage of requests (the 5xx-rate alarm's math)."""
+MAX_TARGET_GROUPS = 9
+"""Target groups summed at most: a metric-math alarm reads 10 metrics, one of them the sum."""
+
+
+def host_counts(args: MonitoringArgs, metric: str, statistic: str) -> list[Metric]:
+    """`metric` (HealthyHostCount, UnHealthyHostCount) of each target group, hidden: a sum reads them."""
+    prefix = metric.lower().removesuffix("hostcount")
+    return [
+        Metric(
+            "AWS/ApplicationELB",
+            metric,
+            {"TargetGroup": group, "LoadBalancer": args.load_balancer},
+            statistic,
+            id=f"{prefix}{index}",
+            visible=False,
+        )
+        for index, group in enumerate(args.target_groups, start=1)
+    ]
+
+
+def sum_of(metrics: Sequence[Metric]) -> str:
+    """Metric math adding the metrics' series, a missing datapoint (a group without targets) counted as 0."""
+    return " + ".join(f"FILL({m.id}, 0)" for m in metrics)
 
 
 def stack_panels(args: MonitoringArgs) -> list[Panel]:
     """The stack's own panels (load balancer, service, database, proxy), each with the alarms drawn on it."""
     lb = {"LoadBalancer": args.load_balancer}
-    lb_tg = {"TargetGroup": args.target_group, "LoadBalancer": args.load_balancer}
     svc = {"ClusterName": args.cluster_name, "ServiceName": args.service_name}
     db = {"DBInstanceIdentifier": args.db_instance}
     px = {"ProxyName": args.proxy_name}
     alb, rds = "AWS/ApplicationELB", "AWS/RDS"
     free_bytes = args.db_storage_gb * 1024**3 * args.db_free_storage_percent / 100
+    # Blue's and green's groups summed: after a release the tasks serve from the other one.
+    healthy = host_counts(args, "HealthyHostCount", "Minimum")
+    unhealthy = host_counts(args, "UnHealthyHostCount", "Maximum")
     return [
         Panel("Requests", [Metric(alb, "RequestCount", lb, "Sum")]),
         Panel(
@@ -368,7 +395,11 @@ def stack_panels(args: MonitoringArgs) -> list[Panel]:
         ),
         Panel(
             "Targets",
-            [Metric(alb, "HealthyHostCount", lb_tg, "Minimum"), Metric(alb, "UnHealthyHostCount", lb_tg, "Maximum")],
+            [*healthy, *unhealthy],
+            expressions=[
+                Expression("healthy", sum_of(healthy), "HealthyHostCount"),
+                Expression("unhealthy", sum_of(unhealthy), "UnHealthyHostCount"),
+            ],
             thresholds=[Threshold("unhealthy-targets", 0)],
         ),
         Panel(

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra import assume_role_policy, require, require_log_retention, type_token
+from infra.keys import KeyArns
 from infra.limits import (
     IDENTIFIER,
     IDENTIFIER_TEXT,
@@ -87,6 +88,8 @@ class DatabaseArgs:
     """Protect the instance and its credentials from deletion by Pulumi."""
     log_retention_days: int = 30
     """Retention of the exported PostgreSQL and upgrade logs."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class Database(pulumi.ComponentResource):
@@ -142,6 +145,7 @@ class Database(pulumi.ComponentResource):
                 f"{name}-{log}-logs",
                 name=f"/aws/rds/instance/{identifier}/{log}",
                 retention_in_days=args.log_retention_days,
+                kms_key_id=args.keys.logs,
                 opts=child,
             )
             for log in LOG_EXPORTS
@@ -164,6 +168,7 @@ class Database(pulumi.ComponentResource):
             parameter_group_name=self.parameter_group.name,
             username=args.master_username,
             manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.keys.secrets,
             iam_database_authentication_enabled=True,
             multi_az=args.multi_az,
             backup_retention_period=args.backup_retention_days,
@@ -178,6 +183,7 @@ class Database(pulumi.ComponentResource):
             ),
             performance_insights_enabled=True,
             performance_insights_retention_period=args.performance_insights_retention_days,
+            performance_insights_kms_key_id=args.keys.performance_insights,
             monitoring_interval=args.monitoring_interval_seconds,
             monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
@@ -196,6 +202,7 @@ class Database(pulumi.ComponentResource):
             f"{name}-app-credentials",
             description=f"{name}: credentials of the {args.app_username} login role (used by the proxy, rotated)",
             recovery_window_in_days=args.secret_recovery_window_days,
+            kms_key_id=args.keys.secrets,
             opts=stateful,
         )
         # First value of the credentials; rotation writes every later one, so the program never rewrites it.

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from infra import require, require_log_retention, type_token
 from infra.dashboards import AlarmSpec
+from infra.keys import KeyArns
 from infra.limits import WAF_MODES, WAF_RATE_LIMIT_RANGE, WAF_RATE_WINDOWS_SECONDS
 from infra.panels import Metric, Panel
 
@@ -50,6 +51,8 @@ class FirewallArgs:
     """Mode of each managed rule group (block or count); a group left out is not used."""
     log_retention_days: int = 30
     """Retention of the firewall's log group."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
     blocked_alarm_per_minute: int = 500
     """Blocked requests a minute that raise the alarm (an attack, or a rule blocking real users)."""
 
@@ -88,6 +91,7 @@ class Firewall(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"{LOG_GROUP_PREFIX}{name}",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.keys.logs,
             opts=child,
         )
         # Logs of the requests WAF saw, with credentials redacted.

@@ -55,6 +55,21 @@ CACHE_ENGINE_VERSIONS = {"7.2": "valkey7", "8.0": "valkey8"}
 """Valkey versions ElastiCache offers that the project accepts, and the parameter-group family of each."""
 CACHE_NODE_TYPE = re.compile(r"cache\.[a-z0-9]+\.[a-z0-9]+")
 """An ElastiCache node type such as cache.t4g.micro."""
+CACHE_NODE_MEMORY_MIB = {
+    "cache.t3.micro": 512,
+    "cache.t3.small": 1403,
+    "cache.t3.medium": 3164,
+    "cache.t4g.micro": 512,
+    "cache.t4g.small": 1403,
+    "cache.t4g.medium": 3164,
+    "cache.m6g.large": 6533,
+    "cache.m7g.large": 6533,
+    "cache.r6g.large": 13384,
+    "cache.r7g.large": 13384,
+}
+"""Memory of an ElastiCache node (AWS's table of node types, in MiB), of the types the local stack can size."""
+CACHE_RESERVED_MEMORY_PERCENT = 25
+"""Share of a node's memory ElastiCache keeps outside the data set (backups, replication buffers)."""
 CACHE_EVICTION_POLICIES = ("allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu", "volatile-ttl")
 """Eviction policies fit for a cache (noeviction would turn a full cache into failed writes)."""
 CACHE_MAX_REPLICAS = 5
@@ -78,6 +93,8 @@ REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
 """Longest stop timeout Fargate allows a container after SIGTERM."""
+BAKE_TIME_MAX_MINUTES = 1440
+"""Longest bake time of an ECS blue/green deployment (bakeTimeInMinutes, 0 to 1440)."""
 
 
 SCHEDULE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")

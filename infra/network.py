@@ -41,6 +41,8 @@ class NetworkArgs:
     """Add a security group for the cache that admits only the service and the worker."""
     cache_port: int = 6379
     """Port of the cache."""
+    release_test_port: int | None = None
+    """Test listener port: admitted from the NAT addresses only, with a group for the release check; None: none."""
     flow_log_bucket_arn: pulumi.Input[str] | None = None
     """Bucket (ARN) that receives the VPC's flow logs under `vpc/`; None turns flow logs off."""
 
@@ -58,6 +60,7 @@ class Network(pulumi.ComponentResource):
         private, database = self._private_tiers(name, args, zones, nats, database_rt)
         self._security_groups(name, args)
         self._rules(name, args)
+        self._release_check_rules(name, args)
 
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = [s.id for s in public]
@@ -155,6 +158,7 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         blocks = _blocks(args.cidr)
         public, nats = [], []
+        self.nat_public_ips: list[pulumi.Output[str]] = []
         for i in range(args.zone_count):
             zone = zones[i]
             # Public subnet: load balancer and NAT gateway; instances get no public address by default.
@@ -176,6 +180,7 @@ class Network(pulumi.ComponentResource):
             if args.nat_per_zone or i == 0:
                 # Fixed address of the NAT gateway (allow-listable egress IP).
                 eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
+                self.nat_public_ips.append(eip.public_ip)
                 # Outbound IPv4 for the private subnets (image pulls, Secrets Manager, logs).
                 nat = aws.ec2.NatGateway(
                     f"{name}-nat-{i}",
@@ -271,6 +276,12 @@ class Network(pulumi.ComponentResource):
             # Cache: only the service and the workers may connect.
             self._group(name, "cache", "Cache: from the service and the workers only") if args.cache else None
         )
+        self.release_check_security_group = (
+            # The release check function: no inbound; out to the test listener and HTTPS (its token) only.
+            self._group(name, "release-check", "Release check function: no inbound")
+            if args.release_test_port is not None
+            else None
+        )
 
     def _rules(self, name: str, args: NetworkArgs) -> None:
         """The rules chaining the groups: internet, load balancer, service, proxy, database; HTTPS out through NAT."""
@@ -316,6 +327,42 @@ class Network(pulumi.ComponentResource):
             self._allow(name, "service-to-cache", svc, cache, args.cache_port, "Service to the cache")
             if worker is not None:
                 self._allow(name, "worker-to-cache", worker, cache, args.cache_port, "Workers to the cache")
+
+    def _release_check_rules(self, name: str, args: NetworkArgs) -> None:
+        """The test listener's port, open to the NAT gateways' addresses only, and the check's way out to it.
+
+        The load balancer is internet-facing: what runs in the private subnets reaches it at its public addresses,
+        through NAT, so its group sees the NAT gateways' addresses, never the caller's group.
+        """
+        port, check = args.release_test_port, self.release_check_security_group
+        if port is None or check is None:
+            return
+        child = pulumi.ResourceOptions(parent=self)
+        for i, address in enumerate(self.nat_public_ips):
+            # The test listener admits what leaves the stack's private subnets through this NAT gateway.
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-test-{i}",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=address.apply(lambda ip: f"{ip}/32"),
+                description="Test listener, from the stack's own NAT address only",
+                opts=child,
+            )
+        # The check reaches the test listener at the load balancer's public addresses.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-release-check-out-test",
+            security_group_id=check.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            cidr_ipv4=_ANY_IPV4,
+            description="The load balancer's test listener",
+            opts=child,
+        )
+        # The check gets its token from Cognito over HTTPS through NAT.
+        self._https_out(name, "release-check", check, "HTTPS to Cognito")
 
     def _group(self, name: str, suffix: str, description: str) -> aws.ec2.SecurityGroup:
         """A security group without inline rules; rules are separate resources."""
@@ -384,6 +431,8 @@ def _validate(args: NetworkArgs) -> None:
     for field in ("app_port", "database_port", "cache_port"):
         port = getattr(args, field)
         require(1024 <= port <= 65535, field, port, "1024 to 65535")
+    test = args.release_test_port
+    require(test is None or 1024 <= test <= 65535, "release_test_port", test, "1024 to 65535, or None")
 
 
 def _blocks(cidr: str) -> list[ipaddress.IPv4Network]:

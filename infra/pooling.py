@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, type_token
+from infra.keys import KeyArns, secrets_key_use
 
 TYPE = type_token("pooling", "Pooling")
 
@@ -38,6 +39,8 @@ class PoolingArgs:
     """Seconds a client waits for a pooled connection."""
     idle_client_timeout_seconds: int = 1800
     """Seconds before an idle client connection is closed."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class Pooling(pulumi.ComponentResource):
@@ -80,15 +83,16 @@ class Pooling(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-role-policy",
             role=role.id,
-            policy=pulumi.Output.from_input(args.credentials_secret_arn).apply(
-                lambda arn: policy_document(
+            policy=pulumi.Output.all(arn=args.credentials_secret_arn, key=args.keys.secrets).apply(
+                lambda v: policy_document(
                     [
                         {
                             "Sid": "ReadCredentials",
                             "Effect": "Allow",
                             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                            "Resource": arn,
-                        }
+                            "Resource": v["arn"],
+                        },
+                        *secrets_key_use(v["key"], ("kms:Decrypt",)),
                     ]
                 )
             ),

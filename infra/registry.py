@@ -12,6 +12,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from infra import require, type_token
+from infra.keys import KeyArns
 
 TYPE = type_token("registry", "Registry")
 
@@ -36,6 +37,8 @@ class RegistryArgs:
     """Number of tagged images the lifecycle policy keeps."""
     force_delete: bool = False
     """Allow deleting the repository while it still holds images."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class Registry(pulumi.ComponentResource):
@@ -55,7 +58,11 @@ class Registry(pulumi.ComponentResource):
             f"{name}-repo",
             image_scanning_configuration={"scan_on_push": True},
             image_tag_mutability="IMMUTABLE" if args.immutable_tags else "MUTABLE",
-            encryption_configurations=[{"encryption_type": "AES256"}],
+            encryption_configurations=[
+                {"encryption_type": "KMS", "kms_key": args.keys.registry}
+                if args.keys.registry
+                else {"encryption_type": "AES256"}
+            ],
             force_delete=args.force_delete,
             opts=child,
         )

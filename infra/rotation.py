@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import require, require_log_retention, type_token
+from infra.keys import KeyArns
 from infra.limits import MAX_ROTATION_DAYS
 
 DATABASE_TYPE = type_token("rotation", "DatabaseCredentialsRotation")
@@ -27,13 +28,16 @@ def _validate(rotation_days: int, log_retention_days: int) -> None:
     require_log_retention(log_retention_days)
 
 
-def _function_log_group(name: str, function_name: str, retention_days: int, parent: pulumi.Resource):
-    """The function's log group, declared so it has a retention."""
+def _function_log_group(
+    name: str, function_name: str, retention_days: int, parent: pulumi.Resource, key: pulumi.Input[str] | None
+):
+    """The function's log group, declared so it has a retention (and the stack's logs key when it has one)."""
     # Lambda would otherwise create this group itself, keeping logs forever.
     return aws.cloudwatch.LogGroup(
         f"{name}-logs",
         name=f"/aws/lambda/{function_name}",
         retention_in_days=retention_days,
+        kms_key_id=key,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -56,6 +60,8 @@ class DatabaseCredentialsRotationArgs:
     """Days between rotations."""
     log_retention_days: int = 30
     """Retention of the function's log group."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class DatabaseCredentialsRotation(pulumi.ComponentResource):
@@ -67,7 +73,7 @@ class DatabaseCredentialsRotation(pulumi.ComponentResource):
         _validate(args.rotation_days, args.log_retention_days)
         super().__init__(DATABASE_TYPE, name, None, opts)
         function_name = f"{name}-fn"
-        log_group = _function_log_group(name, function_name, args.log_retention_days, self)
+        log_group = _function_log_group(name, function_name, args.log_retention_days, self, args.keys.logs)
         # The function, from the Serverless Application Repository; its template grants Secrets Manager the right
         # to invoke it and gives it a role limited to this kind of secret.
         application = aws.serverlessrepository.CloudFormationStack(
@@ -83,6 +89,8 @@ class DatabaseCredentialsRotation(pulumi.ComponentResource):
                     lambda v: ",".join(v["subnets"])
                 ),
                 "vpcSecurityGroupIds": args.security_group_id,
+                # The template lets the function use the secret's customer key, when it has one.
+                **({"kmsKeyArn": args.keys.secrets} if args.keys.secrets else {}),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )

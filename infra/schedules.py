@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, type_token
+from infra.keys import KeyArns
 from infra.limits import EXPRESSION_HELP, SCHEDULE_NAME, command_problem, expression_problem, time_zone_known
 
 TYPE = type_token("schedules", "Schedules")
@@ -49,6 +50,8 @@ class SchedulesArgs:
     """The jobs; an empty list declares nothing."""
     retry_attempts: int = 2
     """Times a failed start is retried."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class Schedules(pulumi.ComponentResource):
@@ -77,6 +80,7 @@ class Schedules(pulumi.ComponentResource):
                 cluster_arn=args.cluster_arn,
                 task_definition_arn=args.task_definition_arn,
                 role_arns=list(args.pass_role_arns),
+                key_arn=args.keys.scheduler,
             ).apply(lambda v: scheduler_policy(**v)),
             opts=child,
         )
@@ -88,6 +92,7 @@ class Schedules(pulumi.ComponentResource):
                 group_name=group.name,
                 schedule_expression=job.expression,
                 schedule_expression_timezone=job.time_zone,
+                kms_key_arn=args.keys.scheduler,
                 flexible_time_window={"mode": "OFF"},
                 target={
                     "arn": args.cluster_arn,
@@ -138,8 +143,11 @@ def validate_jobs(jobs: Sequence[ScheduledJob]) -> None:
         require(problem is None, f"{where}.command", job.command, str(problem))
 
 
-def scheduler_policy(*, cluster_arn: str, task_definition_arn: str, role_arns: Sequence[str]) -> str:
-    """Least-privilege policy of the scheduler's role: run one task family in one cluster, pass its two roles."""
+def scheduler_policy(
+    *, cluster_arn: str, task_definition_arn: str, role_arns: Sequence[str], key_arn: str | None = None
+) -> str:
+    """Least-privilege policy of the scheduler's role: run one task family in one cluster, pass its two roles, and
+    read the schedules' customer key when they have one."""
     family = task_definition_arn.rsplit(":", 1)[0]
     return policy_document(
         [
@@ -157,5 +165,10 @@ def scheduler_policy(*, cluster_arn: str, task_definition_arn: str, role_arns: S
                 "Resource": sorted(role_arns),
                 "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
             },
+            *(
+                [{"Sid": "ReadScheduleKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn}]
+                if key_arn
+                else []
+            ),
         ]
     )

@@ -9,8 +9,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import policy_document, require, type_token
+from infra.keys import KeyArns
 from infra.storage import USERS_PREFIX
-from infra.task import Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
+from infra.task import BlueGreenArgs, Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
 
 TYPE = type_token("service", "Service")
 
@@ -34,8 +35,8 @@ class ServiceArgs:
     """Security group of the tasks (ingress from the load balancer only)."""
     target_group_arn: pulumi.Input[str]
     """Target group the tasks register with."""
-    request_count_label: pulumi.Input[str]
-    """`<alb arn suffix>/<target group arn suffix>` for request-based autoscaling."""
+    request_count_labels: Sequence[pulumi.Input[str]]
+    """`<alb arn suffix>/<target group arn suffix>` of each target group (blue/green: both), for request scaling."""
     image: pulumi.Input[str]
     """Digest-pinned image reference."""
     repository_arn: pulumi.Input[str]
@@ -76,6 +77,8 @@ class ServiceArgs:
     """Requests per task per minute autoscaling keeps."""
     log_retention_days: int = 30
     """Retention of the container log group."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
     user: str = "10001:10001"
     """Non-root user and group the container runs as."""
     extra_environment: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -86,10 +89,13 @@ class ServiceArgs:
     """Cache user the tasks sign in as with an IAM token (CACHE_USERNAME)."""
     cache_connect_arns: Sequence[pulumi.Input[str]] = ()
     """The cache's replication group and user ARNs the task role may `elasticache:Connect` to."""
+    blue_green: BlueGreenArgs | None = None
+    """Release with ECS's blue/green strategy, gated by the release check; None replaces tasks rolling."""
 
 
 class Service(pulumi.ComponentResource):
-    """ECS cluster, the API's Fargate task with circuit-breaker rollback and autoscaling."""
+    """ECS cluster, the API's Fargate task with circuit-breaker rollback (and, blue/green, the release check's) and
+    autoscaling."""
 
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         _validate(args)
@@ -159,18 +165,20 @@ class Service(pulumi.ComponentResource):
                 task_role_policy=policy,
                 task_role_description="the API's own permissions",
                 target_group_arn=args.target_group_arn,
+                blue_green=args.blue_green,
                 desired_count=args.desired_count,
                 scaling=Scaling(
                     min_count=args.min_count,
                     max_count=args.max_count,
                     cpu_percent=args.cpu_target_percent,
                     requests_per_task=args.requests_per_target,
-                    request_count_label=args.request_count_label,
+                    request_count_labels=args.request_count_labels,
                 ),
                 cpu=args.cpu,
                 memory=args.memory,
                 cpu_architecture=args.cpu_architecture,
                 log_retention_days=args.log_retention_days,
+                keys=args.keys,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -12,7 +12,9 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import assume_role_policy, policy_document, require, require_log_retention, type_token
+from infra.keys import KeyArns, secrets_key_use
 from infra.limits import (
+    BAKE_TIME_MAX_MINUTES,
     FARGATE_MAX_STOP_TIMEOUT_SECONDS,
     FARGATE_SIZES,
     SECRET_NAME_TEXT,
@@ -29,6 +31,10 @@ class _Cooldowns(TypedDict):
 
 
 _COOLDOWNS: _Cooldowns = {"scale_in_cooldown": 300, "scale_out_cooldown": 60}
+_FIRST_DECLARED_HERE = frozenset({"requests-alt"})
+"""Policies first declared under FargateTask, never under its owner: nothing to alias."""
+HOOK_STAGES = ("POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT")
+"""Lifecycle stages after which the test listener reaches green, so a check through it checks the release."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -82,11 +88,36 @@ class Scaling:
     cpu_percent: int | None = None
     """Average CPU kept (policy `<name>-scale-cpu`)."""
     requests_per_task: int | None = None
-    """Load-balancer requests per task per minute kept (policy `<name>-scale-requests`)."""
-    request_count_label: pulumi.Input[str] | None = None
-    """`<alb arn suffix>/<target group arn suffix>` the request count is read from."""
+    """Load-balancer requests per task per minute kept, in each target group the tasks may serve from."""
+    request_count_labels: Sequence[pulumi.Input[str]] = ()
+    """`<alb arn suffix>/<target group arn suffix>` per target group (blue/green: both), a policy each (`-alt`)."""
     backlog: Backlog | None = None
     """A published backlog kept per running task (policy `<name>-scale-backlog`)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BlueGreenArgs:
+    """ECS's blue/green deployment of a service behind the load balancer: green's tasks start in the other target
+    group, take the test listener's traffic, pass the check at the hook's stage, then take production's traffic."""
+
+    alternate_target_group_arn: pulumi.Input[str]
+    """The second target group, attached to the same listener rules as the first."""
+    production_listener_rule_arn: pulumi.Input[str]
+    """The rule whose weights ECS moves from blue's target group to green's."""
+    test_listener_rule_arn: pulumi.Input[str]
+    """The rule of the test listener, which ECS points at green before production moves."""
+    load_balancer_role_arn: pulumi.Input[str]
+    """The infrastructure role ECS moves targets and weights with."""
+    hook_function_arn: pulumi.Input[str]
+    """The check ECS invokes at `hook_stage`; its FAILED rolls the deployment back."""
+    hook_role_arn: pulumi.Input[str]
+    """The role ECS invokes the check with."""
+    hook_stage: str = "POST_TEST_TRAFFIC_SHIFT"
+    """The lifecycle stage of the check."""
+    bake_time_minutes: int = 5
+    """Minutes blue's tasks stay up after production moved, so a rollback is a switch back, not a redeploy."""
+    ready: Sequence[pulumi.Resource] = ()
+    """What must exist before the service: the roles' policies."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -119,6 +150,8 @@ class FargateTaskArgs:
     """Target group the container's port registers with; None runs the service without a load balancer."""
     desired_count: int | None = None
     """Tasks at first deployment (the floor when None); autoscaling owns the number afterwards."""
+    blue_green: BlueGreenArgs | None = None
+    """Deploy behind the load balancer with ECS's blue/green strategy; None deploys rolling."""
     cpu: int = 256
     """Fargate CPU units of a task."""
     memory: int = 512
@@ -127,6 +160,8 @@ class FargateTaskArgs:
     """CPU architecture of the task; must match the image's platform."""
     log_retention_days: int = 30
     """Retention of the container log group."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
 
 
 class FargateTask(pulumi.ComponentResource):
@@ -164,7 +199,11 @@ class FargateTask(pulumi.ComponentResource):
     def _log_group(self, name: str, args: FargateTaskArgs) -> aws.cloudwatch.LogGroup:
         # The container's logs, kept for the configured period.
         return aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=f"/groundwork/{name}", retention_in_days=args.log_retention_days, opts=self._moved
+            f"{name}-logs",
+            name=f"/groundwork/{name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.keys.logs,
+            opts=self._moved,
         )
 
     def _execution_role(self, name: str, args: FargateTaskArgs) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
@@ -185,6 +224,7 @@ class FargateTask(pulumi.ComponentResource):
                 repository_arn=args.repository_arn,
                 log_group_arn=self.log_group.arn,
                 secret_arns=list(args.execution_secret_arns),
+                secrets_key_arn=args.keys.secrets,
             ).apply(lambda v: execution_policy(**v)),
             opts=self._moved,
         )
@@ -252,12 +292,25 @@ class FargateTask(pulumi.ComponentResource):
     def _service(self, name: str, args: FargateTaskArgs) -> aws.ecs.Service:
         behind_load_balancer = args.target_group_arn is not None
         port = args.container.port  # validated: set whenever target_group_arn is
-        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] = (
-            [{"target_group_arn": args.target_group_arn, "container_name": args.container.name, "container_port": port}]
-            if port is not None
-            else []
-        )
-        # The service: private tasks, rollback on failed deployments, waits until the new tasks are healthy.
+        blue_green = args.blue_green
+        load_balancers: list[aws.ecs.ServiceLoadBalancerArgsDict] | None = None
+        if args.target_group_arn is not None and port is not None:
+            load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
+                "target_group_arn": args.target_group_arn,
+                "container_name": args.container.name,
+                "container_port": port,
+            }
+            if blue_green is not None:
+                # ECS moves the tasks between the two target groups by reweighting the production and test rules.
+                load_balancer["advanced_configuration"] = {
+                    "alternate_target_group_arn": blue_green.alternate_target_group_arn,
+                    "production_listener_rule": blue_green.production_listener_rule_arn,
+                    "test_listener_rule": blue_green.test_listener_rule_arn,
+                    "role_arn": blue_green.load_balancer_role_arn,
+                }
+            load_balancers = [load_balancer]
+        # The service: private tasks, rollback on failed deployments (the circuit breaker; with blue/green the check
+        # too), and, rolling, waits until the new tasks are healthy.
         return aws.ecs.Service(
             f"{name}-service",
             cluster=args.cluster_arn,
@@ -267,7 +320,10 @@ class FargateTask(pulumi.ComponentResource):
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             deployment_circuit_breaker={"enable": True, "rollback": True},
-            wait_for_steady_state=True,
+            deployment_configuration=_blue_green_deployment(blue_green) if blue_green else None,
+            # A blue/green release waits at its check for the migration `infra up` runs after the apply, so the
+            # apply must not wait for it; `infra up` follows the deployment to its end instead.
+            wait_for_steady_state=blue_green is None,
             health_check_grace_period_seconds=60 if behind_load_balancer else None,
             enable_execute_command=False,
             propagate_tags="SERVICE",
@@ -277,11 +333,12 @@ class FargateTask(pulumi.ComponentResource):
                 "security_groups": [args.security_group_id],
                 "assign_public_ip": False,
             },
-            load_balancers=load_balancers if behind_load_balancer else None,
+            load_balancers=load_balancers,
             opts=pulumi.ResourceOptions.merge(
                 self._moved,
                 pulumi.ResourceOptions(
-                    depends_on=[self.execution_policy, self.task_policy], ignore_changes=["desiredCount"]
+                    depends_on=[self.execution_policy, self.task_policy, *(blue_green.ready if blue_green else ())],
+                    ignore_changes=["desiredCount"],
                 ),
             ),
         )
@@ -310,7 +367,7 @@ class FargateTask(pulumi.ComponentResource):
                 target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                     target_value=value, **metric, **_COOLDOWNS
                 ),
-                opts=self._moved,
+                opts=pulumi.ResourceOptions(parent=self) if kind in _FIRST_DECLARED_HERE else self._moved,
             )
         return target
 
@@ -322,13 +379,29 @@ class FargateTask(pulumi.ComponentResource):
             cpu = {"predefined_metric_type": "ECSServiceAverageCPUUtilization"}
             tracked.append(("cpu", scaling.cpu_percent, {"predefined_metric_specification": cpu}))
         if scaling.requests_per_task is not None:
-            label = scaling.request_count_label
-            requests = {"predefined_metric_type": "ALBRequestCountPerTarget", "resource_label": label}
-            tracked.append(("requests", scaling.requests_per_task, {"predefined_metric_specification": requests}))
+            # AWS scales out if any policy asks and in only if all agree: the live target group's decides.
+            for kind, label in zip(("requests", "requests-alt"), scaling.request_count_labels, strict=False):
+                requests = {"predefined_metric_type": "ALBRequestCountPerTarget", "resource_label": label}
+                tracked.append((kind, scaling.requests_per_task, {"predefined_metric_specification": requests}))
         if scaling.backlog is not None:
             backlog = {"metrics": backlog_per_task_metrics(scaling.backlog, args.cluster_name, self.service.name)}
             tracked.append(("backlog", scaling.backlog.per_task, {"customized_metric_specification": backlog}))
         return tracked
+
+
+def _blue_green_deployment(blue_green: BlueGreenArgs) -> aws.ecs.ServiceDeploymentConfigurationArgsDict:
+    """ECS's BLUE_GREEN strategy with the bake time and the check at its stage (the bake time is a string here)."""
+    return {
+        "strategy": "BLUE_GREEN",
+        "bake_time_in_minutes": str(blue_green.bake_time_minutes),
+        "lifecycle_hooks": [
+            {
+                "hook_target_arn": blue_green.hook_function_arn,
+                "role_arn": blue_green.hook_role_arn,
+                "lifecycle_stages": [blue_green.hook_stage],
+            }
+        ],
+    }
 
 
 def backlog_per_task_metrics(
@@ -434,37 +507,43 @@ def container_definitions(
     return [container]
 
 
-def execution_policy(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> str:
-    """Least-privilege policy of the task execution role."""
-    return policy_document(
-        [
-            {
-                "Sid": "EcrAuth",
-                "Effect": "Allow",
-                "Action": "ecr:GetAuthorizationToken",
-                # GetAuthorizationToken has no resource-level permissions.
-                "Resource": "*",
-            },
-            {
-                "Sid": "PullImage",
-                "Effect": "Allow",
-                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                "Resource": repository_arn,
-            },
-            {
-                "Sid": "WriteLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": f"{log_group_arn.removesuffix(':*')}:*",
-            },
+def execution_policy(
+    *, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str], secrets_key_arn: str | None = None
+) -> str:
+    """Least-privilege policy of the task execution role; secrets are read only when the task has some (IAM refuses
+    a statement whose Resource list is empty), and decrypted with their customer key when they have one."""
+    statements = [
+        {
+            "Sid": "EcrAuth",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            # GetAuthorizationToken has no resource-level permissions.
+            "Resource": "*",
+        },
+        {
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group_arn.removesuffix(':*')}:*",
+        },
+    ]
+    if secret_arns:
+        statements.append(
             {
                 "Sid": "ReadSecrets",
                 "Effect": "Allow",
                 "Action": "secretsmanager:GetSecretValue",
                 "Resource": sorted(secret_arns),
-            },
-        ]
-    )
+            }
+        )
+        statements += secrets_key_use(secrets_key_arn, ("kms:Decrypt",))
+    return policy_document(statements)
 
 
 def require_task_shape(*, cpu: int, memory: int, user: str, log_retention_days: int) -> None:
@@ -501,9 +580,21 @@ def validate(args: FargateTaskArgs) -> None:
         container.port,
         "a port when target_group_arn is set",
     )
+    if args.blue_green is not None:
+        require(
+            args.target_group_arn is not None,
+            "blue_green",
+            "without target_group_arn",
+            "a service behind a load balancer",
+        )
+        bake = args.blue_green.bake_time_minutes
+        require(0 <= bake <= BAKE_TIME_MAX_MINUTES, "bake_time_minutes", bake, f"0 to {BAKE_TIME_MAX_MINUTES}")
+        stage = args.blue_green.hook_stage
+        require(stage in HOOK_STAGES, "hook_stage", stage, ", ".join(HOOK_STAGES))
+    groups = 2 if args.blue_green is not None else 1
     require(
-        scaling.requests_per_task is None or scaling.request_count_label is not None,
-        "request_count_label",
-        scaling.request_count_label,
-        "the load balancer's label when requests_per_task is set",
+        scaling.requests_per_task is None or len(scaling.request_count_labels) == groups,
+        "request_count_labels",
+        f"{len(scaling.request_count_labels)} labels",
+        f"{groups} when requests_per_task is set (one per target group the service deploys to)",
     )

@@ -9,6 +9,7 @@ import pulumi
 
 from infra import policy_document, require, type_token
 from infra.dashboards import AlarmSpec
+from infra.keys import KeyArns
 from infra.limits import FARGATE_MAX_STOP_TIMEOUT_SECONDS
 from infra.panels import Metric, Panel
 from infra.task import Backlog, Container, FargateTask, FargateTaskArgs, Scaling, require_task_shape
@@ -66,6 +67,8 @@ class WorkerArgs:
     """Seconds a task has after SIGTERM to finish its job or hand it back before it is killed."""
     log_retention_days: int = 30
     """Retention of the worker's log group."""
+    keys: KeyArns = dataclasses.field(default_factory=KeyArns)
+    """Customer keys to encrypt with (the stack's own on protected stacks); AWS-managed keys where None."""
     backlog_alarm: int = 1000
     """Waiting events that raise the alarm (the worker is down or cannot keep up)."""
     user: str = "10001:10001"
@@ -141,6 +144,7 @@ class Worker(pulumi.ComponentResource):
                 cpu=args.cpu,
                 memory=args.memory,
                 log_retention_days=args.log_retention_days,
+                keys=args.keys,
             ),
             pulumi.ResourceOptions(parent=self),
         )

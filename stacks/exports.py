@@ -18,6 +18,7 @@ from infra.identity import Identity
 from infra.loadbalancer import LoadBalancer
 from infra.pooling import Pooling
 from infra.registry import Registry
+from infra.release_gate import ReleaseGate
 from infra.rotation import DatabaseCredentialsRotation
 from infra.schedules import Schedules
 from infra.service import Service
@@ -50,6 +51,7 @@ class Declared:
     backup: Backup | None
     bastion: Bastion | None
     grafana: GrafanaDashboard | None = None
+    gate: ReleaseGate | None = None
 
 
 def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
             d.service.log_group_name,
             *d.database.log_group_names,
             d.credentials_rotation.log_group_name,
-            *(part.log_group_name for part in (d.cache, d.worker, d.firewall) if part),
+            *(part.log_group_name for part in (d.cache, d.worker, d.firewall, d.gate) if part),
         ],
         outputs.CACHE_REPLICATION_GROUP: d.cache.group.id if d.cache else None,
         outputs.CACHE_URL: d.cache.url if d.cache else None,
@@ -118,4 +120,6 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
         outputs.EDGE_RATE_WINDOW_SECONDS: s.firewall_rate_window_seconds if d.firewall else None,
         outputs.EDGE_RATE_ALLOWANCE: s.firewall_rate_limit if d.firewall else None,
         outputs.BACKUP_VAULT: d.backup.vault_name if d.backup else None,
+        outputs.RELEASE_CHECK_LOG_GROUP: d.gate.log_group_name if d.gate else None,
+        outputs.RELEASE_TEST_URL: f"https://{s.host_name}:{d.web.test_port}",
     }

@@ -16,19 +16,22 @@ from infra.certificate import Certificate, CertificateArgs
 from infra.dashboards import Monitoring, MonitoringArgs
 from infra.database import Database, DatabaseArgs
 from infra.dns import AliasRecords, AliasRecordsArgs, HostedZone, HostedZoneArgs
-from infra.firewall import MANAGED_GROUPS, Firewall, FirewallArgs
+from infra.firewall import Firewall, FirewallArgs
 from infra.identity import Identity, IdentityArgs
+from infra.keys import KeyArns, StackKeys, StackKeysArgs
 from infra.loadbalancer import LoadBalancer, LoadBalancerArgs
 from infra.network import Network, NetworkArgs
 from infra.pooling import Pooling, PoolingArgs
 from infra.registry import Registry, RegistryArgs
 from infra.rotation import DatabaseCredentialsRotation, DatabaseCredentialsRotationArgs
 from infra.schedules import ScheduledJob, Schedules, SchedulesArgs
-from infra.service import CONTAINER_NAME, Service, ServiceArgs
+from infra.service import CONTAINER_NAME, Service
 from infra.storage import ALB_LOG_PREFIX, Storage, StorageArgs
 from infra.worker import Worker, WorkerArgs
 from stacks import observability
+from stacks.api_service import APP_PORT, LIVENESS_PATH, api_service, release_gate
 from stacks.content_tag import content_tag
+from stacks.derived import LB_IDLE_TIMEOUT_S, app_environment, managed_rules
 from stacks.exports import Declared, exports
 from stacks.gc_pause import without_collection_pauses
 from stacks.settings import PROJECT_DIR, REDACTED, StackSettings
@@ -36,17 +39,10 @@ from stacks.tokens import token_environment
 
 APP_DIR = PROJECT_DIR / "app_image"
 """Build context of the API image."""
-APP_PORT = 8000
-"""Port the API listens on (PORT)."""
-LIVENESS_PATH = "/livez"
-"""The API's no-I/O liveness endpoint."""
+RELEASE_TEST_PORT = 8443
+"""The load balancer's test listener, where ECS sends a new release's test traffic (inside the stack only)."""
 APP_USERNAME = "app"
 """Login role of the service in the database."""
-
-
-def workers(cpu_units: int) -> int:
-    """API worker processes for a task size: one per half vCPU, at least one (a task may see more CPUs)."""
-    return max(1, cpu_units // 512)
 
 
 def build(settings: StackSettings, *, app_dir: pathlib.Path = APP_DIR) -> dict[str, Any]:
@@ -62,23 +58,33 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
 
+    # Protected stacks encrypt with their own keys: secrets, logs, Performance Insights, images and schedules.
+    keys = (
+        StackKeys(f"{prefix}-keys", StackKeysArgs(account_id=account_id, region=s.region), opts).arns
+        if s.protect
+        else KeyArns()
+    )
     storage = _storage(s, prefix, opts, account_id)
     network = _network(s, prefix, opts, storage)
-    database, pooling, credentials_rotation = _database(s, prefix, opts, provider, network)
+    database, pooling, credentials_rotation = _database(s, prefix, opts, provider, network, keys)
     zone, certificate = _domain(s, prefix, opts)
-    registry = _registry(s, prefix, opts, app_dir)
+    registry = _registry(s, prefix, opts, app_dir, keys)
     identity = _identity(s, prefix, opts) if not s.external_issuer else None
     tokens = token_environment(s, identity)
     web = _load_balancer(s, prefix, opts, network, storage, certificate)
-    cache = _cache(s, prefix, opts, account_id, network) if s.cache else None
-    service = _service(s, prefix, opts, network, web, registry, pooling, storage, cache, tokens)
+    cache = _cache(s, prefix, opts, account_id, network, keys) if s.cache else None
+    gate = release_gate(s, prefix, opts, network, web, identity, keys)
+    service = api_service(
+        s, prefix, opts, network=network, web=web, gate=gate, registry=registry, pooling=pooling, storage=storage,
+        cache=cache, tokens=tokens, environment=app_environment(s), keys=keys,
+    )  # fmt: skip
     worker = (
-        _worker(s, prefix, opts, network, service, registry, pooling, cache, tokens)
+        _worker(s, prefix, opts, network, service, registry, pooling, cache, tokens, keys)
         if s.worker and cache is not None
         else None
     )
-    schedules = _schedules(s, prefix, opts, network, service) if s.schedules else None
-    firewall = _firewall(s, prefix, opts, web) if s.firewall else None
+    schedules = _schedules(s, prefix, opts, network, service, keys) if s.schedules else None
+    firewall = _firewall(s, prefix, opts, web, keys) if s.firewall else None
     _records(s, prefix, opts, zone, web)
     backup = _backup(s, prefix, opts, account_id, database, storage) if s.backup else None
     parts = [part for part in (cache, worker, firewall, backup) if part]
@@ -107,6 +113,7 @@ def _declare(s: StackSettings, app_dir: pathlib.Path) -> dict[str, Any]:
             backup=backup,
             bastion=bastion,
             grafana=grafana,
+            gate=gate,
         ),
     )
     for key, value in exported.items():
@@ -153,6 +160,7 @@ def _network(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, storag
             bastion=s.bastion,
             cache=s.cache,
             worker=s.worker,
+            release_test_port=RELEASE_TEST_PORT,
             flow_log_bucket_arn=storage.log_bucket_arn_ready,
         ),
         opts,
@@ -161,7 +169,7 @@ def _network(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, storag
 
 
 def _database(
-    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, provider: aws.Provider, network: Network
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, provider: aws.Provider, network: Network, keys: KeyArns
 ) -> tuple[Database, Pooling, DatabaseCredentialsRotation]:
     """The database, the proxy in front of it, its roles and grants, and the rotation of the proxy's credentials."""
     database = Database(
@@ -185,6 +193,7 @@ def _database(
             secret_recovery_window_days=s.secret_recovery_window_days,
             protect=s.protect,
             log_retention_days=s.log_retention_days,
+            keys=keys,
         ),
         opts,
     )
@@ -201,6 +210,7 @@ def _database(
             max_idle_connections_percent=s.proxy_max_idle_connections_percent,
             borrow_timeout_seconds=s.proxy_borrow_timeout_seconds,
             idle_client_timeout_seconds=s.proxy_idle_client_timeout_seconds,
+            keys=keys,
         ),
         opts,
     )
@@ -216,6 +226,7 @@ def _database(
             rotation_days=s.secret_rotation_days,
             log_retention_days=s.log_retention_days,
             ready=[database.app_secret_value, database.instance, *([objects] if objects else [])],
+            keys=keys,
         ),
         opts,
     )
@@ -231,7 +242,9 @@ def _domain(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions) -> tupl
     return zone, certificate
 
 
-def _registry(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, app_dir: pathlib.Path) -> Registry:
+def _registry(
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, app_dir: pathlib.Path, keys: KeyArns
+) -> Registry:
     """The image repository and the API image built from `app_dir`."""
     return Registry(
         f"{prefix}-registry",
@@ -242,6 +255,7 @@ def _registry(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, app_d
             immutable_tags=s.ecr_immutable_tags,
             keep_images=s.ecr_keep_images,
             force_delete=s.bucket_force_destroy,
+            keys=keys,
         ),
         opts,
     )
@@ -282,18 +296,26 @@ def _load_balancer(
             subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_security_group.id,
             certificate_arn=certificate.certificate_arn,
+            host_name=s.host_name,
             log_bucket=storage.log_bucket_ready,
             log_prefix=ALB_LOG_PREFIX,
             target_port=APP_PORT,
             health_check_path=LIVENESS_PATH,
             deletion_protection=s.alb_deletion_protection,
+            test_port=RELEASE_TEST_PORT,
+            idle_timeout_seconds=LB_IDLE_TIMEOUT_S,
         ),
         opts,
     )
 
 
 def _cache(
-    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, account_id: pulumi.Output[str], network: Network
+    s: StackSettings,
+    prefix: str,
+    opts: pulumi.ResourceOptions,
+    account_id: pulumi.Output[str],
+    network: Network,
+    keys: KeyArns,
 ) -> Cache:
     """The cache the API and the worker share."""
     assert network.cache_security_group is not None
@@ -311,55 +333,7 @@ def _cache(
             eviction_policy=s.cache_eviction_policy,
             log_retention_days=s.log_retention_days,
             protect=s.protect,
-        ),
-        opts,
-    )
-
-
-def _service(
-    s: StackSettings,
-    prefix: str,
-    opts: pulumi.ResourceOptions,
-    network: Network,
-    web: LoadBalancer,
-    registry: Registry,
-    pooling: Pooling,
-    storage: Storage,
-    cache: Cache | None,
-    tokens: dict[str, pulumi.Input[str]],
-) -> Service:
-    """The API on ECS behind the load balancer."""
-    return Service(
-        f"{prefix}-api",
-        ServiceArgs(
-            region=s.region,
-            subnet_ids=network.private_subnet_ids,
-            security_group_id=network.service_security_group.id,
-            target_group_arn=web.target_group_arn,
-            request_count_label=pulumi.Output.concat(web.arn_suffix, "/", web.target_group_arn_suffix),
-            image=registry.image_ref,
-            repository_arn=registry.repository_arn,
-            app_version=registry.image_tag,
-            database_url=pooling.database_url,
-            database_connect_arn=pooling.connect_arn,
-            bucket_arn=storage.app_bucket_arn,
-            bucket_name=storage.app_bucket_name,
-            bucket_key_arn=storage.app_key_arn,
-            token_environment=tokens,
-            container_port=APP_PORT,
-            health_check_path=LIVENESS_PATH,
-            cpu=s.service_cpu,
-            memory=s.service_memory,
-            desired_count=s.service_desired_count,
-            min_count=s.service_min_count,
-            max_count=s.service_max_count,
-            cpu_target_percent=s.autoscaling_cpu_target,
-            requests_per_target=s.autoscaling_requests_per_target,
-            log_retention_days=s.log_retention_days,
-            extra_environment=_app_environment(s),
-            cache_url=cache.url if cache else None,
-            cache_username=cache.username if cache else None,
-            cache_connect_arns=cache.connect_arns if cache else (),
+            keys=keys,
         ),
         opts,
     )
@@ -375,6 +349,7 @@ def _worker(
     pooling: Pooling,
     cache: Cache,
     tokens: dict[str, pulumi.Input[str]],
+    keys: KeyArns,
 ) -> Worker:
     """The background worker in the service's cluster, from the API's image."""
     assert network.worker_security_group is not None
@@ -404,13 +379,14 @@ def _worker(
             max_count=s.worker_max_count,
             backlog_per_task=s.worker_backlog_per_task,
             log_retention_days=s.log_retention_days,
+            keys=keys,
         ),
         opts,
     )
 
 
 def _schedules(
-    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, network: Network, service: Service
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, network: Network, service: Service, keys: KeyArns
 ) -> Schedules:
     """The scheduled jobs, each a run of the API's task with the job's command."""
     return Schedules(
@@ -426,12 +402,15 @@ def _schedules(
                 ScheduledJob(name=job.name, expression=job.expression, command=job.command, time_zone=job.time_zone)
                 for job in s.schedules
             ],
+            keys=keys,
         ),
         opts,
     )
 
 
-def _firewall(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, web: LoadBalancer) -> Firewall:
+def _firewall(
+    s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, web: LoadBalancer, keys: KeyArns
+) -> Firewall:
     """The web ACL on the load balancer."""
     return Firewall(
         f"{prefix}-edge",
@@ -440,8 +419,9 @@ def _firewall(s: StackSettings, prefix: str, opts: pulumi.ResourceOptions, web: 
             region=s.region,
             rate_limit=s.firewall_rate_limit,
             rate_window_seconds=s.firewall_rate_window_seconds,
-            managed_rules=_managed_rules(s),
+            managed_rules=managed_rules(s),
             log_retention_days=s.log_retention_days,
+            keys=keys,
         ),
         opts,
     )
@@ -504,7 +484,7 @@ def _monitoring(
             region=s.region,
             account_id=account_id,
             load_balancer=web.arn_suffix,
-            target_group=web.target_group_arn_suffix,
+            target_groups=[web.target_group_arn_suffix, web.alternate_target_group_arn_suffix],
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             db_instance=database.identifier,
@@ -528,32 +508,6 @@ def _bastion(prefix: str, opts: pulumi.ResourceOptions, network: Network) -> Bas
         BastionArgs(subnet_id=network.private_subnet_ids[0], security_group_id=network.bastion_security_group.id),
         opts,
     )
-
-
-def _app_environment(s: StackSettings) -> dict[str, str]:
-    """Plain settings of the API process that come from the stack's settings."""
-    environment = {
-        "WORKERS": str(workers(s.service_cpu)),
-        "CACHE_TTL_SECONDS": str(s.cache_ttl_seconds),
-        "SUBJECT_RATE_LIMIT": str(s.subject_rate_limit),
-        "SUBJECT_RATE_WINDOW_SECONDS": str(s.subject_rate_window_seconds),
-    }
-    if s.cors_origins:
-        environment["CORS_ORIGINS"] = s.cors_origins
-        environment["CORS_ALLOW_CREDENTIALS"] = str(s.cors_allow_credentials).lower()
-    return environment
-
-
-def _managed_rules(s: StackSettings) -> dict[str, str]:
-    """The firewall's managed groups that are not off, with their mode."""
-    modes = {
-        "core": s.firewall_core_rules,
-        "knownBadInputs": s.firewall_known_bad_inputs,
-        "sqlInjection": s.firewall_sql_injection,
-        "ipReputation": s.firewall_ip_reputation,
-    }
-    assert set(modes) == set(MANAGED_GROUPS)
-    return {group: mode for group, mode in modes.items() if mode != "off"}
 
 
 def _database_objects(s: StackSettings, prefix: str, database: Database, provider: aws.Provider) -> pulumi.Resource:

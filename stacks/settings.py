@@ -11,6 +11,7 @@ from typing import Any
 from infra.limits import (
     BACKUP_MAX_RETENTION_DAYS,
     BACKUP_MIN_LOCK_GRACE_DAYS,
+    BAKE_TIME_MAX_MINUTES,
     CACHE_ENGINE_VERSIONS,
     CACHE_EVICTION_POLICIES,
     CACHE_MAX_REPLICAS,
@@ -286,14 +287,21 @@ class StackSettings:
         "Requests per task per minute autoscaling keeps the service at.",
         group=_SERVICE, feeds=("ServiceArgs.requests_per_target",),
     )
+    release_bake_minutes: int = setting(
+        "releaseBakeMinutes", 5, integer(0, BAKE_TIME_MAX_MINUTES),
+        "Minutes a blue/green release keeps the previous tasks after production traffic moved to the new ones, so "
+        "a rollback in that time is a switch back rather than a new deployment.",
+        group=_SERVICE, feeds=("BlueGreenArgs.bake_time_minutes",),
+    )
     log_retention_days: int = setting(
         "logRetentionDays", 14, one_of(LOG_RETENTION_DAYS),
-        "Retention of the service's, the database's and the rotation functions' log groups.",
+        "Retention of the service's, the database's, the rotation functions' and the release check's log groups.",
         group=_SERVICE,
         feeds=(
             "ServiceArgs.log_retention_days",
             "DatabaseArgs.log_retention_days",
             "DatabaseCredentialsRotationArgs.log_retention_days",
+            "ReleaseGateArgs.log_retention_days",
         ),
     )
     ecr_immutable_tags: bool = setting(
@@ -874,6 +882,12 @@ def read_stack_values(
     values: dict[str, Any] = {}
     for full_key, raw in document.config.items():
         line = document.lines.get(full_key)
+        if raw is None:
+            # YAML reads `key:`, `key: ~` and `key: null` as no value, which would silently mean the default.
+            allowed = "a value (delete the line to use the default)"
+            name = stack_file.shorten(full_key)
+            message = f"setting {name} in {source}:{line} has an empty value; allowed: {allowed}"
+            raise SettingsError(full_key, raw, allowed, source=source, line=line, message=message)
         value = REDACTED if isinstance(raw, dict) and "secure" in raw else raw
         namespace, _, key = full_key.partition(":")
         if full_key == "aws:region":

@@ -30,6 +30,23 @@ class HarnessError(RuntimeError):
     """A server did not start; the message says why."""
 
 
+def cli_failure(result: subprocess.CompletedProcess) -> str:
+    """Why a CLI run failed, for an assertion message: its stderr and, from a --json document on stdout, the
+    checks and gates that did not pass (the reason a smoke run failed is there, not on stderr)."""
+    shown = [f"exited {result.returncode}:", result.stderr.strip()]
+    try:
+        document = json.loads(result.stdout)
+    except (TypeError, ValueError):
+        return "\n".join(shown)
+    reports = [value for value in document.values() if isinstance(value, dict)] if isinstance(document, dict) else []
+    for report in reports:
+        for key in ("preflight", "checks", "gates"):
+            for row in report.get(key) or ():
+                if isinstance(row, dict) and (row.get("status") == "fail" or row.get("passed") is False):
+                    shown.append(f"{key} {row.get('name')}: {row.get('summary') or row.get('detail') or row}")
+    return "\n".join(shown)
+
+
 def scratch_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)

@@ -19,14 +19,15 @@ from . import files, idempotency, logs, metrics, openapi
 from .access import READ, WRITE, Principal, require_owner, require_scope
 from .auth import TokenPolicy, TokenVerifier
 from .cache import Cache, CacheSettings, CacheUnavailable
-from .db import Database, DatabaseUnavailable, ValueRefused
+from .db import Database, DatabaseUnavailable, Outcome, Stored, ValueRefused, WriteOutcomeUnknown
 from .errors import ApiError, JSONResponse, from_status
 from .jwks import KeySet
 from .observe import ObserveMiddleware
 from .ratelimit import SubjectLimiter
+from .security_headers import SecurityHeadersMiddleware, server_error_headers
 from .settings import Settings, load
 from .shared_probe import SharedProbe
-from .validation import parse_map_request, parse_user_id
+from .validation import MapRequest, check_stored_size, parse_map_request, parse_user_id
 
 _JSON_TYPES = ("application/json",)
 _LIVEZ = b'{"status":"ok"}'
@@ -47,6 +48,7 @@ class Service:
         self.started = time.monotonic()
         self.probe = SharedProbe(self._state, HEARTBEAT_SHARED_S)
         self._tasks: list[asyncio.Task] = []
+        self._refreshes: set[asyncio.Task] = set()
 
     async def livez(self, request: Request) -> Response:
         return Response(_LIVEZ, media_type="application/json")
@@ -107,25 +109,60 @@ class Service:
     async def map_practice(self, request: Request) -> Response:
         principal = await self.tokens.verify(request.headers.get("authorization"))
         require_scope(principal, principal.may_write, self.settings.jwt_scope_prefix + WRITE)
-        await self._limit(principal)
+        try:
+            payload, key = await self._write_request(request, principal)
+        except ApiError:
+            await self._limit(principal)  # a refused request is counted, and a subject over its limit hears so first
+            raise
+        # One cache round trip: the subject's count and, if allowed, the mark that keeps the user's older entry out
+        # of the cache until this write's refresh lands (read-your-write without awaiting that refresh).
+        marked = await self._limit(principal, payload.user_id)
+        try:
+            outcome = await self._store(payload.user_id, payload.practice, key)
+        except BaseException:
+            self._after_write(payload.user_id, marked, None)
+            raise
+        self._after_write(payload.user_id, marked, outcome.stored)
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+        return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
+
+    async def _write_request(self, request: Request, principal: Principal) -> tuple[MapRequest, idempotency.Key | None]:
+        """The validated body and idempotency key of a write; an ApiError when the request is refused."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
         body = await self._read_body(request)
         payload = parse_map_request(body)
         require_owner(principal, payload.user_id, "write", _request_id(request))
+        check_stored_size(payload.practice, self.settings.max_document_bytes)
         key = idempotency.from_request(
             request.headers.get(idempotency.HEADER),
             principal.subject,
             [payload.user_id, payload.practice],
             self.settings.idempotency_ttl,
+            self.settings.idempotency_keys_per_subject,
         )
+        return payload, key
+
+    async def _store(self, user_id: str, practice: dict, key: idempotency.Key | None) -> Outcome:
         try:
-            outcome = await self.database.upsert_practice(payload.user_id, payload.practice, key)
+            return await self.database.upsert_practice(user_id, practice, key)
+        except WriteOutcomeUnknown as exc:
+            message = _unknown_outcome(str(exc))
+            raise ApiError(503, "write_outcome_unknown", message, headers={"Retry-After": "1"}) from None
         except DatabaseUnavailable as exc:
             raise ApiError(503, "database_unavailable", str(exc), headers={"Retry-After": "1"}) from None
         except ValueRefused as exc:
             raise ApiError(422, "validation_error", str(exc), "practice") from None
+        except idempotency.KeysExhausted as exc:
+            raise ApiError(
+                429,
+                "idempotency_keys_exhausted",
+                f"this token's subject holds {exc.cap} live {idempotency.HEADER} values, the most it may; retry "
+                f"after {exc.retry_after} s (when the oldest expires), or send the write without a key",
+                idempotency.HEADER,
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
         except idempotency.KeyReused:
             raise ApiError(
                 422,
@@ -133,19 +170,31 @@ class Service:
                 f"this {idempotency.HEADER} was first used with a different request; use a new key",
                 idempotency.HEADER,
             ) from None
-        if outcome.stored is not None:
-            # After the commit: the write is acknowledged whatever the cache says, and the worker drops any older
-            # entry when it applies this write's event, should this refresh not reach the cache.
-            stored = outcome.stored
-            await self.cache.put_practice(stored.user_id, stored.version, stored.body)
-        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-        return Response(outcome.body, status_code=outcome.status, headers=headers, media_type="application/json")
 
-    async def _limit(self, principal: Principal) -> None:
-        if not self.limiter.enabled:
+    def _after_write(self, user_id: str, marked: bool, stored: Stored | None) -> None:
+        """Refresh the cache after the write, without the request waiting for it.
+
+        A marked write settles its mark whatever happened (one that stored nothing settles as version 0): the user's
+        entry stays out of the cache until every write of it in progress has settled, then holds the newest. An
+        unmarked one (the cache failed a moment ago) still offers its record, set only if newer. The worker drops
+        any older entry when it applies the write's event, should this refresh not reach the cache."""
+        if marked:
+            version, record = (stored.version, stored.body) if stored is not None else (0, b"")
+            self.cache.settle_soon(user_id, version, record)
             return
+        if stored is None or not self.cache.enabled:
+            return
+        task = asyncio.create_task(self.cache.put_practice(stored.user_id, stored.version, stored.body))
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _limit(self, principal: Principal, writing: str | None = None) -> bool:
+        """Count the request against its subject's limit (429 over it); with `writing`, also mark that user's write
+        in progress in the cache, in the same round trip. Whether it was marked."""
+        if not self.limiter.enabled and (writing is None or not self.cache.enabled):
+            return False
         # Counted per token subject, whichever user_id it writes: an admin's writes for many users share one count.
-        decision = await self.limiter.check(principal.subject)
+        decision = await self.limiter.check(principal.subject, writing)
         if not decision.allowed:
             raise ApiError(
                 429,
@@ -154,6 +203,7 @@ class Service:
                 f" retry after {decision.retry_after} s",
                 headers={"Retry-After": str(decision.retry_after)},
             )
+        return decision.marked
 
     async def map_read(self, request: Request) -> Response:
         """GET /map/{user_id} and GET /map/{user_id}/summary, from the undecoded path: an id may hold a slash."""
@@ -254,6 +304,9 @@ class Service:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._refreshes:  # each is bounded by the cache's deadline
+                await asyncio.wait(self._refreshes)
+            await self.cache.drain()
             await self.database.close(grace=min(5.0, self.settings.shutdown_timeout))
             await self.cache.close()
             metrics.worker_exited()
@@ -282,7 +335,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         error=type(exc).__name__,
         request_id=_request_id(request),
     )
-    return ApiError(500, "internal_error", "the server could not complete the request").response()
+    # Answered outside the middleware stack (Starlette's outermost layer), so the security headers are added here.
+    response = ApiError(500, "internal_error", "the server could not complete the request").response()
+    response.raw_headers.extend(server_error_headers())
+    return response
 
 
 class _AnyText(PathConvertor):
@@ -292,6 +348,13 @@ class _AnyText(PathConvertor):
 
 
 register_url_convertor("any", _AnyText())
+
+
+def _unknown_outcome(reason: str) -> str:
+    return (
+        f"{reason}. Retrying with the same {idempotency.HEADER} is safe: it stores the write at most once and "
+        "answers what was stored; a retry without a key may store it a second time (a new version)"
+    )
 
 
 def _request_id(request: Request) -> str | None:
@@ -326,6 +389,8 @@ def cache_settings(settings: Settings) -> CacheSettings:
         region=settings.aws_region,
         ca_file=settings.cache_ca_file,
         ttl_seconds=settings.cache_ttl_seconds,
+        max_entry_bytes=settings.cache_max_entry_bytes,
+        write_guard_seconds=2 * settings.database_timeout + 10,
     )
 
 
@@ -346,7 +411,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/docs", service.docs, methods=["GET"]),
         *files.routes(settings.files, service.database, service.tokens, settings.jwt_scope_prefix),
     ]
-    middleware = [Middleware(ObserveMiddleware, access_log=settings.access_log)]
+    middleware = [Middleware(SecurityHeadersMiddleware), Middleware(ObserveMiddleware, access_log=settings.access_log)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

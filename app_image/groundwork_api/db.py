@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import select
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import events, idempotency, logs, migrations
+from . import events, idempotency, logs, migrations, record_sql
 from .settings import Settings, connection_params
 
 set_json_dumps(orjson.dumps)
@@ -22,22 +23,25 @@ set_json_loads(orjson.loads)
 # The write carries its own deadline: a server that was paused or slow and gets to it after the client has
 # answered 503 writes nothing (clock skew between the hosts narrows or widens this by the skew). The write's event
 # goes into the outbox in the same statement (events.RECORD_EVENT's insert, fed by the written row), so it exists
-# exactly when the write committed, without BEGIN and COMMIT round trips.
+# exactly when the write committed, without BEGIN and COMMIT round trips. PostgreSQL builds the answer's JSON
+# (record_sql.record_json), the same text a keyed write saves for its replays and a read answers.
 UPSERT = """
 WITH written AS (
     INSERT INTO user_practice AS t (user_id, practice)
-    SELECT %s, %s WHERE clock_timestamp() < %s
+    SELECT %(user_id)s, %(practice)s WHERE clock_timestamp() < %(write_by)s
     ON CONFLICT (user_id) DO UPDATE
         SET practice = EXCLUDED.practice, version = t.version + 1, updated_at = clock_timestamp()
-    RETURNING user_id, practice::text, version, created_at, updated_at, (xmax = 0) AS inserted
+    RETURNING t.user_id, t.practice, t.version, t.created_at, t.updated_at, (t.xmax = 0) AS inserted
 ), recorded AS (
     INSERT INTO event_outbox (user_id, version) SELECT user_id, version FROM written
 )
-SELECT * FROM written
-"""
-SELECT_PRACTICE = (
-    "SELECT user_id, practice::text, version, created_at, updated_at FROM user_practice WHERE user_id = %s"
+SELECT w.user_id, w.version, RECORD, w.inserted FROM written w
+""".replace("RECORD", record_sql.record_json("%(user_json)s", "w"))
+SELECT_PRACTICE = "SELECT t.user_id, t.version, RECORD FROM user_practice t WHERE t.user_id = %(user_id)s".replace(
+    "RECORD", record_sql.record_json("%(user_json)s", "t")
 )
+_KEYS_EXHAUSTED = "GW429"
+_PAST_DEADLINE = "GW408"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +53,22 @@ class Stored:
     body: bytes
 
 
-def _record(user_id: str, practice_text: str, version: int, created_at: datetime, updated_at: datetime) -> bytes:
-    """The record's JSON as every endpoint answers it; the practice is PostgreSQL's text, so numbers stay exact."""
-    return orjson.dumps(
-        {
-            "user_id": user_id,
-            "practice": orjson.Fragment(practice_text),
-            "version": version,
-            "created_at": created_at,
-            "updated_at": updated_at,
-        }
-    )
+def user_json(user_id: str) -> str:
+    """The user_id as a JSON string, as the answers carry it."""
+    return orjson.dumps(user_id).decode()
 
 
 class DatabaseUnavailable(Exception):
     """The database could not answer within the deadline; the message says why, without secrets."""
+
+
+class WriteOutcomeUnknown(DatabaseUnavailable):
+    """The write (or its COMMIT) reached the database, and then the deadline passed or the connection was lost:
+    it may have been stored or not. A retry with the same Idempotency-Key is safe; one without may store it twice."""
+
+
+class _WrittenTooLate(Exception):
+    """The database refused the write itself: it came after the write's deadline, so nothing was stored."""
 
 
 class ValueRefused(Exception):
@@ -112,6 +117,16 @@ async def _within(deadline: float, work):
         task.add_done_callback(_forget)
         raise TimeoutError
     return task.result()
+
+
+def _closed_by_server(conn: psycopg.AsyncConnection) -> bool:
+    """Whether an idle connection has something to read: only a server (or pooler) that closed or terminated it
+    leaves that, so a write on it would fail without ever having reached the database."""
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 def _describe(exc: BaseException, deadline: float) -> str:
@@ -222,51 +237,72 @@ class Database:
         Numbers in practice are Decimals, stored exactly; the answer carries the stored document as PostgreSQL
         returns it, so it shows exactly what was written.
         """
+        sent: list[bool] = [False]
         try:
-            return await _within(self.deadline, self._write(user_id, practice, key))
+            return await _within(self.deadline, self._write(user_id, practice, key, sent))
+        except _WrittenTooLate:
+            raise DatabaseUnavailable(_describe(TimeoutError(), self.deadline)) from None
         except migrations.SchemaBehind as exc:
             raise DatabaseUnavailable(str(exc)) from None
         except (TimeoutError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if sent[0]:
+                raise WriteOutcomeUnknown(
+                    f"{_describe(exc, self.deadline)} after the write was sent; it may or may not be stored"
+                ) from None
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
         except psycopg.Error as exc:
+            if exc.sqlstate == _PAST_DEADLINE:
+                raise DatabaseUnavailable(_describe(TimeoutError(), self.deadline)) from None
+            if exc.sqlstate == _KEYS_EXHAUSTED and key is not None:
+                raise idempotency.KeysExhausted(key.cap, int(exc.diag.message_primary or 1)) from None
             if (exc.sqlstate or "")[:2] in _REFUSALS:
                 raise ValueRefused(_describe(exc, self.deadline).removeprefix("database error: ")) from None
             raise DatabaseUnavailable(_describe(exc, self.deadline)) from None
 
-    async def _write(self, user_id: str, practice: dict, key: idempotency.Key | None) -> Outcome:
+    async def _write(self, user_id: str, practice: dict, key: idempotency.Key | None, sent: list[bool]) -> Outcome:
+        """The write, one statement committed on its own; `sent[0]` becomes true once it has gone out."""
         # The server-side deadline is a little earlier than ours, leaving time for the answer to travel.
         write_by = datetime.now(UTC) + timedelta(seconds=self.deadline - min(0.25, self.deadline / 4))
+        params = {
+            "user_id": user_id,
+            "user_json": user_json(user_id),
+            "practice": Jsonb(practice, dumps=_dump_exact),
+            "write_by": write_by,
+        }
         await self._ensure_schema()
         async with self.pool.connection() as conn:
-            if key is None:  # one statement, committed on its own: no BEGIN and COMMIT round trips
-                return await self._upsert(conn, user_id, practice, write_by)
-            async with conn.transaction():
-                replay = await idempotency.claim(conn, key)
-                if replay is not None:
-                    return Outcome(replay.status, replay.body, replayed=True)
-                outcome = await self._upsert(conn, user_id, practice, write_by)
-                await idempotency.save(conn, key, outcome.status, outcome.body)
-                return outcome
-
-    @staticmethod
-    async def _upsert(conn: psycopg.AsyncConnection, user_id: str, practice: dict, write_by: datetime) -> Outcome:
-        cursor = await conn.execute(UPSERT, (user_id, Jsonb(practice, dumps=_dump_exact), write_by))
-        row = await cursor.fetchone()
-        if row is None:
-            raise TimeoutError  # inside a transaction this rolls it back, the idempotency key with it
-        stored_user_id, practice_text, version, created_at, updated_at, inserted = row
-        body = _record(stored_user_id, practice_text, version, created_at, updated_at)
-        return Outcome(201 if inserted else 200, body, stored=Stored(stored_user_id, version, body))
+            if _closed_by_server(conn):
+                await conn.close()  # the pool drops a closed connection instead of handing it out again
+                raise psycopg.OperationalError("the connection was closed by the server before the write was sent")
+            sent[0] = True
+            if key is None:
+                cursor = await conn.execute(UPSERT, params)
+                row = await cursor.fetchone()
+                if row is None:
+                    raise _WrittenTooLate
+                stored_user_id, version, body_text, inserted = row
+                body = body_text.encode()
+                return Outcome(201 if inserted else 200, body, stored=Stored(stored_user_id, version, body))
+            cursor = await conn.execute(record_sql.KEYED_WRITE, {**params, **key.params(), "cap": key.cap})
+            row = await cursor.fetchone()
+        assert row is not None  # the function answers one row or raises
+        kind, status, body_text, version = row
+        if kind == "reused":
+            raise idempotency.KeyReused
+        body = body_text.encode()
+        if kind == "replay":
+            return Outcome(status, body, replayed=True)
+        return Outcome(status, body, stored=Stored(user_id, version, body))
 
     async def read_practice(self, user_id: str) -> Stored | None:
         """The user's stored practice, answered as the write answered it; None when there is none."""
 
         async def select(conn: psycopg.AsyncConnection) -> tuple | None:
-            cursor = await conn.execute(SELECT_PRACTICE, (user_id,))
+            cursor = await conn.execute(SELECT_PRACTICE, {"user_id": user_id, "user_json": user_json(user_id)})
             return await cursor.fetchone()
 
         row = await self._read(select)
-        return None if row is None else Stored(row[0], row[2], _record(*row))
+        return None if row is None else Stored(row[0], row[1], row[2].encode())
 
     async def read_summary(self, user_id: str) -> dict | None:
         """The worker's summary of the user's applied writes; None until it has applied one."""

@@ -41,7 +41,7 @@ worker_class = "groundwork_api.gunicorn_conf.Worker"
 preload_app = True  # import once in the master; workers fork with everything loaded
 # Workers get SHUTDOWN_TIMEOUT for in-flight requests, then a few seconds to close the pool before SIGKILL.
 graceful_timeout = math.ceil(_settings.shutdown_timeout) + 5
-keepalive = 5
+keepalive = _settings.keepalive_seconds
 control_socket_disable = True  # an admin socket under $HOME; the container needs none, and tests run many masters
 logconfig_dict = logs.uvicorn_log_config(_settings.log_level)
 logconfig_dict["loggers"]["gunicorn.error"] = {"handlers": ["stdout"], "level": _settings.log_level.upper()}

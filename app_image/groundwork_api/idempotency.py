@@ -31,18 +31,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at);
 """
 
-# Claims the key for this transaction. A concurrent request with the same key waits here until the first one's
-# transaction ends; then it finds the row (and replays it) or, if the first rolled back, claims the key itself.
-# An expired row is taken over as if it were absent.
-_CLAIM = """
-INSERT INTO idempotency_keys AS k (subject, key, fingerprint) VALUES (%(subject)s, %(key)s, %(fingerprint)s)
-ON CONFLICT (subject, key) DO UPDATE
-    SET fingerprint = EXCLUDED.fingerprint, status = NULL, body = NULL, created_at = clock_timestamp()
-    WHERE k.created_at < clock_timestamp() - make_interval(secs => %(ttl)s)
-RETURNING 1
-"""
-_LOOKUP = "SELECT fingerprint, status, body FROM idempotency_keys WHERE subject = %(subject)s AND key = %(key)s"
-_SAVE = "UPDATE idempotency_keys SET status = %(status)s, body = %(body)s WHERE subject = %(subject)s AND key = %(key)s"
+# The claim, the cap, the write and the saved answer are one statement: record_sql.KEYED_WRITE_SCHEMA.
 _PRUNE = """
 DELETE FROM idempotency_keys WHERE ctid IN (
     SELECT ctid FROM idempotency_keys WHERE created_at < clock_timestamp() - make_interval(secs => %s) LIMIT %s
@@ -58,6 +47,8 @@ class Key:
     key: str
     fingerprint: bytes
     ttl: float
+    cap: int = 1000
+    """Live keys one subject may hold."""
 
     def params(self) -> dict:
         return {"subject": self.subject, "key": self.key, "fingerprint": self.fingerprint, "ttl": self.ttl}
@@ -75,7 +66,16 @@ class KeyReused(Exception):
     """The key was first used with a different request."""
 
 
-def from_request(header: str | None, subject: str, request: object, ttl: float) -> Key | None:
+class KeysExhausted(Exception):
+    """The subject holds as many live keys as it may; `retry_after` is when its oldest one expires (seconds)."""
+
+    def __init__(self, cap: int, retry_after: int):
+        super().__init__(f"{cap} live keys")
+        self.cap = cap
+        self.retry_after = retry_after
+
+
+def from_request(header: str | None, subject: str, request: object, ttl: float, cap: int = 1000) -> Key | None:
     """The request's key, scoped to the token's subject; None without the header; a 400 ApiError if malformed."""
     if header is None:
         return None
@@ -89,34 +89,12 @@ def from_request(header: str | None, subject: str, request: object, ttl: float) 
     # Keys are scoped by a digest of the subject: bounded in size, and one caller cannot read another's answers.
     scope = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
     fingerprint = hashlib.sha256(orjson.dumps(request, default=exact_number, option=orjson.OPT_SORT_KEYS)).digest()
-    return Key(scope, header, fingerprint, ttl)
+    return Key(scope, header, fingerprint, ttl, cap)
 
 
 def exact_number(value: object) -> orjson.Fragment:
     """orjson's hook for the Decimals of a validated request: written as the exact number they hold."""
     return orjson.Fragment(str(value))
-
-
-async def claim(conn: psycopg.AsyncConnection, key: Key) -> Replay | None:
-    """Inside the write's transaction: None when this request owns the key, else the first answer to replay."""
-    for _ in range(3):
-        cursor = await conn.execute(_CLAIM, key.params())
-        if await cursor.fetchone() is not None:
-            return None
-        cursor = await conn.execute(_LOOKUP, key.params())
-        row = await cursor.fetchone()
-        if row is None:  # pruned between the two statements: claim again
-            continue
-        fingerprint, status, body = row
-        if fingerprint != key.fingerprint:
-            raise KeyReused
-        return Replay(status, bytes(body))
-    raise RuntimeError("idempotency key vanished three times in a row")
-
-
-async def save(conn: psycopg.AsyncConnection, key: Key, status: int, body: bytes) -> None:
-    """Inside the write's transaction: remember the answer, committed with the write or not at all."""
-    await conn.execute(_SAVE, {**key.params(), "status": status, "body": body})
 
 
 async def prune(conn: psycopg.AsyncConnection, ttl: float) -> int:

@@ -7,7 +7,7 @@ from typing import LiteralString
 
 import psycopg
 
-from . import events, file_records, idempotency
+from . import events, file_records, idempotency, record_sql
 
 MIGRATION_LOCK_ID = 0x67726F756E64
 """The advisory lock a migration holds exclusively and a check holds shared: a check waits for a migration."""
@@ -40,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "expand", idempotency.SCHEMA),
     Migration(3, "expand", events.SCHEMA),
     Migration(4, "expand", file_records.SCHEMA),
+    Migration(5, "expand", record_sql.KEYED_WRITE_SCHEMA),
 )
 REQUIRED_VERSION = max(m.version for m in MIGRATIONS)
 """The schema this code needs; a database behind it is refused, one ahead of it (a newer release's) is served."""

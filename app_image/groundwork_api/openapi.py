@@ -69,7 +69,7 @@ def _practice_schemas() -> dict[str, dict]:
 
 
 @cache
-def _document(title: str, version: str, max_body: int, ttl: float, scope_prefix: str) -> dict:
+def _document(title: str, version: str, max_body: int, ttl: float, scope_prefix: str, max_document: int) -> dict:
     read, write, admin = (scope_prefix + name for name in (READ, WRITE, ADMIN))
     heartbeat = {
         "type": "object",
@@ -250,14 +250,30 @@ def _document(title: str, version: str, max_body: int, ttl: float, scope_prefix:
                         "400": _error("malformed JSON or Idempotency-Key"),
                         "401": _error("missing or invalid token"),
                         "403": _error(f"the token lacks {write}, or the user_id is another's and it lacks {admin}"),
-                        "413": _error("body too large"),
+                        "413": _error(
+                            "payload_too_large: the body is too large; document_too_large: the practice as stored "
+                            f"(numbers written out in full) would exceed {max_document} bytes. Nothing was written"
+                        ),
                         "415": _error("not JSON"),
                         "422": _error("fails the schema, or the Idempotency-Key was used with another body"),
                         "429": {
-                            **_error("this token's subject made more writes than the limit allows in the window"),
+                            **_error(
+                                "rate_limited: this token's subject made more writes than the limit allows in the "
+                                "window; idempotency_keys_exhausted: the subject holds as many live Idempotency-Key "
+                                "values as it may (Retry-After says when the oldest expires). Nothing was written"
+                            ),
                             "headers": retry_after,
                         },
-                        "503": _error("database or the token issuer's keys unavailable; nothing was written"),
+                        "503": {
+                            **_error(
+                                "database_unavailable (or the token issuer's keys unavailable): nothing was written. "
+                                "write_outcome_unknown: the write reached the database and then the deadline passed "
+                                "or the connection was lost, so it may or may not be stored; a retry with the same "
+                                "Idempotency-Key is safe (it stores the write at most once and answers what was "
+                                "stored), a retry without a key may store it a second time as a new version"
+                            ),
+                            "headers": retry_after,
+                        },
                     },
                 }
             },
@@ -315,6 +331,7 @@ def document(settings: Settings) -> dict:
         settings.max_body_bytes,
         settings.idempotency_ttl,
         settings.jwt_scope_prefix,
+        settings.max_document_bytes,
     )
     if settings.files is not None:
         spec = {**spec, "paths": {**spec["paths"], **files_openapi.paths(settings.files, settings.jwt_scope_prefix)}}
@@ -322,7 +339,8 @@ def document(settings: Settings) -> dict:
 
 
 def docs_page(settings: Settings) -> str:
-    """A readable page listing each operation and embedding the document; it loads nothing from elsewhere."""
+    """A readable page listing each operation and embedding the document; it loads nothing and runs nothing, not even
+    an inline style, so the API's own Content-Security-Policy (`default-src 'none'`) holds for it too."""
     spec = document(settings)
     items = []
     for path, operations in spec["paths"].items():
@@ -335,9 +353,7 @@ def docs_page(settings: Settings) -> str:
     pretty = html.escape(orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode())
     title = html.escape(settings.service_name)
     return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title} API</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}"
-        "pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head><body>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title} API</title></head><body>"
         f"<h1>{title} <small>{html.escape(settings.version)}</small></h1><ul>{''.join(items)}</ul>"
         f"<h2>OpenAPI document</h2><p><a href=/openapi.json>/openapi.json</a></p><pre>{pretty}</pre>"
         "</body></html>"

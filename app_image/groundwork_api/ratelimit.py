@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 
 from . import logs
-from .cache import Cache
+from .cache import Cache, CacheUnavailable
 
 # One atomic step: count the request in its window and start the window's clock on the first one.
 _COUNT = """
@@ -34,6 +34,8 @@ class Decision:
     retry_after: int
     shared: bool
     """Counted in the cache (every task sees it) rather than in this process only."""
+    marked: bool = False
+    """The write this request makes was marked in progress in the cache (Cache.begin_write)."""
 
 
 class SubjectLimiter:
@@ -51,8 +53,23 @@ class SubjectLimiter:
     def enabled(self) -> bool:
         return self.limit > 0
 
-    async def check(self, subject: str) -> Decision:
-        """Counts one request of the subject and decides; a cache outage falls back to this process's count."""
+    async def check(self, subject: str, writing: str | None = None) -> Decision:
+        """Counts one request of the subject and decides; a cache outage falls back to this process's count.
+
+        With `writing` (a user_id), the same cache round trip also marks that user's write in progress when the
+        request is allowed, even with the limit off."""
+        if writing is not None and self.cache.client is not None and not self.cache.skipping:
+            counter = (self._key(subject), self.window * 1000, self.limit) if self.enabled else None
+            try:
+                count, ttl_ms, marked = await self.cache.begin_write(writing, counter)
+            except CacheUnavailable as exc:
+                self._warn(exc)
+            else:
+                if counter is None:
+                    return Decision(True, 0, shared=False, marked=marked)
+                return self._decide(count, max(ttl_ms, 0) / 1000, shared=True, marked=marked)
+        if not self.enabled:
+            return Decision(True, 0, shared=False)
         if self._script is not None and not self.cache.skipping:
             try:
                 count, ttl_ms = await asyncio.wait_for(
@@ -69,9 +86,9 @@ class SubjectLimiter:
         digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return f"{KEY_PREFIX}{self.window}:{window}:{digest}"
 
-    def _decide(self, count: int, seconds_left: float, *, shared: bool) -> Decision:
+    def _decide(self, count: int, seconds_left: float, *, shared: bool, marked: bool = False) -> Decision:
         if count <= self.limit:
-            return Decision(True, 0, shared)
+            return Decision(True, 0, shared, marked)
         return Decision(False, max(1, math.ceil(seconds_left)), shared)
 
     def _count_locally(self, subject: str) -> Decision:
@@ -86,6 +103,8 @@ class SubjectLimiter:
         return self._decide(count, (window + 1) * self.window - now, shared=False)
 
     def _warn(self, exc: BaseException) -> None:
+        if not self.enabled:
+            return
         now = time.monotonic()
         if now - self._last_warning >= 10:
             self._last_warning = now

@@ -78,6 +78,8 @@ class Settings:
     cache_iam_auth: bool = False
     cache_ca_file: str = ""
     cache_ttl_seconds: int = 300
+    cache_max_entry_bytes: int = 64 * 1024
+    """Largest record the cache keeps; larger ones are always read from the database."""
     subject_rate_limit: int = 0
     """Writes one token subject may make per window; 0 turns the limit off."""
     subject_rate_window_seconds: int = 60
@@ -87,8 +89,14 @@ class Settings:
     service_name: str = "groundwork-api"
     version: str = "0.0.0-dev"
     shutdown_timeout: float = 10.0
+    keepalive_seconds: int = 5
+    """Seconds an idle client connection stays open; behind a proxy, longer than the proxy's own idle timeout."""
     idempotency_ttl: float = 86400.0
     """Seconds an Idempotency-Key and its answer are kept for retries."""
+    idempotency_keys_per_subject: int = 1000
+    """Live Idempotency-Keys one token subject may hold; one more is refused with 429 until the oldest expires."""
+    max_document_bytes: int = 256 * 1024
+    """Largest practice as stored (numbers written out in full), and so the largest answer of a read."""
     files: FileSettings | None = None
     """The file routes' bucket and limits; None (no file routes) without FILES_BUCKET."""
 
@@ -273,6 +281,7 @@ def _read_cache(read: _Reader, region: str) -> dict:
         "cache_iam_auth": iam_auth,
         "cache_ca_file": ca_file,
         "cache_ttl_seconds": read.number("CACHE_TTL_SECONDS", 300, 1, 7 * 86400, integer=True),
+        "cache_max_entry_bytes": read.number("CACHE_MAX_ENTRY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024, integer=True),
     }
 
 
@@ -318,7 +327,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         service_name=read.text("SERVICE_NAME", "groundwork-api"),
         version=read.text("APP_VERSION", "0.0.0-dev"),
         shutdown_timeout=read.number("SHUTDOWN_TIMEOUT", 10.0, 0, 300),
+        keepalive_seconds=read.number("KEEPALIVE_SECONDS", 5, 1, 4000, integer=True),
         idempotency_ttl=read.number("IDEMPOTENCY_TTL", 86400.0, 60, 7 * 86400),
+        idempotency_keys_per_subject=read.number("IDEMPOTENCY_KEYS_PER_SUBJECT", 1000, 1, 1_000_000, integer=True),
+        max_document_bytes=read.number("MAX_DOCUMENT_BYTES", 256 * 1024, 1024, 16 * 1024 * 1024, integer=True),
         files=read_file_settings(read, region),
     )
     if read.problems:

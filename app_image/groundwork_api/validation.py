@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import unquote_to_bytes
 
+import orjson
+
 from .errors import ApiError
 
 USER_ID_MAX = 128
@@ -19,6 +21,8 @@ MAX_STRING_CHARS = 16384
 # as 401 digits. The bound keeps that expansion small while covering every finite double (at most 341 digits).
 MAX_NUMBER_DIGITS = 1000
 ALLOWED_FIELDS = frozenset({"user_id", "practice"})
+# PostgreSQL writes a stored document back with a space after each ':' and ',' and every number in full.
+_SEPARATOR_SPACES = (b":", b",")
 
 # Characters a user_id may not contain, as a regular expression class written in \u escapes so that Python and
 # ECMA-262 (the OpenAPI document's dialect) read it the same way: controls, whitespace other than the space, and
@@ -171,6 +175,41 @@ def parse_map_request(body: bytes) -> MapRequest:
         raise _invalid("required, a JSON object", "practice")
     _check_practice(practice, suspect=_suspect_escape.search(body) is not None)
     return MapRequest(user_id=user_id, practice=practice)
+
+
+def stored_size(practice: dict) -> int:
+    """The size in bytes of the practice as PostgreSQL stores and returns it: the compact JSON with every number
+    written out in full (1e999 is 1000 digits) and a space after each separator; the bound of every answer."""
+    expansion = 0
+    stack: list[object] = [practice]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, Decimal):
+            sign, _, exponent = value.as_tuple()
+            point = 1 if isinstance(exponent, int) and exponent < 0 else 0  # _plain_digits refuses any other
+            expansion += _plain_digits(value) + sign + point - 1
+    compact = orjson.dumps(practice, default=_one_digit)
+    return len(compact) + expansion + sum(compact.count(s) for s in _SEPARATOR_SPACES)
+
+
+def _one_digit(value: object) -> orjson.Fragment:
+    return orjson.Fragment(b"0")
+
+
+def check_stored_size(practice: dict, limit: int) -> None:
+    """Refuse (413) a practice whose stored form would exceed `limit` bytes, before anything is written."""
+    size = stored_size(practice)
+    if size > limit:
+        raise ApiError(
+            413,
+            "document_too_large",
+            f"the practice would be stored as {size} bytes (numbers written out in full); at most {limit}",
+            "practice",
+        )
 
 
 def parse_user_id(segment: bytes) -> str:

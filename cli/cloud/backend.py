@@ -278,6 +278,12 @@ class CloudBackend:
         values = {name: item.value for name, item in self.outputs(session).items()}
         return run_in_stack(self.stack, values, command, service=service, on_line=on_line, console=session.console)
 
+    def watcher(self, session: Session) -> Callable[[], None]:
+        raise NotAvailable(
+            "--watch restarts local processes as their sources change; a cloud stack is changed by `infra up` alone",
+            hint="use `infra up --stack local --watch` while editing, and `infra up` for this stack",
+        )
+
     def releases(self, session: Session) -> dict[str, Any]:
         from cli.cloud import release_store
         from cli.core.releases import render
@@ -287,6 +293,25 @@ class CloudBackend:
         found = release_store.load(client_factory(self.ref.region or "")("ssm"), name)
         render(session.console, found)
         return {"ok": True, "stack": self.stack, "store": f"ssm:{name}", "releases": [r.to_json() for r in found]}
+
+    def rollback(self, session: Session, *, to: str | None, yes: bool) -> dict[str, Any]:
+        from cli.cloud.rollback import rollback_stack
+        from cli.core.confirm import confirm_rollback
+        from cli.verify.aws import client_factory
+        from stacks import outputs as names
+
+        values = {name: item.value for name, item in self.outputs(session).items()}
+        return rollback_stack(
+            self.stack,
+            values,
+            session.console,
+            to=to,
+            project=_project_name(self.ref.project_dir),
+            confirm=lambda what: confirm_rollback(
+                self.stack, yes=yes, interactive=session.interactive, ask_yes=session.ask_yes, what=what
+            ),
+            client=client_factory(str(values.get(names.REGION) or self.ref.region or "")),
+        )
 
 
 def _project_name(project_dir: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cli.cloud import release_store
+from cli.cloud import blue_green, release_store
 from cli.cloud.one_off import NoTaskNetwork, run_task, service_shape
 from cli.core import releases
 from cli.core.errors import OperationFailed
@@ -46,6 +46,14 @@ def release_applied(
     ssm, parameter = client("ssm"), release_store.parameter_name(project, ref.stack)
     history = release_store.load(ssm, parameter)
     declared = values.get(names.TASK_DEFINITION_ARN)
+    live = next((r for r in reversed(history) if r.outcome == releases.PROMOTED), None)
+    if not applied and live is not None and live.rollback_of:
+        # A rollback set the service's task definition behind the program's back; an unchanged apply keeps it.
+        console.print(
+            f"release {live.id} (a rollback to {live.rollback_of}, {live.task_definition}) is live; nothing to "
+            "release: `infra up` releases again once the program changes the service"
+        )
+        return {"id": live.id, "outcome": live.outcome, "unchanged": True}
     last = history[-1] if history else None
     if (
         not applied
@@ -89,7 +97,7 @@ def release_applied(
         )
         raise OperationFailed(
             f"the migration task did not run ({exc.message}); release {failed.id} recorded as failed",
-            hint="the new tasks answer 503 on data routes until the schema is migrated; run `infra up` again",
+            hint=_unmigrated_hint(values) + "; run `infra up` again",
             details={"release": failed.to_json()},
         ) from exc
     if run.exit_code != 0:
@@ -100,13 +108,78 @@ def release_applied(
         raise OperationFailed(
             f"the migration failed (exit {run.exit_code}: {run.stopped_reason or 'no reason given'}); "
             f"release {failed.id} recorded as failed:\n" + "\n".join(lines),
-            hint="the new tasks answer 503 on data routes until the schema is migrated: fix the migration and run "
-            "`infra up` again (see docs/releases.md)",
+            hint=_unmigrated_hint(values) + ": fix the migration and run `infra up` again (see docs/releases.md)",
             details={"release": failed.to_json(), "migration": run.to_json(), "error_lines": lines},
         )
-    promoted = release_store.record(ssm, parameter, **fields, outcome=releases.PROMOTED)
-    console.print(f"[bold green]released[/] {promoted.id}: {revision} ({promoted.image}) by {promoted.by}")
-    return {**promoted.to_json(), "migration": run.to_json(), "store": f"ssm:{parameter}"}
+    log_group = values.get(names.RELEASE_CHECK_LOG_GROUP)
+    if not log_group:
+        # A stack from before blue/green: its tasks were replaced during the apply.
+        promoted = release_store.record(ssm, parameter, **fields, outcome=releases.PROMOTED)
+        console.print(f"[bold green]released[/] {promoted.id}: {revision} ({promoted.image}) by {promoted.by}")
+        return {**promoted.to_json(), "migration": run.to_json(), "store": f"ssm:{parameter}"}
+    document = settle_deployment(
+        client, console, shape.cluster, str(service), shape.task_definition, str(log_group), ssm, parameter, fields
+    )
+    return {**document, "migration": run.to_json()}
+
+
+def settle_deployment(
+    client: ClientFactory,
+    console: Console,
+    cluster: str,
+    service: str,
+    task_definition: str,
+    log_group: str,
+    ssm: Any,
+    parameter: str,
+    fields: dict[str, Any],
+    *,
+    rollback_of: str | None = None,
+) -> dict[str, Any]:
+    """Follow the blue/green deployment of `task_definition` to its end, show the check's verdict, and record the
+    release; one ECS rolled back is recorded as such and raises, naming the checks that failed."""
+
+    def stage(status: str, lifecycle_stage: str) -> None:
+        console.print(f"  deployment {status.lower().replace('_', ' ')}: {lifecycle_stage or '-'}")
+
+    console.print(f"[bold]blue/green[/] {service} to {_revision(task_definition)}: green takes test traffic first")
+    end = blue_green.follow_release(
+        client("ecs"),
+        client("logs"),
+        cluster=cluster,
+        service=service,
+        task_definition=task_definition,
+        log_group=log_group,
+        on_stage=stage,
+    )
+    if end.verdict is not None:
+        shown = "[green]passed[/]" if end.verdict.status == "SUCCEEDED" else f"[red]{end.verdict.status.lower()}[/]"
+        from rich.markup import escape
+
+        console.print(f"release check: {shown}" + "".join(f"\n  {escape(line)}" for line in end.verdict.details))
+    outcome, failed_checks = blue_green.outcome_of(end)
+    release = release_store.record(
+        ssm, parameter, **fields, outcome=outcome, failed_checks=failed_checks, rollback_of=rollback_of
+    )
+    document = {**release.to_json(), "deployment": end.to_json(), "store": f"ssm:{parameter}"}
+    if outcome != releases.PROMOTED:
+        raise OperationFailed(
+            f"release {release.id} was not promoted: {blue_green.describe_end(end)}; the previous release keeps "
+            "serving",
+            hint=f"the release check's log group {log_group} has every check; fix and run `infra up` again",
+            details={"release": document},
+        )
+    console.print(f"[bold green]released[/] {release.id}: {release.task_definition} ({release.image}) by {release.by}")
+    return document
+
+
+def _unmigrated_hint(values: dict[str, Any]) -> str:
+    """What the new tasks do while their schema is behind: wait at the release check (blue/green), or answer 503."""
+    from stacks import outputs as names
+
+    if values.get(names.RELEASE_CHECK_LOG_GROUP):
+        return "green waits at the release check for its schema and ECS rolls it back after 15 minutes; blue serves"
+    return "the new tasks answer 503 on data routes until the schema is migrated"
 
 
 def _revision(task_definition_arn: str) -> str:

@@ -42,3 +42,11 @@ def record(ssm: Any, name: str, **fields: Any) -> releases.Release:
     release = releases.new_release(history, **fields)
     save(ssm, name, [*history, release])
     return release
+
+
+def mark(ssm: Any, name: str, release_id: str, outcome: str) -> None:
+    """Give one recorded release a new outcome (a rollback marks the release it replaced `rolled back`)."""
+    import dataclasses
+
+    history = load(ssm, name)
+    save(ssm, name, [dataclasses.replace(r, outcome=outcome) if r.id == release_id else r for r in history])

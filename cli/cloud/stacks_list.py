@@ -21,7 +21,8 @@ class StackRow:
     name: str
     configured: bool
     deployed: bool | None
-    """None when the backend could not be asked (no Pulumi CLI), or for the local stack, which has no state there."""
+    """None when the backend could not be asked (no Pulumi CLI); the local stack has no state there (`infra stacks`
+    reads it from the stack's own files)."""
     last_update: str | None
     resource_count: int | None
     update_in_progress: bool | None

@@ -11,7 +11,7 @@ from cli.core.session import Session, open_session
 if TYPE_CHECKING:
     from cli.backend import Backend
 
-__all__ = ["Session", "backend_for", "open_session", "open_stack"]
+__all__ = ["Session", "backend_for", "local_stack_changed", "open_session", "open_stack"]
 
 
 def backend_for(stack: str, project_dir: Path) -> Backend:
@@ -40,3 +40,12 @@ def open_stack(stack: str, *, as_json: bool, local_only: bool = False) -> tuple[
         if not stack_config_path(session.project_dir, stack).is_file():
             raise missing_stack_file(stack, session.project_dir, serves_only=LOCAL_STACK)
     return session, backend_for(stack, session.project_dir)
+
+
+def local_stack_changed(project_dir: Path) -> float | None:
+    """When the local stack's state last changed (epoch seconds); None when it is not up. The local stack has no
+    state in the cloud backend, so `infra stacks` asks here; OSError when where it lives cannot be worked out."""
+    from cli.local.stack import stack_for
+
+    state_file = stack_for(project_dir).root / "state.json"
+    return state_file.stat().st_mtime if state_file.is_file() else None

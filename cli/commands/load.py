@@ -146,7 +146,7 @@ def load(
         from cli.smoke.endpoint import from_url
 
         target = from_url(url, token=token, expect_redirect=False, ca_file=ca)
-        console = err_console()
+        console = err_console(quiet=as_json)
     else:
         from cli.commands.context import open_stack
         from cli.core.stack_ref import load_settings

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 from typing import Annotated
 
 import typer
 
 from cli.core.options import JsonOption, StackOption
+
+OUTPUT_LINES_KEPT = 1000
+"""Under --json, the task's last lines of output the document carries (the earlier ones are counted)."""
 
 
 def run(
@@ -23,10 +27,14 @@ def run(
     from cli.core.render import emit_json
 
     session, target = open_stack(stack, as_json=as_json)
+    kept: collections.deque[str] = collections.deque(maxlen=OUTPUT_LINES_KEPT)
+    seen = 0
     if as_json:
 
-        def on_line(line: str) -> None:  # stdout carries only the JSON document
-            session.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        def on_line(line: str) -> None:  # stdout carries only the JSON document, which gets the lines
+            nonlocal seen
+            seen += 1
+            kept.append(line)
 
     else:
 
@@ -35,7 +43,7 @@ def run(
 
     document = target.run(session, list(command), service=service, on_line=on_line)
     if as_json:
-        emit_json(document)
+        emit_json({**document, "output": list(kept), "output_lines_dropped": seen - len(kept)})
     code = document.get("exit_code")
     if code != 0:
         raise typer.Exit(code if isinstance(code, int) and code > 0 else 1)

@@ -141,7 +141,7 @@ def smoke(
     ca = str(ca_file) if ca_file else None
     if url is not None:
         target = from_url(url, token=token, expect_redirect=expect_redirect, ca_file=ca)
-        console = err_console()
+        console = err_console(quiet=as_json)
     elif expect_redirect:
         raise ConfigError("--expect-redirect is for --url", hint="a stack's redirect is always checked")
     else:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from cli.core.options import JsonOption
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cli.core.options import LOCAL_STACK, JsonOption
+
+if TYPE_CHECKING:
+    from cli.cloud.stacks_list import StackRow
 
 
 def stacks(as_json: JsonOption = False) -> None:
@@ -18,6 +26,7 @@ def stacks(as_json: JsonOption = False) -> None:
     session = open_session(as_json=as_json)
     engine = create_engine(session.project_dir)
     rows, missing = list_stacks(engine, session.project_dir)
+    rows = [_with_local_state(row, session.project_dir) if row.name == LOCAL_STACK else row for row in rows]
     backend = engine.backend.url
     if missing is not None:
         session.console.print(
@@ -43,3 +52,16 @@ def stacks(as_json: JsonOption = False) -> None:
             "" if row.resource_count is None else str(row.resource_count),
         )
     session.output.print(table)
+
+
+def _with_local_state(row: StackRow, project_dir: Path) -> StackRow:
+    """The local stack has no state in the backend: whether it is up, and when it last changed, come from its files."""
+    from cli.commands.context import local_stack_changed
+
+    try:
+        changed = local_stack_changed(project_dir)
+    except OSError:  # where the stack lives could not be worked out (runuser missing): left unknown
+        return row
+    if changed is None:
+        return replace(row, deployed=False, last_update=None)
+    return replace(row, deployed=True, last_update=dt.datetime.fromtimestamp(changed, dt.UTC).isoformat("T", "seconds"))

@@ -91,3 +91,17 @@ def confirm_destroy(
     if not ask_yes(f"Destroy everything listed in {stack}?"):
         raise ConfirmationRefused("cancelled; nothing was destroyed", hint="run the command again when ready")
     return "prompt"
+
+
+def confirm_rollback(stack: str, *, yes: bool, interactive: bool, ask_yes: Callable[[str], bool], what: str) -> str:
+    """Decide whether a rollback may go ahead (`what` says what it would do); returns how it was confirmed."""
+    if yes:
+        return "yes"
+    if not interactive:
+        raise ConfirmationRefused(
+            f"not rolling back {stack!r}: confirmation needed and stdin is not a terminal; nothing was changed",
+            hint=f"run `infra rollback --stack {stack} --yes` once you have read what it would do",
+        )
+    if not ask_yes(f"{what}. Roll back {stack}?"):
+        raise ConfirmationRefused("cancelled; nothing was changed", hint="run the command again when ready")
+    return "prompt"

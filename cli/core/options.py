@@ -29,7 +29,7 @@ JsonOption = Annotated[
     bool,
     typer.Option(
         "--json",
-        help="Print exactly one JSON document on stdout; progress goes to stderr.",
+        help="Print exactly one JSON document on stdout and nothing on stderr but an error.",
         callback=_remember_json,
         is_eager=True,
     ),

@@ -101,8 +101,9 @@ def dump_history(history: list[Release]) -> str:
     return json.dumps([r.to_json() for r in history[-KEEP:]], separators=(",", ":"))
 
 
-def rollback_target(history: list[Release], to: str | None) -> Release:
-    """The release a rollback brings back: the named one, or the promoted one before the live one."""
+def rollback_target(history: list[Release], to: str | None, live_image: str | None = None) -> Release:
+    """The release a rollback brings back: the named one, or the last promoted one whose image is not the live one
+    (`live_image`: what serves now; by default the last promoted release's)."""
     promoted = [r for r in history if r.outcome == PROMOTED]
     if to is not None:
         found = next((r for r in history if r.id == to), None)
@@ -114,8 +115,9 @@ def rollback_target(history: list[Release], to: str | None) -> Release:
                 hint="choose one of: " + ", ".join(r.id for r in promoted),
             )
         return found
-    live = promoted[-1] if promoted else None
-    earlier = [r for r in promoted if live is not None and r.image != live.image]
+    if live_image is None and promoted:
+        live_image = promoted[-1].image
+    earlier = [r for r in promoted if live_image is not None and r.image != live_image]
     if not earlier:
         raise ConfigError("there is no earlier promoted release to roll back to", hint="`infra releases` lists them")
     return earlier[-1]

@@ -28,13 +28,14 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def err_console() -> Console:
-    """The console for progress, tables and messages: always stderr."""
+def err_console(*, quiet: bool = False) -> Console:
+    """The console for progress, tables and messages: always stderr; `quiet` (under --json) writes nothing, so
+    stderr carries only an error (render_error has a console of its own)."""
     import os
 
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False, soft_wrap=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=False, quiet=quiet)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = LOG_WIDTH
     return console

@@ -17,12 +17,12 @@ class Session:
 
     project_dir: Path
     console: Console
-    """Progress and diagnostics: stderr."""
+    """Progress and diagnostics: stderr (quiet under --json)."""
     spinner: bool
     interactive: bool
     output: Console
-    """What the command was asked for (logs, outputs, status, the plan tree): stdout, so it can be piped; stderr
-    under --json, where stdout carries the one JSON document."""
+    """What the command was asked for (logs, outputs, status, the plan tree): stdout, so it can be piped; under
+    --json the quiet stderr console, stdout carrying the one JSON document."""
     started: float = field(default_factory=time.perf_counter)
     """When the command began (`time.perf_counter()`), so a duration it reports measures the whole command."""
 
@@ -40,11 +40,12 @@ class Session:
 
 
 def open_session(*, as_json: bool) -> Session:
-    """Find the project and decide how to talk: spinners only when stdout is a terminal and JSON is off."""
+    """Find the project and decide how to talk: spinners only when stdout is a terminal and JSON is off; under
+    --json both consoles are quiet, stdout carrying the one document and stderr nothing but an error."""
     from cli.core.project import find_project_dir
     from cli.core.render import err_console, out_console, stdin_is_terminal, stdout_is_terminal
 
-    console = err_console()
+    console = err_console(quiet=as_json)
     return Session(
         project_dir=find_project_dir(),
         console=console,

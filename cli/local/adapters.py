@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cli.local.tls import HOST_NAMES
+
 _TOKEN = re.compile(r"\$\{random:([^}]+)\}")
 RDS_PORT = 5432
 
@@ -120,6 +122,12 @@ def files_endpoint(environment: dict[str, str], s3_port: int, ca: Path) -> dict[
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_CA_BUNDLE": str(ca),
     }
+
+
+def redirect_host() -> str:
+    """Port 80 redirects to the service's declared host name, which resolves to the cloud's load balancer; locally
+    it redirects to `localhost` (on the local certificate, resolving everywhere), and never to a request's Host."""
+    return HOST_NAMES[0]
 
 
 MOTO_TOKEN_LIFETIME_S = 3600

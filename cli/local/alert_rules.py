@@ -39,6 +39,12 @@ dimension the local series keeps as a label is `$<dimension name>`."""
 ERROR_RATE_METRICS = frozenset({"RequestCount", "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"})
 """The metrics of the 5xx-rate alarm's math: 5xx answers as a percentage of requests."""
 ERROR_RATE = f"100 * sum(rate({_ERRORS}[$w])) / sum(rate({_REQUESTS}[$w]))"
+MATH: dict[frozenset[tuple[str, str]], str] = {
+    frozenset((_ALB, name) for name in ERROR_RATE_METRICS): ERROR_RATE,
+    # The unhealthy targets summed over blue's and green's target groups: locally the live slot is the one target.
+    frozenset({(_ALB, "UnHealthyHostCount")}): SERIES[(_ALB, "UnHealthyHostCount", "Maximum")],
+}
+"""The metrics (namespace, name) an alarm's metric math reads -> PromQL of what it computes, with `$w`."""
 
 _NO_LOCAL = {
     "AWS/RDS": "PostgreSQL's and PgBouncer's own statistics are not exported to the local Prometheus",
@@ -90,10 +96,11 @@ def _expression(inputs: dict[str, Any]) -> str:
     """PromQL of the series the alarm watches, with `$w` for its period; LookupError says why there is none."""
     queries = inputs.get("metricQueries") or []
     if queries:
-        metrics = {q["metric"]["metricName"] for q in queries if q.get("metric")}
-        if metrics == ERROR_RATE_METRICS:
-            return ERROR_RATE
-        raise LookupError(f"metric math over {', '.join(sorted(metrics))} has no local counterpart")
+        metrics = frozenset((q["metric"]["namespace"], q["metric"]["metricName"]) for q in queries if q.get("metric"))
+        if metrics in MATH:
+            return MATH[metrics]
+        names = sorted({name for _, name in metrics})
+        raise LookupError(f"metric math over {', '.join(names)} has no local counterpart")
     namespace, name = str(inputs.get("namespace")), str(inputs.get("metricName"))
     statistic = str(inputs.get("statistic") or inputs.get("extendedStatistic"))
     template = SERIES.get((namespace, name, statistic))

@@ -138,8 +138,16 @@ class LocalBackend:
 
         return run_local(self.project_dir, command, service=service, on_line=on_line, console=session.console)
 
+    def watcher(self, session: Session) -> Callable[[], None]:
+        from cli.local.watch import watch
+
+        return lambda: watch(self.project_dir, session.console)
+
     def releases(self, session: Session) -> dict[str, Any]:
         return verbs.release_history(self.project_dir, session.console)
+
+    def rollback(self, session: Session, *, to: str | None, yes: bool) -> dict[str, Any]:
+        return verbs.rollback(self.project_dir, session, to=to, yes=yes)
 
 
 def _no_pack_here(session: Session, skip_policy: bool) -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 from cli.core.files import write_private
 from cli.local import tls
 from cli.local.binaries import PrerequisiteMissing
-from cli.local.processes import give_to_service_user, ours, read_pid, run, stop_pid, wait_for_port
+from cli.local.processes import (
+    give_to_service_user,
+    ours,
+    read_pid,
+    run,
+    stop_group,
+    stop_pid,
+    wait_for_port,
+    wait_until,
+)
 from cli.local.services import Service, check_ports, digest
 
 REDIS_HINT = "run `make setup` (it installs Debian's redis-server), or apt-get install redis-server"
@@ -103,9 +112,15 @@ class CacheService(Service):
         self.pidfile.unlink(missing_ok=True)
         run([str(executable), str(self.conf_path)], as_service=True)
         wait_for_port(self.ports[0], 10, self.name, self.log)
+        # redis listens before it daemonises and writes its pid file after: started means both.
+        wait_until(lambda: self.pid() is not None, 10, f"{self.name} (its pid file)", self.log)
 
     def stop(self) -> None:
         pid = self.pid()
         if pid is not None:
             stop_pid(pid, timeout=10)
+        recorded = read_pid(self.pidfile)
+        if recorded is not None:
+            # redis-server daemonises into its own group; a snapshot child of a killed server goes with it.
+            stop_group(recorded, "redis", timeout=10)
         self.pidfile.unlink(missing_ok=True)

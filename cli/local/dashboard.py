@@ -13,7 +13,7 @@ from typing import Any
 from cli.core.errors import OperationFailed
 from cli.local import prometheus
 from cli.local.processes import read_pid
-from cli.local.services import DatabaseService
+from cli.local.services import ApiService, DatabaseService
 from cli.local.stack import LocalStack
 
 
@@ -31,7 +31,8 @@ def _process_usage(pids: list[int]) -> tuple[float, float]:
 
 
 def _api_processes(stack: LocalStack) -> list[int]:
-    supervisor = read_pid(stack.root / "run" / "api.pid")
+    api = next(s for s in stack.services() if isinstance(s, ApiService))
+    supervisor = read_pid(api.pidfile)  # the live release's slot (cli/local/release_flow.py)
     if supervisor is None:
         return []
     with contextlib.suppress(OSError):
@@ -108,6 +109,11 @@ class Dashboard:
             value = prometheus.instant(self.url, expression)
             return None if value is None else round(value * scale, digits)
 
+        def count(expression: str) -> int | None:
+            """A whole number from Prometheus; None (shown as -) until it has scraped the series."""
+            value = promql(expression, 0)
+            return None if value is None else int(value)
+
         def per_second(status: str) -> float:
             selector = f'http_requests_total{{{api},status=~"{status}"}}'
             return promql(f"sum(rate({selector}[{window}]))") or 0.0
@@ -126,7 +132,7 @@ class Dashboard:
                 "p50 ms": latency(0.50),
                 "p95 ms": latency(0.95),
                 "p99 ms": latency(0.99),
-                "healthy targets": int(promql(f"sum(up{{{api}}})", 0) or 0),
+                "healthy targets": count(f"sum(up{{{api}}})"),
             },
             "service": {
                 "cpu %": round(100 * max(now.cpu_seconds - base.cpu_seconds, 0) / elapsed, 1),
@@ -143,14 +149,14 @@ class Dashboard:
                 "cache hit %": round(100 * hits / max(hits + reads, 1), 1),
             },
             "pool": {
-                "client connections": int(promql(f'sum(db_pool_connections{{{api},state="size"}})', 0) or 0),
-                "idle": int(promql(f'sum(db_pool_connections{{{api},state="idle"}})', 0) or 0),
-                "waiting": int(promql(f'sum(db_pool_connections{{{api},state="waiting"}})', 0) or 0),
-                "database up": bool(promql(f"max(db_up{{{api}}})", 0)),
+                "client connections": count(f'sum(db_pool_connections{{{api},state="size"}})'),
+                "idle": count(f'sum(db_pool_connections{{{api},state="idle"}})'),
+                "waiting": count(f'sum(db_pool_connections{{{api},state="waiting"}})'),
+                "database up": None if (db_up := promql(f"max(db_up{{{api}}})", 0)) is None else bool(db_up),
             },
             "worker": {
                 "backlog": promql('max(worker_backlog{job="worker"})', 0),
-                "scraped": int(promql('sum(up{job="worker"})', 0) or 0),
+                "scraped": count('sum(up{job="worker"})'),
             },
             "alarms": {
                 "firing": sum(a["state"] == "firing" for a in alerts),

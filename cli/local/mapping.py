@@ -8,7 +8,9 @@ import re
 from typing import Any
 
 from cli.core import resource_types
-from cli.local import alert_rules, identity_mapping
+from cli.local import alert_rules, identity_mapping, mapping_edge
+from cli.local.mapping_core import MappingError, only, plain_text
+from infra.limits import CACHE_NODE_MEMORY_MIB, CACHE_RESERVED_MEMORY_PERCENT
 
 RANDOM = resource_types.RANDOM_PASSWORD
 TOKEN = "${random:%s}"  # noqa: S105 - a placeholder, never a value
@@ -42,9 +44,10 @@ REALISED = {
     resource_types.SECRETSMANAGER_SECRET_VERSION: "secrets.json: keys of the value, generated locally",
     RANDOM: "secrets.json: a value generated once",
     resource_types.LB_LOAD_BALANCER: "tls: nginx",
-    resource_types.LB_LISTENER: "tls: nginx server (redirect, TLS versions of the SSL policy)",
-    resource_types.LB_LISTENER_RULE: "tls: nginx location (fixed responses)",
-    resource_types.LB_TARGET_GROUP: "tls: nginx upstream (health check thresholds)",
+    resource_types.LB_LISTENER: "tls: nginx server (redirect, TLS versions of the SSL policy; the release test "
+    "listener is the local release's own test port)",
+    resource_types.LB_LISTENER_RULE: "tls: nginx location (fixed responses; forwarding rules are the upstream)",
+    resource_types.LB_TARGET_GROUP: "tls: nginx upstream (health check thresholds; blue's and green's are one)",
     resource_types.ACM_CERTIFICATE: "tls: a certificate from the local CA",
     resource_types.ACM_CERTIFICATE_VALIDATION: "tls: signed by the local CA at once",
     resource_types.ROUTE53_RECORD: "tls: the name on the local certificate",
@@ -65,20 +68,6 @@ REALISED = {
     **identity_mapping.REALISED,
     METRIC_ALARM: "prometheus: an alerting rule, same threshold and periods, where a local series exists",
 }
-
-SSL_POLICY_PROTOCOLS = {
-    "ELBSecurityPolicy-TLS13-1-3-2021-06": ("TLSv1.3",),
-    "ELBSecurityPolicy-TLS13-1-2-2021-06": ("TLSv1.2", "TLSv1.3"),
-    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": ("TLSv1.2", "TLSv1.3"),
-    "ELBSecurityPolicy-TLS-1-2-2017-01": ("TLSv1.2",),
-    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06": ("TLSv1.2",),
-    "ELBSecurityPolicy-FS-1-2-Res-2020-10": ("TLSv1.2",),
-}
-"""The TLS versions of the load balancer's SSL policies; an unknown policy is refused, not guessed."""
-
-
-class MappingError(ValueError):
-    """The plan declares something the local stack cannot realise faithfully; the message names the resource."""
 
 
 def spec(recording: Any) -> dict[str, Any]:
@@ -132,8 +121,8 @@ def spec(recording: Any) -> dict[str, Any]:
         "firewall": firewall,
         "schedules": _schedules(by_type, tasks),
         "alarms": alarms,
-        "load_balancer": _load_balancer(by_type),
-        "certificate": _certificate(by_type),
+        "load_balancer": mapping_edge.load_balancer(by_type),
+        "certificate": mapping_edge.certificate(by_type),
         "buckets": _buckets(by_type),
         "secrets": _secrets(by_type, tokens),
         "identity": identity,
@@ -148,15 +137,8 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _only(by_type: dict[str, list[Any]], token: str) -> Any:
-    found = by_type.get(token, [])
-    if len(found) != 1:
-        raise MappingError(f"the local stack realises exactly one {token}; the plan declares {len(found)}")
-    return found[0]
-
-
 def _database(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    instance = _only(by_type, resource_types.RDS_INSTANCE)
+    instance = only(by_type, resource_types.RDS_INSTANCE)
     inputs = instance.inputs
     if inputs.get("engine") != "postgres":
         raise MappingError(f"{instance.urn}: engine {inputs.get('engine')!r}; the local stack runs PostgreSQL only")
@@ -201,8 +183,8 @@ def _objects(by_type: dict[str, list[Any]], tokens) -> list[dict[str, Any]]:
 
 
 def _pooler(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    proxy = _only(by_type, resource_types.RDS_PROXY)
-    group = _only(by_type, resource_types.RDS_PROXY_DEFAULT_TARGET_GROUP)
+    proxy = only(by_type, resource_types.RDS_PROXY)
+    group = only(by_type, resource_types.RDS_PROXY_DEFAULT_TARGET_GROUP)
     pool = group.inputs.get("connectionPoolConfig", {})
     auths = proxy.inputs.get("auths", [])
     if len(auths) != 1:
@@ -218,81 +200,6 @@ def _pooler(by_type: dict[str, list[Any]]) -> dict[str, Any]:
         "max_idle_connections_percent": int(pool.get("maxIdleConnectionsPercent", 50)),
         "borrow_timeout": int(pool.get("connectionBorrowTimeout", 120)),
     }
-
-
-def _load_balancer(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    listeners = by_type.get(resource_types.LB_LISTENER, [])
-    redirect = https = None
-    for listener in listeners:
-        inputs = listener.inputs
-        if inputs.get("protocol") == "HTTPS":
-            policy = inputs.get("sslPolicy", "ELBSecurityPolicy-2016-08")
-            if policy not in SSL_POLICY_PROTOCOLS:
-                raise MappingError(
-                    f"{listener.urn}: SSL policy {policy!r} has no local TLS versions; known: "
-                    + ", ".join(SSL_POLICY_PROTOCOLS)
-                )
-            https = {"urn": listener.urn, "arn": listener.state.get("arn"), "protocols": SSL_POLICY_PROTOCOLS[policy]}
-        else:
-            action = (inputs.get("defaultActions") or [{}])[0]
-            if action.get("type") == "redirect":
-                target = action["redirect"]
-                redirect = {
-                    "urn": listener.urn,
-                    "protocol": target.get("protocol", "#{protocol}"),
-                    "status": int(str(target.get("statusCode", "HTTP_301")).removeprefix("HTTP_")),
-                }
-    if https is None:
-        raise MappingError("the local stack needs the load balancer's HTTPS listener; the plan declares none")
-    rules = []
-    for rule in by_type.get(resource_types.LB_LISTENER_RULE, []):
-        inputs = rule.inputs
-        actions = inputs.get("actions", [])
-        fixed = [a["fixedResponse"] for a in actions if a.get("type") == "fixed-response"]
-        paths = [v for c in inputs.get("conditions", []) for v in (c.get("pathPattern") or {}).get("values", [])]
-        only_paths = all(set(c) == {"pathPattern"} for c in inputs.get("conditions", []))
-        if not fixed or not paths or not only_paths:
-            raise MappingError(f"{rule.urn}: the local load balancer realises fixed responses on paths only")
-        rules.append(
-            {
-                "urn": rule.urn,
-                "priority": int(inputs.get("priority", 50000)),
-                "paths": paths,
-                "status": int(fixed[0]["statusCode"]),
-                "content_type": fixed[0].get("contentType", "text/plain"),
-                "body": fixed[0].get("messageBody", ""),
-            }
-        )
-    group = _only(by_type, resource_types.LB_TARGET_GROUP)
-    check = group.inputs.get("healthCheck", {})
-    return {
-        "redirect": redirect,
-        "https": https,
-        "rules": sorted(rules, key=lambda r: r["priority"]),
-        "target": {
-            "port": int(group.inputs.get("port", 80)),
-            "health_path": check.get("path", "/"),
-            "healthy_threshold": int(check.get("healthyThreshold", 5)),
-            "unhealthy_threshold": int(check.get("unhealthyThreshold", 2)),
-            "interval": int(check.get("interval", 30)),
-            "matcher": str(check.get("matcher", "200")),
-        },
-    }
-
-
-def _certificate(by_type: dict[str, list[Any]]) -> dict[str, Any]:
-    names = [r.inputs["domainName"] for r in by_type.get(resource_types.ACM_CERTIFICATE, [])]
-    names += [
-        alt
-        for r in by_type.get(resource_types.ACM_CERTIFICATE, [])
-        for alt in r.inputs.get("subjectAlternativeNames", [])
-    ]
-    records = [
-        r.inputs["name"]
-        for r in by_type.get(resource_types.ROUTE53_RECORD, [])
-        if r.inputs.get("type") in ("A", "AAAA")
-    ]
-    return {"names": sorted({*names, *records})}
 
 
 _BUCKET_PARTS = {
@@ -338,10 +245,6 @@ _CONTENT_TYPES = {"APPLICATION_JSON": "application/json", "TEXT_PLAIN": "text/pl
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
-def _plain_text(value: str) -> bool:
-    return not any(ord(c) < 32 or c in '"\\' for c in value)
-
-
 def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
     """The replication group: its port, TLS, the parameter group's values and the users of its user groups."""
     groups = by_type.get(REPLICATION_GROUP, [])
@@ -352,14 +255,18 @@ def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
     group = groups[0]
     inputs = group.inputs
     parameters: dict[str, str] = {}
+    reserved = str(CACHE_RESERVED_MEMORY_PERCENT)
     for params in by_type.get(resource_types.ELASTICACHE_PARAMETER_GROUP, []):
         if params.state.get("name") == inputs.get("parameterGroupName"):
             for item in params.inputs.get("parameters", []):
                 name, value = str(item["name"]), str(item["value"])
-                if not _CACHE_PARAMETER.fullmatch(name) or not _plain_text(value):
+                if not _CACHE_PARAMETER.fullmatch(name) or not plain_text(value):
                     raise MappingError(f"{params.urn}: parameter {name!r} has a name or value Redis cannot take")
+                if name == "reserved-memory-percent":
+                    reserved = value
                 if name not in _ELASTICACHE_ONLY:
                     parameters[name] = value
+    parameters["maxmemory"] = _maxmemory(group, reserved)
     user_groups = {g.inputs.get("userGroupId"): g for g in by_type.get(resource_types.ELASTICACHE_USER_GROUP, [])}
     users_by_id = {u.inputs.get("userId"): u for u in by_type.get(resource_types.ELASTICACHE_USER, [])}
     users = []
@@ -396,6 +303,21 @@ def _cache(by_type: dict[str, list[Any]], tokens) -> dict[str, Any] | None:
     }
 
 
+def _maxmemory(group: Any, reserved_percent: str) -> str:
+    """ElastiCache bounds the data set by the node's memory less its reserved share; redis-server is told the same
+    bound, so the local cache evicts where the node would."""
+    node = group.inputs.get("nodeType")
+    memory = CACHE_NODE_MEMORY_MIB.get(node)
+    if memory is None:
+        raise MappingError(
+            f"{group.urn}: node type {node!r} has no known memory to bound the local cache by; known: "
+            + ", ".join(CACHE_NODE_MEMORY_MIB)
+        )
+    if not reserved_percent.isdigit() or not 0 <= int(reserved_percent) < 100:
+        raise MappingError(f"{group.urn}: reserved-memory-percent {reserved_percent!r} is not 0 to 99")
+    return f"{memory * (100 - int(reserved_percent)) // 100}mb"
+
+
 def _firewall(by_type: dict[str, list[Any]]) -> dict[str, Any] | None:
     """The web ACL's per-client rate rule (the one rule nginx can enforce) and the names of the rules it cannot."""
     acls = by_type.get(WEB_ACL, [])
@@ -420,9 +342,7 @@ def _firewall(by_type: dict[str, list[Any]]) -> dict[str, Any] | None:
         status = int(custom.get("responseCode", 403))
         body = bodies.get(custom.get("customResponseBodyKey"), {})
         headers = {h["name"]: str(h["value"]) for h in custom.get("responseHeaders", [])}
-        if not 400 <= status <= 599 or not all(
-            _HEADER_NAME.fullmatch(k) and _plain_text(v) for k, v in headers.items()
-        ):
+        if not 400 <= status <= 599 or not all(_HEADER_NAME.fullmatch(k) and plain_text(v) for k, v in headers.items()):
             raise MappingError(f"{acl.urn}: rule {rule.get('name')!r} answers with what nginx cannot send")
         rate = {
             "rule": str(rule.get("name")),

@@ -1,18 +1,22 @@
-"""The local stack's plan: the program of Pulumi.local.yaml run by the offline recorder, cached by its sources."""
+"""The local stack's plan: the program of Pulumi.local.yaml under the offline recorder, cached by its inputs."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import pathlib
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from cli.core import resource_types
 from cli.core.errors import ConfigError, OperationFailed, StackSettingsInvalid
+from cli.core.files import ensure_private_dir, write_private
 
 STACK = "local"
 LOOPBACK = "127.0.0.1"
@@ -28,9 +32,43 @@ _MAPPING_CODE = (
 )
 
 
+CACHE_DIR_ENV = "INFRA_CACHE_DIR"
+"""Where the CLI keeps what it can derive again (the local stack's plans); `<project>/.infra/cache` by default."""
+PLANS_KEPT = 5
+"""Plans kept in the cache, the most recently used first; switching between a few branches or settings keeps hitting."""
+_KEY_VERSION = b"local-plan-2"
+"""Changes when what a cached plan holds changes shape, so older entries are never read."""
+_PACKAGE_PREFIXES = ("pulumi", "pyyaml")
+"""Distributions the program imports (the SDK, its providers, the settings' YAML); their versions are in the key."""
+
+
+@dataclass(frozen=True)
+class LocalPlan:
+    """The local stack's spec and how it was had: reused from the cache, or planned now (and how long that took)."""
+
+    spec: dict[str, Any]
+    reused: bool
+    key: str
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reused": self.reused, "key": self.key[:16], "seconds": round(self.seconds, 3)}
+
+
+def cache_dir(project_dir: pathlib.Path) -> pathlib.Path:
+    """The CLI's cache: `$INFRA_CACHE_DIR`, or `.infra/cache` in the project (beside, not inside, the stack's
+    state, so `destroy` keeps it)."""
+    override = os.environ.get(CACHE_DIR_ENV)
+    return pathlib.Path(override).resolve() if override else project_dir / ".infra" / "cache"
+
+
 def source_digest(project_dir: pathlib.Path) -> str:
-    """A hash of what decides the plan: the program's and the app's sources, the settings, and this mapping."""
-    digest = hashlib.sha256()
+    """The plan's key: what it derives from. The program's and the app's sources (the image tag is the app's
+    content), the settings, this mapping, where the project is (the plan names its paths), and the versions of the
+    interpreter and of the packages the program imports."""
+    digest = hashlib.sha256(_KEY_VERSION + b"\0" + str(project_dir).encode() + b"\0" + sys.version.encode())
+    for name in package_versions():
+        digest.update(name.encode() + b"\0")
     files = [project_dir / "Pulumi.yaml", project_dir / f"Pulumi.{STACK}.yaml"]
     for top in _SOURCES:
         files += sorted(p for p in (project_dir / top).rglob("*") if p.is_file() and not _skipped(p))
@@ -44,12 +82,27 @@ def source_digest(project_dir: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+def package_versions() -> list[str]:
+    """`name-version` of each installed distribution the program imports, from the names of their metadata
+    directories (reading every distribution's metadata would cost more than the rest of the key)."""
+    found = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        found.update(
+            name for name in names if name.lower().startswith(_PACKAGE_PREFIXES) and name.endswith(".dist-info")
+        )
+    return sorted(found)
+
+
 def _skipped(path: pathlib.Path) -> bool:
     return any(part in _SKIPPED for part in path.parts) or path.suffix in (".pyc", ".pyo")
 
 
-def local_spec(project_dir: pathlib.Path, cache_dir: pathlib.Path) -> dict[str, Any]:
-    """The spec of the local stack; planned again only when a source changed since the cached one."""
+def local_spec(project_dir: pathlib.Path, cache: pathlib.Path | None = None) -> LocalPlan:
+    """The spec of the local stack: the cached plan of these sources, settings and packages, or planned now."""
     project_dir = project_dir.resolve()
     settings = project_dir / f"Pulumi.{STACK}.yaml"
     if not settings.is_file():
@@ -57,21 +110,33 @@ def local_spec(project_dir: pathlib.Path, cache_dir: pathlib.Path) -> dict[str, 
             f"{settings} does not exist; the local stack realises the plan of its settings",
             hint="restore Pulumi.local.yaml from the repository (docs/local.md)",
         )
-    digest = source_digest(project_dir)
-    cached = cache_dir / "plan.json"
-    if cached.is_file():
+    started = time.perf_counter()
+    key = source_digest(project_dir)
+    plans = (cache or cache_dir(project_dir)) / "local-plans"
+    entry = plans / f"{key}.json"
+    if entry.is_file():
         try:
-            document = json.loads(cached.read_text())
-        except ValueError:
+            document = json.loads(entry.read_text())
+        except (OSError, ValueError):
             document = {}
-        if document.get("digest") == digest:
-            return document["spec"]
+        if document.get("key") == key and isinstance(document.get("spec"), dict):
+            with contextlib.suppress(OSError):
+                os.utime(entry)  # most recently used: the last to be pruned
+            return LocalPlan(document["spec"], True, key, time.perf_counter() - started)
     spec = plan_in_subprocess(project_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_name(f".plan.{os.getpid()}")
-    temporary.write_text(json.dumps({"digest": digest, "spec": spec}))
-    os.replace(temporary, cached)
-    return spec
+    ensure_private_dir(plans.parent, CACHE_DIR_ENV)
+    ensure_private_dir(plans, CACHE_DIR_ENV)
+    write_private(entry, json.dumps({"key": key, "spec": spec}))
+    prune(plans, PLANS_KEPT)
+    return LocalPlan(spec, False, key, time.perf_counter() - started)
+
+
+def prune(plans: pathlib.Path, kept: int) -> list[pathlib.Path]:
+    """Delete all but the `kept` most recently used plans; return what was deleted."""
+    entries = sorted(plans.glob("*.json"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for stale in entries[kept:]:
+        stale.unlink(missing_ok=True)
+    return entries[kept:]
 
 
 def plan_in_subprocess(project_dir: pathlib.Path) -> dict[str, Any]:

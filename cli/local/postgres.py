@@ -47,9 +47,10 @@ class Cluster:
         """Created completely: the role and database exist too (a half-made cluster is made again)."""
         return (self.base / "initialised").is_file()
 
-    def init(self, *, durable: bool = True, archive: bool = True) -> None:
+    def init(self, *, durable: bool = True, archive: bool = True, first_backup: bool = True) -> None:
         """Create the cluster and the application's role and database; `durable=False` trades safety for speed;
-        `archive` keeps a WAL archive and a first base backup, for point-in-time restores (cli/local/wal_archive.py)."""
+        `archive` keeps a WAL archive and a first base backup, for point-in-time restores (cli/local/wal_archive.py);
+        `first_backup=False` leaves that backup to the caller, who takes it while other work goes on."""
         bin_dir = postgres_bin()
         if self.data.exists():  # left half made by an earlier attempt
             if self.pid() is not None:
@@ -105,7 +106,7 @@ class Cluster:
                 user, database = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(user, sql.Literal(self.app_password)))
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
-        if archive:
+        if archive and first_backup:
             wal_archive.base_backup(self.base, self.port, self.superuser_password)
         (self.base / "initialised").touch()
 

@@ -134,15 +134,24 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A zombie (exited, not yet reaped) is not alive for our purposes.
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, IndexError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     return True
 
 
 def read_pid(pidfile: Path) -> int | None:
-    with contextlib.suppress(OSError, ValueError):
+    """The pid a pid file names; None when it is absent, or empty as a daemon leaves it between creating and
+    writing it (services start in parallel, so another step may read it in that instant)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
         return int(pidfile.read_text().split()[0])
     return None
+
+
+def write_pid(pidfile: Path, pid: int) -> None:
+    """Write a pid file whole: a reader finds the old file, no file, or the new pid, never an empty one."""
+    partial = pidfile.with_name(f".{pidfile.name}.{os.getpid()}.partial")
+    partial.write_text(f"{pid}\n")
+    os.replace(partial, pidfile)
 
 
 def ours(pid: int | None, marker: str) -> int | None:

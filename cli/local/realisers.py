@@ -173,19 +173,55 @@ def task_environment(
 
 def realise_api(r: Realisation, environment: Callable[[dict[str, Any]], dict[str, str]]) -> ApiService:
     """The load-balanced ECS service as the image's own command on this machine."""
+    from stacks.content_tag import content_tag
+
     api = r.spec["api"]
-    env = adapters.task_port(environment(api), api["port"], r.ports["api"])
+    slot, kept = live_release(r)
+    env = adapters.task_port(environment(api), api["port"], r.ports[slot])
+    if kept is not None:  # the live release's sources, which may be older than the project's
+        env = release_version(env, kept.parent.name)
     command = [*(api.get("entry_point") or []), *(api.get("command") or [])] or None
     return ApiService(
         "api",
-        [r.ports["api"]],
+        [r.ports[slot]],
         r.logs / "api.log",
-        pidfile=r.pidfile("api"),
+        pidfile=r.pidfile(slot),
         marker="groundwork_api",
-        app_dir=r.app_dir,
+        app_dir=kept if kept is not None else r.app_dir,
         env=env,
         command=command,
+        release=content_tag(r.app_dir),
     )
+
+
+API_SLOTS = ("api", "api_green")
+"""The two ports the API alternates between, one release to the next (blue/green, see cli/local/release_flow.py)."""
+RELEASE_FOLLOWERS = ("prometheus", "scheduler")
+"""Services whose configuration names the live API's port or sources, so they follow it after a release."""
+
+
+def live_slot(applied: dict[str, Any]) -> str:
+    """The port slot the live API listens on: the one its last release moved it to."""
+    slot = (applied.get("api_release") or {}).get("slot")
+    return slot if slot in API_SLOTS else API_SLOTS[0]
+
+
+def test_slot(applied: dict[str, Any]) -> str:
+    """The other slot: where the next release starts, and where nginx's test port points."""
+    return next(slot for slot in API_SLOTS if slot != live_slot(applied))
+
+
+def release_version(env: dict[str, str], tag: str) -> dict[str, str]:
+    """The environment of a release made from the sources tagged `tag`: the version the app reports is the tag, as
+    the program's image tag is in the cloud (the project's sources may have moved on since)."""
+    return {**env, "APP_VERSION": tag} if "APP_VERSION" in env else env
+
+
+def live_release(r: Realisation) -> tuple[str, Path | None]:
+    """The port slot the live API listens on, and the kept copy of the sources it runs from (None before any)."""
+    tag = (r.applied.get("api_release") or {}).get("tag")
+    kept = r.root / "releases" / str(tag) / "app_image" if tag else None
+    return live_slot(r.applied), kept if kept is not None and kept.is_dir() else None
 
 
 def realise_workers(r: Realisation, environment: Callable[[dict[str, Any]], dict[str, str]]) -> list[TaskService]:
@@ -226,7 +262,7 @@ def realise_prometheus(r: Realisation) -> PrometheusService:
         pidfile=r.pidfile("prometheus"),
         marker=f"--config.file={r.root / 'prometheus' / 'prometheus.yml'}",
         base=r.root / "prometheus",
-        targets={alert_rules.API_JOB: [f"127.0.0.1:{r.ports['api']}"], alert_rules.WORKER_JOB: workers},
+        targets={alert_rules.API_JOB: [f"127.0.0.1:{r.ports[live_slot(r.applied)]}"], alert_rules.WORKER_JOB: workers},
         rules=r.spec["alarms"]["rules"],
         interval=interval_seconds(),
     )
@@ -278,10 +314,13 @@ def realise_edge(r: Realisation) -> TlsService:
         r.root / "nginx" / "error.log",
         base=r.root / "nginx",
         files=r.files,
-        upstream_port=r.ports["api"],
+        upstream_port=r.ports[live_slot(r.applied)],
+        test_port=r.ports["release_test"],
+        test_upstream_port=r.ports[test_slot(r.applied)],
         load_balancer=r.spec["load_balancer"],
         rate_limit=(r.spec["firewall"] or {}).get("rate"),
         names=tuple(r.spec["certificate"]["names"]),
+        redirect_host=adapters.redirect_host(),
     )
 
 

@@ -29,6 +29,7 @@ from cli.local.processes import (
     stop_pid,
     wait_for_port,
     wait_until,
+    write_pid,
 )
 
 WORKER_USER = "www-data"
@@ -96,6 +97,13 @@ class Service:
         self.stop()
         self.start()
 
+    deferred: bool = field(default=False, kw_only=True)
+    """Set by `up`: start() and update() leave their slow follow-up work to finish(), which `up` runs beside the
+    services that do not wait for it."""
+
+    def finish(self) -> None:
+        """The follow-up work of a start or an update that no other service waits for (none for most)."""
+
 
 def digest(*parts: object) -> str:
     import hashlib
@@ -124,7 +132,17 @@ class DatabaseService(Service):
             self._clear_dead_lock()
             self.cluster.start()
         else:
-            self.cluster.init(durable=True)
+            self.cluster.init(durable=True, first_backup=False)
+        if not self.deferred:
+            self.finish()
+
+    def finish(self) -> None:
+        """The first base backup of the WAL archive (a restore starts from one), unless there is one already."""
+        from cli.local import wal_archive
+
+        cluster = self.cluster
+        if wal_archive.archive_dir(cluster.base).is_dir() and not wal_archive.base_backups(cluster.base):
+            wal_archive.base_backup(cluster.base, cluster.port, cluster.superuser_password)
 
     def stop(self) -> None:
         if self.cluster.pid() is not None:
@@ -229,7 +247,7 @@ class ProcessService(Service):
                 cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
-        self.pidfile.write_text(f"{process.pid}\n")
+        write_pid(self.pidfile, process.pid)
         if ready_port is not None:
             wait_for_port(ready_port, 30, self.name, self.log, pid=process.pid)
         elif ready is not None:
@@ -253,6 +271,8 @@ class ApiService(ProcessService):
 
     command: list[str] | None = field(default=None, kw_only=True)
     """The task definition's command; the image's CMD when it declares none."""
+    release: str = field(default="", kw_only=True)
+    """The content tag of the sources this version is released from (a new tag is a new release)."""
 
     def start(self) -> None:
         self.launch(self.argv(), cwd=self.app_dir, env=self.env, ready_port=self.ports[0])
@@ -261,7 +281,7 @@ class ApiService(ProcessService):
         return self.command or image_command(self.app_dir)
 
     def fingerprint(self) -> str:
-        return digest(self.argv(), self.env)
+        return digest(self.argv(), self.env, self.release)
 
     def __post_init__(self) -> None:
         self.cwd = self.app_dir
@@ -362,13 +382,24 @@ class BucketService(ProcessService):
         command = [sys.executable, "-m", "cli.local.s3server", "-H", "127.0.0.1", "-p", str(self.ports[0]), "-s"]
         command += ["-c", str(files.server_cert), "-k", str(files.server_key)]
         self.launch(command, ready_port=self.ports[0])
-        self.create_buckets()
-        self.create_identity()
+        self.create_identity()  # first: the API reads the pool's keys when it starts
+        self._fresh = True
+        if not self.deferred:
+            self.finish()
 
     def update(self) -> None:
         """Only the buckets whose declaration changed; the rest are left as they are. The pool is brought up to date."""
-        self.create_buckets(self.changed)
         self.create_identity()
+        if not self.deferred:
+            self.finish()
+
+    _fresh: bool = field(default=False, init=False, repr=False)
+    """Started by this process: moto's server keeps nothing, so every bucket is made."""
+
+    def finish(self) -> None:
+        """The buckets: all of them on a server just started, else those whose declaration changed."""
+        if self._fresh or self.changed:
+            self.create_buckets(None if self._fresh else self.changed)
 
     changed: set[str] | None = field(default=None, kw_only=True)
     identity: dict | None = field(default=None, kw_only=True)
@@ -467,6 +498,11 @@ class TlsService(Service):
     """Host names of the program's certificate and DNS records."""
     rate_limit: dict | None = field(default=None, kw_only=True)
     """The web ACL's per-client rate rule, when the program declares one."""
+    test_port: int = field(kw_only=True)
+    """The release's test listener, proxying to `test_upstream_port`: the slot the next release starts on."""
+    test_upstream_port: int = field(kw_only=True)
+    redirect_host: str = field(default="localhost", kw_only=True)
+    """Where port 80 redirects to (see adapters.redirect_host)."""
 
     def conf(self) -> str:
         return nginx.config(
@@ -478,15 +514,20 @@ class TlsService(Service):
             key=self.files.server_key,
             run_as=WORKER_USER if running_as_root() else None,
             load_balancer=self.load_balancer,
+            redirect_host=self.redirect_host,
             rate_limit=self.rate_limit,
+            test_port=self.test_port,
+            test_upstream_port=self.test_upstream_port,
         )
 
     def fingerprint(self) -> str:
         return digest(self.conf(), sorted(self.names))
 
     def ensure_certificate(self) -> bool:
-        """A certificate for the declared names; made again when the names change. Whether it was made."""
-        if self.files.exist() and sorted(self.names) == self.files.declared_names():
+        """A certificate for the declared names; made again when the names change or it nears its expiry (see
+        tls.renewal_due). Whether it was made."""
+        same_names = sorted(self.names) == self.files.declared_names()
+        if self.files.exist() and same_names and not tls.renewal_due(self.files):
             return False
         tls.generate(self.files, self.names)
         return True
@@ -524,9 +565,16 @@ class TlsService(Service):
         self.pidfile.unlink(missing_ok=True)
         run([str(executable), "-c", str(conf), "-p", str(self.base), "-e", str(self.log)])
         wait_for_port(self.ports[1], 10, self.name, self.log)
+        # nginx listens before it daemonises and writes its pid file after: started means both.
+        wait_until(lambda: self.pid() is not None, 10, f"{self.name} (its pid file)", self.log)
 
     def stop(self) -> None:
         pid = self.pid()
         if pid is not None:
             stop_pid(pid, timeout=10)
+        recorded = read_pid(self.pidfile)
+        if recorded is not None:
+            # nginx's master leads its own process group (it daemonises): workers a killed master left behind
+            # still hold both ports, and go with it.
+            stop_group(recorded, nginx.GROUP_MARK, timeout=10)
         self.pidfile.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from cli.core.errors import ConfigError
 from cli.core.files import ensure_private_dir, write_private
-from cli.local import adapters, nginx, object_sync, planner, realisers, scheduler, supervisor, tls
+from cli.local import adapters, converge, nginx, object_sync, planner, realisers, scheduler, supervisor, tls
 from cli.local.api import image_command
 from cli.local.binaries import pgbouncer_bin, postgres_bin
 from cli.local.cache import redis_bin
@@ -35,21 +35,18 @@ from cli.local.processes import (
 )
 from cli.local.prometheus import prometheus_bin
 from cli.local.services import (
-    BucketService,
-    DatabaseService,
     Service,
     TlsService,
     check_ports,
     moto_server_bin,
 )
-from cli.local.task_run import migrate
 
 STACK = "local"
 LOCAL_DIR_ENV = "INFRA_LOCAL_DIR"
 HOST = "localhost"
 DEFAULT_MAX_CONNECTIONS = 100
 """PostgreSQL's own max_connections, used when the parameter group does not set it."""
-PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache", "prometheus")
+PORT_NAMES = ("postgres", "pgbouncer", "api", "http", "https", "s3", "cache", "prometheus", "api_green", "release_test")
 """Ports chosen once per stack; a stack made before a name was added gets a port for it on its next use."""
 
 
@@ -127,6 +124,8 @@ class LocalStack:
     def __init__(self, project_dir: Path):
         self.project_dir = project_dir
         self.root = project_dir / ".infra" / "local"
+        self._state_lock = threading.RLock()
+        """Services start in parallel; what they record in state.json is written one at a time."""
 
     def exists(self) -> bool:
         return (self.root / "state.json").is_file()
@@ -192,11 +191,20 @@ class LocalStack:
             return passwords[user]
 
     def spec(self) -> dict:
-        """What the program declares for the local stack (its offline plan, cached by the sources' hash)."""
+        """What the program declares for the local stack (its offline plan, cached by what it derives from)."""
         if getattr(self, "_spec", None) is None:
             ensure_private_dir(self.root, LOCAL_DIR_ENV)
-            self._spec = planner.local_spec(self.project_dir, self.root)
+            self.plan = planner.local_spec(self.project_dir)
+            self._spec = self.plan.spec
         return self._spec
+
+    def adopt(self, spec: dict) -> None:
+        """Use this spec without planning (`--watch`: the applied plan with an edited app's new image tag)."""
+        self._spec, self.plan = spec, planner.LocalPlan(spec, reused=False, key="", seconds=0.0)
+
+    def record(self, service: Service) -> None:
+        with self._state_lock:  # a service replaced outside `up` (`--watch`) now runs with this configuration
+            self._record(service)
 
     def _save_state(self, state: dict) -> None:
         write_private(self.root / "state.json", json.dumps(state, indent=2))
@@ -350,46 +358,22 @@ class LocalStack:
     def _up(self) -> tuple[list[ServiceState], dict[str, Any]]:
         before = {state.name: state for state in self.preview()}
         services = self.services()
+        # The certificate first: the database, the pooler, the cache, the S3 endpoint and nginx use it too. A new one
+        # (renewed before it expires, or for new names) comes with a new CA, so whatever runs starts again with it.
+        edge = next(s for s in services if isinstance(s, TlsService))
+        renewing = edge.files.exist()
+        if edge.ensure_certificate() and renewing:
+            self.stop_all()
+            before = {state.name: state for state in self.preview()}
         # Every port is checked before anything starts, so a conflict leaves nothing half started.
         for service in services:
             if service.pid() is None:
                 check_ports(service.name, service.ports)
-        chain = [s for s in services if s.name != "s3"]
-        bucket = next(s for s in services if isinstance(s, BucketService))
-        bucket_error: list[BaseException] = []
-
-        def start_bucket() -> None:
-            try:
-                _converge(bucket, before[bucket.name])
-            except BaseException as exc:  # handed to the main thread, which raises it
-                bucket_error.append(exc)
-
-        # The certificate first: the database, the pooler and the S3 endpoint use it too.
-        next(s for s in chain if isinstance(s, TlsService)).ensure_certificate()
-        # moto's server takes a second or two to import; it starts beside the database chain.
-        side = threading.Thread(target=start_bucket, daemon=True)
-        side.start()
         sql: dict[str, Any] = {"applied": [], "forgotten": [], "removed": []}
         removed = [state for state in before.values() if state.removed]
         for state in removed:
             self._stop_removed(state.name)
-        try:
-            for service in chain:
-                if service.name == "api" and self.spec().get("identity"):
-                    side.join()  # the API fetches the pool's key set from moto's server when it starts
-                if service.name == "api" and before["api"].action != "same":
-                    migrate(service)  # the release's migration, before the new version takes traffic
-                _converge(service, before[service.name])
-                self._record(service)
-                if isinstance(service, DatabaseService):
-                    if before["postgres"].action == "create":
-                        self._forget_objects()  # a cluster made (again) holds none of them yet
-                    sql = self._apply_objects(service.cluster)
-        finally:
-            side.join()
-        if bucket_error:
-            raise bucket_error[0]
-        self._record(bucket, s3_buckets=bucket.fingerprints())
+        converge.converge_all(self, services, before, sql)
         return [*(before[name] for name in self.service_names()), *removed], sql
 
     def _stop_removed(self, name: str) -> None:
@@ -459,20 +443,24 @@ class LocalStack:
         cluster_data = self.root / "postgres" / "pgdata"
         if ours(read_pid(cluster_data / "postmaster.pid"), str(cluster_data)) is not None:
             run([str(postgres_bin() / "pg_ctl"), "-D", str(cluster_data), "-m", "fast", "-w", "stop"], as_service=True)
-        for pidfile, marker in (
-            (self.root / "pgbouncer" / "pgbouncer.pid", str(self.root / "pgbouncer" / "pgbouncer.ini")),
-            (self.root / "run" / "api.pid", "groundwork_api"),
-            (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf")),
-            (self.root / "run" / "s3.pid", "cli.local.s3server"),
-            (self.root / "run" / "prometheus.pid", str(self.root / "prometheus" / "prometheus.yml")),
-            (self.root / "cache" / "redis.pid", str(self.root / "cache" / "redis.conf")),
-            (self.root / "run" / "scheduler.pid", f"{scheduler.MARKER} --root {self.root}"),
-            *self._worker_pid_files(),
-            (supervisor.pidfile(self.root), supervisor.MARKER),
+        for pidfile, marker, group_mark in (
+            (self.root / "pgbouncer" / "pgbouncer.pid", str(self.root / "pgbouncer" / "pgbouncer.ini"), None),
+            *((self.root / "run" / f"{slot}.pid", "groundwork_api", "groundwork_api") for slot in realisers.API_SLOTS),
+            (self.root / "nginx" / "nginx.pid", str(self.root / "nginx" / "nginx.conf"), nginx.GROUP_MARK),
+            (self.root / "run" / "s3.pid", "cli.local.s3server", "cli.local.s3server"),
+            (self.root / "run" / "prometheus.pid", str(self.root / "prometheus" / "prometheus.yml"), None),
+            (self.root / "cache" / "redis.pid", str(self.root / "cache" / "redis.conf"), "redis"),
+            (self.root / "run" / "scheduler.pid", f"{scheduler.MARKER} --root {self.root}", scheduler.MARKER),
+            *((pidfile, marker, marker) for pidfile, marker in self._worker_pid_files()),
+            (supervisor.pidfile(self.root), supervisor.MARKER, supervisor.MARKER),
         ):
             pid = ours(read_pid(pidfile), marker)
             if pid is not None:
                 stop_pid(pid, timeout=15)
+            recorded = read_pid(pidfile)
+            if recorded is not None and group_mark is not None:
+                # Each led its own process group: children a killed leader left behind go too.
+                stop_group(recorded, group_mark, timeout=15)
 
     def _worker_pid_files(self) -> list[tuple[Path, str]]:
         """The workers' pid files and command lines, from the plan (when even that is unreadable, none)."""
@@ -501,7 +489,7 @@ class LocalStack:
             return {}
         spec = self.spec()
         exports = spec["exports"]
-        ports = self._state()["ports"]
+        ports, applied = self._state()["ports"], self._state().get("applied", {})
         keys = self._secrets()
         files = tls.TlsFiles(self.root / "tls")
         pool = spec["pooler"]
@@ -533,7 +521,7 @@ class LocalStack:
             names.APP_BUCKET: (exports.get(names.APP_BUCKET), False),
             names.LOG_BUCKET: (exports.get(names.LOG_BUCKET), False),
             names.S3_ENDPOINT: (f"https://127.0.0.1:{ports['s3']}", False),
-            names.METRICS_URL: (f"http://127.0.0.1:{ports['api']}/metrics", False),
+            names.METRICS_URL: (f"http://127.0.0.1:{ports[realisers.live_slot(applied)]}/metrics", False),
             names.PROMETHEUS_URL: (f"http://127.0.0.1:{ports['prometheus']}", False),
             names.CACHE_URL: (cache_url, False),
             names.CACHE_REPLICATION_GROUP: (spec["cache"]["id"] if spec["cache"] else None, False),
@@ -555,15 +543,6 @@ class LocalStack:
 
     def log_files(self) -> dict[str, Path]:
         return {service.name: service.log for service in self.services()} if self.exists() else {}
-
-
-def _converge(service: Service, before: ServiceState) -> None:
-    """Bring one service to what the plan says: start it if it is not running, update it if its config changed."""
-    if service.pid() is None:
-        service.stop()  # clears a stale pid file left by a crash
-        service.start()
-    elif before.action == "update":
-        service.update()
 
 
 def stack_for(project_dir: Path) -> LocalStack:

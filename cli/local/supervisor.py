@@ -64,6 +64,8 @@ def running(root: Path) -> int | None:
 
 def start(root: Path, project_dir: Path) -> None:
     """Start the supervisor for the stack (stopping one that runs with an older view of the plan)."""
+    from cli.local.processes import write_pid
+
     stop(root)
     log = root / "logs" / "supervisor.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,7 @@ def start(root: Path, project_dir: Path) -> None:
             [sys.executable, "-m", MARKER, "--root", str(root), "--project", str(project_dir)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-    pidfile(root).write_text(f"{process.pid}\n")
+    write_pid(pidfile(root), process.pid)
 
 
 def stop(root: Path) -> None:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 HOST_NAMES = ("localhost", "api.localhost")
 ADDRESSES = ("127.0.0.1", "::1")
+LEAF_DAYS = 365
+"""Lifetime of the server certificate: within the 366 days of Mozilla's TLS profiles (browsers allow 398)."""
+RENEW_BEFORE_DAYS = 30
+"""`up` makes a new certificate once the current one has fewer days than this left."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,20 @@ def _name(common_name: str):
     )
 
 
-def generate(files: TlsFiles, names: tuple[str, ...] = ()) -> None:
-    """Write a fresh CA (10 years) and a server certificate it signs (397 days, the browsers' limit); EC P-256.
+def renewal_due(files: TlsFiles, now: dt.datetime | None = None) -> bool:
+    """Whether the server certificate is unreadable, or expires within RENEW_BEFORE_DAYS of `now`."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    except (OSError, ValueError):
+        return True
+    left = certificate.not_valid_after_utc - (now or dt.datetime.now(dt.UTC))
+    return left < dt.timedelta(days=RENEW_BEFORE_DAYS)
+
+
+def generate(files: TlsFiles, names: tuple[str, ...] = (), lifetime_days: int = LEAF_DAYS) -> None:
+    """Write a fresh CA (10 years) and a server certificate it signs (`lifetime_days`, at most 366); EC P-256.
 
     The certificate names the local host names and `names` (the host names the program's certificate declares).
     """
@@ -67,6 +83,8 @@ def generate(files: TlsFiles, names: tuple[str, ...] = ()) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
+    if not 1 <= lifetime_days <= 366:
+        raise ValueError(f"lifetime_days={lifetime_days} is not allowed; allowed: 1 to 366")
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("groundwork local CA")
@@ -105,8 +123,8 @@ def generate(files: TlsFiles, names: tuple[str, ...] = ()) -> None:
         .issuer_name(ca_name)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=397))
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=lifetime_days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -15,6 +15,7 @@ from cli.local.stack import STACK, DamagedState, ServiceState, stack_for
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cli.local.planner import LocalPlan
     from cli.smoke.endpoint import ServiceEndpoint
 
 _ACTION_STYLE = {
@@ -115,26 +116,14 @@ def up(project_dir: Path, console: Console, *, spinner: bool, started: float | N
     """Brings the local stack to the plan; `started` is when the command began, so the duration covers all of it."""
     started = time.perf_counter() if started is None else started
     stack = stack_for(project_dir)
-    from cli.core import releases
     from cli.local import releases as history
-    from cli.local.processes import ServiceFailed
 
-    releasing = any(s.name == "api" and s.action != "same" for s in stack.preview())
-    try:
-        with console.status("starting the local stack") if spinner else contextlib.nullcontext():
-            states, sql = stack.up()
-    except ServiceFailed as failed:
-        if releasing and "migration" in failed.message:
-            gone = history.record(
-                stack.root, project_dir, "", releases.FAILED_BEFORE_TRAFFIC, failed_checks=["migration"]
-            )
-            console.print(f"[bold red]release {gone.id} failed before traffic[/]: the migration failed")
-        raise
+    recorded = {r.id for r in history.load(stack.root)}
+    with console.status("starting the local stack") if spinner else contextlib.nullcontext():
+        states, sql = stack.up()
     seconds = time.perf_counter() - started
-    release = None
-    if releasing:
-        api = next(s for s in stack.services() if s.name == "api")
-        release = history.record(stack.root, project_dir, api.fingerprint(), releases.PROMOTED)
+    release = next((r for r in history.load(stack.root) if r.id not in recorded), None)  # the one this `up` made
+    if release is not None:
         console.print(f"  [green]release {release.id} promoted[/] ({release.image})")
     verb = {
         "same": "unchanged",
@@ -157,6 +146,7 @@ def up(project_dir: Path, console: Console, *, spinner: bool, started: float | N
         console.print(f"[yellow]note:[/] {note}")
     changes = sum(state.action != "same" for state in states) + len(sql["applied"]) + len(sql["removed"])
     console.print(f"[bold green]local stack up[/] in {seconds:.1f} s ({changes} change(s))")
+    console.print(f"[dim]{plan_line(stack.plan)}[/]")
     cloud_only = _cloud_only(console, stack.cloud_only())
     values = {name: value for name, (value, secret) in stack.outputs().items() if not secret}
     console.print(f"service: {values['service_url']}  (trust {values['ca_certificate']} in your browser or curl)")
@@ -171,7 +161,15 @@ def up(project_dir: Path, console: Console, *, spinner: bool, started: float | N
         "engine_note": note,
         "outputs": values,
         "release": release.to_json() if release else None,
+        "plan": stack.plan.to_json(),
     }
+
+
+def plan_line(plan: LocalPlan) -> str:
+    """Where the plan came from: the cache (keyed by what it derives from), or the program run just now."""
+    if plan.reused:
+        return f"plan reused from the cache ({plan.key[:12]}, {plan.seconds:.2f} s)"
+    return f"planned in {plan.seconds:.1f} s (cached as {plan.key[:12]})"
 
 
 def release_history(project_dir: Path, console: Console) -> dict[str, Any]:
@@ -186,6 +184,38 @@ def release_history(project_dir: Path, console: Console) -> dict[str, Any]:
         "store": str(history.history_file(stack_for(project_dir).root)),
         "releases": [r.to_json() for r in found],
     }
+
+
+def rollback(project_dir: Path, session: Any, *, to: str | None, yes: bool) -> dict[str, Any]:
+    """`infra rollback --stack local`: an earlier promoted release, released again blue/green from its kept sources
+    and through the same checks; the schema stays as it is."""
+    from cli.core import releases
+    from cli.core.errors import ConfirmationRefused
+    from cli.local import release_flow, supervisor
+    from cli.local import releases as history
+
+    stack = stack_for(project_dir)
+    if not stack.exists():
+        raise ConfigError("the local stack does not exist", hint="run `infra up --stack local` first")
+    target = releases.rollback_target(history.load(stack.root), to, release_flow.live_image(stack))
+    question = f"Roll the local API back to {target.id} ({target.image}, released {target.at})?"
+    if not yes:
+        if not session.interactive:
+            raise ConfirmationRefused(
+                f"not rolling back: confirmation needed and stdin is not a terminal ({question})",
+                hint=f"run `infra rollback --stack {STACK} --to {target.id} --yes`",
+            )
+        if not session.ask_yes(question):
+            raise ConfirmationRefused("cancelled; nothing was changed", hint="run the command again when ready")
+    console = session.console
+    console.print(f"[bold]rollback[/] to {target.id} ({target.image}): started beside the live version, checked, then")
+    console.print("switched; the schema stays as it is (no down-migration)")
+    with stack.locked():
+        target, release = release_flow.rollback(stack, target.id)
+        supervisor.start(stack.root, project_dir)  # it watches the version now live
+    console.print(f"[bold green]release {release.id} promoted[/]: {release.image} (rollback to {target.id})")
+    console.print("[dim]the project's sources are unchanged: the next `infra up --stack local` releases them again[/]")
+    return {"ok": True, "stack": STACK, "release": release.to_json(), "rollback_of": target.id}
 
 
 def status(project_dir: Path, console: Console) -> dict[str, Any]:

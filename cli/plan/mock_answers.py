@@ -63,7 +63,12 @@ class StrictMocks(pulumi.runtime.Mocks):
             case resource_types.EC2_SECURITY_GROUP:
                 return {"__id": f"sg-{_hex(name)}", "arn": arn, "name": physical}
             case resource_types.EC2_EIP:
-                return {"__id": f"eipalloc-{_hex(name)}", "allocationId": f"eipalloc-{_hex(name)}"}
+                return {
+                    "__id": f"eipalloc-{_hex(name)}",
+                    "allocationId": f"eipalloc-{_hex(name)}",
+                    # An address of the documentation range (RFC 5737), one per name.
+                    "publicIp": f"203.0.113.{hashlib.sha256(name.encode()).digest()[0] % 254 + 1}",
+                }
             case resource_types.EC2_NAT_GATEWAY:
                 return {"__id": f"nat-{_hex(name)}"}
             case resource_types.EC2_INTERNET_GATEWAY:
@@ -153,6 +158,8 @@ class StrictMocks(pulumi.runtime.Mocks):
                 return {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:{suffix}", "arnSuffix": suffix}
             case resource_types.LB_LISTENER:
                 return {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:listener/app/{_hex(name)}"}
+            case resource_types.LB_LISTENER_RULE:
+                return {"arn": f"arn:aws:elasticloadbalancing:{region}:{account}:listener-rule/app/{_hex(name)}"}
             case resource_types.ECS_CLUSTER:
                 return {"name": physical, "arn": f"arn:aws:ecs:{region}:{account}:cluster/{physical}"}
             case resource_types.ECS_SERVICE:

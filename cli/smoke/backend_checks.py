@@ -20,6 +20,9 @@ DEFAULT_ASYNC_TIMEOUT_S = 10.0
 FIRST_POLL_S = 0.01
 MAX_POLL_S = 0.25
 """Polls of the summary start 10 ms apart and back off to 250 ms: quick on a fast worker, light on a slow one."""
+CACHE_SETTLE_S = 1.0
+"""How long after a write's answer its refresh may take to reach the cache: the API sends it without the request
+waiting (within a few ms); reads meanwhile come from the database (`X-Cache: miss`)."""
 CACHE_HIT = "hit"
 CACHE_OFF = "off"
 
@@ -180,8 +183,8 @@ async def async_path(probe: BackendProbe, timeout_s: float) -> Check:
 
 
 async def cache_read(probe: BackendProbe) -> Check:
-    """After a write, GET /map/{id} twice: both show the write and the second is served from the cache; then a
-    second write must not leave the cached copy behind (the cache is invalidated on write)."""
+    """After a write, GET /map/{id} until a read is served from the cache (within CACHE_SETTLE_S of the first): all
+    show the write; then a second write must not leave the cached copy behind (the cache is invalidated on write)."""
     name = "cache_read"
     user_id = f"smoke-{probe.run_id}-cache"
     if not await probe.route_exists(name, _path(user_id)):
@@ -201,16 +204,26 @@ async def cache_read(probe: BackendProbe) -> Check:
 
     version, _ = await probe.write(name, user_id)
     first, first_ms = await read(version)
+    began = time.perf_counter()
     second, second_ms = await read(version)
+    reads, wait = 2, FIRST_POLL_S
+    while (
+        not probe.degraded and second not in (CACHE_HIT, CACHE_OFF, "") and time.perf_counter() - began < CACHE_SETTLE_S
+    ):
+        await asyncio.sleep(wait)
+        wait = min(wait * 1.5, MAX_POLL_S)
+        second, second_ms = await read(version)
+        reads += 1
     data = {"first": {"x_cache": first, "latency_ms": round(first_ms, 3)}}
-    data["second"] = {"x_cache": second, "latency_ms": round(second_ms, 3)}
-    shown = f"first read {first or '-'} {first_ms:.1f} ms, second {second or '-'} {second_ms:.1f} ms"
+    data["second"] = {"x_cache": second, "latency_ms": round(second_ms, 3), "reads": reads}
+    shown = f"first read {first or '-'} {first_ms:.1f} ms, read {reads} {second or '-'} {second_ms:.1f} ms"
     if CACHE_OFF in (first, second):
         return Check(name, SKIP, f"the service reads without a cache (X-Cache: off); {shown}", second_ms, data)
     if not second:
         return probe.outcome(name, FAIL, f"the reads carry no X-Cache header; {shown}", second_ms, **data)
     if second != CACHE_HIT:
-        return probe.outcome(name, FAIL, f"the second read was not served from the cache; {shown}", second_ms, **data)
+        summary = f"no read within {CACHE_SETTLE_S:g} s of the first was served from the cache; {shown}"
+        return probe.outcome(name, FAIL, summary, second_ms, **data)
     version, _ = await probe.write(name, user_id)
     await read(version)  # a cached copy left behind by the write would answer the old version
     return Check(name, PASS, f"{shown}; a new write was read back at once", second_ms, data)

@@ -109,6 +109,20 @@ def target_health(ctx: Context, group: str) -> list[dict[str, Any]]:
     return list(ctx.client("elbv2").describe_target_health(TargetGroupArn=group).get("TargetHealthDescriptions", []))
 
 
+def serving_groups(ctx: Context, group: str) -> list[str]:
+    """The target group and, for a blue/green service, its alternate: after a release the tasks are in the other."""
+    try:
+        entries = identify.service_description(ctx).get("loadBalancers", [])
+    except (Unverifiable, ClientError):
+        entries = []
+    alternates = [
+        str(alternate)
+        for entry in entries
+        if (alternate := (entry.get("advancedConfiguration") or {}).get("alternateTargetGroupArn"))
+    ]
+    return [group, *(a for a in alternates if a != group)]
+
+
 def desired_count(ctx: Context) -> int:
     """Tasks the service wants now (autoscaling may have moved it), else the settings' first count."""
     try:
@@ -130,5 +144,6 @@ def verify(ctx: Context) -> list[Check]:
         check_tls_policy(lb, policy, tls_protocols(ctx, policy) if policy else []),
     ]
     group = identify.target_group_arn(ctx)
-    checks.append(check_healthy_targets(group, target_health(ctx, group), desired_count(ctx)))
+    health = [item for serving in serving_groups(ctx, group) for item in target_health(ctx, serving)]
+    checks.append(check_healthy_targets(group, health, desired_count(ctx)))
     return checks

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.app.tokens import admin_token, user_token
+from tests.app.tokens import ADMIN_SUBJECT, admin_token, user_token
 
 
 @pytest.fixture
@@ -156,3 +158,39 @@ def test_a_token_without_a_subject_never_reaches_the_keys(client, postgres):
     assert response.status_code == 401, response.text
     assert "sub" in response.json()["error"]["message"]
     assert _version(postgres, user_id) is None
+
+
+def test_an_expired_key_is_taken_over_by_a_new_request(client, postgres):
+    user_id, key = f"idem-{uuid.uuid4()}", str(uuid.uuid4())
+    assert _post(client, {"user_id": user_id, "practice": {"n": 1}}, key).status_code == 201
+    postgres.query(
+        "UPDATE idempotency_keys SET created_at = now() - interval '3 days' WHERE key = %s RETURNING 1", (key,)
+    )
+    other = {"user_id": user_id, "practice": {"n": 2}}
+    taken = _post(client, other, key)
+    assert taken.status_code == 200, taken.text
+    assert "idempotent-replayed" not in taken.headers
+    again = _post(client, other, key)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == taken.content
+    assert _version(postgres, user_id) == 2
+
+
+def test_a_request_waiting_on_a_claim_that_rolls_back_claims_the_key_itself(client, postgres):
+    user_id, key = f"idem-{uuid.uuid4()}", str(uuid.uuid4())
+    subject = hashlib.sha256(ADMIN_SUBJECT.encode()).digest()
+    with postgres.connect(postgres.app_database) as holder:
+        holder.execute("BEGIN")  # the claim of a first request, not committed yet
+        holder.execute(
+            "INSERT INTO idempotency_keys (subject, key, fingerprint) VALUES (%s, %s, '\\x00')", (subject, key)
+        )
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(_post, client, {"user_id": user_id, "practice": {"n": 1}}, key)
+            lock_waits = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            while postgres.query(lock_waits)[0][0] == 0 and not waiting.done():
+                time.sleep(0.01)
+            holder.execute("ROLLBACK")
+            answer = waiting.result()
+    assert answer.status_code == 201, answer.text
+    assert "idempotent-replayed" not in answer.headers
+    assert _version(postgres, user_id) == 1

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis
 
+from tests.app.cached_reads import read_until_cached
 from tests.app.tokens import admin_token, user_token
 from tests.conftest import mint_token
 from tests.redis_server import RedisServer
@@ -67,7 +68,7 @@ def bob(http, postgres):
     user_id = f"bob-{uuid.uuid4()}"
     token = user_token(user_id)
     assert _write(http, token, user_id, {"owner": "bob"}).status_code == 201
-    assert _get(http, token, user_id).headers["x-cache"] in ("hit", "miss")
+    read_until_cached(lambda: _get(http, token, user_id))
     _summarised(http, token, user_id)
     return user_id, token
 

@@ -31,6 +31,8 @@ def test_defaults_are_the_documented_ones():
     assert settings.database_iam_auth is False
     assert settings.jwt_secret_next == settings.jwt_secret_previous == ""
     assert settings.idempotency_ttl == 86400
+    assert settings.keepalive_seconds == 5
+    assert load({**GOOD, "KEEPALIVE_SECONDS": "65"}).keepalive_seconds == 65
 
 
 def test_secrets_are_not_in_the_settings_repr():
@@ -60,6 +62,7 @@ def test_secrets_are_not_in_the_settings_repr():
         ({"DATABASE_IAM_AUTH": "maybe"}, "DATABASE_IAM_AUTH='maybe' is not a boolean"),
         ({"IDEMPOTENCY_TTL": "10"}, "IDEMPOTENCY_TTL='10' is out of range; allowed: 60 to 604800"),
         ({"IDEMPOTENCY_TTL": "a day"}, "IDEMPOTENCY_TTL='a day' is not a number; allowed: 60 to 604800"),
+        ({"KEEPALIVE_SECONDS": "0"}, "KEEPALIVE_SECONDS='0' is out of range; allowed: 1 to 4000"),
     ],
 )
 def test_each_mistake_is_named_with_what_is_allowed(change, expected):

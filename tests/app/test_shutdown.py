@@ -3,6 +3,7 @@ and no worker outlives the master."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -169,3 +170,21 @@ def test_gunicorn_settings_from_the_environment_apply_and_a_worker_is_recycled(p
     assert answered == [200] * 12
     assert _wait_for(lambda: len(_workers(app)) == 1 and first not in _workers(app))
     assert b"worker exited; starting another" in app.log.read_bytes()
+
+
+def test_an_idle_connection_outlives_the_default_keep_alive_when_the_stack_asks(postgres, start_app):
+    # The stack sets KEEPALIVE_SECONDS above the load balancer's idle timeout: a connection the load balancer still
+    # holds must still be open on the API's side. Idle past the default (5 s), it still carries a request.
+    app = start_app(postgres.url(), KEEPALIVE_SECONDS="30")
+    connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=30)
+    try:
+        connection.request("GET", "/livez")
+        first = connection.getresponse()
+        assert (first.status, first.read()) == (200, b'{"status":"ok"}')
+        sock = connection.sock
+        time.sleep(6)
+        connection.request("GET", "/livez")  # on a connection the API closed, this fails (RemoteDisconnected)
+        assert connection.getresponse().status == 200
+        assert connection.sock is sock, "the second request went over a new connection"
+    finally:
+        connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from pulumi.automation import errors as auto_errors
@@ -110,4 +111,18 @@ def test_stacks_without_the_pulumi_cli_lists_the_stack_files(infra, project, mon
     assert rows["dev"]["needs_pulumi"] is True
     assert rows["dev"]["deployed"] is None
     assert "not installed" in doc["backend_unavailable"]["message"]
-    assert "the Pulumi CLI is not installed" in result.stderr
+    assert result.stderr == "", "under --json the note is the document's backend_unavailable, not stderr"
+
+
+def test_stacks_reads_the_local_stack_from_its_own_files(infra, project, monkeypatch, tmp_path):
+    (project / "Pulumi.local.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    local_dir = tmp_path / "local-stack"
+    monkeypatch.setenv("INFRA_LOCAL_DIR", str(local_dir))
+    rows = {r["name"]: r for r in infra.json("stacks")["stacks"]}
+    assert (rows["local"]["deployed"], rows["local"]["last_update"]) == (False, None)
+    local_dir.mkdir()
+    (local_dir / "state.json").write_text("{}")
+    os.utime(local_dir / "state.json", (1_795_000_000, 1_795_000_000))
+    rows = {r["name"]: r for r in infra.json("stacks")["stacks"]}
+    assert rows["local"]["deployed"] is True
+    assert rows["local"]["last_update"] == "2026-11-18T11:06:40+00:00"

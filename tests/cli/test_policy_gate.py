@@ -118,8 +118,10 @@ def test_advisory_violations_are_reported_and_up_goes_on(infra, fake):
     assert doc["policy"]["ok"] is True
     assert doc["policy"]["violations"][0]["enforcement"] == "advisory"
     assert doc["policy"]["violations"][0]["message"] == "multiAz is false\nfix: x"
-    assert "policy advisory:" in result.stderr
-    assert "control 3 (Database is Multi-AZ) on main-db" in result.stderr
+    assert result.stderr == "", "under --json the violations are the document's, not stderr's"
+    told = infra("up", "--stack", "dev", "--yes", code=0)
+    assert "policy advisory:" in told.stderr
+    assert "control 3 (Database is Multi-AZ) on main-db" in told.stderr
 
 
 def test_skip_policy_is_refused_on_a_protected_stack(infra, fake):
@@ -133,8 +135,10 @@ def test_skip_policy_on_dev_says_so_loudly_and_gives_no_pack(infra, fake):
     fake.script("preview", events=events.first_deploy("dev", planning=True))
     result = infra("preview", "--stack", "dev", "--skip-policy", "--json", code=0)
     assert fake.policies == [("preview", None)]
-    assert "POLICY CHECKS SKIPPED (--skip-policy)" in result.stderr
     assert json.loads(result.stdout)["policy"]["skipped"] is True
+    assert result.stderr == ""
+    told = infra("preview", "--stack", "dev", "--skip-policy", code=0)
+    assert "POLICY CHECKS SKIPPED (--skip-policy)" in told.stderr
 
 
 def test_the_real_automation_api_passes_the_pack_and_reads_its_events(infra, project, tmp_path, monkeypatch):

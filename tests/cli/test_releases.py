@@ -41,6 +41,13 @@ def test_a_rollback_goes_to_the_promoted_release_before_the_live_one():
         releases.rollback_target(_history((releases.PROMOTED, "sha-a")), None)
 
 
+def test_a_rollback_from_what_is_no_release_goes_to_the_last_promoted_one():
+    history = _history((releases.PROMOTED, "sha-a"), (releases.PROMOTED, "sha-b"))
+    assert releases.rollback_target(history, None, live_image="sha-edited").id == "r2"
+    assert releases.rollback_target(history, None, live_image="sha-b").id == "r1"
+    assert releases.rollback_target(history, None, live_image="sha-a").id == "r2"
+
+
 def test_the_cloud_record_lives_in_one_ssm_parameter():
     ssm = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(ssm)

@@ -76,7 +76,10 @@ def test_cache_with_replicas_fails_over_across_zones_and_keeps_snapshots() -> No
 def test_cache_evicts_like_a_cache() -> None:
     params = _record(_cache).one("aws:elasticache/parameterGroup:ParameterGroup")
     assert params["family"] == "valkey8", params.urn
-    assert params["parameters"] == [{"name": "maxmemory-policy", "value": "allkeys-lru"}], params.urn
+    assert params["parameters"] == [
+        {"name": "maxmemory-policy", "value": "allkeys-lru"},
+        {"name": "reserved-memory-percent", "value": "25"},
+    ], params.urn
 
 
 def test_cache_alarms_cover_every_node_and_lag_only_on_replicas() -> None:
@@ -130,7 +133,7 @@ def test_monitoring_raises_the_alarms_other_components_ask_for_and_shows_their_p
                 region="eu-west-1",
                 account_id="123456789012",
                 load_balancer="app/lb/1",
-                target_group="targetgroup/tg/1",
+                target_groups=["targetgroup/tg/1"],
                 cluster_name="cluster",
                 service_name="service",
                 db_instance="db",

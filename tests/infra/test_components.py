@@ -63,7 +63,7 @@ def _service(**kw: Any) -> Any:
         subnet_ids=SUBNETS,
         security_group_id="sg",
         target_group_arn="tg",
-        request_count_label="a/b",
+        request_count_labels=["a/b"],
         image="img",
         repository_arn="repo",
         app_version="v1",
@@ -80,7 +80,10 @@ def _service(**kw: Any) -> Any:
 
 
 def _lb(**kw: Any) -> Any:
-    base = dict(vpc_id="v", subnet_ids=SUBNETS, security_group_id="sg", certificate_arn="c", log_bucket="l")
+    base = dict(
+        vpc_id="v", subnet_ids=SUBNETS, security_group_id="sg", certificate_arn="c", host_name="api.example.com",
+        log_bucket="l",
+    )  # fmt: skip
     return loadbalancer.LoadBalancer("l", loadbalancer.LoadBalancerArgs(**{**base, **kw}))
 
 
@@ -89,7 +92,7 @@ def _monitoring(**kw: Any) -> Any:
         region="eu-west-1",
         account_id="123456789012",
         load_balancer="a",
-        target_group="t",
+        target_groups=["t"],
         cluster_name="c",
         service_name="s",
         db_instance="d",
@@ -166,6 +169,7 @@ INVALID: list[tuple[str, Callable[[], Any], str]] = [
         "14",
     ),
     ("alarm_email", lambda: _monitoring(alarm_email="not-an-address"), "an address"),
+    ("target_groups", lambda: _monitoring(target_groups=[]), "1 to 9"),
     (
         "instance_type",
         lambda: bastion.Bastion(
@@ -199,6 +203,7 @@ ARGS_CLASSES = [
     dns.AliasRecordsArgs,
     registry.RegistryArgs,
     loadbalancer.LoadBalancerArgs,
+    loadbalancer.ResponseHeaders,
     service.ServiceArgs,
     dashboards.MonitoringArgs,
     database_objects.DatabaseObjectsArgs,
@@ -241,7 +246,7 @@ def test_secure_defaults() -> None:
     assert storage.StorageArgs(region="r", account_id="1").protect is True
     assert storage.StorageArgs(region="r", account_id="1").force_destroy is False
     lb = loadbalancer.LoadBalancerArgs(
-        vpc_id="v", subnet_ids=SUBNETS, security_group_id="s", certificate_arn="c", log_bucket="l"
+        vpc_id="v", subnet_ids=SUBNETS, security_group_id="s", certificate_arn="c", host_name="h", log_bucket="l"
     )
     assert lb.deletion_protection
     assert lb.ssl_policy in loadbalancer.SSL_POLICIES
@@ -319,7 +324,7 @@ def test_elb_log_delivery_principal_depends_on_region() -> None:
 
 def test_dashboard_body_lays_widgets_out_on_the_grid() -> None:
     args = dashboards.MonitoringArgs(
-        region="eu-west-1", account_id="1", load_balancer="app/a/1", target_group="targetgroup/t/2",
+        region="eu-west-1", account_id="1", load_balancer="app/a/1", target_groups=["targetgroup/t/2"],
         cluster_name="c", service_name="s", db_instance="db", proxy_name="px", db_storage_gb=20,
     )  # fmt: skip
     body = panels.cloudwatch_body(dashboards.stack_panels(args), "eu-west-1")

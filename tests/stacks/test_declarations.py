@@ -25,10 +25,10 @@ def args_classes() -> dict[str, type]:
 
 
 def program_bindings() -> set[tuple[str, str, str]]:
-    """(Args class, field, settings attribute) for every `XArgs(field=... s.attr ...)` in stacks/program.py."""
-    tree = ast.parse((PROJECT_DIR / "stacks" / "program.py").read_text(encoding="utf-8"))
+    """(Args class, field, settings attribute) for every `XArgs(field=... s.attr ...)` in the program's modules."""
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted((PROJECT_DIR / "stacks").glob("*.py"))]
     bound = set()
-    for call in ast.walk(tree):
+    for call in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id.endswith("Args"):
             for keyword in call.keywords:
                 for node in ast.walk(keyword.value):

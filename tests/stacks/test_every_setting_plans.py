@@ -100,6 +100,7 @@ FEATURES_ON: dict[str, Any] = {
     "accessTokenMinutes": 10,
     "idTokenMinutes": 30,
     "refreshTokenDays": 30,
+    "releaseBakeMinutes": 15,
 }
 """A non-default value for every setting that does not turn a part of the program off."""
 

@@ -129,7 +129,9 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
     )
     assert stack.exports[outputs.PROXY_ENDPOINT] == stack.one("aws:rds/proxy:Proxy").state["endpoint"]
     assert stack.exports[outputs.LOAD_BALANCER_ARN] == stack.one("aws:lb/loadBalancer:LoadBalancer").state["arn"]
-    assert stack.exports[outputs.TARGET_GROUP_ARN] == stack.one("aws:lb/targetGroup:TargetGroup").state["arn"]
+    assert (
+        stack.exports[outputs.TARGET_GROUP_ARN] == stack.one("aws:lb/targetGroup:TargetGroup", "-web-tg").state["arn"]
+    )
     assert stack.exports[outputs.CERTIFICATE_ARN] == stack.one("aws:acm/certificate:Certificate").state["arn"]
     assert stack.exports[outputs.ZONE_ID] == "Z0MOCKZONE"
     assert stack.exports[outputs.TASK_DEFINITION_ARN].endswith(":1")
@@ -167,9 +169,13 @@ def test_dev_and_prod_differ_as_documented(dev: Recording, prod: Recording) -> N
 
 def test_only_the_load_balancer_is_open_to_the_internet(full: Recording) -> None:
     alb = sg_id(full, "alb")
+    nat_addresses = {f"{eip.state['publicIp']}/32" for eip in full.of_type("aws:ec2/eip:Eip") if "-nat-" in eip.name}
     for rule in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
         open_cidr = rule.get("cidrIpv4") == "0.0.0.0/0" or rule.get("cidrIpv6") == "::/0"
-        if rule["securityGroupId"] == alb:
+        if rule["securityGroupId"] == alb and rule["fromPort"] == 8443.0:
+            assert rule["cidrIpv4"] in nat_addresses, f"{rule.urn}: the test port admits the stack's NAT only"
+            assert not rule.get("cidrIpv6"), rule.urn
+        elif rule["securityGroupId"] == alb:
             assert open_cidr, rule.urn
             assert rule["fromPort"] == rule["toPort"], rule.urn
             assert rule["fromPort"] in (80.0, 443.0), rule.urn
@@ -180,9 +186,12 @@ def test_only_the_load_balancer_is_open_to_the_internet(full: Recording) -> None
     ports = sorted(
         (r["fromPort"], "v6" if r.get("cidrIpv6") else "v4")
         for r in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r["securityGroupId"] == alb
+        if r["securityGroupId"] == alb and r["fromPort"] != 8443.0
     )
     assert ports == [(80.0, "v4"), (80.0, "v6"), (443.0, "v4"), (443.0, "v6")]
+    test_port = [r for r in full.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                 if r["securityGroupId"] == alb and r["fromPort"] == 8443.0]  # fmt: skip
+    assert len(test_port) == len(nat_addresses) > 0, "one rule per NAT gateway address"
 
 
 def test_security_groups_chain_alb_service_proxy_database(full: Recording) -> None:
@@ -340,8 +349,12 @@ def test_proxy_requires_tls_and_reads_only_its_secret(stack: Recording) -> None:
     assert [a["secretArn"] for a in proxy["auths"]] == [app_secret.state["arn"]]
     assert all(a["authScheme"] == "SECRETS" for a in proxy["auths"])
     policy = json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", "-pool-role-policy")["policy"])
-    resources = {s["Resource"] for s in policy["Statement"]}
+    resources = {s["Resource"] for s in policy["Statement"] if s["Sid"] != "UseSecretsKey"}
     assert resources == {app_secret.state["arn"]}
+    # On a protected stack the secret is on the stack's secrets key, which the proxy may decrypt with, only that.
+    key_use = [s for s in policy["Statement"] if s["Sid"] == "UseSecretsKey"]
+    assert [s["Resource"] for s in key_use] == ([app_secret["kmsKeyId"]] if stack.settings.protect else [])
+    assert all(s["Action"] == ["kms:Decrypt"] for s in key_use)
     group = stack.one("aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup")
     pool = group["connectionPoolConfig"]
     assert pool["maxConnectionsPercent"] == stack.settings.proxy_max_connections_percent
@@ -386,7 +399,8 @@ def test_both_secrets_rotate_within_the_settings_interval(stack: Recording) -> N
     assert rotations[credentials]["rotationLambdaArn"] == app.state["outputs"]["RotationLambdaARN"]
     # Tokens are verified against the issuer's public keys: no signing secret, no function rotating one.
     assert list(secrets.values()) == [stack.one("aws:secretsmanager/secret:Secret", "-app-credentials").name]
-    assert stack.of_type("aws:lambda/function:Function") == []
+    functions = [f.name for f in stack.of_type("aws:lambda/function:Function")]
+    assert functions == [f"gw-{stack.settings.stack}-release-check"], "the release check is the only function"
 
 
 def test_rotation_schedules_wait_for_the_first_values_and_not_for_the_deploy(stack: Recording) -> None:
@@ -499,8 +513,11 @@ def test_load_balancer_is_hardened(stack: Recording) -> None:
 
 def test_http_only_redirects_and_https_uses_tls13_with_an_issued_certificate(stack: Recording) -> None:
     listeners = {r["port"]: r for r in stack.of_type("aws:lb/listener:Listener")}
-    assert set(listeners) == {80.0, 443.0}
+    assert set(listeners) == {80.0, 443.0, 8443.0}, "HTTP, HTTPS and the release test listener"
     http, https = listeners[80.0], listeners[443.0]
+    for listener in (https, listeners[8443.0]):
+        assert listener["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-"), listener.urn
+        assert listener["certificateArn"] == https["certificateArn"], listener.urn
     assert [a["type"] for a in http["defaultActions"]] == ["redirect"], http.urn
     redirect = http["defaultActions"][0]["redirect"]
     assert redirect["protocol"] == "HTTPS", http.urn
@@ -528,14 +545,16 @@ def test_metrics_are_not_served_through_the_load_balancer(stack: Recording) -> N
 
 
 def test_target_group_checks_liveness(stack: Recording) -> None:
-    tg = stack.one("aws:lb/targetGroup:TargetGroup")
-    check = tg["healthCheck"]
-    assert check["enabled"] is True, tg.urn
-    assert check["path"] == "/livez", tg.urn
-    assert check["matcher"] == "200", tg.urn
-    assert tg["port"] == 8000
-    assert tg["targetType"] == "ip"
-    assert tg["deregistrationDelay"] <= 30, tg.urn
+    groups = stack.of_type("aws:lb/targetGroup:TargetGroup")
+    assert sorted(tg.name.rsplit("-web-", 1)[1] for tg in groups) == ["tg", "tg-alt"], "blue's and green's"
+    for tg in groups:
+        check = tg["healthCheck"]
+        assert check["enabled"] is True, tg.urn
+        assert check["path"] == "/livez", tg.urn
+        assert check["matcher"] == "200", tg.urn
+        assert tg["port"] == 8000
+        assert tg["targetType"] == "ip"
+        assert tg["deregistrationDelay"] <= 30, tg.urn
 
 
 def test_alias_records_point_at_the_load_balancer(stack: Recording) -> None:
@@ -571,7 +590,7 @@ def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
     private = [s.id for s in stack.of_type("aws:ec2/subnet:Subnet") if "-private-" in s.name]
     assert sorted(network["subnets"]) == sorted(private), service.urn
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}, service.urn
-    assert service["waitForSteadyState"] is True
+    assert service["waitForSteadyState"] is False, "`infra up` follows the blue/green deployment after its migration"
     assert service["healthCheckGracePeriodSeconds"] > 0
     assert service["launchType"] == "FARGATE"
     assert "platformVersion" not in service.inputs
@@ -579,6 +598,9 @@ def test_service_runs_privately_and_rolls_back(stack: Recording) -> None:
     assert "desiredCount" in service.ignore_changes
     listener = next(r for r in stack.of_type("aws:lb/listener:Listener") if r["port"] == 443.0)
     assert listener.urn in service.dependencies, f"{service.urn} must wait for the HTTPS listener"
+    for rule in ("-web-production", "-web-test-route"):
+        urn = stack.one("aws:lb/listenerRule:ListenerRule", rule).urn
+        assert urn in service.dependencies, f"{service.urn} must wait for {rule}: ECS needs its groups attached"
     cluster = stack.one("aws:ecs/cluster:Cluster")
     assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"], cluster.urn
 
@@ -606,6 +628,7 @@ def test_container_is_locked_down_and_holds_no_secret(stack: Recording) -> None:
         "AWS_REGION",
         "APP_VERSION",
         "WORKERS",
+        "KEEPALIVE_SECONDS",
         "CACHE_URL",
         "CACHE_USERNAME",
         "CACHE_IAM_AUTH",
@@ -618,6 +641,9 @@ def test_container_is_locked_down_and_holds_no_secret(stack: Recording) -> None:
     assert env["FILES_BUCKET"] == stack.one("aws:s3/bucket:Bucket", "-app").state["bucket"]
     assert env["FILES_PREFIX"] == "users/"
     assert env["WORKERS"] == str(max(1, stack.settings.service_cpu // 512))
+    # The API keeps idle connections longer than the load balancer does, so it never closes one about to be reused.
+    load_balancer = stack.one("aws:lb/loadBalancer:LoadBalancer")
+    assert int(env["KEEPALIVE_SECONDS"]) > load_balancer["idleTimeout"]
     assert env["PORT"] == "8000"
     assert env["DATABASE_SSLMODE"] == "verify-full"
     assert env["JWT_ISSUER"] == stack.exports[outputs.JWT_ISSUER]
@@ -671,17 +697,22 @@ def test_autoscaling_on_cpu_and_requests_per_target(stack: Recording) -> None:
     target = stack.one("aws:appautoscaling/target:Target", "-api-scaling-target")
     assert target["minCapacity"] == stack.settings.service_min_count
     assert target["maxCapacity"] == stack.settings.service_max_count
-    metrics = {}
-    for policy in stack.of_type("aws:appautoscaling/policy:Policy"):
-        if "-api-" not in policy.name:
-            continue
-        spec = policy["targetTrackingScalingPolicyConfiguration"]
-        metrics[spec["predefinedMetricSpecification"]["predefinedMetricType"]] = spec
-    assert set(metrics) == {"ECSServiceAverageCPUUtilization", "ALBRequestCountPerTarget"}
+    specs = {
+        policy.name.rsplit("-api-", 1)[1]: policy["targetTrackingScalingPolicyConfiguration"]
+        for policy in stack.of_type("aws:appautoscaling/policy:Policy")
+        if "-api-" in policy.name
+    }
+    assert set(specs) == {"scale-cpu", "scale-requests", "scale-requests-alt"}
+    cpu = specs["scale-cpu"]["predefinedMetricSpecification"]
+    assert cpu == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
+    assert specs["scale-cpu"]["targetValue"] == stack.settings.autoscaling_cpu_target
+    # One request policy per target group: after a release the tasks serve from the other one.
     alb = stack.one("aws:lb/loadBalancer:LoadBalancer").state["arnSuffix"]
-    tg = stack.one("aws:lb/targetGroup:TargetGroup").state["arnSuffix"]
-    label = metrics["ALBRequestCountPerTarget"]["predefinedMetricSpecification"]["resourceLabel"]
-    assert label == f"{alb}/{tg}"
+    for policy, group in (("scale-requests", "-web-tg"), ("scale-requests-alt", "-web-tg-alt")):
+        tg = stack.one("aws:lb/targetGroup:TargetGroup", group).state["arnSuffix"]
+        spec = specs[policy]["predefinedMetricSpecification"]
+        assert spec == {"predefinedMetricType": "ALBRequestCountPerTarget", "resourceLabel": f"{alb}/{tg}"}, policy
+        assert specs[policy]["targetValue"] == stack.settings.autoscaling_requests_per_target, policy
 
 
 def test_secrets_are_secret_inputs_and_never_exported(stack: Recording) -> None:
@@ -731,6 +762,35 @@ def test_alarms_notify_the_topic(stack: Recording) -> None:
     db_id = stack.one("aws:rds/instance:Instance").state["identifier"]
     assert alarms["db-cpu"]["dimensions"] == {"DBInstanceIdentifier": db_id}
     assert alarms["proxy-saturation"]["dimensions"] == {"ProxyName": stack.one("aws:rds/proxy:Proxy").state["name"]}
+
+
+def test_unhealthy_targets_alarm_and_panel_sum_both_target_groups(stack: Recording) -> None:
+    alb = stack.one("aws:lb/loadBalancer:LoadBalancer").state["arnSuffix"]
+    groups = {stack.one("aws:lb/targetGroup:TargetGroup", g).state["arnSuffix"] for g in ("-web-tg", "-web-tg-alt")}
+    assert len(groups) == 2
+    alarm = stack.one("aws:cloudwatch/metricAlarm:MetricAlarm", "-mon-unhealthy-targets")
+    queries = alarm["metricQueries"]
+    read = [q["metric"] for q in queries if q.get("metric")]
+    assert {m["dimensions"]["TargetGroup"] for m in read} == groups
+    for metric in read:
+        assert (metric["metricName"], metric["stat"], metric["period"]) == ("UnHealthyHostCount", "Maximum", 60)
+        assert metric["dimensions"]["LoadBalancer"] == alb
+    (total,) = [q for q in queries if q.get("returnData")]
+    assert total["expression"] == " + ".join(f"FILL({q['id']}, 0)" for q in queries if q.get("metric"))
+    assert (alarm["threshold"], alarm["evaluationPeriods"], alarm["comparisonOperator"]) == (
+        0, 3, "GreaterThanThreshold"
+    )  # fmt: skip
+    body = json.loads(stack.one("aws:cloudwatch/dashboard:Dashboard")["dashboardBody"])
+    (panel,) = [w["properties"] for w in body["widgets"] if w["properties"]["title"] == "Targets"]
+    by_metric: dict[str, set[str]] = {}
+    for row in panel["metrics"]:
+        if isinstance(row[0], str):
+            dims = dict(zip(row[2:-1:2], row[3:-1:2], strict=True))
+            by_metric.setdefault(row[1], set()).add(dims["TargetGroup"])
+    assert by_metric == {"HealthyHostCount": groups, "UnHealthyHostCount": groups}
+    sums = {row[0]["label"]: row[0]["expression"] for row in panel["metrics"] if isinstance(row[0], dict)}
+    assert set(sums) == {"HealthyHostCount", "UnHealthyHostCount"}
+    assert sums["UnHealthyHostCount"] == total["expression"]
 
 
 def test_alarm_email_is_optional_and_secret(prod: Recording, full: Recording) -> None:
@@ -787,7 +847,7 @@ def _dimension_values(stack: Recording) -> dict[str, set[str]]:
     rules = {"ALL", *(rule["visibilityConfig"]["metricName"] for rule in acl["rules"])}
     return {
         "LoadBalancer": {stack.one("aws:lb/loadBalancer:LoadBalancer").state["arnSuffix"]},
-        "TargetGroup": {stack.one("aws:lb/targetGroup:TargetGroup").state["arnSuffix"]},
+        "TargetGroup": {g.state["arnSuffix"] for g in stack.of_type("aws:lb/targetGroup:TargetGroup")},
         "ClusterName": {stack.one("aws:ecs/cluster:Cluster").state["name"]},
         "ServiceName": {s.state["name"] for s in stack.of_type("aws:ecs/service:Service")},
         "DBInstanceIdentifier": {stack.one("aws:rds/instance:Instance").state["identifier"]},

@@ -219,3 +219,21 @@ def test_deep_brackets_are_refused_quickly(tmp_path: pathlib.Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("d", tmp_path)
     assert caught.value.line is not None
+
+
+@pytest.mark.parametrize("empty", ["", " ~", " null", " Null"])
+def test_an_empty_value_is_refused_with_the_key_and_line(tmp_path: pathlib.Path, empty: str) -> None:
+    (tmp_path / "Pulumi.e.yaml").write_text(
+        f"config:\n  aws:region: eu-west-1\n  groundwork:domain: example.com\n  groundwork:serviceCpu:{empty}\n"
+    )
+    with pytest.raises(SettingsError) as refused:
+        load_stack_settings("e", tmp_path)
+    assert refused.value.key == "groundwork:serviceCpu"
+    assert refused.value.line == 4
+    assert "Pulumi.e.yaml:4 has an empty value" in str(refused.value)
+
+
+def test_an_empty_region_is_refused_too(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "Pulumi.r.yaml").write_text("config:\n  aws:region:\n  groundwork:domain: example.com\n")
+    with pytest.raises(SettingsError, match=r"'aws:region' in .*Pulumi.r.yaml:2 has an empty value"):
+        load_stack_settings("r", tmp_path)

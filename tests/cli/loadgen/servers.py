@@ -9,7 +9,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from cli.local.processes import free_port, wait_for_port
+from tests.loop_thread import serve_in_thread
 
 HEARTBEAT = {"service": "loadtest", "version": "1", "status": "ok", "database": {"ok": True, "latency_ms": 0.2}}
 TOKEN = "load-test-token-0123456789abcdef"
@@ -146,30 +146,10 @@ class Server:
 def serve(behaviour: Behaviour) -> Iterator[Server]:
     """Run the server on a loop in a daemon thread until the block ends; `port` is set once it listens."""
     server = Server(behaviour)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> asyncio.Server:
-        return await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=1024)
-
-    listening = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    server.port = listening.sockets[0].getsockname()[1]
-    behaviour.started = time.monotonic()
-    try:
+    with serve_in_thread(server.handle, backlog=1024) as port:
+        server.port = port
+        behaviour.started = time.monotonic()
         yield server
-    finally:
-
-        async def stop() -> None:
-            listening.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 NGINX_HEARTBEAT = json.dumps(HEARTBEAT, separators=(",", ":"))

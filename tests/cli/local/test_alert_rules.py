@@ -30,6 +30,35 @@ def test_alarms_with_a_local_series_keep_their_threshold_and_periods() -> None:
     assert "not exported" in reasons["gw-prod-mon-db-cpu"]
 
 
+def test_unhealthy_targets_of_both_target_groups_are_the_live_api_being_down() -> None:
+    (alarm,) = [a for a in recorded("prod").of_type(ALARM) if a.name == "gw-prod-mon-unhealthy-targets"]
+    groups = {q["metric"]["dimensions"]["TargetGroup"] for q in alarm["metricQueries"] if q.get("metric")}
+    assert len(groups) == 2  # blue's and green's: the alarm sums them
+    (rule,) = rules([alarm])["rules"]
+    assert rule["expr"] == '(1 - min_over_time(up{job="api"}[60s])) > 0'
+    assert (rule["periods"], rule["for_seconds"]) == (3, 120)
+
+
+def test_metric_math_over_other_metrics_is_cloud_only_with_the_metrics_named() -> None:
+    class Alarm:
+        name = "x-targets"
+        inputs = {
+            "metricQueries": [
+                {"id": f"{n.lower()}1", "metric": {"namespace": "AWS/ApplicationELB", "metricName": n, "period": 60}}
+                for n in ("UnHealthyHostCount", "HealthyHostCount")
+            ]
+            + [{"id": "ratio", "expression": "unhealthyhostcount1 / healthyhostcount1", "returnData": True}],
+            "evaluationPeriods": 1,
+            "threshold": 0,
+            "comparisonOperator": "GreaterThanThreshold",
+        }
+
+    mapped = rules([Alarm()])
+    assert mapped["rules"] == []
+    reason = "metric math over HealthyHostCount, UnHealthyHostCount has no local counterpart"
+    assert mapped["cloud_only"] == [{"alarm": "x-targets", "reason": reason}]
+
+
 def test_a_dimension_value_cannot_break_out_of_its_label() -> None:
     class Alarm:
         name = "x-worker-backlog"

@@ -18,9 +18,10 @@ import jwt
 import pytest
 from typer.testing import CliRunner
 
+from cli.local import prometheus
 from cli.local.processes import free_port, pid_alive
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
-from tests.harness import scratch_dir
+from tests.harness import cli_failure, scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ["postgres", "pgbouncer", "cache", "api", "worker", "scheduler", "tls", "s3", "prometheus"]
@@ -33,9 +34,7 @@ def infra(local_dir: Path, *args: str, code: int = 0) -> dict:
     result = subprocess.run(
         [*INFRA, *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert code is None or result.returncode == code, (
-        f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
-    )
+    assert code is None or result.returncode == code, f"infra {' '.join(args)} {cli_failure(result)}"
     return json.loads(result.stdout)
 
 
@@ -302,6 +301,13 @@ def test_status_lists_each_schedule_with_its_next_run(first_up, local_dir):
 
 
 def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
+    # Prometheus scrapes every 15 s, from an offset of its own after it starts: until its first scrape of the API
+    # the panels have nothing to count (shown as -), not zero.
+    url, scraped = _outputs(local_dir)["prometheus_url"], 'sum(up{job="api"})'
+    deadline = time.monotonic() + 60
+    while prometheus.instant(url, scraped) is None:
+        assert time.monotonic() < deadline, "Prometheus did not scrape the API within 60 s"
+        time.sleep(0.5)
     panels = infra(local_dir, "dashboard", "--interval", "0.5")["panels"]
     assert {"load balancer", "service", "database", "pool", "worker", "alarms"} == set(panels)
     assert panels["load balancer"]["healthy targets"] == 1
@@ -320,15 +326,17 @@ def _human(local_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [*INFRA, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == 0, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    assert result.returncode == 0, f"infra {' '.join(args)} {cli_failure(result)}"
     return result
 
 
 def test_what_was_asked_for_goes_to_stdout(first_up, local_dir):
-    logs = _human(local_dir, "logs", "api", "--lines", "3")
-    wanted = infra(local_dir, "logs", "api", "--lines", "3")["logs"]["api"]
-    assert len(wanted) == 3
-    assert logs.stdout.splitlines() == wanted  # `infra logs api | wc -l` counts the lines asked for
+    shown = _human(local_dir, "logs", "api", "--lines", "3").stdout.splitlines()
+    assert len(shown) == 3  # `infra logs api | wc -l` counts the lines asked for
+    # The API keeps logging (health checks, scrapes), so the log's last lines move on: what was shown is three
+    # consecutive lines of it.
+    kept = infra(local_dir, "logs", "api", "--lines", "5000")["logs"]["api"]
+    assert any(kept[i : i + 3] == shown for i in range(len(kept) - 2)), shown
     status = _human(local_dir, "status")
     assert "pgbouncer" in status.stdout
     outputs = _human(local_dir, "outputs")
@@ -399,6 +407,12 @@ def test_destroy_stops_everything_and_removes_the_data(scratch):
     assert not any(pid_alive(pid) for pid in pids.values())
     assert not local_dir.exists()
     assert infra(local_dir, "status")["exists"] is False
+    try:
+        back = infra(local_dir, "up")
+        assert back["plan"]["reused"] is True, "destroy keeps the plan cache: nothing changed, nothing is planned"
+        assert {s["action"] for s in back["services"]} == {"create"}
+    finally:
+        infra(local_dir, "destroy", "--yes")
 
 
 def test_a_taken_port_is_named_with_the_fix(scratch):
@@ -518,9 +532,12 @@ def test_run_sees_the_api_environment_and_returns_the_exit_code(first_up, local_
     probe = "import os, sys; print(os.environ['DATABASE_URL'].split('@')[1]); sys.exit(int(os.environ['PORT']) % 7)"
     api_port = next(s for s in infra(local_dir, "status")["services"] if s["name"] == "api")["ports"][0]
     pooler = _outputs(local_dir)["proxy_endpoint"]
-    document = json.loads(_run(local_dir, "python", "-c", probe).stdout)
+    ran = _run(local_dir, "python", "-c", probe)
+    document = json.loads(ran.stdout)
     assert document["exit_code"] == api_port % 7
     assert document["service"] == "api"
+    assert document["output"][0].startswith(pooler), "under --json the task's output is the document's"
+    assert ran.stderr == "", "the exit code is the answer; nothing else is written"
     migrated = _run(local_dir, "python", "-m", "groundwork_api.migrate")
     assert migrated.returncode == 0, "the schema is already this release's: the step finds the work done"
     assert json.loads(migrated.stdout)["exit_code"] == 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from cli.local import mapping, nginx
+from cli.local import mapping, mapping_edge, nginx
 from cli.local.mapping import MappingError
 
 
@@ -38,7 +38,9 @@ def _same(value):
     return value
 
 
-def cache(access: str = "on ~* +@all -@dangerous", parameters: list | None = None) -> dict:
+def cache(
+    access: str = "on ~* +@all -@dangerous", parameters: list | None = None, node: str = "cache.t4g.micro"
+) -> dict:
     return mapping._cache(
         by_type(
             Declared(
@@ -46,6 +48,7 @@ def cache(access: str = "on ~* +@all -@dangerous", parameters: list | None = Non
                 "c-group",
                 {
                     "port": 6379.0,
+                    "nodeType": node,
                     "transitEncryptionEnabled": True,
                     "parameterGroupName": "c-params",
                     "userGroupIds": ["c-users"],
@@ -75,10 +78,18 @@ def test_the_cache_reads_port_tls_users_and_parameters():
     found = cache(parameters=[{"name": "maxmemory-policy", "value": "volatile-lru"},
                               {"name": "reserved-memory-percent", "value": "25"}])  # fmt: skip
     assert (found["port"], found["tls"]) == (6379, True)
-    assert found["parameters"] == {"maxmemory-policy": "volatile-lru"}  # ElastiCache's own parameter left out
+    # ElastiCache's own parameter left out; the node's memory less its reserved share bounds the data set.
+    assert found["parameters"] == {"maxmemory-policy": "volatile-lru", "maxmemory": "384mb"}
     assert [(u["name"], u["access"], u["auth"]) for u in found["users"]] == [
         ("c-app", "on ~* +@all -@dangerous", "iam")
     ]
+
+
+def test_the_local_cache_is_bounded_by_the_nodes_memory_less_the_reserved_share():
+    found = cache(parameters=[{"name": "reserved-memory-percent", "value": "50"}], node="cache.t4g.small")
+    assert found["parameters"]["maxmemory"] == "701mb"
+    with pytest.raises(MappingError, match=r"cache\.x9\.huge"):
+        cache(node="cache.x9.huge")
 
 
 @pytest.mark.parametrize(
@@ -145,7 +156,8 @@ def test_the_rate_rule_is_realised_and_the_managed_rules_are_cloud_only():
         "body": '{"error": "slow down"}',
     }
     assert found["cloud_only_rules"] == ["core"]
-    zone, limit, answer = nginx.rate_limiting(found["rate"])
+    zone, limit = nginx.rate_limiting(found["rate"])
+    answer = nginx.error_pages({}, found["rate"])
     assert "rate=20r/m" in zone  # 100 per 300 s
     assert "burst=99 nodelay" in limit
     assert "limit_req_dry_run" not in limit
@@ -179,7 +191,7 @@ def test_a_rate_rule_answer_nginx_cannot_send_is_refused(custom):
 
 def test_a_body_with_quotes_and_dollars_reaches_nginx_literally():
     rate = acl([rate_rule()], [{"key": "limited", "content": 'it\'s $5 \\ "quoted"', "contentType": "TEXT_PLAIN"}])
-    answer = nginx.rate_limiting(rate["rate"])[2]
+    answer = nginx.error_pages({}, rate["rate"])
     assert "return 429 'it\\'s ${dollar}5 \\\\ \"quoted\"';" in answer
     assert "default_type 'text/plain';" in answer
 
@@ -263,3 +275,61 @@ def test_a_schedule_of_something_else_than_a_task_of_the_program_is_refused():
 def test_a_schedule_whose_expression_the_timer_cannot_compute_is_refused():
     with pytest.raises(MappingError, match="gw-jobs-prune"):
         mapping._schedules(by_type(schedule("cron(x * * * ? *)")), TASKS)
+
+
+def listeners(https: dict | None = None, http: dict | None = None) -> dict:
+    found = by_type(
+        Declared(
+            "aws:lb/listener:Listener",
+            "web-https",
+            {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", **(https or {})},
+        ),
+        Declared(
+            "aws:lb/listener:Listener",
+            "web-http",
+            {
+                "protocol": "HTTP",
+                "defaultActions": [
+                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "host": "api.example.com", "port": "443"}}
+                ],
+                **(http or {}),
+            },
+        ),
+        Declared("aws:lb/targetGroup:TargetGroup", "web-tg", {"port": 8000.0}),
+    )
+    return mapping_edge.load_balancer(found)
+
+
+def test_the_listeners_headers_and_redirect_target_reach_the_spec():
+    found = listeners(
+        https={
+            "routingHttpResponseStrictTransportSecurityHeaderValue": "max-age=63072000; includeSubDomains",
+            "routingHttpResponseContentSecurityPolicyHeaderValue": "default-src 'none'; frame-ancestors 'none'",
+            "routingHttpResponseXFrameOptionsHeaderValue": "DENY",
+            "routingHttpResponseXContentTypeOptionsHeaderValue": "nosniff",
+            "routingHttpResponseServerEnabled": False,
+        },
+        http={"routingHttpResponseServerEnabled": False},
+    )
+    assert found["https"]["headers"] == {
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+    }
+    assert found["https"]["server_header"] is False
+    assert found["redirect"]["host"] == "api.example.com"
+    assert found["redirect"]["port"] == "443"
+    assert found["redirect"]["server_header"] is False
+
+
+def test_a_listener_without_header_attributes_adds_none_and_names_its_server():
+    found = listeners()
+    assert found["https"]["headers"] == {}
+    assert found["https"]["server_header"] is True
+
+
+@pytest.mark.parametrize("value", ["a\r\nSet-Cookie: x=1", 'say "hi"', "back\\slash", ""])
+def test_a_header_value_nginx_cannot_send_is_refused(value):
+    with pytest.raises(MappingError, match="routingHttpResponseXFrameOptionsHeaderValue"):
+        listeners(https={"routingHttpResponseXFrameOptionsHeaderValue": value})

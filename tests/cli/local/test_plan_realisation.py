@@ -15,7 +15,7 @@ import pytest
 
 from cli.local.processes import pid_alive
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
-from tests.harness import scratch_dir
+from tests.harness import cli_failure, scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
 COPIED = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
@@ -52,7 +52,7 @@ class Project:
             timeout=180,
             check=False,
         )
-        assert result.returncode == code, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        assert result.returncode == code, f"infra {' '.join(args)} {cli_failure(result)}"
         return json.loads(result.stdout)
 
     def edit(self, path: str, old: str, new: str) -> None:
@@ -95,7 +95,7 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert before["DATABASE_IAM_AUTH"] == "false"  # the IAM adapter: the password from the credentials secret
     assert before["PGPASSWORD"]
     assert "PROBE" not in before
-    project.edit("stacks/program.py", '"WORKERS": str(', '"PROBE": "on", "WORKERS": str(')
+    project.edit("stacks/derived.py", '"WORKERS": str(', '"PROBE": "on", "WORKERS": str(')
     preview = project.infra("preview", "--stack", "local", "--detailed-exitcode", code=3)
     assert _actions(preview)["api"] == "update"
     # The cloud preview's shape: one target interface, one document.
@@ -103,8 +103,9 @@ def test_an_environment_variable_added_to_the_task_definition_reaches_the_api_on
     assert [(c["name"], c["op"]) for c in preview["changes"]] == [("api", "update"), ("scheduler", "update")]
     up = project.infra("up", "--stack", "local")
     # The scheduled jobs run the API's task definition, so they get the new variable too (a new task definition
-    # revision updates the schedules in the cloud as well).
-    assert _changed(up) == {"api": "update", "scheduler": "update"}
+    # revision updates the schedules in the cloud as well). The release moved the API to its other port slot: nginx
+    # switched to it and Prometheus's target followed.
+    assert _changed(up) == {"api": "update", "scheduler": "update", "tls": "update", "prometheus": "update"}
     assert up["database_objects"]["applied"] == []
     assert _api_environment(project)["PROBE"] == "on"
     assert project.infra("up", "--stack", "local")["changes"] == 0
@@ -154,7 +155,8 @@ def test_a_schedule_added_to_the_program_runs_with_its_task_environment_without_
     import time
 
     timer = {s["name"]: s["pid"] for s in project.infra("status")["services"]}["scheduler"]
-    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=15)
+    # Far enough ahead that the up below has taken the schedule before its time, even on a loaded machine.
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=40)
     probe = (
         'import os, sys; sys.exit(0 if os.environ.get("JWT_JWKS_URL", "").startswith("https://127.0.0.1:") '
         'and os.environ.get("DATABASE_IAM_AUTH") == "false" and os.environ.get("PGPASSWORD") else 3)'
@@ -167,7 +169,7 @@ def test_a_schedule_added_to_the_program_runs_with_its_task_environment_without_
     )
     up = project.infra("up", "--stack", "local")
     assert _changed(up) == {"scheduler": "update"}
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         status = project.infra("status")
         job = next(j for j in status["schedules"] if j["name"] == "probe")

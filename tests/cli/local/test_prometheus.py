@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from cli.local import prometheus
-from tests.harness import scratch_dir
+from tests.harness import cli_failure, scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
 INFRA = [sys.executable, "-m", "cli"]
@@ -37,7 +37,7 @@ def infra(local_dir: Path, *args: str) -> dict:
     result = subprocess.run(
         [*INFRA, *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False
     )
-    assert result.returncode == 0, f"infra {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+    assert result.returncode == 0, f"infra {' '.join(args)} {cli_failure(result)}"
     return json.loads(result.stdout)
 
 

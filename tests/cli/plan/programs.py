@@ -102,7 +102,14 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "32": ("aws:ecs/taskDefinition:TaskDefinition", _containers(lambda c: c.pop("logConfiguration"))),
     "33": ("aws:ecs/cluster:Cluster", _set(settings=[])),
-    "34": ("aws:ecs/service:Service", _set(wait_for_steady_state=False)),
+    "34": (
+        "aws:ecs/service:Service",
+        # The rolling worker stops waiting; the blue/green API loses the check that gates production.
+        lambda name, p: p.update(
+            wait_for_steady_state=False,
+            **({"deployment_configuration": {"strategy": "BLUE_GREEN"}} if name.endswith("-api-service") else {}),
+        ),
+    ),
     "36": ("aws:ecr/lifecyclePolicy:LifecyclePolicy", _set(repository="some-other-repository")),
     "37": ("aws:cloudwatch/logGroup:LogGroup", _set(retention_in_days=None)),
     "38": ("aws:cloudwatch/metricAlarm:MetricAlarm", _set(alarm_actions=[])),

@@ -55,7 +55,9 @@ def _more_segments(server: Postgres, count: int) -> None:
 
 
 def test_the_drill_finds_every_acknowledged_write_before_the_restore_point_and_none_after(archived, api) -> None:
+    began = time.monotonic()
     report = drill_local(archived, api)
+    took = time.monotonic() - began
     assert report.ok, report.to_json()
     assert report.writes_before == WRITES_BEFORE + 1
     assert report.writes_after == WRITES_AFTER
@@ -65,7 +67,7 @@ def test_the_drill_finds_every_acknowledged_write_before_the_restore_point_and_n
     assert report.recovery_time_s is not None
     assert report.recovery_time_s > 0
     assert report.recovery_point_s is not None
-    assert 0 <= report.recovery_point_s < 60
+    assert 0 <= report.recovery_point_s <= took, "the newest restored row was written during this drill"
     assert report.throwaway_removed
     assert not Path(report.throwaway).exists()
     # The live rows written after the restore point are really there: their absence from the restore is real.

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 _RECORD = re.compile(r"/map/([^/]+)(/summary)?")
+SETTLING_READS = 3
 RATE_LIMITED = {"error": {"code": "rate_limited", "message": "too many requests from this address; retry later"}}
 
 
@@ -51,7 +52,8 @@ class BackendServer:
     """The heartbeat says the stack runs without a cache (`state: off`), as the API does when none is configured."""
     cache_mode: str = "on"
     """on: reads through the cache; off: `X-Cache: off`; never_hits: every read misses; no_header: no X-Cache;
-    stale: writes leave the cached copy in place."""
+    stale: writes leave the cached copy in place; settles_later: the first SETTLING_READS reads after a write miss
+    and install nothing (the API's write-in-progress mark until the write's refresh lands)."""
     worker_running: bool = True
     echo_token: bool = False
     """The summary route fails with 500 and quotes the request's Authorization header back."""
@@ -61,6 +63,7 @@ class BackendServer:
     records: dict[str, dict] = field(default_factory=dict)
     summaries: dict[str, dict] = field(default_factory=dict)
     cached: dict[str, dict] = field(default_factory=dict)
+    unsettled: dict[str, int] = field(default_factory=dict)
     requests: int = 0
 
     def __post_init__(self) -> None:
@@ -123,6 +126,7 @@ class BackendServer:
             record["version"] += 1
             if self.cache_mode != "stale":
                 self.cached.pop(user_id, None)  # invalidated on write
+            self.unsettled[user_id] = SETTLING_READS if self.cache_mode == "settles_later" else 0
             assert self._events is not None
             self._events.put_nowait((user_id, record["version"]))
             return (201 if record["version"] == 1 else 200), json.dumps(record).encode(), {}
@@ -149,9 +153,13 @@ class BackendServer:
             return 200, json.dumps(record).encode(), {"X-Cache": "off"}
         if self.cache_mode == "no_header":
             return 200, json.dumps(record).encode(), {}
-        if self.cache_up and self.cache_mode in ("on", "stale") and user_id in self.cached:
+        if self.cache_up and self.cache_mode in ("on", "stale", "settles_later") and user_id in self.cached:
             return 200, json.dumps(self.cached[user_id]).encode(), {"X-Cache": "hit"}
-        if self.cache_up:
+        if self.unsettled.get(user_id, 0) > 0:
+            self.unsettled[user_id] -= 1
+            if not self.unsettled[user_id]:  # the write's own refresh lands
+                self.cached[user_id] = dict(record)
+        elif self.cache_up:
             self.cached[user_id] = dict(record)
         return 200, json.dumps(record).encode(), {"X-Cache": "miss"}
 

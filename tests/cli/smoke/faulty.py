@@ -7,10 +7,11 @@ import json
 import socket
 import ssl
 import struct
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tests.loop_thread import serve_in_thread
 
 MODES = ("ok", "status500", "slow", "reset", "wrong_body", "redirect", "stale_version", "echo", "silent")
 LIVEZ = b'{"status":"ok"}'
@@ -124,26 +125,6 @@ class RawServer:
 @contextmanager
 def serve(server: FaultyServer | RawServer) -> Iterator[FaultyServer | RawServer]:
     """Run the server on a loop in a daemon thread until the block ends."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> asyncio.Server:
-        return await asyncio.start_server(server._handle, "127.0.0.1", 0, ssl=server.tls)
-
-    listening = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    server.port = listening.sockets[0].getsockname()[1]
-    try:
+    with serve_in_thread(server._handle, tls=server.tls) as port:
+        server.port = port
         yield server
-    finally:
-
-        async def stop() -> None:
-            listening.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()

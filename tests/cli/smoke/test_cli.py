@@ -194,7 +194,9 @@ def test_up_smoke_runs_the_check_after_applying(infra, fake, pool, stack_api):
     assert doc["applied"]["counts"]["create"] == 5
     assert doc["smoke"]["passed"] is True
     assert doc["smoke"]["overall"]["requests"] == 200
-    assert result.stderr.index("applied dev") < result.stderr.index("smoke check passed")
+    assert result.stderr == ""
+    told = infra("up", "--stack", "dev", "--yes", "--smoke", code=0)
+    assert told.stderr.index("applied dev") < told.stderr.index("smoke check passed")
 
 
 def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, pool, faulty):
@@ -207,7 +209,7 @@ def test_up_smoke_fails_the_command_when_the_check_fails(infra, fake, pool, faul
     assert doc["error"]["kind"] == "SmokeFailed"
     assert doc["applied"]["counts"]["create"] == 5
     assert doc["smoke"]["overall"]["failures"] == {"http_500": 200}
-    assert "applied dev" in result.stderr
+    assert result.stderr.startswith("error: "), "under --json stderr holds the error alone"
     assert "eyJ" not in result.stdout + result.stderr, "no token is shown"
 
 

@@ -92,6 +92,35 @@ def test_unhealthy_targets_are_named_with_their_reason(stubbed):
     assert check.resource == "targetgroup/gw-dev-web-tg/0123456789abcdef"
 
 
+def test_a_blue_green_service_counts_the_targets_of_both_groups(stubbed):
+    """After a release ECS has moved the tasks into the alternate group; the first one is empty, and fine."""
+    blue = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gw-dev-web-tg/0123456789abcdef"
+    green = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gw-dev-web-tg-alt/fedcba9876543210"
+
+    def ecs(stubber):
+        entry = {"targetGroupArn": blue, "advancedConfiguration": {"alternateTargetGroupArn": green}}
+        stubber.add_response(
+            "describe_services",
+            {"services": [{"serviceName": "gw-dev-api", "desiredCount": 1, "loadBalancers": [entry]}]},
+            {"cluster": "gw-dev-cluster", "services": ["gw-dev-api"]},
+        )
+
+    def elbv2(stubber):
+        stubber.add_response("describe_target_health", {"TargetHealthDescriptions": []}, {"TargetGroupArn": blue})
+        healthy_target = {"Target": {"Id": "10.0.1.10", "Port": 8000}, "TargetHealth": {"State": "healthy"}}
+        stubber.add_response(
+            "describe_target_health", {"TargetHealthDescriptions": [healthy_target]}, {"TargetGroupArn": green}
+        )
+
+    ctx = stubbed({out.CLUSTER_NAME: "gw-dev-cluster", out.SERVICE_NAME: "gw-dev-api"}, ecs=ecs, elbv2=elbv2)
+    assert loadbalancer.serving_groups(ctx, blue) == [blue, green]
+    health = [
+        item for group in loadbalancer.serving_groups(ctx, blue) for item in loadbalancer.target_health(ctx, group)
+    ]
+    check = loadbalancer.check_healthy_targets(blue, health, loadbalancer.desired_count(ctx))
+    assert (check.status, check.observed) == (Status.PASS, "1 healthy of 1 registered")
+
+
 def test_without_the_service_the_target_group_comes_from_the_https_listener(verify):
     report = verify(derived_only=True, outputs={out.SERVICE_NAME: "gw-dev-api-gone"})
     check = find(report, "load balancer", "healthy targets")

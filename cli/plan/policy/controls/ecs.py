@@ -96,17 +96,36 @@ def platform(view: PlanView) -> Iterator[Violation]:
             yield Violation(cluster["urn"], "containerInsights is not enabled")
 
 
-@control("34", "Safe deployments", sources=("Copilot service defaults",), level="E")
+@control(
+    "34",
+    "Safe deployments: rollback on failure; rolling waits for steady state, blue/green has a test rule and a hook",
+    sources=("Copilot service defaults", "ECS blue/green deployments"),
+    level="E",
+)
 def safe_deployments(view: PlanView) -> Iterator[Violation]:
     for r in view.of(_SERVICE):
         args = inputs(r)
         breaker = args.get("deploymentCircuitBreaker") or {}
         if breaker.get("enable") is not True or breaker.get("rollback") is not True:
             yield Violation(r["urn"], "deployment circuit breaker with rollback is not on")
-        if args.get("waitForSteadyState") is not True:
+        deployment = args.get("deploymentConfiguration") or {}
+        if deployment.get("strategy") == "BLUE_GREEN":
+            # `infra up` follows a blue/green deployment to its end; what gates it is the check before production.
+            yield from _gated_blue_green(r["urn"], args, deployment)
+        elif args.get("waitForSteadyState") is not True:
             yield Violation(r["urn"], "waitForSteadyState is not true")
         if args.get("loadBalancers") and not args.get("healthCheckGracePeriodSeconds"):
             yield Violation(r["urn"], "healthCheckGracePeriodSeconds is not set")
+
+
+def _gated_blue_green(urn: str, args: dict, deployment: dict) -> Iterator[Violation]:
+    """A blue/green service tests green through a test listener rule and a lifecycle hook before production moves."""
+    hooks = deployment.get("lifecycleHooks") or []
+    if not any(h.get("hookTargetArn") and h.get("lifecycleStages") for h in hooks):
+        yield Violation(urn, "blue/green deployment without a lifecycle hook: nothing checks green before production")
+    advanced = [(lb.get("advancedConfiguration") or {}) for lb in args.get("loadBalancers") or []]
+    if not any(a.get("testListenerRule") and a.get("alternateTargetGroupArn") for a in advanced):
+        yield Violation(urn, "blue/green deployment without a test listener rule and an alternate target group")
 
 
 @control("35", "Images scanned, tags immutable in prod", sources=("ECR.1", "ECR.2"), level="E/P")
