@@ -164,6 +164,21 @@ class AppProcess:
             time.sleep(0.02)
         raise HarnessError(f"the API did not answer /livez within {timeout} s:\n{self.log.read_text()[-3000:]}")
 
+    def wait_for_database(self, timeout: float = 20) -> None:
+        """Until the public /heartbeat answers 200: the pool holds a connection and the schema check has run, so a
+        test with a short DATABASE_TIMEOUT does not spend it on the first connection."""
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+                conn.settimeout(5)
+                conn.sendall(b"GET /heartbeat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                status = conn.recv(64)[:12]
+                if status == b"HTTP/1.1 200":
+                    return
+            time.sleep(0.05)
+        raise HarnessError(f"/heartbeat did not answer 200 within {timeout} s (last: {status!r})")
+
     def log_entry(self, request_id: str, timeout: float = 5) -> dict:
         """The access-log line of a request, once the service has flushed it (it buffers up to 0.1 s)."""
         deadline = time.monotonic() + timeout

@@ -96,6 +96,7 @@ def _wait_healthy(app, timeout: float = 15) -> float:
 def test_stopped_database_gives_bounded_503_then_recovers(own_database, start_app, path):
     server, bouncer = own_database
     app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    app.wait_for_database()
     assert _write(app, "before-stop").status_code == 201
 
     server.stop("fast")
@@ -126,6 +127,7 @@ def test_stopped_database_gives_bounded_503_then_recovers(own_database, start_ap
 def test_paused_database_cannot_hang_a_request(own_database, start_app, path):
     server, bouncer = own_database
     app = start_app(server.url() if path == "direct" else bouncer.url(), WORKERS="1", DATABASE_TIMEOUT=str(DEADLINE))
+    app.wait_for_database()
     assert _heartbeat(app).status_code == 200
     with paused(server):
         heartbeat = _heartbeat(app, timeout=PATIENCE)

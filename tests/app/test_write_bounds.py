@@ -109,6 +109,7 @@ def test_the_prune_job_removes_expired_keys(http, postgres):
 @pytest.fixture(scope="module")
 def impatient(postgres, start_app):
     app = start_app(postgres.url(), WORKERS="1", DATABASE_TIMEOUT="0.5")
+    app.wait_for_database()
     with httpx.Client(base_url=app.base_url, timeout=10) as client:
         yield client
 

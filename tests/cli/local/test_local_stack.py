@@ -269,12 +269,16 @@ def test_the_rate_rule_answers_429_past_the_limit_for_that_client_only(first_up,
                 break
             admitted += 1
         elapsed = time.monotonic() - started
+        following = time.monotonic()
         after = [busy.get(f"{out['service_url']}/livez") for _ in range(5)]
+        following = time.monotonic() - following
     assert first.status_code == 429, first.text
     # The allowance at once, plus what the bucket refilled (per_minute / 60 a second) while they were sent.
     assert allowance <= admitted <= allowance + math.ceil(per_minute / 60 * elapsed) + 1, (admitted, elapsed)
     refused = [first, *(answer for answer in after if answer.status_code == 429)]
-    assert len(refused) >= 5, [answer.status_code for answer in after]
+    # Past the allowance only what the bucket refilled while the five were sent gets through.
+    refilled = math.ceil(per_minute / 60 * following)
+    assert len(after) - (len(refused) - 1) <= refilled, ([answer.status_code for answer in after], following)
     for answer in refused:
         assert answer.headers["retry-after"] == "60"
         assert answer.headers["content-type"] == "application/json"
@@ -287,17 +291,24 @@ def test_status_lists_each_schedule_with_its_next_run(first_up, local_dir):
     import datetime as dt
     import zoneinfo
 
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+
+    def next_half_past_three(now: dt.datetime) -> dt.datetime:
+        expected = now.replace(hour=3, minute=30, second=0, microsecond=0)
+        return (
+            expected
+            if expected > now
+            else (now + dt.timedelta(days=1)).replace(hour=3, minute=30, second=0, microsecond=0)
+        )
+
+    before = next_half_past_three(dt.datetime.now(paris))
     status = infra(local_dir, "status")
+    after = next_half_past_three(dt.datetime.now(paris))  # differs from `before` only if 03:30 passed meanwhile
     assert _service(local_dir, "scheduler")["state"] == "running"
     (job,) = status["schedules"]
     assert (job["name"], job["expression"], job["time_zone"]) == ("prune-events", "cron(30 3 * * ? *)", "Europe/Paris")
     assert job["command"] == ["python", "-m", "groundwork_api.jobs", "prune-events", "--days", "7"]
-    paris = zoneinfo.ZoneInfo("Europe/Paris")
-    now = dt.datetime.now(paris)
-    expected = now.replace(hour=3, minute=30, second=0, microsecond=0)
-    if expected <= now:
-        expected = (now + dt.timedelta(days=1)).replace(hour=3, minute=30, second=0, microsecond=0)
-    assert dt.datetime.fromisoformat(job["next_run"]) == expected
+    assert dt.datetime.fromisoformat(job["next_run"]) in {before, after}
 
 
 def test_dashboard_shows_the_cloud_panels(first_up, local_dir):
