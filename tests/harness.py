@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -45,6 +44,22 @@ def cli_failure(result: subprocess.CompletedProcess) -> str:
                 if isinstance(row, dict) and (row.get("status") == "fail" or row.get("passed") is False):
                     shown.append(f"{key} {row.get('name')}: {row.get('summary') or row.get('detail') or row}")
     return "\n".join(shown)
+
+
+LOCAL_PROGRAM = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
+"""What the local stack is planned and run from: the program, its local settings and the app."""
+
+
+def copy_local_program(tree: Path) -> Path:
+    """A copy of LOCAL_PROGRAM in `tree` (created), for a test that edits it; `tree`."""
+    tree.mkdir()
+    for name in LOCAL_PROGRAM:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tree / name)
+    return tree
 
 
 def scratch_dir(prefix: str) -> Path:
@@ -157,12 +172,19 @@ class AppProcess:
             if self.process.poll() is not None:
                 raise HarnessError(f"the API exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
             # gunicorn listens before it forks the workers: ready is a worker answering /livez.
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                conn.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                if conn.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
+            if self._status("/livez", timeout=1) == b"HTTP/1.1 200":
+                return
             time.sleep(0.02)
         raise HarnessError(f"the API did not answer /livez within {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def _status(self, path: str, timeout: float) -> bytes | None:
+        """The status line's start of a GET of `path` (b"HTTP/1.1 200"), or None when it could not be sent."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as conn:
+                conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+                return conn.recv(64)[:12]
+        except OSError:
+            return None
 
     def wait_for_database(self, timeout: float = 20) -> None:
         """Until the public /heartbeat answers 200: the pool holds a connection and the schema check has run, so a
@@ -170,12 +192,9 @@ class AppProcess:
         deadline = time.monotonic() + timeout
         status = None
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
-                conn.settimeout(5)
-                conn.sendall(b"GET /heartbeat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                status = conn.recv(64)[:12]
-                if status == b"HTTP/1.1 200":
-                    return
+            status = self._status("/heartbeat", timeout=5)
+            if status == b"HTTP/1.1 200":
+                return
             time.sleep(0.05)
         raise HarnessError(f"/heartbeat did not answer 200 within {timeout} s (last: {status!r})")
 

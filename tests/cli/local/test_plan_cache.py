@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from cli.local import planner
-from tests.harness import scratch_dir
+from tests.harness import copy_local_program, scratch_dir
 
-REPO = Path(__file__).resolve().parents[3]
-PROGRAM = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
 SETTING = "groundwork:proxyBorrowTimeoutSeconds: 3"
 
 
@@ -23,13 +20,7 @@ def project(monkeypatch):
     monkeypatch.delenv(planner.CACHE_DIR_ENV, raising=False)
     base = scratch_dir("groundwork-plan-cache-")
     tree = base / "project"
-    tree.mkdir()
-    for name in PROGRAM:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, tree / name)
+    copy_local_program(tree)
     yield tree
     shutil.rmtree(base, ignore_errors=True)
 

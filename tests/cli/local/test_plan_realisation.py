@@ -15,10 +15,9 @@ import pytest
 
 from cli.local.processes import pid_alive
 from tests.cli.smoke.untimed import UNTIMED_FLAGS
-from tests.harness import cli_failure, scratch_dir
+from tests.harness import cli_failure, copy_local_program, scratch_dir
 
 REPO = Path(__file__).resolve().parents[3]
-COPIED = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
 
 
 class Project:
@@ -28,13 +27,7 @@ class Project:
         self.root = root
         self.tree = root / "project"
         self.local_dir = root / "stack"
-        self.tree.mkdir()
-        for name in COPIED:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, self.tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(source, self.tree / name)
+        copy_local_program(self.tree)
 
     def infra(self, *args: str, code: int = 0) -> dict:
         env = {

@@ -19,10 +19,8 @@ import httpx
 import pytest
 
 from tests.continuous_requests import ContinuousRequests
-from tests.harness import scratch_dir
+from tests.harness import copy_local_program, scratch_dir
 
-REPO = Path(__file__).resolve().parents[3]
-COPIED = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
 LIVEZ = '_LIVEZ = b\'{"status":"ok"}\''
 """The line of app_image/groundwork_api/app.py the tests edit: what GET /livez answers."""
 SETTING = "groundwork:proxyBorrowTimeoutSeconds: 3"
@@ -83,13 +81,7 @@ class Watching:
 def watching() -> Iterator[Watching]:
     base = scratch_dir("groundwork-watch-")
     tree = base / "project"
-    tree.mkdir()
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, tree / name)
+    copy_local_program(tree)
     settings = tree / "Pulumi.local.yaml"  # no edge rate rule: the tests' steady requests are not an attack
     settings.write_text(settings.read_text().replace("groundwork:firewall: true", "groundwork:firewall: false"))
     env = {**os.environ, "INFRA_LOCAL_DIR": str(base / "stack"), "INFRA_PROJECT_DIR": str(tree)}
