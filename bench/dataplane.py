@@ -1,4 +1,4 @@
-"""Data-plane benchmark: the API under two servers, a bare reference and FastAPI peers, through PgBouncer.
+"""Data-plane benchmark: the API under two servers and without its cache, a bare reference and FastAPI peers.
 
 Run with `make bench` (installs nginx, wrk and FastAPI) or `.venv/bin/python -m bench.dataplane [--rounds N
 --seconds S]`. Every variant runs in the same run, in interleaved rounds (A B A B), and medians and ratios to each
@@ -71,6 +71,8 @@ end
 """
 API_FEATURES = {"SUBJECT_RATE_LIMIT": "1000000", "SUBJECT_RATE_WINDOW_SECONDS": "60"}
 """The per-subject limit on (far above what the bench sends), with the cache and idempotency keys of every write."""
+UNCACHED = {"CACHE_URL": "", "CACHE_PASSWORD": "", "SUBJECT_RATE_LIMIT": "0"}
+"""The "uncached" variant: the image's API with every feature but the cache and the per-subject limit it counts."""
 
 
 def _require(tool: str) -> str:
@@ -140,10 +142,13 @@ IN_FLIGHT = 8
 # gunicorn with uvicorn's worker class and --preload, as the image runs it (the Dockerfile's CMD), and the former
 # hand-written pre-fork supervisor (bench/prefork.py); both with two workers.
 SERVERS = ("gunicorn", "supervisor")
+# The image's API under gunicorn without the cache and the per-subject limit: what the write's one cache round trip
+# costs, and what the rest of the API's features cost against the references.
+VARIANTS = ("uncached",)
 # References, each served like the image: the bare Starlette app (bench/bare_app.py), FastAPI with the same upsert
 # ("fastapi") and FastAPI with the write's features the standard way ("standard", bench/peers.py).
 PEERS = ("bare", "fastapi", "standard")
-MAP_ONLY = ("fastapi", "standard")
+MAP_ONLY = ("uncached", "fastapi", "standard")
 
 
 @dataclass
@@ -169,7 +174,7 @@ class Server:
 
 
 def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: str) -> Server:
-    """Start a server variant: the API under one of SERVERS, or the bare reference served like the image."""
+    """Start a variant: the API under one of SERVERS, the API without its cache ("uncached"), or a reference."""
     port = free_port()
     environment = app_environment(database_url, port, **{"WORKERS": "2", **env})
     command, cwd = image_command(), APP_DIR
@@ -180,7 +185,9 @@ def launch(name: str, database_url: str, base: Path, wait: bool = True, **env: s
         command += ["--no-control-socket", "--bind", f"127.0.0.1:{port}", module]
     elif name == "supervisor":
         command = ["python", "-m", "bench.prefork"]
-    if name != "gunicorn":
+    if name == "uncached":
+        environment.update(UNCACHED)
+    elif name != "gunicorn":
         cwd, environment["PYTHONPATH"] = ROOT, str(APP_DIR)
     with (base / f"{name}-{port}.log").open("ab") as log:
         process = subprocess.Popen(
@@ -280,7 +287,7 @@ def main() -> None:
         nginx_port, nginx_pid = _start_nginx(base)
         cache.start()
         features = {"CACHE_URL": cache.url, "CACHE_PASSWORD": cache.password, **API_FEATURES}
-        for name in (*SERVERS, *PEERS):
+        for name in (*SERVERS, *VARIANTS, *PEERS):
             servers[name] = launch(name, bouncer.url(), base, True, **features)
         script = base / "map.lua"
         tokens = ",".join(f'"{_mint_token(f"bench-{n}", None)}"' for n in range(SUBJECTS))
