@@ -100,6 +100,7 @@ def exports(s: StackSettings, d: Declared) -> dict[str, Any]:
         outputs.DATA_RESOURCES: data_resources,
         outputs.LOAD_BALANCER_ARN: d.web.arn,
         outputs.TARGET_GROUP_ARN: d.web.target_group.arn,
+        outputs.ALTERNATE_TARGET_GROUP_ARN: d.web.alternate_target_group.arn,
         outputs.CERTIFICATE_ARN: d.certificate.certificate_arn,
         outputs.ZONE_ID: d.zone.zone_id,
         outputs.TASK_DEFINITION_ARN: d.service.task_definition_arn,

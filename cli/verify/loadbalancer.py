@@ -110,7 +110,8 @@ def target_health(ctx: Context, group: str) -> list[dict[str, Any]]:
 
 
 def serving_groups(ctx: Context, group: str) -> list[str]:
-    """The target group and, for a blue/green service, its alternate: after a release the tasks are in the other."""
+    """The target group and, for a blue/green service, its alternate: after a release the tasks are in the other.
+    The alternate comes from the service's load balancer entry, else from the stack's output."""
     try:
         entries = identify.service_description(ctx).get("loadBalancers", [])
     except (Unverifiable, ClientError):
@@ -120,7 +121,9 @@ def serving_groups(ctx: Context, group: str) -> list[str]:
         for entry in entries
         if (alternate := (entry.get("advancedConfiguration") or {}).get("alternateTargetGroupArn"))
     ]
-    return [group, *(a for a in alternates if a != group)]
+    if not alternates and ctx.output(out.ALTERNATE_TARGET_GROUP_ARN):
+        alternates = [str(ctx.output(out.ALTERNATE_TARGET_GROUP_ARN))]
+    return [group, *dict.fromkeys(a for a in alternates if a != group)]
 
 
 def desired_count(ctx: Context) -> int:

@@ -132,6 +132,8 @@ def test_exports_cover_every_declared_output_name(stack: Recording) -> None:
     assert (
         stack.exports[outputs.TARGET_GROUP_ARN] == stack.one("aws:lb/targetGroup:TargetGroup", "-web-tg").state["arn"]
     )
+    alternate = stack.one("aws:lb/targetGroup:TargetGroup", "-web-tg-alt").state["arn"]
+    assert stack.exports[outputs.ALTERNATE_TARGET_GROUP_ARN] == alternate != stack.exports[outputs.TARGET_GROUP_ARN]
     assert stack.exports[outputs.CERTIFICATE_ARN] == stack.one("aws:acm/certificate:Certificate").state["arn"]
     assert stack.exports[outputs.ZONE_ID] == "Z0MOCKZONE"
     assert stack.exports[outputs.TASK_DEFINITION_ARN].endswith(":1")

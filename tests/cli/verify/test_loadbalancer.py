@@ -121,6 +121,21 @@ def test_a_blue_green_service_counts_the_targets_of_both_groups(stubbed):
     assert (check.status, check.observed) == (Status.PASS, "1 healthy of 1 registered")
 
 
+def test_without_the_service_the_alternate_group_comes_from_the_stack_output(stubbed):
+    """ECS reports no such service (deleted, or another cluster): the stack's output still names the second group."""
+    blue = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gw-dev-web-tg/0123456789abcdef"
+    green = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gw-dev-web-tg-alt/fedcba9876543210"
+
+    def ecs(stubber):
+        missing = {"services": [], "failures": [{"arn": "gw-dev-api", "reason": "MISSING"}]}
+        stubber.add_response("describe_services", missing, {"cluster": "gw-dev-cluster", "services": ["gw-dev-api"]})
+
+    outputs = {out.CLUSTER_NAME: "gw-dev-cluster", out.SERVICE_NAME: "gw-dev-api"}
+    ctx = stubbed({**outputs, out.ALTERNATE_TARGET_GROUP_ARN: green}, ecs=ecs)
+    assert loadbalancer.serving_groups(ctx, blue) == [blue, green]
+    assert loadbalancer.serving_groups(stubbed(outputs, ecs=ecs), blue) == [blue]
+
+
 def test_without_the_service_the_target_group_comes_from_the_https_listener(verify):
     report = verify(derived_only=True, outputs={out.SERVICE_NAME: "gw-dev-api-gone"})
     check = find(report, "load balancer", "healthy targets")
