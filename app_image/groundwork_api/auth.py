@@ -66,9 +66,16 @@ def _number(claims: dict, name: str, *, required: bool) -> float | None:
         return None
     value = claims[name]
     # A numeric string ("exp": "9999999999") is not a NumericDate, whatever some libraries accept.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise _refuse(f"token claim {name!r} must be a number (seconds since the epoch)")
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any double: 10**400
+        return False
 
 
 def _scopes(claims: dict) -> frozenset[str]:

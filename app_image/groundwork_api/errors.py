@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from .logs import encodable
+
 
 class JSONResponse(Response):
     """JSON rendered with orjson: datetimes as ISO 8601, several times faster than the standard library."""
@@ -21,6 +23,8 @@ class ApiError(Exception):
     """A request the API refuses, with its HTTP status, a stable code and the offending field if any."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None, headers=None):
+        # A message or field quoting a client's key must not stop its own error from being sent.
+        message, field = str(encodable(message)), None if field is None else str(encodable(field))
         super().__init__(message)
         self.status = status
         self.code = code

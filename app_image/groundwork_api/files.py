@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import re
 import uuid
 from urllib.parse import quote
@@ -25,6 +26,8 @@ NAME_MAX = 255
 BODY_MAX = 64 * 1024
 """Bytes a POST /files body may have: three short fields, with room to name what is wrong with an overlong name."""
 FIELDS = frozenset({"name", "content_type", "size"})
+SIZE_DIGITS_MAX = 20
+"""Digits of a whole number read as such; a longer one is read as infinity, out of every range."""
 # A name may hold neither path separators nor what user_id may not (controls, NUL, whitespace but the space,
 # bidirectional and zero-width marks), nor an unpaired surrogate (from a \ud800 escape).
 NAME_FORBIDDEN = USER_ID_FORBIDDEN[:-1] + r"/\\\ud800-\udfff]"
@@ -38,7 +41,8 @@ def _invalid(message: str, field: str) -> ApiError:
 
 def owner_prefix(settings: FileSettings, subject: str) -> str:
     """The key prefix of one owner's objects: a hash of the subject, so no subject can name another's prefix."""
-    return f"{settings.key_prefix}{hashlib.sha256(subject.encode()).hexdigest()}/"
+    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{settings.key_prefix}{digest}/"
 
 
 def check_name(name: object) -> str:
@@ -65,10 +69,18 @@ def parse_create(body: bytes, settings: FileSettings) -> tuple[str, str, int]:
     def no_constant(name: str):
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {name} is not a JSON number")
 
+    def whole_number(digits: str) -> int | float:
+        # Python refuses to read more than 4300 digits (a ValueError); any such size is out of range anyway.
+        return int(digits) if len(digits) <= SIZE_DIGITS_MAX else math.inf
+
     try:
-        document = json.loads(body.decode("utf-8"), object_pairs_hook=unique, parse_constant=no_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = json.loads(
+            body.decode("utf-8"), object_pairs_hook=unique, parse_constant=no_constant, parse_int=whole_number
+        )
+    except ValueError:  # not UTF-8, not JSON
         raise ApiError(400, "invalid_json", "body is not valid JSON in UTF-8") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "body is nested too deeply; it is an object of three fields") from None
     if not isinstance(document, dict):
         raise _invalid("body must be a JSON object", "body")
     unknown = sorted(set(document) - FIELDS)

@@ -64,7 +64,7 @@ def emit(level: str, event: str, *, always: bool = False, **fields: object) -> N
     if severity < _threshold and not always:
         return
     record = {"ts": time.time(), "level": level, "event": event, "pid": _pid, **fields}
-    _pending.extend(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+    _pending.extend(_json_line(record))
     if severity >= _WARNING or len(_pending) >= FLUSH_AT_BYTES:
         flush()
     elif _flush_timer is None:
@@ -75,6 +75,27 @@ def emit(level: str, event: str, *, always: bool = False, **fields: object) -> N
 
 
 atexit.register(flush)
+
+
+def _json_line(record: dict) -> bytes:
+    """The record as one JSON line; a string orjson refuses (an unpaired surrogate a client sent) is written with
+    the surrogate as the text `\\udXXX`, which every JSON reader takes."""
+    try:
+        return orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(encodable(record), default=str, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def encodable(value: object) -> object:
+    """The value with every unpaired surrogate in its strings (a JSON escape can hold one, UTF-8 cannot) written as
+    the text `\\udXXX`."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {encodable(key): encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(item) for item in value]
+    return value
 
 
 class JsonFormatter(logging.Formatter):
@@ -91,7 +112,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             # Exception type only: a traceback can carry request data, and it is not for users.
             fields["error"] = record.exc_info[0].__name__ if record.exc_info[0] else "unknown"
-        return orjson.dumps(fields).decode()
+        return _json_line(fields)[:-1].decode()
 
 
 def uvicorn_log_config(level: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 
 class StrictJsonError(ValueError):
@@ -41,11 +42,34 @@ def _float(text: str) -> float:
 
 
 def loads(data: bytes) -> object:
-    """Parse UTF-8 JSON, refusing repeated keys (at any depth), non-finite numbers and other encodings."""
+    """Parse UTF-8 JSON, refusing repeated keys (at any depth), non-finite numbers, unpaired surrogates and other
+    encodings."""
     try:
         text = data.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
+        document = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_float=_float)
     except StrictJsonError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise StrictJsonError("not valid UTF-8 JSON") from None
+    if _surrogate_escape.search(text) and _holds_surrogate(document):
+        raise StrictJsonError("a string holds an unpaired surrogate (a \\ud800-\\udfff escape), which is not text")
+    return document
+
+
+# A \ud800-\udfff escape: a pair of them is one character, a lone one is not text (UTF-8 cannot encode it).
+_surrogate_escape = re.compile(r"\\u[dD][89a-fA-F]")
+_surrogate = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(document: object) -> bool:
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and _surrogate.search(value):
+            return True
+        if isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False

@@ -41,12 +41,21 @@ def _repeated(name: str, first: object, second: object) -> str:
     return _signed(orjson.dumps(claims)[:-1] + f",{both}}}".encode())
 
 
+def _raw_claim(name: str, raw_json: bytes) -> str:
+    """A signed token whose payload carries `name` as the JSON text given (which no encoder would write)."""
+    claims = _claims(sub="tests")
+    claims.pop(name, None)
+    return _signed(orjson.dumps(claims)[:-1] + b',"' + name.encode() + b'":' + raw_json + b"}")
+
+
 def _claims(**overrides) -> dict:
     claims = {"iss": TOKEN_ISSUER, "aud": TOKEN_AUDIENCE, "exp": int(time.time()) + 300}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
 
+LONE_SURROGATE = rb'"\ud800x"'
+"""A JSON string whose escape is half of a surrogate pair: valid JSON syntax, not text."""
 BAD_HEADERS = [
     ("missing", None, "missing"),
     ("wrong scheme", f"Basic {mint_token()}", "Bearer"),
@@ -72,6 +81,10 @@ BAD_HEADERS = [
     ("scope twice", f"Bearer {_repeated('scope', '', 'map/admin')}", "repeats the claim 'scope'"),
     ("jku header", f"Bearer {_signed(orjson.dumps(_claims(sub='t')), jku='http://127.0.0.1:9/keys')}", "'jku'"),
     ("payload not an object", f"Bearer {_signed(b'[1]')}", "malformed"),
+    # Signed, so only the issuer (or a client it trusts) could send these; still a 401, never a 500.
+    ("sub an unpaired surrogate", f"Bearer {_raw_claim('sub', LONE_SURROGATE)}", "malformed"),
+    ("nbf beyond any double", f"Bearer {_raw_claim('nbf', b'1' + b'0' * 400)}", "'nbf' must be a number"),
+    ("exp of 5,000 digits", f"Bearer {_raw_claim('exp', b'9' * 5000)}", "malformed"),
 ]
 
 

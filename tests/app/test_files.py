@@ -198,6 +198,26 @@ def test_types_and_sizes_outside_the_settings_are_refused(http, content_type, si
     assert refused.json()["error"]["field"] == field
 
 
+HOSTILE_BODIES = [
+    ("a size of 5,000 digits", b'{"name": "a.txt", "content_type": "text/plain", "size": ' + b"1" * 5000 + b"}", 422),
+    ("nested 30,000 deep", b'{"name": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", 400),
+    ("an unknown field with an unpaired surrogate", b'{"name": "a", "content_type": "text/plain", "\\ud800": 1}', 422),
+    ("a name with an unpaired surrogate", b'{"name": "a\\udc00.txt", "content_type": "text/plain", "size": 3}', 422),
+    ("a key twice", b'{"name": "a", "name": "b", "content_type": "text/plain", "size": 3}', 422),
+    ("NaN", b'{"name": "a", "content_type": "text/plain", "size": NaN}', 400),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), HOSTILE_BODIES, ids=[case[0] for case in HOSTILE_BODIES])
+def test_hostile_bodies_get_a_json_4xx_and_write_nothing(http, postgres, case, body, status):
+    user = _user()
+    headers = {**_auth(user_token(user)), "Content-Type": "application/json"}
+    refused = http.post("/files", content=body, headers=headers)
+    assert refused.status_code == status, refused.text
+    assert refused.json()["error"]["code"] in ("invalid_json", "validation_error")
+    assert postgres.query("SELECT count(*) FROM stored_files WHERE owner = %s", (user,)) == [(0,)]
+
+
 def test_per_owner_cap(http):
     user = _user()
     first = _create(http, user_token(user), size=MAX_BYTES)
