@@ -100,6 +100,12 @@ class InfraGroup(TyperGroup):
                 raise
             if os.environ.get(DEBUG_ENV):
                 raise
+            from cli.core.aws_errors import describe
+
+            told = describe(exc)
+            if told is not None:
+                render_error(told, as_json=bool(ctx.meta.get(JSON_META_KEY)))
+                raise typer.Exit(int(told.exit_code)) from None
             internal = InfraError(
                 f"unexpected internal error: {type(exc).__name__}: {exc}",
                 hint=f"re-run with {DEBUG_ENV}=1 for the traceback and report it",

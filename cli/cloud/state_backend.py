@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from stacks.stack_file import MAX_BYTES as STACK_FILE_MAX_BYTES
+
 BACKEND_ENV = "PULUMI_BACKEND_URL"
 SECRETS_PROVIDER_ENV = "INFRA_SECRETS_PROVIDER"
 """A secrets provider URL (for example awskms://alias/groundwork) used when the CLI creates a stack."""
@@ -76,9 +78,12 @@ def stack_secrets_provider(config_path: Path) -> str | None:
     """The `secretsprovider:` recorded in a stack's configuration file, if any."""
     if not config_path.is_file():
         return None
+    # A file that cannot be read here is reported, key and line, by the settings' own strict reader.
     try:
-        data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError:
+        with open(config_path, "rb") as handle:
+            raw = handle.read(STACK_FILE_MAX_BYTES + 1)
+        data = yaml.safe_load(raw.decode("utf-8")) if len(raw) <= STACK_FILE_MAX_BYTES else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
     value = data.get("secretsprovider") if isinstance(data, dict) else None
     return str(value) if value else None

@@ -209,10 +209,7 @@ def _capacity(target, options, search, console, *, html: Path | None, as_json: b
 def _write(path: Path | None, text: str, console) -> None:
     if path is None:
         return
-    from cli.core.errors import ConfigError
+    from cli.core.files import write_user_text
 
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}", hint="choose a writable path") from None
+    write_user_text(path, text, "--html")
     console.print(f"[dim]wrote {path}[/]")

@@ -35,6 +35,7 @@ def plan(
 ) -> None:
     """Run the stack's program under a recording mock and show every resource it declares."""
     from cli.commands.context import open_session
+    from cli.core.files import write_user_text
     from cli.plan.actions import plan_for_exit
     from cli.plan.document import dumps
     from cli.plan.render import render_plan
@@ -46,7 +47,7 @@ def plan(
     document = plan_for_exit(stack, session.project_dir)
     text = dumps(document)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_user_text(out, text, "--out")
     if grafana_dashboard is not None:
         _write_grafana_dashboard(document, grafana_dashboard, session)
     render_plan(session.output, document)
@@ -62,11 +63,12 @@ def _write_grafana_dashboard(document: dict, path: Path, session: Session) -> No
     import json
 
     from cli.core.errors import ConfigError
+    from cli.core.files import write_user_text
 
     dashboard = document.get("grafana_dashboard")
     if dashboard is None:
         raise ConfigError("this stack's program renders no Grafana dashboard", hint="plan a stack of this tree")
-    path.write_text(json.dumps(dashboard, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_user_text(path, json.dumps(dashboard, indent=2, sort_keys=True) + "\n", "--grafana-dashboard")
     session.console.print(f"Grafana dashboard ({len(dashboard.get('panels', []))} panels) written to {path}")
 
 

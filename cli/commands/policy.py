@@ -28,6 +28,7 @@ def policy(
     """Evaluate every control: E errors everywhere, P errors on prod and warnings elsewhere, A advice."""
     from cli.commands.context import open_session
     from cli.core.errors import ExitCode
+    from cli.core.files import write_user_text
     from cli.core.render import emit_json
     from cli.plan.actions import check_policy, require_cloud_stack
     from cli.plan.render import render_policy
@@ -37,7 +38,7 @@ def policy(
     report, text = check_policy(stack, session.project_dir, plan_file=plan_file, base=base)
     render_policy(session.output, report)
     if markdown is not None:
-        markdown.write_text(text, encoding="utf-8")
+        write_user_text(markdown, text, "--markdown")
     if as_json:
         emit_json({"ok": report.ok, **report.to_json()})
     if not report.ok:

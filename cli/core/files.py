@@ -38,3 +38,30 @@ def ensure_private_dir(path: Path, override_env: str) -> None:
             f"{path} belongs to another user or others may write to it; the local stack keeps secrets there",
             hint=f"remove it, or set {override_env} to a directory of your own",
         )
+
+
+def read_user_text(path: Path, limit: int, what: str, hint: str) -> str:
+    """The UTF-8 text of a file the user named, at most `limit` bytes; a ConfigError naming `what`, the path and the
+    problem otherwise. The limit holds for devices and pipes too, whose size stat() cannot tell."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise ConfigError(f"{what} {path} cannot be read: {error.strerror or error}", hint=hint) from None
+    if len(data) > limit:
+        raise ConfigError(f"{what} {path} is larger than {limit} bytes", hint=hint)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {error.start} is not)", hint=hint) from None
+
+
+def write_user_text(path: Path, text: str, option: str) -> None:
+    """Write a file the user named with `option`; a ConfigError naming the option, the path and why it cannot be
+    written (a directory, a missing parent, a full disk, no permission) otherwise."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"{option} {path}: cannot write it ({error.strerror or error})", hint=f"give {option} a writable file path"
+        ) from None

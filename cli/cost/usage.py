@@ -9,9 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 from cli.core.errors import ConfigError
+from cli.core.files import read_user_text
 
 MAX_FILE_BYTES = 64 * 1024
 """A usage file larger than this is refused before it is parsed."""
+MAX_QUANTITY = 10**9
+"""The largest monthly quantity a key may set (a billion GB or requests): beyond it a typo, not a plan."""
+HINT = "see docs/cost.md for the usage keys"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,24 +57,23 @@ DEFAULTS = Usage({})
 
 
 def load_usage(path: pathlib.Path) -> Usage:
-    """A TOML usage file: known keys only, each a non-negative number."""
+    """A TOML usage file: known keys only, each a number from 0 to MAX_QUANTITY."""
+    text = read_user_text(path, MAX_FILE_BYTES, "the usage file", HINT)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise _error(path, f"is larger than {MAX_FILE_BYTES} bytes")
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise _error(path, f"cannot be read: {error.strerror or error}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise _error(path, f"is not valid TOML ({error})") from None
     values: dict[str, Decimal] = {}
     for key, value in raw.items():
         if key not in _BY_KEY:
             raise _error(path, f"sets {key!r}, which is not a usage key; allowed: {', '.join(_BY_KEY)}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or value != value:
-            raise _error(path, f"sets {key} to {value!r}; allowed: a number of {_BY_KEY[key].unit}, 0 or more")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_QUANTITY:
+            raise _error(
+                path, f"sets {key} to {value!r}; allowed: a number of {_BY_KEY[key].unit} from 0 to {MAX_QUANTITY:,}"
+            )
         values[key] = Decimal(str(value))
     return Usage(values, str(path))
 
 
 def _error(path: pathlib.Path, problem: str) -> ConfigError:
-    return ConfigError(f"the usage file {path} {problem}", hint="see docs/cost.md for the usage keys")
+    return ConfigError(f"the usage file {path} {problem}", hint=HINT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
 from cli.loadgen.capacity import CapacityResult, step_row
 from cli.loadgen.charts import spectrum_svg, steps_svg, timeline_svg
@@ -134,7 +133,3 @@ def capacity_html(result: CapacityResult, target_url: str, source: str) -> str:
     started = result.steps[0].step.started_at.isoformat(timespec="seconds") if result.steps else ""
     meta = f"Started {escape(started)} · target from {escape(source)}"
     return _page(f"Capacity search against {target_url}", result.passed, verdict, meta, body)
-
-
-def write_html(text: str, path: Path) -> None:
-    path.write_text(text, encoding="utf-8")

@@ -11,7 +11,10 @@ import tempfile
 from typing import Any
 
 from cli.core.errors import ConfigError, OperationFailed
+from cli.core.files import read_user_text
 
+PLAN_MAX_BYTES = 64 * 1024 * 1024
+"""The largest saved plan read (a plan of the project's prod stack is about 0.5 MiB)."""
 TREE_PATHS = ("Pulumi.yaml", "infra", "stacks", "app_image")
 """What a ref's program needs besides its stack file: the project, components, program and image context."""
 
@@ -34,10 +37,13 @@ def load_plan_file(path: pathlib.Path, stack: str) -> dict[str, Any]:
     """A plan saved with `infra plan --out`, checked to be a plan of the same stack."""
     from cli.plan.document import FORMAT
 
+    hint = "save one with `infra plan --out`"
+    text = read_user_text(path, PLAN_MAX_BYTES, "the plan", hint)
     try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read the plan {path}: {error}", hint="save one with `infra plan --out`") from None
+        plan = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        problem = "is nested too deeply" if isinstance(error, RecursionError) else f"is not JSON ({error})"
+        raise ConfigError(f"the plan {path} {problem}", hint=hint) from None
     if not isinstance(plan, dict) or plan.get("format") != FORMAT:
         raise ConfigError(f"{path} is not a {FORMAT} plan", hint="save one with `infra plan --stack S --out FILE`")
     if plan.get("stack") != stack:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.core.errors import ConfigError
 from cli.smoke.check import SmokeOptions, run_smoke
 from cli.smoke.endpoint import ServiceEndpoint
 from cli.smoke.report import SmokeReport, breach
@@ -23,19 +22,17 @@ def run_and_report(
     html: Path | None = None,
 ) -> SmokeReport:
     """Run the check with progress on the console, render the report there, and write the requested files."""
-    from cli.smoke.html import write_html
-    from cli.smoke.junit import write_junit
+    from cli.core.files import write_user_text
+    from cli.smoke.html import html_report
+    from cli.smoke.junit import junit_xml
     from cli.smoke.terminal import render_report
 
     report = run_smoke(target, options, on_stage=lambda text: console.print(f"[dim]smoke: {text}[/]"))
     render_report(console, report)
-    for path, write in ((junit, write_junit), (html, write_html)):
+    for path, render, option in ((junit, junit_xml, "--junit"), (html, html_report, "--html")):
         if path is None:
             continue
-        try:
-            write(report, path)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {path}: {exc.strerror}", hint="choose a writable path") from None
+        write_user_text(path, render(report), option)
         console.print(f"[dim]wrote {path}[/]")
     return report
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.smoke.charts import distribution_svg, timeline_svg
@@ -116,7 +115,3 @@ def _failure_table(rows: str) -> str:
     if not rows:
         return ""
     return f"<h2>Failures</h2><table><tr><th>class</th><th>count</th><th>examples</th></tr>{rows}</table>"
-
-
-def write_html(report: SmokeReport, path: Path) -> None:
-    path.write_text(html_report(report), encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.smoke.preflight import FAIL, SKIP, WARN
@@ -100,7 +99,3 @@ def _check_figures(report: SmokeReport) -> dict[str, str]:
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
-
-
-def write_junit(report: SmokeReport, path: Path) -> None:
-    path.write_text(junit_xml(report), encoding="utf-8")

@@ -11,6 +11,8 @@ from typing import Any
 from cli.core.errors import ConfigError
 
 BUILTIN = Path(__file__).with_name("profiles.toml")
+PROFILES_MAX_BYTES = 64 * 1024
+"""The largest profiles file read."""
 _NUMBERS = ("rtt_ms", "jitter_ms", "down_kbps", "up_kbps", "loss_percent", "rto_ms", "deadline_s")
 
 
@@ -77,10 +79,11 @@ def _profile(name: str, table: Any, source: Path) -> Profile:
 
 
 def _read(path: Path) -> dict[str, Profile]:
+    from cli.core.files import read_user_text
+
+    text = read_user_text(path, PROFILES_MAX_BYTES, "the profiles file", "check --profiles-file")
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read profiles file {path}: {exc.strerror}", hint="check --profiles-file") from None
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profiles file {path} is not valid TOML: {exc}", hint="fix the file") from None
     return {name: _profile(name, table, path) for name, table in document.items()}

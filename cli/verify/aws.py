@@ -4,25 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cli.core.aws_errors import CREDENTIALS_HINT
 from cli.core.errors import CredentialsError
 from cli.verify.context import ClientFactory
-
-CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "AuthFailure",
-    }
-)
-"""Error codes that mean the credentials themselves are wrong, not a permission on one call."""
-CREDENTIALS_HINT = (
-    "sign in (aws sso login, or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), "
-    "then check with `infra doctor`"
-)
 
 
 def client_factory(region: str) -> ClientFactory:

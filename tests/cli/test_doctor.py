@@ -202,3 +202,11 @@ def test_invalid_stack_settings_fail_their_row(infra, project, healthy):
     assert rows["Stack settings: prod"]["ok"] is False
     assert "protect" in rows["Stack settings: prod"]["detail"]
     assert "Pulumi.prod.yaml" in rows["Stack settings: prod"]["hint"]
+
+
+def test_a_stack_file_that_is_not_utf8_fails_its_row(infra, project, healthy):
+    (project / "Pulumi.bad.yaml").write_bytes(b"config:\n  groundwork:domain: ex\xffample.com\n")
+    rows = _rows(infra.json("doctor", code=2))
+    assert rows["Stack settings: bad"]["ok"] is False
+    assert "UTF-8" in rows["Stack settings: bad"]["detail"]
+    assert rows["Stack settings: dev"]["ok"] is True

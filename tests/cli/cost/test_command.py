@@ -42,8 +42,26 @@ def test_a_bad_usage_file_names_the_key(infra, tmp_path):
     usage = tmp_path / "usage.toml"
     usage.write_text("nat_gateway_tb = 3\n")
     assert "not a usage key" in infra("cost", "--stack", "dev", "--usage", str(usage), code=2).stderr
-    usage.write_text("nat_gateway_gb = -3\n")
-    assert "0 or more" in infra("cost", "--stack", "dev", "--usage", str(usage), code=2).stderr
+    for value in ("-3", "inf", "nan", "1e308", "1_000_000_001"):
+        usage.write_text(f"nat_gateway_gb = {value}\n")
+        refused = infra("cost", "--stack", "dev", "--usage", str(usage), code=2).stderr
+        assert "nat_gateway_gb" in refused, value
+        assert "from 0 to 1,000,000,000" in refused, value
+
+
+@pytest.mark.parametrize(
+    ("usage", "problem"),
+    [
+        ("/dev/zero", "is larger than 65536 bytes"),
+        (".", "cannot be read"),
+        ("/nonexistent/usage.toml", "cannot be read"),
+    ],
+)
+def test_a_usage_path_that_is_no_small_file_is_refused(infra, usage, problem):
+    """A device or a pipe has no size to check first: the read itself stops at the limit."""
+    refused = infra("cost", "--stack", "dev", "--usage", usage, code=2).stderr
+    assert f"the usage file {usage} {problem}" in refused
+    assert "internal error" not in refused
 
 
 def test_an_over_budget_prod_fails_policy_naming_the_biggest_items(infra, tmp_path):

@@ -188,19 +188,17 @@ def test_the_command_exits_0_on_a_pass(infra, faulty):
 def test_reports_of_a_breach_carry_the_failures(faulty, tmp_path):
     import xml.etree.ElementTree as ET
 
-    from cli.smoke.html import write_html
-    from cli.smoke.junit import write_junit
+    from cli.smoke.html import html_report
+    from cli.smoke.junit import junit_xml
 
     faulty.mode = "status500"
     report = _run(faulty, requests=6, concurrency=2)
-    write_junit(report, tmp_path / "smoke.xml")
-    write_html(report, tmp_path / "smoke.html")
-    suites = ET.parse(tmp_path / "smoke.xml").getroot()  # noqa: S314 (our own file)
+    suites = ET.fromstring(junit_xml(report))  # noqa: S314 (our own document)
     failed = [c.get("name") for c in suites.iter("testcase") if c.find("failure") is not None]
     assert failed == ["failures"]
     assert suites.get("failures") == "1"
     assert "http_500: 6" in suites.find(".//failure").text
-    page = (tmp_path / "smoke.html").read_text()
+    page = html_report(report)
     assert "failed: failures" in page
     assert "http_500" in page
     assert page.count("<svg") == 2
