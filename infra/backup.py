@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 
 import pulumi
@@ -11,7 +10,7 @@ import pulumi_aws as aws
 
 from infra import assume_role_policy, key_policy, require, service_key_use, type_token
 from infra.dashboards import AlarmSpec
-from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION
+from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION, cron_problem
 from infra.panels import Metric, Panel
 
 TYPE = type_token("backup", "Backup")
@@ -27,7 +26,6 @@ SERVICE_POLICIES = (
 """AWS's managed policies for the role AWS Backup assumes: back up and restore RDS and S3, nothing else."""
 MAX_RETENTION_DAYS = BACKUP_MAX_RETENTION_DAYS
 _REGION = REGION
-_CRON = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -225,7 +223,7 @@ def _validate(args: BackupArgs) -> None:
         f"1 to {MAX_RETENTION_DAYS}",
     )
     require(
-        _CRON.fullmatch(args.schedule) is not None,
+        cron_problem(args.schedule) is None,
         "schedule",
         args.schedule,
         "an AWS cron expression with six fields, such as cron(0 3 * * ? *)",

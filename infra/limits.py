@@ -29,6 +29,8 @@ MONITORING_INTERVALS_SECONDS = (0, 1, 5, 10, 15, 30, 60)
 """Enhanced Monitoring intervals RDS accepts (0 turns it off)."""
 
 RESERVED_DB_USERS = ("postgres", "admin", "rdsadmin", "root", "master", "user", "public")
+RESERVED_DATABASES = ("postgres", "rdsadmin", "template0", "template1")
+"""Databases every RDS PostgreSQL instance already has: the application's database cannot be one of them."""
 """Role names RDS or PostgreSQL reserve, refused as the master user or the service's role."""
 
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -101,7 +103,17 @@ SCHEDULE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """Schedule names EventBridge Scheduler accepts."""
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _AT = re.compile(r"at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)")
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# The six fields of an AWS cron expression (EventBridge, Backup): name, lowest and highest value, names for values.
+_CRON_FIELDS = (
+    ("minutes", 0, 59, ()),
+    ("hours", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, _DAYS),
+    ("year", 1970, 2199, ()),
+)
 EXPRESSION_HELP = (
     "rate(N minutes|hours|days), cron(min hour day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)"
 )
@@ -122,19 +134,61 @@ def expression_problem(expression: str) -> str | None:
         return None
     if _AT.fullmatch(expression):
         return None
-    if expression.startswith("cron(") and expression.endswith(")"):
-        fields = expression[5:-1].split(" ")
-        if len(fields) != 6:
-            return (
-                f"a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), not {len(fields)}"
-            )
-        if not all(_CRON_FIELD.fullmatch(field) for field in fields):
-            return "a cron field holds digits, names, and * ? / , - L # only"
-        day_of_month, day_of_week = fields[2], fields[4]
-        if (day_of_month == "?") == (day_of_week == "?"):
-            return "exactly one of day-of-month and day-of-week must be ?"
-        return None
+    if expression.startswith("cron("):
+        return cron_problem(expression)
     return "not a rate, cron or at expression"
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why AWS would refuse `cron(minutes hours day-of-month month day-of-week year)`, or None when it is valid."""
+    if not isinstance(expression, str) or not (expression.startswith("cron(") and expression.endswith(")")):
+        return "not a cron(...) expression"
+    fields = expression[5:-1].split(" ")
+    if len(fields) != len(_CRON_FIELDS):
+        return f"a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), not {len(fields)}"
+    for position, field in enumerate(fields):
+        if not _cron_field_valid(position, field):
+            name, low, high, names = _CRON_FIELDS[position]
+            values = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+            return (
+                f"the {name} field {field[:32]!r} is not valid ({values}, with * , - /"
+                + (" ?" if position in (2, 4) else "")
+                + ")"
+            )
+    if (fields[2] == "?") == (fields[4] == "?"):
+        return "exactly one of day-of-month and day-of-week must be ?"
+    return None
+
+
+def _cron_value(position: int, text: str) -> bool:
+    _, low, high, names = _CRON_FIELDS[position]
+    return text.upper() in names or (text.isascii() and text.isdigit() and low <= int(text) <= high)
+
+
+def _cron_field_valid(position: int, field: str) -> bool:
+    if field == "?":
+        return position in (2, 4)
+    if position == 2 and field in ("L", "LW"):
+        return True
+    for item in field.split(","):
+        base, slash, step = item.partition("/")
+        if slash and not (step.isascii() and step.isdigit() and 1 <= int(step) <= _CRON_FIELDS[position][2]):
+            return False
+        if base == "*":
+            continue
+        if position == 2 and base.endswith("W") and not slash and _cron_value(2, base[:-1]):
+            continue  # the weekday nearest to that day
+        if position == 4 and not slash and base.endswith("L") and (base == "L" or _cron_value(4, base[:-1])):
+            continue  # the last such weekday of the month
+        if position == 4 and not slash and "#" in base:
+            day, _, nth = base.partition("#")
+            if _cron_value(4, day) and nth in ("1", "2", "3", "4", "5"):
+                continue
+            return False
+        start, dash, end = base.partition("-")
+        if not _cron_value(position, start) or (dash and not _cron_value(position, end)):
+            return False
+    return True
 
 
 @cache

@@ -33,11 +33,13 @@ from infra.limits import (
     MONITORING_INTERVALS_SECONDS,
     PERFORMANCE_INSIGHTS_RETENTION_DAYS,
     PERFORMANCE_INSIGHTS_RETENTION_TEXT,
+    RESERVED_DATABASES,
     RESERVED_DB_USERS,
     SECRET_RECOVERY_WINDOW_DAYS,
     WAF_MODES,
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS_SECONDS,
+    cron_problem,
 )
 from infra.limits import REGION as AWS_REGION
 from stacks import stack_file
@@ -47,6 +49,7 @@ from stacks.setting_types import (
     PRIVATE_CIDR,
     REQUIRED,
     Invalid,
+    Kind,
     Setting,
     declarations,
     integer,
@@ -68,6 +71,8 @@ OTHER_NAMESPACES = ("aws", "pulumi", "docker-build", "postgresql")
 """Namespaces of the providers' own config keys, which a stack file may also carry."""
 
 REGION = pattern(AWS_REGION, "an AWS region such as eu-west-1")
+EMAIL = r"(?=.{3,254}$)[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+"
+"""An e-mail address as SNS takes it: no spaces or control characters, at most 254 characters."""
 """What `aws:region` accepts."""
 
 
@@ -228,7 +233,7 @@ class StackSettings:
         group=_DATABASE, feeds=("DatabaseArgs.master_username", "DatabaseObjectsArgs.owner"),
     )
     database_name: str = setting(
-        "databaseName", "app", pattern(IDENTIFIER, IDENTIFIER_TEXT),
+        "databaseName", "app", pattern(IDENTIFIER, IDENTIFIER_TEXT, not_in=RESERVED_DATABASES),
         "Application database named in `DATABASE_URL` and created by the database-objects step.",
         group=_DATABASE,
         feeds=("DatabaseArgs.database_name", "PoolingArgs.database_name", "DatabaseObjectsArgs.database_name"),
@@ -346,7 +351,7 @@ class StackSettings:
 
     # Monitoring
     alarm_email: str | None = setting(
-        "alarmEmail", None, pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
+        "alarmEmail", None, pattern(EMAIL, "an e-mail address of at most 254 characters, without controls"),
         "Address subscribed to the alarm topic (AWS mails a confirmation first). May be a secure value.",
         group=_MONITORING, feeds=("MonitoringArgs.alarm_email",), secret_ok=True,
     )
@@ -542,7 +547,11 @@ class StackSettings:
     )
     backup_schedule: str = setting(
         "backupSchedule", "cron(0 3 * * ? *)",
-        pattern(r"cron\((\S+ ){5}\S+\)", "an AWS cron expression with six fields, such as cron(0 3 * * ? *)"),
+        Kind(
+            "an AWS cron expression: cron(minutes hours day-of-month month day-of-week year) with valid fields and "
+            "one of day-of-month and day-of-week ?, such as cron(0 3 * * ? *)",
+            lambda v: v if isinstance(v, str) and cron_problem(v) is None else dataclasses.MISSING,
+        ),
         "When the daily backup starts (UTC).",
         group=_BACKUP, feeds=("BackupArgs.schedule",),
     )
@@ -677,6 +686,11 @@ def _when_protected(attr: str, wanted: Any, text: str) -> Callable[[StackSetting
 
 
 RULES: tuple[Rule, ...] = (
+    Rule(
+        "serviceSubdomain", "`serviceSubdomain` and `domain` form a host name of at most 253 characters.",
+        lambda s: None if len(s.host_name) <= 253
+        else f"at most {max(0, 252 - len(s.domain))} characters with domain {s.domain} (a host name has 253)",
+    ),
     Rule(
         "dbMaxAllocatedStorageGb", "`dbMaxAllocatedStorageGb` is at least `dbAllocatedStorageGb`.",
         lambda s: None if s.db_max_allocated_storage_gb >= s.db_allocated_storage_gb
@@ -888,13 +902,14 @@ def read_stack_values(
             name = stack_file.shorten(full_key)
             message = f"setting {name} in {source}:{line} has an empty value; allowed: {allowed}"
             raise SettingsError(full_key, raw, allowed, source=source, line=line, message=message)
-        value = REDACTED if isinstance(raw, dict) and "secure" in raw else raw
+        secure = isinstance(raw, dict) and "secure" in raw
+        value = REDACTED if secure else raw
         namespace, _, key = full_key.partition(":")
         if full_key == "aws:region":
             region = value
         elif namespace == NAMESPACE and key:
             declared = _BY_KEY.get(key)
-            if declared and declared.secret_only and value != REDACTED and value is not None:
+            if declared and declared.secret_only and not secure:  # a plain "[secret]" is plain text too
                 raise SettingsError(
                     full_key,
                     "<not shown>",

@@ -13,6 +13,8 @@ MAX_BYTES = 256 * 1024
 """Largest stack file read; the project's own are about 2 KiB."""
 MAX_DEPTH = 8
 """Deepest nesting of mappings and sequences accepted."""
+TOP_LEVEL_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
+"""The keys Pulumi reads at the top of a stack file."""
 SHOWN_CHARACTERS = 60
 """Characters of a value quoted back in an error before it is shortened."""
 _NULLS = ("", "~", "null", "Null", "NULL")
@@ -79,6 +81,11 @@ def read(path: pathlib.Path) -> StackFile:
         return StackFile(pathlib.Path(path), {}, {})
     if not isinstance(document, _Mapping):
         raise StackFileError(path, "a mapping with a config key at the top", line=1)
+    unknown = [key for key in document if key not in TOP_LEVEL_KEYS]
+    if unknown:
+        # A setting written at column 0, or `conifg:`, would otherwise be dropped without a word.
+        allowed = f"the top-level keys {', '.join(TOP_LEVEL_KEYS)}; settings go under config:, indented"
+        raise StackFileError(path, allowed, line=document.lines.get(unknown[0]), key=str(unknown[0]))
     config = document.get("config")
     if config is None:
         return StackFile(pathlib.Path(path), {}, {})

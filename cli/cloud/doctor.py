@@ -98,6 +98,10 @@ def _check_s3(url: str) -> tuple[bool, str, str]:
     return True, f"{url} (bucket reachable)", ""
 
 
+OTHER_BACKEND_SCHEMES = ("gs://", "azblob://", "postgres://")
+"""The self-managed backends Pulumi knows besides file:// and s3://, which doctor does not reach itself."""
+
+
 def check_backend(project_dir: Path, env: dict[str, str]) -> Check:
     name = "State backend"
     backend: Backend = resolve_backend(project_dir, env)
@@ -122,6 +126,9 @@ def check_backend(project_dir: Path, env: dict[str, str]) -> Check:
         if token:
             return Check(name, True, f"{backend.url} (logged in), {where}")
         return Check(name, False, f"{backend.url}: not logged in", "run `pulumi login` or set PULUMI_ACCESS_TOKEN")
+    if not backend.url.startswith(OTHER_BACKEND_SCHEMES):
+        allowed = ", ".join(("file://", "s3://", *OTHER_BACKEND_SCHEMES, "https://"))
+        return Check(name, False, f"{backend.url!r} ({where}) is not a Pulumi state backend URL", f"use {allowed}")
     return Check(name, True, f"{backend.url} ({where}; reachability is checked by Pulumi on first use)")
 
 

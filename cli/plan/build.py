@@ -55,6 +55,14 @@ def plan_here(stack: str, project_dir: pathlib.Path) -> dict[str, Any]:
             f"the program called an invoke the offline plan cannot answer: {error}",
             hint="add an answer to cli/plan/mock_answers.py or avoid the lookup",
         ) from None
+    except ValueError as error:
+        # A component refused its arguments (infra.require): a value the settings let through, or the program's own.
+        if os.environ.get("INFRA_DEBUG"):
+            raise
+        raise OperationFailed(
+            f"a component of the program refused its arguments: {error}",
+            hint=f"fix that value in Pulumi.{stack}.yaml or in the program (INFRA_DEBUG=1 shows where it was passed)",
+        ) from None
     return plan_document(recording, project_dir)
 
 

@@ -171,6 +171,15 @@ def test_s3_backend_bucket_is_checked(project, healthy):
     assert "no-such-bucket" in missing.detail
 
 
+@pytest.mark.parametrize(("url", "ok"), [("garbage", False), ("ftp://state", False), ("gs://team-state", True)])
+def test_a_backend_url_pulumi_cannot_use_fails_its_row(project, url, ok):
+    check = doctor.check_backend(project, {"PULUMI_BACKEND_URL": url})
+    assert check.ok is ok
+    if not ok:
+        assert "is not a Pulumi state backend URL" in check.detail
+        assert "s3://" in check.hint
+
+
 def test_kms_provider_satisfies_the_secrets_check(project):
     check = doctor.check_secrets(project, {"INFRA_SECRETS_PROVIDER": "awskms://alias/groundwork"})
     assert check.ok

@@ -61,9 +61,10 @@ def test_grafana_settings_come_together_and_safely(tmp_path: pathlib.Path, given
     assert allowed in caught.value.allowed
 
 
-def test_a_token_in_clear_in_the_stack_file_is_refused_without_showing_it(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("token", ["glsa_in_clear_" + "x" * 20, "[secret]"])
+def test_a_token_in_clear_in_the_stack_file_is_refused_without_showing_it(tmp_path: pathlib.Path, token: str) -> None:
+    """Even the text that stands for a redacted secure value: only a `secure:` value is one."""
     region, values = config_values("dev")
-    token = "glsa_in_clear_" + "x" * 20
     config = {"aws:region": region, **{f"groundwork:{k}": v for k, v in values.items()}}
     config.update({"groundwork:grafanaUrl": GRAFANA_URL, "groundwork:grafanaToken": token})
     (tmp_path / "Pulumi.test.yaml").write_text(yaml.safe_dump({"config": config}))

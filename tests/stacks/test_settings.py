@@ -126,6 +126,19 @@ def test_out_of_range(tmp_path: pathlib.Path) -> None:
     check(caught.value, "groundwork:dbBackupRetentionDays", 0, "an integer from 1 to 35")
 
 
+def test_a_host_name_over_253_characters_is_refused_before_the_program_runs(tmp_path: pathlib.Path) -> None:
+    """Each label may be valid while the name they form with the domain is too long for DNS and ACM."""
+    subdomain = ".".join(["a" * 60] * 4)
+    with pytest.raises(SettingsError) as caught:
+        load_stack_settings("test", write_stack(tmp_path, base_config(serviceSubdomain=subdomain)))
+    assert caught.value.key == "groundwork:serviceSubdomain"
+    assert caught.value.value == subdomain
+    assert "at most 241 characters with domain example.com" in str(caught.value)
+    longest = ".".join(["a" * 60] * 3 + ["a" * (252 - len("example.com") - 183)])
+    settings = load_stack_settings("test", write_stack(tmp_path, base_config(serviceSubdomain=longest)))
+    assert len(settings.host_name) == 253
+
+
 def test_not_one_of_the_choices(tmp_path: pathlib.Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_stack_settings("test", write_stack(tmp_path, base_config(natGateways="perAz")))

@@ -47,6 +47,14 @@ def _refused(infra: Infra, verb: str, stack: str) -> dict:
         ("dbMultiAz: false", "dbMultiAZ: false", "dbMultiAZ", False, "did you mean groundwork:dbMultiAz?"),
         ("dbMultiAz: false", "dbMultiAz: yes", "dbMultiAz", "yes", "true or false"),
         ("serviceCpu: 256", "serviceCpu: 0x100", "serviceCpu", "0x100", "one of 256"),
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:databaseName: template1", "databaseName",
+         "template1", "not postgres, rdsadmin, template0, template1"),
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:backupSchedule: cron(x x x x x x)",
+         "backupSchedule", "cron(x x x x x x)", "with valid fields"),
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:backupSchedule: cron(0 3 * * * *)",
+         "backupSchedule", "cron(0 3 * * * *)", "one of day-of-month and day-of-week ?"),
+        ("databaseObjects: false", 'databaseObjects: false\n  groundwork:alarmEmail: "ops\\u0000@example.com"',
+         "alarmEmail", "ops\x00@example.com", "without controls"),
     ],
 )  # fmt: skip
 def test_plan_refuses_a_bad_setting_with_key_value_and_allowed(
@@ -68,6 +76,20 @@ def test_plan_refuses_a_bad_setting_with_key_value_and_allowed(
     assert isinstance(setting["line"], int)
     assert f"groundwork:{key}" in doc["error"]["message"]
     assert repr(value) in doc["error"]["message"]
+
+
+@pytest.mark.parametrize("line", ["groundwork:dbDeletionProtection: false", "conifg:", "stackTags: {}"])
+def test_a_top_level_key_pulumi_does_not_read_is_refused_with_its_line(
+    infra: Infra,
+    project: pathlib.Path,  # noqa: F811
+    line: str,
+) -> None:
+    """A setting written at column 0 (or a misspelt `config:`) would otherwise be dropped without a word."""
+    _append(project, "prod", line + "\n")
+    appended = len((project / "Pulumi.prod.yaml").read_text().splitlines())
+    doc = _refused(infra, "plan", "prod")
+    assert f"Pulumi.prod.yaml:{appended}" in doc["error"]["message"]
+    assert "settings go under config:, indented" in doc["error"]["message"]
 
 
 def test_a_key_given_twice_is_refused_even_when_it_weakens_prod(infra: Infra, project: pathlib.Path) -> None:  # noqa: F811

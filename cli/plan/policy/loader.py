@@ -22,7 +22,9 @@ def load_controls(project_dir: pathlib.Path | None = None) -> list[Control]:
     if project_dir is not None:
         for path in sorted((pathlib.Path(project_dir) / POLICIES_DIR).glob("*.py")):
             _load_user_module(path)
-    return list(REGISTRY.values())
+    # Registration follows import order, which is not table order once something imported a control module first.
+    table_order = {f"cli.plan.policy.controls.{name}": n for n, name in enumerate(MODULES)}
+    return sorted(REGISTRY.values(), key=lambda c: table_order.get(c.module, len(table_order)))
 
 
 def _load_user_module(path: pathlib.Path) -> None:

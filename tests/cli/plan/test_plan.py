@@ -128,3 +128,17 @@ def test_a_run_leaves_no_event_loop_open_for_the_garbage_collector() -> None:
         gc.collect()
     unclosed = [str(w.message) for w in caught if "unclosed event loop" in str(w.message)]
     assert unclosed == []
+
+
+def test_a_component_refusing_its_arguments_is_a_failed_plan_not_an_internal_error(infra, monkeypatch) -> None:
+    import infra as components
+    from stacks import program
+
+    def build(settings):
+        raise components.invalid("domain_name", "x" * 300, "a lowercase host name")
+
+    monkeypatch.setattr(program, "build", build)
+    refused = infra("plan", "--stack", "dev", code=1).stderr
+    assert "a component of the program refused its arguments: domain_name=" in refused
+    assert "Pulumi.dev.yaml" in refused
+    assert "internal error" not in refused
