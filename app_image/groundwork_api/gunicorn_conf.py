@@ -20,6 +20,7 @@ import tempfile
 from uvicorn_worker import UvicornWorker
 
 from . import logs
+from .bounded_http import BoundedHttpToolsProtocol
 from .settings import SettingsError, load
 
 try:
@@ -56,7 +57,7 @@ class Worker(UvicornWorker):
 
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": BoundedHttpToolsProtocol,
         "lifespan": "on",
         "factory": True,
         "access_log": False,  # the app writes its own access log
