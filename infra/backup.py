@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from infra import assume_role_policy, key_policy, require, service_key_use, type_token
 from infra.dashboards import AlarmSpec
-from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION, cron_problem
+from infra.limits import BACKUP_MAX_RETENTION_DAYS, REGION, backup_schedule_problem
 from infra.panels import Metric, Panel
 
 TYPE = type_token("backup", "Backup")
@@ -223,10 +223,10 @@ def _validate(args: BackupArgs) -> None:
         f"1 to {MAX_RETENTION_DAYS}",
     )
     require(
-        cron_problem(args.schedule) is None,
+        backup_schedule_problem(args.schedule) is None,
         "schedule",
         args.schedule,
-        "an AWS cron expression with six fields, such as cron(0 3 * * ? *)",
+        "an AWS cron expression running at most hourly, such as cron(0 3 * * ? *)",
     )
     require(len(args.bucket_arns) >= 1, "bucket_arns", len(args.bucket_arns), "one or more bucket ARNs")
     require(_REGION.fullmatch(args.region) is not None, "region", args.region, "an AWS region such as eu-west-1")

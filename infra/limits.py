@@ -160,9 +160,18 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+def backup_schedule_problem(expression: str) -> str | None:
+    """Why AWS Backup would refuse the rule's schedule: a cron expression that runs at most once an hour."""
+    problem = cron_problem(expression)
+    if problem is None and not expression[5:].split(" ")[0].isdigit():
+        return "AWS Backup runs a rule at most once an hour: the minutes field is one number"
+    return problem
+
+
 def _cron_value(position: int, text: str) -> bool:
     _, low, high, names = _CRON_FIELDS[position]
-    return text.upper() in names or (text.isascii() and text.isdigit() and low <= int(text) <= high)
+    # ASCII first: str.upper() maps some non-ASCII letters (the long s, the dotless i) onto SUN or FRI.
+    return text.isascii() and (text.upper() in names or (text.isdigit() and low <= int(text) <= high))
 
 
 def _cron_field_valid(position: int, field: str) -> bool:
@@ -182,8 +191,8 @@ def _cron_field_valid(position: int, field: str) -> bool:
             continue  # the last such weekday of the month
         if position == 4 and not slash and "#" in base:
             day, _, nth = base.partition("#")
-            if _cron_value(4, day) and nth in ("1", "2", "3", "4", "5"):
-                continue
+            if _cron_value(4, day) and nth in ("1", "2", "3", "4", "5") and item == field:
+                continue  # the nth such weekday: AWS takes it as the field's only item
             return False
         start, dash, end = base.partition("-")
         if not _cron_value(position, start) or (dash and not _cron_value(position, end)):

@@ -39,7 +39,7 @@ from infra.limits import (
     WAF_MODES,
     WAF_RATE_LIMIT_RANGE,
     WAF_RATE_WINDOWS_SECONDS,
-    cron_problem,
+    backup_schedule_problem,
 )
 from infra.limits import REGION as AWS_REGION
 from stacks import stack_file
@@ -548,9 +548,10 @@ class StackSettings:
     backup_schedule: str = setting(
         "backupSchedule", "cron(0 3 * * ? *)",
         Kind(
-            "an AWS cron expression: cron(minutes hours day-of-month month day-of-week year) with valid fields and "
-            "one of day-of-month and day-of-week ?, such as cron(0 3 * * ? *)",
-            lambda v: v if isinstance(v, str) and cron_problem(v) is None else dataclasses.MISSING,
+            "an AWS cron expression: cron(minutes hours day-of-month month day-of-week year) with valid fields, "
+            "one of day-of-month and day-of-week ?, and one number of minutes (at most hourly), such as "
+            "cron(0 3 * * ? *)",
+            lambda v: v if isinstance(v, str) and backup_schedule_problem(v) is None else dataclasses.MISSING,
         ),
         "When the daily backup starts (UTC).",
         group=_BACKUP, feeds=("BackupArgs.schedule",),

@@ -31,44 +31,71 @@ class _HeadTooLarge(Exception):
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """Bounds each request's head twice: its parsed size (the URL and every header) once it is complete, and the
-    bytes read while it is incomplete, before httptools has gathered a header that never ends."""
+    """Bounds each request's head: its parsed size (the URL and every header) once complete, the bytes read while it
+    is incomplete (before httptools has gathered a header that never ends), and the bytes of a body's framing that
+    are not body (chunk sizes and trailers, which httptools also gathers)."""
 
     _head_bytes = 0
     _parsed_bytes = 0
+    _framing_bytes = 0
+    _body_bytes = 0
     _in_head = False
     _in_body = False
     _begun = 0
     _refused = False
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the refusal waits for earlier answers; nothing more of this connection is parsed
         started_in_head = self._in_head
+        started_in_body = self._in_body
         started_idle = not self._in_head and not self._in_body
-        begun = self._begun
+        begun, body_before = self._begun, self._body_bytes
         super().data_received(data)
-        # Counted when the whole read belongs to the head still being read: it continued that head, or it began the
-        # only message it holds. A read that also finished an earlier message is left out (at most one read more).
-        whole = (started_in_head and self._begun == begun) or (started_idle and self._begun == begun + 1)
-        if self._in_head and whole and not self._refused:
+        # Counted only when the whole read belongs to one phase of one message: it continued a head, began the only
+        # message it holds, or stayed in one body. A read that crossed messages is left out (at most one read more).
+        same = self._begun == begun
+        if self._in_head and ((started_in_head and same) or (started_idle and self._begun == begun + 1)):
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse()
+        elif self._in_body and started_in_body and same:
+            self._framing_bytes += len(data) - (self._body_bytes - body_before)
+        if self._refused:
+            return
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse(after_earlier_answers=True)
+        elif self._framing_bytes > MAX_HEAD_BYTES:
+            # This message's own body framing: its request cannot be answered, so nothing is waited for.
+            self._refuse(after_earlier_answers=False)
 
     def send_400_response(self, msg: str) -> None:
         if self._refused:
-            self._refuse()
+            self._answer_refusal(after_earlier_answers=True)
         else:
             super().send_400_response(msg)
 
-    def _refuse(self) -> None:
+    def _refuse(self, *, after_earlier_answers: bool) -> None:
         self._refused = True
-        if not self.transport.is_closing():
-            self.transport.write(_RESPONSE)
-            self.transport.close()
+        self._answer_refusal(after_earlier_answers=after_earlier_answers)
+
+    def _answer_refusal(self, *, after_earlier_answers: bool) -> None:
+        if self.transport.is_closing():
+            return
+        earlier = (self.cycle is not None and not self.cycle.response_complete) or self.pipeline
+        if after_earlier_answers and earlier:
+            self.flow.pause_reading()  # answered after the requests before it (on_response_complete)
+            return
+        self.transport.write(_RESPONSE)
+        self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._refused:
+            self._answer_refusal(after_earlier_answers=True)
 
     def on_message_begin(self) -> None:
         self._begun += 1
-        self._in_head, self._head_bytes, self._parsed_bytes = True, 0, 0
+        self._in_head = True
+        self._head_bytes = self._parsed_bytes = self._framing_bytes = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -85,6 +112,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refused = True
             raise _HeadTooLarge
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
 
     def on_message_complete(self) -> None:
         self._in_body = False

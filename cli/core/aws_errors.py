@@ -22,6 +22,17 @@ CREDENTIAL_CODES = frozenset(
     }
 )
 """Error codes that mean the credentials themselves are wrong, not a permission on one call."""
+_SIGN_IN_FAILURES = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "TokenRetrievalError",
+        "UnauthorizedSSOTokenError",
+        "SSOTokenLoadError",
+        "ProfileNotFound",
+    }
+)
 _UNREACHABLE = frozenset(
     {
         "EndpointConnectionError",
@@ -38,7 +49,7 @@ def describe(error: BaseException) -> InfraError | None:
     if not type(error).__module__.startswith("botocore"):
         return None
     kind = type(error).__name__
-    if kind in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "TokenRetrievalError"):
+    if kind in _SIGN_IN_FAILURES:
         return CredentialsError(f"AWS rejected or could not find credentials: {error}", hint=CREDENTIALS_HINT)
     if kind in _UNREACHABLE:
         return OperationFailed(

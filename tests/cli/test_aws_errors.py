@@ -4,7 +4,7 @@ never as an internal error."""
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, UnauthorizedSSOTokenError
 
 from cli.core.aws_errors import describe
 from cli.core.errors import CredentialsError, OperationFailed
@@ -26,8 +26,9 @@ def _client_error(code: str, message: str = "") -> ClientError:
         (_client_error("AccessDeniedException"), CredentialsError, "AWS refused GetParameter: AccessDeniedException"),
         (EndpointConnectionError(endpoint_url="https://ssm.eu-west-1.amazonaws.com/"), OperationFailed, "could not be"),
         (_client_error("ThrottlingException"), OperationFailed, "AWS refused GetParameter: ThrottlingException"),
+        (UnauthorizedSSOTokenError(), CredentialsError, "AWS rejected or could not find credentials"),
     ],
-    ids=["no-credentials", "expired", "access-denied", "unreachable", "throttled"],
+    ids=["no-credentials", "expired", "access-denied", "unreachable", "throttled", "sso-session-expired"],
 )
 def test_botocore_failures_become_errors_that_say_what_to_do(error, kind, text):
     told = describe(error)

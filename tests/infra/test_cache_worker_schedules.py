@@ -281,6 +281,10 @@ def test_a_schedule_runs_the_service_task_with_the_command_privately() -> None:
         ("cron(0 12 * * ? 2300)", "the year field '2300'"),
         ("cron(0/0 12 * * ? *)", "the minutes field '0/0'"),
         ("cron(? 12 * * ? *)", "the minutes field '?'"),
+        ("cron(0 8 ? * mon-fri *)", None),
+        ("cron(10-50/5 8 * * ? *)", None),
+        ("cron(0 8 ? * \u017fun *)", "the day-of-week field"),
+        ("cron(0 8 ? * 3#1,6#3 *)", "the day-of-week field '3#1,6#3'"),
     ],
 )
 def test_expressions_are_checked_like_eventbridge_scheduler(expression: str, problem: str | None) -> None:

@@ -53,6 +53,8 @@ def _refused(infra: Infra, verb: str, stack: str) -> dict:
          "backupSchedule", "cron(x x x x x x)", "with valid fields"),
         ("databaseObjects: false", "databaseObjects: false\n  groundwork:backupSchedule: cron(0 3 * * * *)",
          "backupSchedule", "cron(0 3 * * * *)", "one of day-of-month and day-of-week ?"),
+        ("databaseObjects: false", "databaseObjects: false\n  groundwork:backupSchedule: cron(0/15 * * * ? *)",
+         "backupSchedule", "cron(0/15 * * * ? *)", "at most hourly"),
         ("databaseObjects: false", 'databaseObjects: false\n  groundwork:alarmEmail: "ops\\u0000@example.com"',
          "alarmEmail", "ops\x00@example.com", "without controls"),
     ],
