@@ -18,7 +18,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from tests.harness import scratch_dir
+from tests.harness import copy_from_repository, scratch_dir
 
 REPO = Path(__file__).resolve().parent.parent
 COPIED = ("cli", "stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.yaml")
@@ -48,13 +48,7 @@ def export(ref: str | None, into: Path) -> Path:
     """A tree of the project: this working tree (ref None) or a commit, unpacked from git."""
     into.mkdir(parents=True)
     if ref is None:
-        for name in COPIED:
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, into / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy(source, into / name)
-        return into
+        return copy_from_repository(COPIED, into)
     archive = subprocess.run(["git", "archive", ref], cwd=REPO, capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")

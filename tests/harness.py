@@ -53,7 +53,12 @@ LOCAL_PROGRAM = ("stacks", "infra", "app_image", "Pulumi.yaml", "Pulumi.local.ya
 def copy_local_program(tree: Path) -> Path:
     """A copy of LOCAL_PROGRAM in `tree` (created), for a test that edits it; `tree`."""
     tree.mkdir()
-    for name in LOCAL_PROGRAM:
+    return copy_from_repository(LOCAL_PROGRAM, tree)
+
+
+def copy_from_repository(names: tuple[str, ...], tree: Path) -> Path:
+    """Copies the repository's files and directories `names` (without bytecode) into the existing `tree`; `tree`."""
+    for name in names:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -50,21 +50,40 @@ def describe(error: BaseException) -> InfraError | None:
         return None
     kind = type(error).__name__
     if kind in _SIGN_IN_FAILURES:
-        return CredentialsError(f"AWS rejected or could not find credentials: {error}", hint=CREDENTIALS_HINT)
+        return credentials_error(str(error))
     if kind in _UNREACHABLE:
         return OperationFailed(
             f"AWS could not be reached: {error}",
             hint="check the network (and any proxy) and the stack's aws:region, then run the command again",
         )
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", kind))
-        message = str(response.get("Error", {}).get("Message", ""))
-        operation = getattr(error, "operation_name", "") or "a call"
-        text = f"AWS refused {operation}: {code}" + (f" ({message})" if message else "")
+    code = error_code(error)
+    if code:
+        text = error_message(error)
         if code in CREDENTIAL_CODES:
-            return CredentialsError(f"AWS rejected or could not find credentials: {text}", hint=CREDENTIALS_HINT)
+            return credentials_error(text)
         if code.startswith("AccessDenied") or code == "UnauthorizedOperation":
             return CredentialsError(text, hint="use credentials whose IAM policy allows this call")
         return OperationFailed(text, hint="run the command again; if it persists, check the AWS service's status")
     return OperationFailed(f"the AWS SDK failed: {kind}: {error}", hint="run the command again")
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (empty for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: BaseException) -> str:
+    """The AWS error code and message, for a check's observed value or an error."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    operation = getattr(exc, "operation_name", "") or "the call"
+    text = f"AWS refused {operation}: {error.get('Code', type(exc).__name__)}"
+    if error.get("Message"):
+        text += f" ({error['Message']})"
+    return text
+
+
+def credentials_error(detail: str) -> CredentialsError:
+    """The error that stops a run whose AWS credentials are missing or rejected (exit 2)."""
+    return CredentialsError(f"AWS rejected or could not find credentials: {detail}", hint=CREDENTIALS_HINT)

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cli.core.aws_errors import error_message
 from cli.core.errors import ConfigError, OperationFailed
 from cli.recovery.times import iso, require_within
-from cli.verify.aws import error_message, is_not_found
+from cli.verify.aws import is_not_found
 
 ClientFactory = Callable[[str], Any]
 IDENTIFIER = re.compile(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli.core.aws_errors import CREDENTIALS_HINT
-from cli.core.errors import CredentialsError
+from cli.core.aws_errors import credentials_error, error_code
 from cli.verify.context import ClientFactory
 
 
@@ -33,28 +32,6 @@ def client_factory(region: str) -> ClientFactory:
     return client
 
 
-def error_code(exc: Exception) -> str:
-    """The AWS error code of a botocore ClientError (empty for anything else)."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def error_message(exc: Exception) -> str:
-    """The AWS error code and message, for a check's observed value."""
-    response = getattr(exc, "response", None) or {}
-    error = response.get("Error", {})
-    operation = getattr(exc, "operation_name", "") or "the call"
-    text = f"AWS refused {operation}: {error.get('Code', type(exc).__name__)}"
-    if error.get("Message"):
-        text += f" ({error['Message']})"
-    return text
-
-
 def is_not_found(exc: Exception, *codes: str) -> bool:
     """Whether a ClientError is one of the given not-found codes."""
     return error_code(exc) in codes
-
-
-def credentials_error(detail: str) -> CredentialsError:
-    """The error that stops a run whose AWS credentials are missing or rejected (exit 2)."""
-    return CredentialsError(f"AWS rejected or could not find credentials: {detail}", hint=CREDENTIALS_HINT)

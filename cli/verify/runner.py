@@ -16,7 +16,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-from cli.core.aws_errors import CREDENTIAL_CODES
+from cli.core.aws_errors import CREDENTIAL_CODES, credentials_error, error_code, error_message
 from cli.core.errors import OperationFailed
 from cli.verify import (
     alarms,
@@ -34,7 +34,7 @@ from cli.verify import (
     secrets,
     service,
 )
-from cli.verify.aws import client_factory, credentials_error, error_code, error_message
+from cli.verify.aws import client_factory
 from cli.verify.context import ClientFactory, Context, Resolver, system_resolver
 from cli.verify.model import Check, Report, Status, Unverifiable
 from stacks import outputs as out
